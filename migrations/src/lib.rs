@@ -1,0 +1,17 @@
+//! Keepsake's schema, as SeaORM migrations that run on SQLite and PostgreSQL alike.
+//!
+//! Migrations are named `mYYYYMMDD_HHMMSS_verb_noun`, each has a working `down`, and a
+//! shipped migration is never edited: change the schema with a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_core_tables;
+
+/// The ordered list of Keepsake's migrations.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_core_tables::Migration)]
+    }
+}

@@ -1,0 +1,285 @@
+//! The HTTP server: [`App::build`] connects, migrates, binds its own listener (port 0 works)
+//! and exposes its address; [`App::run`] serves until a shutdown signal, then drains.
+//!
+//! Routes: `POST`/`GET /graphql`, `GET /playground` (GraphiQL), `GET /healthz`,
+//! `GET /metrics`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, Tokens};
+use crate::config::{Settings, redact_url};
+use crate::graphql::{self, KeepsakeSchema, RequestAuth};
+use crate::metrics::Metrics;
+use crate::soft_delete::{self, Db};
+
+/// The largest request body accepted (GraphQL documents and variables).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The settings key under which a generated JWT secret is kept.
+const JWT_SECRET_KEY: &str = "jwt_secret";
+
+/// A built, bound, not yet serving Keepsake server.
+pub struct App {
+    /// The bound listener; serving starts in [`App::run`].
+    listener: TcpListener,
+    /// The address actually bound (the real port when 0 was asked for).
+    address: SocketAddr,
+    /// Everything handlers share.
+    state: AppState,
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database handle (the connection itself stays inside `soft_delete`).
+    pub db: Db,
+    /// The executable GraphQL schema.
+    pub schema: KeepsakeSchema,
+    /// Token signing and checking.
+    pub tokens: Tokens,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Connects to the database, applies migrations, loads the signing secret and binds the
+    /// listener. Fails with a message naming the setting at fault.
+    pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        let (db, metrics) = connect(&settings.database_url).await?;
+        let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
+        let listener = TcpListener::bind(settings.bind).await.with_context(|| {
+            format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)
+        })?;
+        let address = listener.local_addr()?;
+        let state = AppState {
+            schema: graphql::schema_with(db.clone()),
+            db,
+            tokens,
+            metrics,
+        };
+        Ok(App {
+            listener,
+            address,
+            state,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The shared state (the CLI uses its database and tokens at first start).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// Connects and migrates, counting statements into a fresh [`Metrics`].
+pub async fn connect(database_url: &str) -> anyhow::Result<(Db, Arc<Metrics>)> {
+    let metrics = Arc::new(Metrics::default());
+    let counter = metrics.clone();
+    let db = Db::connect(database_url, move || counter.db_statement())
+        .await
+        .with_context(|| {
+            format!(
+                "DATABASE_URL (--database-url): cannot connect to {}",
+                redact_url(database_url)
+            )
+        })?;
+    db.migrate().await?;
+    Ok((db, metrics))
+}
+
+/// The signing keys: from `KEEPSAKE_JWT_SECRET`, else the secret kept in the database,
+/// generated on first use.
+pub async fn load_tokens(db: &Db, configured: Option<&str>) -> anyhow::Result<Tokens> {
+    if let Some(secret) = configured {
+        return Ok(Tokens::new(secret.as_bytes()));
+    }
+    let secret = match soft_delete::setting(db, JWT_SECRET_KEY).await? {
+        Some(secret) => secret,
+        None => {
+            tracing::warn!(
+                "KEEPSAKE_JWT_SECRET is not set: generated a signing secret and stored it in the \
+                 database; set KEEPSAKE_JWT_SECRET in production"
+            );
+            soft_delete::setting_or_insert(db, JWT_SECRET_KEY, &auth::generate_secret()?).await?
+        }
+    };
+    Ok(Tokens::new(secret.as_bytes()))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The routes and their layers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary("/playground") }))
+        .route("/graphql", get(graphql_handler).post(graphql_handler))
+        .route("/playground", get(playground))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                viewer = tracing::field::Empty,
+            )
+        }))
+        .with_state(state)
+}
+
+/// Records every request's duration.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe_request(started.elapsed());
+    response
+}
+
+/// Executes one GraphQL request as the viewer its bearer token names.
+async fn graphql_handler(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let mut request = request.into_inner();
+    if method == Method::GET && is_mutation(&mut request) {
+        // GraphQL over HTTP: GET may not change anything.
+        let body = serde_json::json!({ "errors": [{
+            "message": "mutations must be sent with POST",
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }]});
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            Json(body),
+        )
+            .into_response();
+    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default());
+    let auth = RequestAuth::from_result(state.tokens.authenticate(&state.db, authorization).await);
+    if let RequestAuth::Viewer(viewer) = &auth {
+        tracing::Span::current().record("viewer", viewer.id);
+        tracing::debug!(
+            viewer = viewer.id,
+            role = viewer.role.as_str(),
+            "authenticated"
+        );
+    }
+    state.metrics.graphql_request();
+    let response = state.schema.execute(request.data(auth)).await;
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Whether the operation a request would run is a mutation.
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return false; // execution reports the syntax error
+    };
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => match name {
+            Some(name) => ops
+                .iter()
+                .any(|(n, op)| n.as_str() == name && op.node.ty == OperationType::Mutation),
+            None => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+        },
+    }
+}
+
+/// GraphiQL, pointed at `/graphql`. Paste `{"Authorization": "Bearer <token>"}` into its
+/// headers pane.
+async fn playground() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Keepsake playground")
+            .finish(),
+    )
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.db.ping().await {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        tracing::warn!("health check: the database does not answer");
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+    }
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// How long the CLI's first-start token lasts.
+pub const FIRST_START_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);

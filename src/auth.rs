@@ -1,0 +1,162 @@
+//! Who is asking: bearer tokens, roles, and the [`Viewer`] every request runs as.
+//!
+//! A token is an HS256 JWT whose `sub` is the user's GraphQL id. The role is never taken from
+//! the token: each request loads the user's *live* row, so a demotion or a soft delete takes
+//! effect at once (a deleted user's token is `UNAUTHENTICATED`).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::user;
+use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
+use crate::soft_delete::{Handle, Scoped};
+
+/// What a user may do (SPEC §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member,
+    Support,
+    Admin,
+}
+
+impl Role {
+    /// The value stored in `users.role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Support => "support",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored or typed role name.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "member" => Some(Role::Member),
+            "support" => Some(Role::Support),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated user a request runs as.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    /// The user's row id.
+    pub id: i64,
+    /// The role read from the user's live row at this request.
+    pub role: Role,
+}
+
+impl Viewer {
+    /// Fails with `FORBIDDEN` unless the viewer is an admin.
+    pub fn require_admin(&self, action: &str) -> Result<()> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!("only an admin may {action}")))
+        }
+    }
+
+    /// Whether the viewer may read everyone's private data (emails, attachments).
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Support | Role::Admin)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs and checks tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens(<secret>)")
+    }
+}
+
+impl Tokens {
+    /// Keys from a shared secret.
+    pub fn new(secret: &[u8]) -> Tokens {
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// A token for user `user_id`, valid for `ttl`.
+    pub fn issue(&self, user_id: i64, ttl: Duration) -> anyhow::Result<String> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: ids::encode(Kind::User, user_id),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs())?),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// The user id inside a valid, unexpired token.
+    fn verify(&self, token: &str) -> Result<i64> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|err| {
+                match err.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        Error::Unauthenticated("the token has expired; ask for a new one".into())
+                    }
+                    _ => Error::Unauthenticated("the token is not valid".into()),
+                }
+            })?;
+        ids::decode(Kind::User, &data.claims.sub)
+            .map_err(|_| Error::Unauthenticated("the token is not valid".into()))
+    }
+
+    /// The viewer behind an `Authorization` header value, checked against the live users.
+    pub async fn authenticate(&self, h: &impl Handle, header: Option<&str>) -> Result<Viewer> {
+        let header = header.ok_or_else(|| {
+            Error::Unauthenticated("sign in: send an Authorization: Bearer <token> header".into())
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                Error::Unauthenticated("the Authorization header must be 'Bearer <token>'".into())
+            })?;
+        let user_id = self.verify(token.trim())?;
+        let user = Scoped::<user::Entity>::live()
+            .by_id(h, user_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("the token's user no longer exists".into()))?;
+        let role = Role::parse(&user.role).ok_or_else(|| {
+            anyhow::anyhow!("user {} has an unknown role {:?}", user.id, user.role)
+        })?;
+        Ok(Viewer { id: user.id, role })
+    }
+}
+
+/// A fresh random secret, hex-encoded (32 bytes).
+pub fn generate_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,9 @@
+//! SeaORM entities, one per table. Plain data: nothing here reads or writes the database.
+//!
+//! Soft-deletable entities (`user`, `attachment`) are read only through
+//! [`crate::soft_delete`]; the build refuses a raw `find` on them elsewhere.
+
+pub mod attachment;
+pub mod deletion;
+pub mod setting;
+pub mod user;

@@ -1,0 +1,103 @@
+//! The one error type of Keepsake's request paths and its GraphQL `extensions.code`.
+//!
+//! Every variant but [`Error::Internal`] is meant for the client and says what to fix.
+//! Internal errors are logged in full, with their cause chain, and reach the client only as
+//! "internal error" with code `INTERNAL`: no SQL, no backtrace.
+
+use sea_orm::{DbErr, SqlErr};
+
+/// A failure a request can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No valid token, or the token's user is gone. Code `UNAUTHENTICATED`.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The viewer's role does not allow this. Code `FORBIDDEN`.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing visible to the viewer has this id. Code `NOT_FOUND`.
+    #[error("{0}")]
+    NotFound(String),
+    /// An argument is malformed or out of range. Code `BAD_USER_INPUT`.
+    #[error("{0}")]
+    BadUserInput(String),
+    /// A live row already holds a unique key. Code `CONFLICT`.
+    #[error("{0}")]
+    Conflict(String),
+    /// The row cannot come back while its parent is deleted. Code `PARENT_DELETED`.
+    #[error("{0}")]
+    ParentDeleted(String),
+    /// Anything else; logged, never shown. Code `INTERNAL`.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Shorthand for results of request paths.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The `extensions.code` clients see (SPEC §4).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::BadUserInput(_) => "BAD_USER_INPUT",
+            Error::Conflict(_) => "CONFLICT",
+            Error::ParentDeleted(_) => "PARENT_DELETED",
+            Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Shorthand constructors, so call sites read as sentences.
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Error::Forbidden(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Error::NotFound(msg.into())
+    }
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Error::BadUserInput(msg.into())
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        Error::Internal(err.into())
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(err: anyhow::Error) -> Self {
+        Error::Internal(err)
+    }
+}
+
+/// Turns a database unique violation into a client error; any other failure stays internal.
+pub trait ResultExt<T> {
+    /// On a unique-constraint violation, fail with `CONFLICT` and `msg` instead.
+    fn on_unique_violation(self, msg: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, DbErr> {
+    fn on_unique_violation(self, msg: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(msg()),
+            _ => err.into(),
+        })
+    }
+}
+
+impl From<Error> for async_graphql::Error {
+    fn from(err: Error) -> Self {
+        if let Error::Internal(cause) = &err {
+            // The whole chain goes to the log, where an operator can act on it.
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+        let code = err.code();
+        async_graphql::ErrorExtensions::extend_with(
+            async_graphql::Error::new(err.to_string()),
+            |_, ext| ext.set("code", code),
+        )
+    }
+}

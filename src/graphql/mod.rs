@@ -1,0 +1,129 @@
+//! The GraphQL schema: per-feature roots joined with `MergedObject`, output types of their
+//! own (never SeaORM models), and the context every resolver reads the viewer and the
+//! database handle from. Resolvers are thin: check arguments, call `service::`, convert.
+
+mod attachment;
+mod connection;
+mod node;
+mod user;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::auth::Viewer;
+use crate::error::{Error, Result};
+use crate::soft_delete::Db;
+
+pub use attachment::Attachment;
+pub use user::User;
+
+/// Keepsake's executable schema.
+pub type KeepsakeSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Every query field.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    user::UserQuery,
+    attachment::AttachmentQuery,
+    node::NodeQuery,
+);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(user::UserMutation, attachment::AttachmentMutation);
+
+/// Deepest query accepted; deeper ones are refused before any resolver runs.
+pub const MAX_DEPTH: usize = 12;
+/// Most complex query accepted (each field costs 1).
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// The schema without data: enough for `keepsake schema` and the drift test.
+pub fn schema() -> KeepsakeSchema {
+    builder().finish()
+}
+
+/// The schema serving requests against `db`.
+pub fn schema_with(db: Db) -> KeepsakeSchema {
+    builder().data(db).finish()
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// The SDL of the schema, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    schema().sdl()
+}
+
+/// Who a request is from, decided once per request before execution.
+#[derive(Debug)]
+pub enum RequestAuth {
+    /// A valid token of a live user.
+    Viewer(Viewer),
+    /// No token, or one that is bad, expired or of a user who is gone.
+    Unauthenticated(String),
+    /// The database could not be asked (already logged).
+    Failed,
+}
+
+impl RequestAuth {
+    /// Turns an authentication result into the request's auth state, logging what clients
+    /// must not see.
+    pub fn from_result(result: Result<Viewer>) -> RequestAuth {
+        match result {
+            Ok(viewer) => RequestAuth::Viewer(viewer),
+            Err(Error::Unauthenticated(msg)) => RequestAuth::Unauthenticated(msg),
+            Err(err) => {
+                tracing::error!(
+                    error = format!("{:#}", anyhow::Error::from(err)),
+                    "authentication failed"
+                );
+                RequestAuth::Failed
+            }
+        }
+    }
+}
+
+/// What resolvers read from their context.
+pub(crate) trait ContextExt {
+    /// The signed-in viewer, or `UNAUTHENTICATED`.
+    fn viewer(&self) -> Result<&Viewer>;
+    /// The database handle.
+    fn db(&self) -> Result<&Db>;
+}
+
+impl ContextExt for Context<'_> {
+    fn viewer(&self) -> Result<&Viewer> {
+        match self.data_opt::<RequestAuth>() {
+            Some(RequestAuth::Viewer(viewer)) => Ok(viewer),
+            Some(RequestAuth::Unauthenticated(msg)) => Err(Error::Unauthenticated(msg.clone())),
+            Some(RequestAuth::Failed) => Err(Error::Internal(anyhow::anyhow!(
+                "authentication failed earlier in this request"
+            ))),
+            None => Err(Error::Unauthenticated(
+                "sign in: send an Authorization: Bearer <token> header".into(),
+            )),
+        }
+    }
+
+    fn db(&self) -> Result<&Db> {
+        self.data_opt::<Db>()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without a database")))
+    }
+}
+
+/// Resolves a *nullable* field: on error the field is `null` and the error is reported with
+/// its path, as the GraphQL spec asks. (async-graphql 7 would drop the key instead, and null
+/// the whole `data` when every root field fails, which breaks `data.me === null` checks.)
+pub(crate) fn or_null<T>(ctx: &Context<'_>, result: Result<Option<T>>) -> Option<T> {
+    match result {
+        Ok(value) => value,
+        Err(err) => {
+            let err = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
+            ctx.add_error(ctx.set_error_path(err));
+            None
+        }
+    }
+}

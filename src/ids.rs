@@ -1,0 +1,118 @@
+//! Opaque ids and cursors.
+//!
+//! A GraphQL id is the URL-safe base64 of `Kind:number` (Relay global object identification):
+//! clients treat it as an opaque string, and `node(id)` can tell a user's id from an
+//! attachment's. Cursors are the base64 of `cursor:number`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::{Error, Result};
+
+/// What a global id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Attachment,
+    Deletion,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Attachment => "Attachment",
+            Kind::Deletion => "Deletion",
+        }
+    }
+
+    const ALL: [Kind; 3] = [Kind::User, Kind::Attachment, Kind::Deletion];
+}
+
+/// The global id of row `id` of `kind`.
+pub fn encode(kind: Kind, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.prefix()))
+}
+
+/// Splits a global id into its kind and row id; `BAD_USER_INPUT` when it is not one of ours.
+pub fn decode_any(global: &str) -> Result<(Kind, i64)> {
+    let bad = || Error::bad_input(format!("'{global}' is not a Keepsake id"));
+    let bytes = URL_SAFE_NO_PAD.decode(global).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (prefix, number) = text.split_once(':').ok_or_else(bad)?;
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| k.prefix() == prefix)
+        .ok_or_else(bad)?;
+    let id = number.parse::<i64>().map_err(|_| bad())?;
+    if id <= 0 {
+        return Err(bad());
+    }
+    Ok((kind, id))
+}
+
+/// The row id inside a global id that must be of `kind`.
+pub fn decode(kind: Kind, global: &str) -> Result<i64> {
+    match decode_any(global)? {
+        (k, id) if k == kind => Ok(id),
+        (k, _) => Err(Error::bad_input(format!(
+            "'{global}' is the id of a {}, not of a {}",
+            k.prefix(),
+            kind.prefix()
+        ))),
+    }
+}
+
+/// The cursor just after row `id`.
+pub fn cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("cursor:{id}"))
+}
+
+/// The row id inside a cursor; `BAD_USER_INPUT` naming `after` when it is not a cursor.
+pub fn decode_cursor(cursor: &str) -> Result<i64> {
+    let bad = || {
+        Error::bad_input(format!(
+            "after: '{cursor}' is not a cursor; pass an endCursor or edge cursor from this connection"
+        ))
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix("cursor:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_keep_their_kind() {
+        let id = encode(Kind::Attachment, 42);
+        assert_eq!(decode_any(&id).unwrap(), (Kind::Attachment, 42));
+        assert_eq!(decode(Kind::Attachment, &id).unwrap(), 42);
+        assert_eq!(
+            decode(Kind::User, &id).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
+    }
+
+    #[test]
+    fn garbage_is_bad_input() {
+        for bad in [
+            "",
+            "42",
+            "!!",
+            &URL_SAFE_NO_PAD.encode("User:x"),
+            &URL_SAFE_NO_PAD.encode("User:-1"),
+        ] {
+            assert_eq!(
+                decode_any(bad).unwrap_err().code(),
+                "BAD_USER_INPUT",
+                "{bad}"
+            );
+        }
+        assert_eq!(decode_cursor(&cursor(7)).unwrap(), 7);
+        assert!(decode_cursor(&encode(Kind::User, 7)).is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! Keepsake: a GraphQL API server for users and their attachments in which nothing is lost
+//! by accident. A delete hides a row everywhere at once, can be undone, says who did it and
+//! why, and only a deliberate, archived purge removes it for good.
+//!
+//! The layers: [`config`] (CLI and environment), [`app`] (HTTP server), [`auth`] (tokens,
+//! roles, the viewer), [`graphql`] (schema and resolvers), [`service`] (rules), and
+//! [`soft_delete`] (the only module that touches the database), over [`entity`].
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod entity;
+pub mod error;
+pub mod graphql;
+pub mod ids;
+pub mod metrics;
+pub mod service;
+pub mod soft_delete;

@@ -1,0 +1,5 @@
+//! The `keepsake` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    keepsake::cli::main()
+}

@@ -1,0 +1,113 @@
+//! Prometheus metrics, kept in atomics and rendered as text at `GET /metrics`.
+//!
+//! Three series are enough to run Keepsake at 3 a.m.: SQL statements executed (from SeaORM's
+//! metric callback), GraphQL requests served, and the HTTP request-duration histogram.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the request-duration buckets, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The process's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    db_statements: AtomicU64,
+    graphql_requests: AtomicU64,
+    duration_buckets: [AtomicU64; BUCKETS.len()],
+    duration_count: AtomicU64,
+    duration_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// One SQL statement ran.
+    pub fn db_statement(&self) {
+        self.db_statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// SQL statements run so far.
+    pub fn db_statements(&self) -> u64 {
+        self.db_statements.load(Ordering::Relaxed)
+    }
+
+    /// One GraphQL request was executed.
+    pub fn graphql_request(&self) {
+        self.graphql_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An HTTP request took `elapsed`.
+    pub fn observe_request(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.duration_buckets) {
+            if secs <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.duration_count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.duration_sum_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_db_statements_total SQL statements executed.\n\
+             # TYPE keepsake_db_statements_total counter\n\
+             keepsake_db_statements_total {}",
+            load(&self.db_statements)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_graphql_requests_total GraphQL requests executed.\n\
+             # TYPE keepsake_graphql_requests_total counter\n\
+             keepsake_graphql_requests_total {}",
+            load(&self.graphql_requests)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_http_request_duration_seconds HTTP request latency.\n\
+             # TYPE keepsake_http_request_duration_seconds histogram"
+        );
+        for (bound, bucket) in BUCKETS.iter().zip(&self.duration_buckets) {
+            let _ = writeln!(
+                out,
+                "keepsake_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                load(bucket)
+            );
+        }
+        let count = load(&self.duration_count);
+        let _ = writeln!(
+            out,
+            "keepsake_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+             keepsake_http_request_duration_seconds_sum {}\n\
+             keepsake_http_request_duration_seconds_count {count}",
+            load(&self.duration_sum_micros) as f64 / 1e6
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.observe_request(Duration::from_millis(3));
+        m.observe_request(Duration::from_secs(5));
+        let text = m.render();
+        assert!(text.contains("keepsake_http_request_duration_seconds_bucket{le=\"0.001\"} 0"));
+        assert!(text.contains("keepsake_http_request_duration_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("keepsake_http_request_duration_seconds_bucket{le=\"2.5\"} 1"));
+        assert!(text.contains("keepsake_http_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("keepsake_http_request_duration_seconds_count 2"));
+    }
+}

@@ -1,0 +1,97 @@
+//! First start and demo data: an admin when there is none, and a small demo data set.
+
+use crate::auth::Role;
+use crate::entity::user;
+use crate::error::Result;
+use crate::service::attachments::{self, NewAttachment};
+use crate::service::users::{self, NewUser};
+use crate::soft_delete::{self, Db};
+
+/// The email of the admin created at first start.
+pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
+
+/// Creates `admin@localhost` as an admin when no live admin exists; returns it if created.
+pub async fn ensure_admin(db: &Db) -> Result<Option<user::Model>> {
+    if soft_delete::live_user_with_role_exists(db, Role::Admin.as_str()).await? {
+        return Ok(None);
+    }
+    let admin = users::insert(
+        db,
+        NewUser {
+            email: FIRST_ADMIN_EMAIL.into(),
+            name: "Administrator".into(),
+            role: Role::Admin,
+        },
+    )
+    .await?;
+    Ok(Some(admin))
+}
+
+/// A demo attachment: filename, content type, size in bytes.
+type DemoFile = (&'static str, &'static str, i64);
+
+/// The demo users: email, name, role, attachments.
+const DEMO: &[(&str, &str, Role, &[DemoFile])] = &[
+    (
+        "ada@example.com",
+        "Ada Lovelace",
+        Role::Member,
+        &[
+            ("notes-on-the-engine.pdf", "application/pdf", 482_113),
+            ("bernoulli.png", "image/png", 90_211),
+        ],
+    ),
+    (
+        "grace@example.com",
+        "Grace Hopper",
+        Role::Support,
+        &[("first-bug.jpg", "image/jpeg", 1_204_551)],
+    ),
+    (
+        "alan@example.com",
+        "Alan Turing",
+        Role::Member,
+        &[
+            ("on-computable-numbers.pdf", "application/pdf", 371_002),
+            ("bombe-wiring.txt", "text/plain", 4_096),
+            ("morphogenesis.csv", "text/csv", 77_760),
+        ],
+    ),
+];
+
+/// Loads the demo data set, each user with their attachments in one transaction.
+/// Idempotent: users that already exist are left as they are.
+/// Returns how many users it created.
+pub async fn load_demo(db: &Db) -> Result<usize> {
+    let mut created = 0;
+    for (email, name, role, files) in DEMO {
+        if users::find_by_email(db, email).await?.is_some() {
+            continue;
+        }
+        let tx = db.begin().await?;
+        let user = users::insert(
+            &tx,
+            NewUser {
+                email: (*email).into(),
+                name: (*name).into(),
+                role: *role,
+            },
+        )
+        .await?;
+        for (filename, content_type, size_bytes) in *files {
+            attachments::insert(
+                &tx,
+                NewAttachment {
+                    owner_id: user.id,
+                    filename: (*filename).into(),
+                    content_type: (*content_type).into(),
+                    size_bytes: *size_bytes,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        created += 1;
+    }
+    Ok(created)
+}

@@ -1,0 +1,139 @@
+//! Users: reads under the role table, creation and updates.
+
+use chrono::Utc;
+use sea_orm::{ColumnTrait, Set};
+
+use crate::auth::{Role, Viewer};
+use crate::entity::user;
+use crate::error::{Error, Result, ResultExt};
+use crate::service::required_text;
+use crate::soft_delete::{self, Handle, Scoped};
+
+/// A user to create.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// Normalises an email (trimmed, lower-case) and checks its shape.
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = required_text("email", email, 320)?.to_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::bad_input(format!(
+            "email: '{email}' is not an email address"
+        )))
+    }
+}
+
+fn email_taken(email: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("email: {email} is already used by another user")
+}
+
+/// Whether `viewer` may read `user`'s email: their own, or any if support or admin.
+pub fn may_read_email(viewer: &Viewer, user: &user::Model) -> bool {
+    viewer.id == user.id || viewer.is_staff()
+}
+
+/// The live user with this id.
+pub async fn get(h: &impl Handle, id: i64) -> Result<Option<user::Model>> {
+    Ok(Scoped::<user::Entity>::live().by_id(h, id).await?)
+}
+
+/// The live user with this email.
+pub async fn find_by_email(h: &impl Handle, email: &str) -> Result<Option<user::Model>> {
+    let email = normalize_email(email)?;
+    Ok(Scoped::<user::Entity>::live()
+        .filter(user::Column::Email.eq(email))
+        .one(h)
+        .await?)
+}
+
+/// Every live user is listed to every signed-in viewer (names are public; emails are not).
+pub fn list_scope() -> Scoped<user::Entity> {
+    Scoped::live()
+}
+
+/// Creates a user, without a permission check: for the CLI and first start.
+pub async fn insert(h: &impl Handle, new: NewUser) -> Result<user::Model> {
+    let email = normalize_email(&new.email)?;
+    let name = required_text("name", &new.name, 200)?;
+    let now = Utc::now();
+    let row = user::ActiveModel {
+        email: Set(email.clone()),
+        name: Set(name),
+        role: Set(new.role.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    soft_delete::insert(h, row)
+        .await
+        .on_unique_violation(email_taken(&email))
+}
+
+/// `createUser`: admins only.
+pub async fn create(h: &impl Handle, viewer: &Viewer, new: NewUser) -> Result<user::Model> {
+    viewer.require_admin("create users")?;
+    insert(h, new).await
+}
+
+/// `updateUser`: the user themself or an admin; only an admin changes a role.
+pub async fn update(
+    h: &impl Handle,
+    viewer: &Viewer,
+    id: i64,
+    changes: UserChanges,
+) -> Result<user::Model> {
+    if viewer.id != id && viewer.role != Role::Admin {
+        return Err(Error::forbidden("you may update only your own account"));
+    }
+    if changes.role.is_some() {
+        viewer.require_admin("change a role")?;
+    }
+    let mut row = user::ActiveModel {
+        id: Set(id),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    let mut email = String::new();
+    if let Some(new_email) = &changes.email {
+        email = normalize_email(new_email)?;
+        row.email = Set(email.clone());
+    }
+    if let Some(name) = &changes.name {
+        row.name = Set(required_text("name", name, 200)?);
+    }
+    if let Some(role) = changes.role {
+        row.role = Set(role.as_str().to_owned());
+    }
+    soft_delete::update_live(h, row)
+        .await
+        .on_unique_violation(email_taken(&email))?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "no user with id {}",
+                crate::ids::encode(crate::ids::Kind::User, id)
+            ))
+        })
+}

@@ -1,0 +1,306 @@
+//! `TestApp`: a server of its own per test, and typed helpers to talk to it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use keepsake::app::App;
+use keepsake::config::Settings;
+use keepsake::service::setup;
+use serde_json::{Value, json};
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `TEST_DATABASE_URL` is set; `None` (and a note) otherwise.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                eprintln!("skipped on PostgreSQL: TEST_DATABASE_URL is not set (CI sets it)");
+                None
+            }
+        }
+    }
+}
+
+/// Declares `NAME::sqlite` and `NAME::postgres` tests that each run `async fn NAME(Backend)`.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use on_both_backends;
+
+/// A database of a test's own, removed when dropped.
+pub struct TestDb {
+    /// The URL the server uses.
+    pub url: String,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh, empty database on `backend`.
+    pub async fn create(backend: &Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/keepsake.db?mode=rwc", dir.path().display());
+                TestDb {
+                    url,
+                    _sqlite_dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres(base) => {
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let name = format!(
+                    "keepsake_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    chrono::Utc::now().timestamp_micros() % 1_000_000
+                );
+                let admin = sea_orm::Database::connect(base.as_str())
+                    .await
+                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    &admin,
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .await
+                .expect("create test database");
+                admin.close().await.ok();
+                TestDb {
+                    url: with_database(base, &name),
+                    _sqlite_dir: None,
+                    postgres: Some((base.clone(), name)),
+                }
+            }
+        }
+    }
+}
+
+/// `base` with its database name replaced by `name`.
+fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
+    let host_part = match without_query[scheme_end..].find('/') {
+        Some(slash) => &without_query[..scheme_end + slash],
+        None => without_query,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = sea_orm::Database::connect(base.as_str()).await {
+                    let _ = sea_orm::ConnectionTrait::execute_unprepared(
+                        &admin,
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    )
+                    .await;
+                    admin.close().await.ok();
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's shared state (database handle, tokens, metrics).
+    pub state: keepsake::app::AppState,
+    /// An admin's bearer token.
+    pub admin_token: String,
+    /// The admin's GraphQL id.
+    pub admin_id: String,
+    pub http: reqwest::Client,
+    /// Stops the server when dropped.
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Declared last: the database outlives the server.
+    pub db: TestDb,
+}
+
+/// A user made for a test.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub token: String,
+}
+
+impl TestApp {
+    /// A server on a fresh database of `backend`, with a first admin.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        init_test_log();
+        let db = TestDb::create(&backend).await;
+        let settings = Settings::for_database(&db.url);
+        let app = App::build(&settings).await.expect("app builds");
+        let base = format!("http://{}", app.address());
+        let state = app.state().clone();
+        let admin = setup::ensure_admin(&state.db)
+            .await
+            .expect("first admin")
+            .expect("a fresh database has no admin");
+        let admin_token = state
+            .tokens
+            .issue(admin.id, Duration::from_secs(3600))
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            admin_id: keepsake::ids::encode(keepsake::ids::Kind::User, admin.id),
+            state,
+            admin_token,
+            http: reqwest::Client::new(),
+            _shutdown: tx,
+            db,
+        }
+    }
+
+    /// Posts a GraphQL request with an optional bearer token; returns the JSON body.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the server");
+        assert!(
+            response.status().is_success(),
+            "HTTP {} for {query}",
+            response.status()
+        );
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Runs `query` as the admin.
+    pub async fn as_admin(&self, query: &str, variables: Value) -> Value {
+        self.graphql(Some(&self.admin_token), query, variables)
+            .await
+    }
+
+    /// Creates a user through `createUser` (as the admin) and mints its token.
+    pub async fn user(&self, email: &str, role: &str) -> TestUser {
+        let body = self
+            .as_admin(
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { id email } }",
+                json!({ "input": { "email": email, "name": format!("User {email}"), "role": role } }),
+            )
+            .await;
+        let id = data(&body)["createUser"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createUser failed: {body}"))
+            .to_owned();
+        let row_id = keepsake::ids::decode(keepsake::ids::Kind::User, &id).unwrap();
+        TestUser {
+            token: self
+                .state
+                .tokens
+                .issue(row_id, Duration::from_secs(3600))
+                .unwrap(),
+            id,
+        }
+    }
+
+    /// A member.
+    pub async fn member(&self, email: &str) -> TestUser {
+        self.user(email, "MEMBER").await
+    }
+
+    /// Records an attachment for `owner` as the owner; returns its id.
+    pub async fn attachment(&self, owner: &TestUser, filename: &str) -> String {
+        let body = self
+            .graphql(
+                Some(&owner.token),
+                "mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { id } }",
+                json!({ "input": { "ownerId": owner.id, "filename": filename,
+                                   "contentType": "text/plain", "sizeBytes": 42 } }),
+            )
+            .await;
+        data(&body)["createAttachment"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createAttachment failed: {body}"))
+            .to_owned()
+    }
+}
+
+/// The `data` of a response.
+pub fn data(body: &Value) -> &Value {
+    &body["data"]
+}
+
+/// The `extensions.code` of every error, in order.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts the response failed with exactly one error of `code`.
+#[track_caller]
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(error_codes(body), vec![code.to_owned()], "response: {body}");
+}
+
+/// Asserts the response has no errors.
+#[track_caller]
+pub fn assert_ok(body: &Value) {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+}
+
+fn init_test_log() {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
+}

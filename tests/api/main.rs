@@ -1,0 +1,14 @@
+//! Keepsake's one integration-test binary: a real server on port 0 over a real database per
+//! test (a temp SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set),
+//! driven over HTTP with real tokens. This file only declares the modules.
+
+mod helpers;
+
+mod attachments;
+mod auth;
+mod cli;
+mod config;
+mod http;
+mod pagination;
+mod schema;
+mod users;
