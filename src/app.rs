@@ -68,7 +68,7 @@ impl App {
         })?;
         let address = listener.local_addr()?;
         let state = AppState {
-            schema: graphql::schema_with(db.clone()),
+            schema: graphql::schema_with(db.clone(), graphql::UndoWindow(settings.undo_window)),
             db,
             tokens,
             metrics,
@@ -229,7 +229,8 @@ async fn graphql_handler(
         );
     }
     state.metrics.graphql_request();
-    let response = state.schema.execute(request.data(auth)).await;
+    let loaders = graphql::loaders::for_request(state.db.clone());
+    let response = state.schema.execute(request.data(auth).data(loaders)).await;
     GraphQLResponse::from(response).into_response()
 }
 

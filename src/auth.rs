@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::user;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::soft_delete::{Handle, Scoped};
+use crate::soft_delete::{Handle, Scope, Scoped};
 
 /// What a user may do (SPEC §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -159,4 +159,38 @@ pub fn generate_secret() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Proof that the viewer may see deleted rows (support or admin). Only
+/// [`Viewer::see_deleted`] makes one, so a wide [`crate::soft_delete::Scope`] cannot be built
+/// for a member: the compiler enforces the role gate.
+#[derive(Clone, Copy, Debug)]
+pub struct SeeDeleted {
+    _private: (),
+}
+
+impl Viewer {
+    /// The proof that this viewer may see deleted rows, or `FORBIDDEN`.
+    pub fn see_deleted(&self) -> Result<SeeDeleted> {
+        if self.is_staff() {
+            Ok(SeeDeleted { _private: () })
+        } else {
+            Err(Error::forbidden(
+                "includeDeleted/onlyDeleted: only support and admins may see deleted rows",
+            ))
+        }
+    }
+
+    /// The scope a read asks for with `includeDeleted`/`onlyDeleted`: `FORBIDDEN` for a member
+    /// who asks for deleted rows, `BAD_USER_INPUT` for both flags at once.
+    pub fn scope(&self, include_deleted: bool, only_deleted: bool) -> Result<Scope> {
+        match (include_deleted, only_deleted) {
+            (false, false) => Ok(Scope::Live),
+            (true, true) => Err(Error::bad_input(
+                "includeDeleted and onlyDeleted: pass at most one of them",
+            )),
+            (true, false) => Ok(Scope::WithDeleted(self.see_deleted()?)),
+            (false, true) => Ok(Scope::OnlyDeleted(self.see_deleted()?)),
+        }
+    }
 }

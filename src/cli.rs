@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::anyhow!("--user: '{user}' is not a user id (use the id `user add` printed)")
             })?;
             let (db, _) = app::connect(&settings.database_url).await?;
-            users::get(&db, id)
+            users::get(&db, crate::soft_delete::Scope::Live, id)
                 .await
                 .map_err(client_error)?
                 .ok_or_else(|| anyhow::anyhow!("--user: no live user has the id {user}"))?;

@@ -16,15 +16,19 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::prelude::DateTimeUtc;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoCondition, Query};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
+#[allow(clippy::disallowed_types)] // the one module that holds the connection
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, Database,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, Database,
     DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, sea_query::IntoCondition,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use crate::entity::{attachment, setting, user};
+use crate::auth::SeeDeleted;
+use crate::entity::{attachment, deletion, setting, user};
 
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].
@@ -47,11 +51,13 @@ fn exec(h: &impl Handle) -> DatabaseExecutor<'_> {
 /// The database pool. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
+    #[allow(clippy::disallowed_types)] // the pool itself, never handed out
     conn: DatabaseConnection,
 }
 
 /// An open transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
+    #[allow(clippy::disallowed_types)] // the transaction itself, never handed out
     txn: DatabaseTransaction,
 }
 
@@ -134,51 +140,155 @@ impl Tx {
     }
 }
 
+/// The soft-deletable entities, as the deletion log names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    User,
+    Attachment,
+}
+
+impl EntityKind {
+    /// The value stored in `deletions.entity`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::User => "user",
+            EntityKind::Attachment => "attachment",
+        }
+    }
+
+    /// Parses a stored `deletions.entity`.
+    pub fn parse(text: &str) -> Option<EntityKind> {
+        match text {
+            "user" => Some(EntityKind::User),
+            "attachment" => Some(EntityKind::Attachment),
+            _ => None,
+        }
+    }
+}
+
 /// An entity whose rows are soft-deleted: hidden by `deleted_at`, never erased by a delete.
 pub trait SoftDeletable: EntityTrait {
+    /// How the deletion log names this entity.
+    const KIND: EntityKind;
     /// The primary key column (keyset pagination orders by it).
     fn id_column() -> Self::Column;
-    /// The column that marks a row deleted when it is not null.
+    /// Set when the row is deleted.
     fn deleted_at_column() -> Self::Column;
+    /// Who deleted the row.
+    fn deleted_by_column() -> Self::Column;
+    /// The deletion that hid the row: what `restore` clears by.
+    fn deletion_id_column() -> Self::Column;
     /// A row's primary key.
     fn id_of(model: &Self::Model) -> i64;
+    /// Whether a row is deleted.
+    fn deleted_at_of(model: &Self::Model) -> Option<DateTimeUtc>;
+    /// When a row counts as live. By default "not deleted"; an entity whose rows hide behind
+    /// a parent adds the parent's liveness.
+    fn live_condition() -> Condition {
+        Condition::all().add(Self::deleted_at_column().is_null())
+    }
 }
 
 impl SoftDeletable for user::Entity {
+    const KIND: EntityKind = EntityKind::User;
     fn id_column() -> user::Column {
         user::Column::Id
     }
     fn deleted_at_column() -> user::Column {
         user::Column::DeletedAt
     }
+    fn deleted_by_column() -> user::Column {
+        user::Column::DeletedBy
+    }
+    fn deletion_id_column() -> user::Column {
+        user::Column::DeletionId
+    }
     fn id_of(model: &user::Model) -> i64 {
         model.id
+    }
+    fn deleted_at_of(model: &user::Model) -> Option<DateTimeUtc> {
+        model.deleted_at
     }
 }
 
 impl SoftDeletable for attachment::Entity {
+    const KIND: EntityKind = EntityKind::Attachment;
     fn id_column() -> attachment::Column {
         attachment::Column::Id
     }
     fn deleted_at_column() -> attachment::Column {
         attachment::Column::DeletedAt
     }
+    fn deleted_by_column() -> attachment::Column {
+        attachment::Column::DeletedBy
+    }
+    fn deletion_id_column() -> attachment::Column {
+        attachment::Column::DeletionId
+    }
     fn id_of(model: &attachment::Model) -> i64 {
         model.id
     }
+    fn deleted_at_of(model: &attachment::Model) -> Option<DateTimeUtc> {
+        model.deleted_at
+    }
+    /// An attachment is live when it and its owner are: a deleted owner hides its
+    /// attachments wherever they are reached, even one a cascade never stamped.
+    fn live_condition() -> Condition {
+        let owner = Alias::new("live_owner");
+        let owner_is_live = Query::select()
+            .expr(Expr::val(1))
+            .from_as(user::Entity, owner.clone())
+            .and_where(
+                Expr::col((owner.clone(), user::Column::Id))
+                    .equals((attachment::Entity, attachment::Column::OwnerId)),
+            )
+            .and_where(Expr::col((owner, user::Column::DeletedAt)).is_null())
+            .to_owned();
+        Condition::all()
+            .add(attachment::Column::DeletedAt.is_null())
+            .add(Expr::exists(owner_is_live))
+    }
 }
 
-/// Which rows a read may see.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which rows a read may see. The wide scopes hold a [`SeeDeleted`], which only the auth
+/// layer can make, and only for a viewer whose role allows it: the compiler checks the role
+/// gate.
+#[derive(Clone, Copy, Debug)]
 pub enum Scope {
     /// Rows that are not deleted: what everyone sees by default.
     Live,
+    /// Live and deleted rows alike (`includeDeleted: true`).
+    WithDeleted(SeeDeleted),
+    /// Deleted rows only (`onlyDeleted: true`).
+    OnlyDeleted(SeeDeleted),
+}
+
+/// Scopes compare by kind: the proof inside carries no data. Batched loads key by scope.
+impl PartialEq for Scope {
+    fn eq(&self, other: &Scope) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl Eq for Scope {}
+
+impl std::hash::Hash for Scope {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+    }
 }
 
 impl Scope {
-    fn condition<E: SoftDeletable>(self) -> sea_orm::Condition {
+    /// Whether this scope shows deleted rows.
+    pub fn shows_deleted(self) -> bool {
+        !matches!(self, Scope::Live)
+    }
+
+    fn condition<E: SoftDeletable>(self) -> Condition {
         match self {
-            Scope::Live => E::deleted_at_column().is_null().into_condition(),
+            Scope::Live => E::live_condition(),
+            Scope::WithDeleted(_) => Condition::all(),
+            Scope::OnlyDeleted(_) => E::live_condition().not(),
         }
     }
 }
@@ -192,7 +302,7 @@ pub struct Scoped<E: SoftDeletable> {
 /// One page of a keyset-paginated read.
 #[derive(Debug)]
 pub struct Page<M> {
-    /// The rows of the page, in ascending id order.
+    /// The rows of the page, in the read's order.
     pub rows: Vec<M>,
     /// Whether rows remain after the last one.
     pub has_next_page: bool,
@@ -207,7 +317,8 @@ where
         Self::new(Scope::Live)
     }
 
-    fn new(scope: Scope) -> Self {
+    /// The rows `scope` may see.
+    pub fn new(scope: Scope) -> Self {
         #[allow(clippy::disallowed_methods)] // the one place a soft-deletable read begins
         let select = E::find().filter(scope.condition::<E>());
         Scoped { select }
@@ -216,6 +327,13 @@ where
     /// Narrows the read; ANDed with the scope, so it cannot widen it.
     pub fn filter(mut self, condition: impl IntoCondition) -> Self {
         self.select = self.select.filter(condition);
+        self
+    }
+
+    /// Locks the rows read until the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's
+    /// write transactions hold the whole database already).
+    pub fn for_update(mut self) -> Self {
+        self.select = self.select.lock_exclusive();
         self
     }
 
@@ -250,18 +368,311 @@ where
         if let Some(after) = after {
             select = select.filter(E::id_column().gt(after));
         }
-        let mut rows = select
+        let rows = select
             .order_by_asc(E::id_column())
             .limit(first + 1)
             .all(&exec(h))
             .await?;
+        Ok(Page::of(rows, first))
+    }
+}
+
+impl<M> Page<M> {
+    /// The page out of `first + 1` rows fetched.
+    fn of(mut rows: Vec<M>, first: u64) -> Page<M> {
         let has_next_page = rows.len() as u64 > first;
         rows.truncate(first as usize);
-        Ok(Page {
+        Page {
             rows,
             has_next_page,
-        })
+        }
     }
+}
+
+/// Who deletes or restores, when and why.
+#[derive(Clone, Debug)]
+pub struct Stamp {
+    /// The acting user's id.
+    pub actor: i64,
+    /// The reason given, if any.
+    pub reason: Option<String>,
+    /// The moment of the change.
+    pub at: DateTimeUtc,
+}
+
+/// Marks the live rows of `E` matching `condition` as hidden by `deletion`; returns how many.
+async fn mark_deleted<E: SoftDeletable>(
+    h: &impl Handle,
+    condition: Condition,
+    deletion: i64,
+    stamp: &Stamp,
+) -> Result<u64, DbErr> {
+    #[allow(clippy::disallowed_methods)] // set-based soft delete, the core's own write
+    let update = E::update_many();
+    let result = update
+        .col_expr(E::deleted_at_column(), Expr::val(stamp.at))
+        .col_expr(E::deleted_by_column(), Expr::val(stamp.actor))
+        .col_expr(E::deletion_id_column(), Expr::val(deletion))
+        .filter(E::deleted_at_column().is_null())
+        .filter(condition)
+        .exec(&exec(h))
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Brings back every row of `E` hidden by `deletion`; returns how many.
+async fn clear_deleted<E: SoftDeletable>(h: &impl Handle, deletion: i64) -> Result<u64, DbErr> {
+    #[allow(clippy::disallowed_methods)] // set-based restore, the core's own write
+    let update = E::update_many();
+    let result = update
+        .col_expr(
+            E::deleted_at_column(),
+            Expr::val(Option::<DateTimeUtc>::None),
+        )
+        .col_expr(E::deleted_by_column(), Expr::val(Option::<i64>::None))
+        .col_expr(E::deletion_id_column(), Expr::val(Option::<i64>::None))
+        .filter(E::deletion_id_column().eq(deletion))
+        .exec(&exec(h))
+        .await?;
+    Ok(result.rows_affected)
+}
+
+async fn log_deletion(
+    tx: &Tx,
+    kind: EntityKind,
+    entity_id: i64,
+    stamp: &Stamp,
+) -> Result<deletion::Model, DbErr> {
+    let row = deletion::ActiveModel {
+        entity: Set(kind.as_str().to_owned()),
+        entity_id: Set(entity_id),
+        actor_id: Set(Some(stamp.actor)),
+        reason: Set(stamp.reason.clone()),
+        deleted_at: Set(stamp.at),
+        cascade_count: Set(0),
+        ..Default::default()
+    };
+    row.insert(&exec(tx)).await
+}
+
+async fn set_cascade_count(
+    tx: &Tx,
+    logged: deletion::Model,
+    cascade_count: u64,
+) -> Result<deletion::Model, DbErr> {
+    let mut row = logged.into_active_model();
+    row.cascade_count = Set(i64::try_from(cascade_count).unwrap_or(i64::MAX));
+    row.update(&exec(tx)).await
+}
+
+/// Soft-deletes live user `id` and, in the same transaction, its live attachments, all
+/// stamped with one new deletion whose `cascade_count` is the attachments hidden. `None`
+/// when the user is not live (the caller's transaction must then be dropped).
+pub async fn delete_user(
+    tx: &Tx,
+    id: i64,
+    stamp: &Stamp,
+) -> Result<Option<deletion::Model>, DbErr> {
+    let logged = log_deletion(tx, EntityKind::User, id, stamp).await?;
+    let hidden = mark_deleted::<user::Entity>(
+        tx,
+        Condition::all().add(user::Column::Id.eq(id)),
+        logged.id,
+        stamp,
+    )
+    .await?;
+    if hidden != 1 {
+        return Ok(None);
+    }
+    let cascaded = mark_deleted::<attachment::Entity>(
+        tx,
+        Condition::all().add(attachment::Column::OwnerId.eq(id)),
+        logged.id,
+        stamp,
+    )
+    .await?;
+    Ok(Some(set_cascade_count(tx, logged, cascaded).await?))
+}
+
+/// Soft-deletes the live attachments `ids` (distinct, non-empty) as one deletion, logged
+/// under the first id with `cascade_count` the others. `None` when any is not live.
+pub async fn delete_attachments(
+    tx: &Tx,
+    ids: &[i64],
+    stamp: &Stamp,
+) -> Result<Option<deletion::Model>, DbErr> {
+    let Some(&first) = ids.first() else {
+        return Ok(None);
+    };
+    let logged = log_deletion(tx, EntityKind::Attachment, first, stamp).await?;
+    let hidden = mark_deleted::<attachment::Entity>(
+        tx,
+        Condition::all().add(attachment::Column::Id.is_in(ids.iter().copied())),
+        logged.id,
+        stamp,
+    )
+    .await?;
+    if hidden != ids.len() as u64 {
+        return Ok(None);
+    }
+    Ok(Some(set_cascade_count(tx, logged, hidden - 1).await?))
+}
+
+/// Why a restore could not happen. Whatever the reason, nothing was changed.
+#[derive(Debug)]
+pub enum RestoreRefused {
+    /// No such deletion, or its rows were purged.
+    NotFound,
+    /// The deletion was restored already.
+    AlreadyRestored(DateTimeUtc),
+    /// Some attachment it hid belongs to an owner hidden by another deletion.
+    ParentDeleted { owner: i64 },
+    /// A user it hid has an email a live user now holds.
+    Conflict,
+}
+
+/// The deletion with this id, locked for the rest of the transaction.
+pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find_by_id(id);
+    select.lock_exclusive().one(&exec(tx)).await
+}
+
+/// Undoes deletion `id` exactly: clears the rows stamped with it, no others, and records who
+/// restored it and when. Refusals change nothing (the caller drops the transaction).
+pub async fn restore(
+    tx: &Tx,
+    id: i64,
+    stamp: &Stamp,
+) -> Result<Result<deletion::Model, RestoreRefused>, DbErr> {
+    let Some(logged) = deletion_for_update(tx, id).await? else {
+        return Ok(Err(RestoreRefused::NotFound));
+    };
+    if logged.purged_at.is_some() {
+        return Ok(Err(RestoreRefused::NotFound));
+    }
+    if let Some(at) = logged.restored_at {
+        return Ok(Err(RestoreRefused::AlreadyRestored(at)));
+    }
+    // An attachment comes back only under a live owner, or one this deletion brings back.
+    let orphan = attachments_under_other_deleted_owner(tx, id).await?;
+    if let Some(owner) = orphan {
+        return Ok(Err(RestoreRefused::ParentDeleted { owner }));
+    }
+    match clear_deleted::<user::Entity>(tx, id).await {
+        Ok(_) => {}
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Ok(Err(RestoreRefused::Conflict));
+        }
+        Err(err) => return Err(err),
+    }
+    clear_deleted::<attachment::Entity>(tx, id).await?;
+    let mut row = logged.into_active_model();
+    row.restored_at = Set(Some(stamp.at));
+    row.restored_by = Set(Some(stamp.actor));
+    Ok(Ok(row.update(&exec(tx)).await?))
+}
+
+/// The owner of an attachment hidden by `deletion` whose owner is deleted by another one.
+async fn attachments_under_other_deleted_owner(
+    tx: &Tx,
+    deletion: i64,
+) -> Result<Option<i64>, DbErr> {
+    let owner = Alias::new("owner");
+    let owner_deleted_elsewhere = Query::select()
+        .expr(Expr::val(1))
+        .from_as(user::Entity, owner.clone())
+        .and_where(
+            Expr::col((owner.clone(), user::Column::Id))
+                .equals((attachment::Entity, attachment::Column::OwnerId)),
+        )
+        .and_where(Expr::col((owner.clone(), user::Column::DeletedAt)).is_not_null())
+        .and_where(
+            Expr::col((owner.clone(), user::Column::DeletionId))
+                .is_null()
+                .or(Expr::col((owner, user::Column::DeletionId)).ne(deletion)),
+        )
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // a check inside the core's restore
+    let select = attachment::Entity::find();
+    Ok(select
+        .filter(attachment::Column::DeletionId.eq(deletion))
+        .filter(Expr::exists(owner_deleted_elsewhere))
+        .one(&exec(tx))
+        .await?
+        .map(|a| a.owner_id))
+}
+
+/// Filters on the deletion log.
+#[derive(Clone, Debug, Default)]
+pub struct DeletionFilter {
+    /// Only deletions of this entity.
+    pub entity: Option<EntityKind>,
+    /// Only deletions by this actor.
+    pub actor: Option<i64>,
+    /// Only deletions at or after this moment.
+    pub since: Option<DateTimeUtc>,
+}
+
+impl DeletionFilter {
+    fn select(&self) -> Select<deletion::Entity> {
+        #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+        let mut select = deletion::Entity::find();
+        if let Some(entity) = self.entity {
+            select = select.filter(deletion::Column::Entity.eq(entity.as_str()));
+        }
+        if let Some(actor) = self.actor {
+            select = select.filter(deletion::Column::ActorId.eq(actor));
+        }
+        if let Some(since) = self.since {
+            select = select.filter(deletion::Column::DeletedAt.gte(since));
+        }
+        select
+    }
+
+    /// Up to `first` entries, newest first, older than entry `before` when given.
+    pub async fn page(
+        &self,
+        h: &impl Handle,
+        first: u64,
+        before: Option<i64>,
+    ) -> Result<Page<deletion::Model>, DbErr> {
+        let mut select = self.select();
+        if let Some(before) = before {
+            select = select.filter(deletion::Column::Id.lt(before));
+        }
+        let rows = select
+            .order_by_desc(deletion::Column::Id)
+            .limit(first + 1)
+            .all(&exec(h))
+            .await?;
+        Ok(Page::of(rows, first))
+    }
+
+    /// How many entries match.
+    pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
+        self.select().count(&exec(h)).await
+    }
+}
+
+/// Deletion log entries by id, in one query.
+pub async fn deletions_by_ids(
+    h: &impl Handle,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find();
+    select
+        .filter(deletion::Column::Id.is_in(ids))
+        .all(&exec(h))
+        .await
+}
+
+/// A deletion log entry by id.
+pub async fn deletion(h: &impl Handle, id: i64) -> Result<Option<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find_by_id(id);
+    select.one(&exec(h)).await
 }
 
 /// Inserts a row and returns it as stored.
@@ -305,10 +716,9 @@ pub async fn live_user_with_role_exists(h: &impl Handle, role: &str) -> Result<b
 
 /// The value stored under `key` in `settings`.
 pub async fn setting(h: &impl Handle, key: &str) -> Result<Option<String>, DbErr> {
-    Ok(setting::Entity::find_by_id(key.to_owned())
-        .one(&exec(h))
-        .await?
-        .map(|s| s.value))
+    #[allow(clippy::disallowed_methods)] // settings are the core's own table
+    let select = setting::Entity::find_by_id(key.to_owned());
+    Ok(select.one(&exec(h)).await?.map(|s| s.value))
 }
 
 /// Stores `value` under `key` unless a value is there already, and returns the value that is
@@ -333,4 +743,27 @@ pub async fn setting_or_insert(h: &impl Handle, key: &str, value: &str) -> Resul
     setting(h, key)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("setting {key}")))
+}
+
+/// For row `id` of `E`: `None` when there is no such row, `Some(None)` when it is live, and
+/// `Some(Some(deletion))` with the deletion that hid it. Tells nothing else of a deleted row,
+/// so restore paths can find what to undo without a wide scope.
+pub async fn hiding_deletion<E: SoftDeletable>(
+    tx: &Tx,
+    id: i64,
+) -> Result<Option<Option<i64>>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // reads only the deletion id of one row
+    let select = E::find();
+    let row = select
+        .filter(E::id_column().eq(id))
+        .lock_exclusive()
+        .one(&exec(tx))
+        .await?;
+    Ok(row.map(|row| {
+        use sea_orm::ModelTrait as _;
+        match row.get(E::deletion_id_column()) {
+            sea_orm::Value::BigInt(id) => id,
+            _ => None,
+        }
+    }))
 }

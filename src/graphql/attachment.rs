@@ -1,22 +1,34 @@
-//! Attachments in the schema: `attachment`, `attachments`, `createAttachment`, and the
-//! `Attachment` type.
+//! Attachments in the schema: `attachment`, `attachments`, the attachment mutations, and
+//! the `Attachment` type.
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::connection::{self, connection};
+use super::connection::{self, TotalCount, connection};
+use super::deletion::Deletion;
+use super::loaders::{DeletionKey, UserKey};
 use super::{ContextExt, User, or_null};
 use crate::entity::attachment;
+use crate::error::Error;
 use crate::ids::{self, Kind};
-use crate::service::{PageRequest, attachments, users};
+use crate::service::{PageRequest, attachments, deletions};
+use crate::soft_delete::Scope;
 
 /// A file's metadata, kept by its owner.
 #[derive(Clone, Debug)]
-pub struct Attachment(pub(crate) attachment::Model);
+pub struct Attachment {
+    pub(crate) row: attachment::Model,
+    /// The scope this attachment was read in; its owner inherits it.
+    pub(crate) scope: Scope,
+}
 
 impl Attachment {
+    pub(crate) fn new(row: attachment::Model, scope: Scope) -> Attachment {
+        Attachment { row, scope }
+    }
+
     pub(crate) fn row_id(&self) -> i64 {
-        self.0.id
+        self.row.id
     }
 }
 
@@ -24,7 +36,6 @@ connection!(
     AttachmentConnection,
     AttachmentEdge,
     Attachment,
-    attachment::Entity,
     "attachments"
 );
 
@@ -32,36 +43,58 @@ connection!(
 impl Attachment {
     /// Opaque global id.
     pub async fn id(&self) -> ID {
-        ID(ids::encode(Kind::Attachment, self.0.id))
+        ID(ids::encode(Kind::Attachment, self.row.id))
     }
 
     /// The file's name.
     async fn filename(&self) -> &str {
-        &self.0.filename
+        &self.row.filename
     }
 
     /// The file's media type, like `image/png`.
     async fn content_type(&self) -> &str {
-        &self.0.content_type
+        &self.row.content_type
     }
 
     /// The file's size in bytes.
     async fn size_bytes(&self) -> i64 {
-        self.0.size_bytes
+        self.row.size_bytes
     }
 
     /// When the attachment was recorded.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
-    /// The user who keeps it; null when that user is not visible.
+    /// When the attachment was deleted; null while live.
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.row.deleted_at
+    }
+
+    /// The deletion that hid this attachment (its own, or its owner's cascade).
+    async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
+        let deletion = async {
+            let viewer = ctx.viewer()?;
+            match self.row.deletion_id {
+                Some(id) => {
+                    deletions::may_read_log(viewer)?;
+                    Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
+                }
+                None => Ok(None),
+            }
+        };
+        or_null(ctx, deletion.await).map(|d| Deletion::new(d, self.scope))
+    }
+
+    /// The user who keeps it, in the scope the attachment was read in: null when that user
+    /// is deleted and deleted rows were not asked for.
     async fn owner(&self, ctx: &Context<'_>) -> Option<User> {
         let owner = async {
             ctx.viewer()?;
-            users::get(ctx.db()?, self.0.owner_id).await
+            let key = UserKey(self.row.owner_id, self.scope);
+            Ok(ctx.loaders()?.load_one(key).await?)
         };
-        or_null(ctx, owner.await).map(User)
+        or_null(ctx, owner.await).map(|u| User::new(u, self.scope))
     }
 }
 
@@ -84,32 +117,61 @@ pub struct AttachmentQuery;
 
 #[Object]
 impl AttachmentQuery {
-    /// A live attachment by id, or null when there is none the viewer may see.
-    async fn attachment(&self, ctx: &Context<'_>, id: ID) -> Option<Attachment> {
+    /// An attachment by id, or null when there is none the viewer may see.
+    async fn attachment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(
+            desc = "Also find a deleted attachment (support and admins).",
+            default = false
+        )]
+        include_deleted: bool,
+    ) -> Option<Attachment> {
         let attachment = async {
             let viewer = ctx.viewer()?;
+            let scope = viewer.scope(include_deleted, false)?;
             let id = ids::decode(Kind::Attachment, &id)?;
-            attachments::get(ctx.db()?, viewer, id).await
+            Ok(attachments::get(ctx.db()?, viewer, scope, id)
+                .await?
+                .map(|a| Attachment::new(a, scope)))
         };
-        or_null(ctx, attachment.await).map(Attachment)
+        or_null(ctx, attachment.await)
     }
 
-    /// Live attachments, oldest first: one owner's, or all the viewer may see (a member:
-    /// their own).
+    /// Attachments, oldest first: one owner's, or all the viewer may see (a member: their
+    /// own). Deleted ones with `includeDeleted`/`onlyDeleted` (support and admins).
     async fn attachments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only this user's attachments.")] owner_id: Option<ID>,
+        #[graphql(default = false)] include_deleted: bool,
+        #[graphql(default = false)] only_deleted: bool,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
+        let scope = viewer.scope(include_deleted, only_deleted)?;
         let page = PageRequest::parse(first, after.as_deref())?;
         let owner_id = owner_id
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?;
-        let scope = attachments::list_scope(viewer, owner_id)?;
-        Ok(AttachmentConnection::load(ctx.db()?, scope, page, Attachment).await?)
+        let query = attachments::list_scope(viewer, scope, owner_id)?;
+        let found = query
+            .clone()
+            .page(ctx.db()?, page.first, page.after)
+            .await
+            .map_err(Error::from)?;
+        Ok(AttachmentConnection::new(
+            found
+                .rows
+                .into_iter()
+                .map(|a| Attachment::new(a, scope))
+                .collect(),
+            found.has_next_page,
+            page,
+            TotalCount::Attachments(query),
+        ))
     }
 }
 
@@ -132,8 +194,47 @@ impl AttachmentMutation {
             content_type: input.content_type,
             size_bytes: input.size_bytes,
         };
-        Ok(Attachment(
-            attachments::create(ctx.db()?, viewer, new).await?,
-        ))
+        let created = attachments::create(ctx.db()?, viewer, new).await?;
+        Ok(Attachment::new(created, Scope::Live))
+    }
+
+    /// Soft-deletes one attachment: your own, or anyone's as an admin.
+    async fn delete_attachment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> Result<Deletion> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::Attachment, &id)?;
+        let logged = deletions::delete_attachments(ctx.db()?, viewer, &[id], reason).await?;
+        Ok(Deletion::new(logged, Scope::Live))
+    }
+
+    /// Soft-deletes up to 100 attachments as one deletion, restored as one. If any id is not
+    /// a live attachment you may delete, nothing is deleted.
+    async fn delete_attachments(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        reason: Option<String>,
+    ) -> Result<Deletion> {
+        let viewer = ctx.viewer()?;
+        let ids = ids
+            .iter()
+            .map(|id| ids::decode(Kind::Attachment, id))
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        let logged = deletions::delete_attachments(ctx.db()?, viewer, &ids, reason).await?;
+        Ok(Deletion::new(logged, Scope::Live))
+    }
+
+    /// Undoes the deletion that hid this attachment. `PARENT_DELETED` while its owner is
+    /// deleted.
+    async fn restore_attachment(&self, ctx: &Context<'_>, id: ID) -> Result<Attachment> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::Attachment, &id)?;
+        let window = ctx.undo_window()?;
+        let restored = deletions::restore_attachment(ctx.db()?, viewer, id, window).await?;
+        Ok(Attachment::new(restored, Scope::Live))
     }
 }

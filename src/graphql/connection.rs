@@ -3,6 +3,31 @@
 
 use async_graphql::SimpleObject;
 
+use crate::entity::{attachment, user};
+use crate::soft_delete::{Db, DeletionFilter, Scoped};
+
+/// How a connection learns its `totalCount`: a count query run only when asked for, or a
+/// number already known (a batched load counted it).
+#[derive(Clone, Debug)]
+pub enum TotalCount {
+    Users(Scoped<user::Entity>),
+    Attachments(Scoped<attachment::Entity>),
+    Deletions(DeletionFilter),
+    Known(u64),
+}
+
+impl TotalCount {
+    /// Runs the count if it is not known.
+    pub async fn get(&self, db: &Db) -> crate::error::Result<u64> {
+        Ok(match self {
+            TotalCount::Users(scope) => scope.clone().count(db).await?,
+            TotalCount::Attachments(scope) => scope.clone().count(db).await?,
+            TotalCount::Deletions(filter) => filter.count(db).await?,
+            TotalCount::Known(n) => *n,
+        })
+    }
+}
+
 /// Where a page sits in its connection.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct PageInfo {
@@ -18,13 +43,13 @@ pub struct PageInfo {
 
 /// Declares a connection type and its edge type over an entity, with a lazy `totalCount`.
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ty, $entity:ty, $what:literal) => {
+    ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
         #[doc = concat!("A page of ", $what, ".")]
         pub struct $conn {
             rows: Vec<$node>,
             has_next_page: bool,
             has_previous_page: bool,
-            count: $crate::soft_delete::Scoped<$entity>,
+            count: connection::TotalCount,
         }
 
         #[doc = concat!("One of ", $what, " with its cursor.")]
@@ -37,20 +62,19 @@ macro_rules! connection {
         }
 
         impl $conn {
-            /// Reads one page of `scope` as asked by `page`.
-            pub async fn load(
-                db: &$crate::soft_delete::Db,
-                scope: $crate::soft_delete::Scoped<$entity>,
+            /// A connection over one page of rows.
+            pub fn new(
+                rows: Vec<$node>,
+                has_next_page: bool,
                 page: $crate::service::PageRequest,
-                to_node: impl Fn(<$entity as sea_orm::EntityTrait>::Model) -> $node,
-            ) -> $crate::error::Result<$conn> {
-                let found = scope.clone().page(db, page.first, page.after).await?;
-                Ok($conn {
-                    rows: found.rows.into_iter().map(to_node).collect(),
-                    has_next_page: found.has_next_page,
+                count: connection::TotalCount,
+            ) -> $conn {
+                $conn {
+                    rows,
+                    has_next_page,
                     has_previous_page: page.after.is_some(),
-                    count: scope,
-                })
+                    count,
+                }
             }
         }
 
@@ -88,12 +112,7 @@ macro_rules! connection {
                 ctx: &async_graphql::Context<'_>,
             ) -> async_graphql::Result<i64> {
                 use $crate::graphql::ContextExt as _;
-                let n = self
-                    .count
-                    .clone()
-                    .count(ctx.db()?)
-                    .await
-                    .map_err($crate::error::Error::from)?;
+                let n = self.count.get(ctx.db()?).await?;
                 Ok(i64::try_from(n).unwrap_or(i64::MAX))
             }
         }

@@ -4,6 +4,8 @@
 
 mod attachment;
 mod connection;
+mod deletion;
+pub mod loaders;
 mod node;
 mod user;
 
@@ -24,12 +26,17 @@ pub type KeepsakeSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Query(
     user::UserQuery,
     attachment::AttachmentQuery,
+    deletion::DeletionQuery,
     node::NodeQuery,
 );
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(user::UserMutation, attachment::AttachmentMutation);
+pub struct Mutation(
+    user::UserMutation,
+    attachment::AttachmentMutation,
+    deletion::DeletionMutation,
+);
 
 /// Deepest query accepted; deeper ones are refused before any resolver runs.
 pub const MAX_DEPTH: usize = 12;
@@ -42,9 +49,13 @@ pub fn schema() -> KeepsakeSchema {
 }
 
 /// The schema serving requests against `db`.
-pub fn schema_with(db: Db) -> KeepsakeSchema {
-    builder().data(db).finish()
+pub fn schema_with(db: Db, undo_window: UndoWindow) -> KeepsakeSchema {
+    builder().data(db).data(undo_window).finish()
 }
+
+/// How long a member may undo their own deletion (`KEEPSAKE_UNDO_WINDOW`).
+#[derive(Clone, Copy, Debug)]
+pub struct UndoWindow(pub std::time::Duration);
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
@@ -92,6 +103,10 @@ pub(crate) trait ContextExt {
     fn viewer(&self) -> Result<&Viewer>;
     /// The database handle.
     fn db(&self) -> Result<&Db>;
+    /// The configured undo window.
+    fn undo_window(&self) -> Result<std::time::Duration>;
+    /// The request's batched loaders.
+    fn loaders(&self) -> Result<&loaders::Loaders>;
 }
 
 impl ContextExt for Context<'_> {
@@ -111,6 +126,17 @@ impl ContextExt for Context<'_> {
     fn db(&self) -> Result<&Db> {
         self.data_opt::<Db>()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without a database")))
+    }
+
+    fn loaders(&self) -> Result<&loaders::Loaders> {
+        self.data_opt::<loaders::Loaders>()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("request without loaders")))
+    }
+
+    fn undo_window(&self) -> Result<std::time::Duration> {
+        self.data_opt::<UndoWindow>()
+            .map(|w| w.0)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without an undo window")))
     }
 }
 

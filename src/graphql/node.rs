@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, Interface, Object};
 use super::{Attachment, ContextExt, User, or_null};
 use crate::ids::{self, Kind};
 use crate::service::{attachments, users};
+use crate::soft_delete::Scope;
 
 /// Anything with a global id.
 #[derive(Interface)]
@@ -27,10 +28,12 @@ impl NodeQuery {
             let viewer = ctx.viewer()?;
             let db = ctx.db()?;
             Ok(match ids::decode_any(&id)? {
-                (Kind::User, id) => users::get(db, id).await?.map(|u| Node::User(User(u))),
-                (Kind::Attachment, id) => attachments::get(db, viewer, id)
+                (Kind::User, id) => users::get(db, Scope::Live, id)
                     .await?
-                    .map(|a| Node::Attachment(Attachment(a))),
+                    .map(|u| Node::User(User::new(u, Scope::Live))),
+                (Kind::Attachment, id) => attachments::get(db, viewer, Scope::Live, id)
+                    .await?
+                    .map(|a| Node::Attachment(Attachment::new(a, Scope::Live))),
                 (Kind::Deletion, _) => None,
             })
         };

@@ -1,16 +1,19 @@
-//! Users in the schema: `me`, `user`, `users`, `createUser`, `updateUser`, and the `User` type.
+//! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::attachment::AttachmentConnection;
-use super::connection::{self, connection};
-use super::{ContextExt, or_null};
+use super::connection::{self, TotalCount, connection};
+use super::deletion::Deletion;
+use super::loaders::{AttachmentsOfOwner, DeletionKey};
+use super::{Attachment, ContextExt, or_null};
 use crate::auth;
 use crate::entity::user;
 use crate::error::Error;
 use crate::ids::{self, Kind};
-use crate::service::{PageRequest, attachments, users};
+use crate::service::{PageRequest, attachments, deletions, users};
+use crate::soft_delete::Scope;
 
 /// What a user may do.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -45,29 +48,37 @@ impl From<Role> for auth::Role {
 
 /// A person who keeps attachments.
 #[derive(Clone, Debug)]
-pub struct User(pub(crate) user::Model);
+pub struct User {
+    pub(crate) row: user::Model,
+    /// The scope this user was read in; its children inherit it.
+    pub(crate) scope: Scope,
+}
 
 impl User {
+    pub(crate) fn new(row: user::Model, scope: Scope) -> User {
+        User { row, scope }
+    }
+
     pub(crate) fn row_id(&self) -> i64 {
-        self.0.id
+        self.row.id
     }
 }
 
-connection!(UserConnection, UserEdge, User, user::Entity, "users");
+connection!(UserConnection, UserEdge, User, "users");
 
 #[Object]
 impl User {
     /// Opaque global id.
     pub async fn id(&self) -> ID {
-        ID(ids::encode(Kind::User, self.0.id))
+        ID(ids::encode(Kind::User, self.row.id))
     }
 
     /// The user's email: readable by the user themself, support and admins; anyone else
     /// gets `null` and a `FORBIDDEN` error for this field.
     async fn email(&self, ctx: &Context<'_>) -> Option<String> {
         let email = ctx.viewer().and_then(|viewer| {
-            if users::may_read_email(viewer, &self.0) {
-                Ok(Some(self.0.email.clone()))
+            if users::may_read_email(viewer, &self.row) {
+                Ok(Some(self.row.email.clone()))
             } else {
                 Err(Error::forbidden(
                     "email: only the user themself, support and admins may read it",
@@ -79,18 +90,18 @@ impl User {
 
     /// Display name.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
 
     /// What the user may do.
     async fn role(&self) -> Result<Role> {
-        auth::Role::parse(&self.0.role)
+        auth::Role::parse(&self.row.role)
             .map(Role::from)
             .ok_or_else(|| {
                 Error::Internal(anyhow::anyhow!(
                     "user {} has an unknown role {:?}",
-                    self.0.id,
-                    self.0.role
+                    self.row.id,
+                    self.row.role
                 ))
                 .into()
             })
@@ -98,25 +109,75 @@ impl User {
 
     /// When the user was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     /// When the user was last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 
-    /// The user's attachments, oldest first. A member may list only their own.
+    /// When the user was deleted; null while live. Only those who may see deleted rows ever
+    /// see a deleted user.
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.row.deleted_at
+    }
+
+    /// The deletion that hid this user: who, when, why.
+    async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
+        let deletion = async {
+            let viewer = ctx.viewer()?;
+            match self.row.deletion_id {
+                Some(id) => {
+                    deletions::may_read_log(viewer)?;
+                    Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
+                }
+                None => Ok(None),
+            }
+        };
+        or_null(ctx, deletion.await).map(|d| Deletion::new(d, self.scope))
+    }
+
+    /// The user's attachments, oldest first. A member may list only their own. Without
+    /// `includeDeleted`/`onlyDeleted` the scope this user was read in carries down.
     async fn attachments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Also deleted attachments (support and admins). Default: the parent's scope."
+        )]
+        include_deleted: Option<bool>,
+        #[graphql(
+            desc = "Only deleted attachments (support and admins). Default: the parent's scope."
+        )]
+        only_deleted: Option<bool>,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
         let page = PageRequest::parse(first, after.as_deref())?;
-        let scope = attachments::list_scope(viewer, Some(self.0.id))?;
-        Ok(AttachmentConnection::load(ctx.db()?, scope, page, super::Attachment).await?)
+        let scope = deletions::child_scope(viewer, self.scope, include_deleted, only_deleted)?;
+        attachments::may_list(viewer, self.row.id)?;
+        // One batched query for every user of the response; this user's page is cut from it.
+        let all = ctx
+            .loaders()?
+            .load_one(AttachmentsOfOwner(self.row.id, scope))
+            .await
+            .map_err(Error::from)?
+            .unwrap_or_default();
+        let total = all.len() as u64;
+        let mut rest = all
+            .into_iter()
+            .filter(|a| page.after.is_none_or(|after| a.id > after))
+            .map(|a| Attachment::new(a, scope));
+        let rows: Vec<_> = rest.by_ref().take(page.first as usize).collect();
+        let has_next_page = rest.next().is_some();
+        Ok(AttachmentConnection::new(
+            rows,
+            has_next_page,
+            page,
+            TotalCount::Known(total),
+        ))
     }
 }
 
@@ -153,31 +214,62 @@ impl UserQuery {
     async fn me(&self, ctx: &Context<'_>) -> Option<User> {
         let me = async {
             let viewer = ctx.viewer()?;
-            users::get(ctx.db()?, viewer.id).await
+            users::get(ctx.db()?, Scope::Live, viewer.id).await
         };
-        or_null(ctx, me.await).map(User)
+        or_null(ctx, me.await).map(|u| User::new(u, Scope::Live))
     }
 
-    /// A live user by id, or null when there is none.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> Option<User> {
+    /// A user by id, or null when there is none the viewer may see.
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(
+            desc = "Also find a deleted user (support and admins).",
+            default = false
+        )]
+        include_deleted: bool,
+    ) -> Option<User> {
         let user = async {
-            ctx.viewer()?;
+            let viewer = ctx.viewer()?;
+            let scope = viewer.scope(include_deleted, false)?;
             let id = ids::decode(Kind::User, &id)?;
-            users::get(ctx.db()?, id).await
+            Ok(users::get(ctx.db()?, scope, id)
+                .await?
+                .map(|u| User::new(u, scope)))
         };
-        or_null(ctx, user.await).map(User)
+        or_null(ctx, user.await)
     }
 
-    /// Live users, oldest first.
+    /// Users, oldest first: live ones, or with `includeDeleted`/`onlyDeleted` (support and
+    /// admins) deleted ones too or only.
     async fn users(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(default = false)] include_deleted: bool,
+        #[graphql(default = false)] only_deleted: bool,
     ) -> Result<UserConnection> {
-        ctx.viewer()?;
+        let viewer = ctx.viewer()?;
+        let scope = viewer.scope(include_deleted, only_deleted)?;
         let page = PageRequest::parse(first, after.as_deref())?;
-        Ok(UserConnection::load(ctx.db()?, users::list_scope(), page, User).await?)
+        let query = users::list_scope(scope);
+        let found = query
+            .clone()
+            .page(ctx.db()?, page.first, page.after)
+            .await
+            .map_err(Error::from)?;
+        Ok(UserConnection::new(
+            found
+                .rows
+                .into_iter()
+                .map(|u| User::new(u, scope))
+                .collect(),
+            found.has_next_page,
+            page,
+            TotalCount::Users(query),
+        ))
     }
 }
 
@@ -195,7 +287,10 @@ impl UserMutation {
             name: input.name,
             role: input.role.into(),
         };
-        Ok(User(users::create(ctx.db()?, viewer, new).await?))
+        Ok(User::new(
+            users::create(ctx.db()?, viewer, new).await?,
+            Scope::Live,
+        ))
     }
 
     /// Changes a user: oneself, or anyone as an admin. Only admins change roles.
@@ -207,6 +302,33 @@ impl UserMutation {
             name: input.name,
             role: input.role.map(Into::into),
         };
-        Ok(User(users::update(ctx.db()?, viewer, id, changes).await?))
+        Ok(User::new(
+            users::update(ctx.db()?, viewer, id, changes).await?,
+            Scope::Live,
+        ))
+    }
+
+    /// Soft-deletes a user (oneself, or anyone as an admin) and, in the same transaction,
+    /// their live attachments, as one deletion. Their email is free again at once.
+    async fn delete_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> Result<Deletion> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::User, &id)?;
+        let logged = deletions::delete_user(ctx.db()?, viewer, id, reason).await?;
+        Ok(Deletion::new(logged, Scope::Live))
+    }
+
+    /// Undoes the deletion that hid this user (admins; a member within the undo window).
+    /// `CONFLICT` when a live user now holds the email.
+    async fn restore_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::User, &id)?;
+        let window = ctx.undo_window()?;
+        let user = deletions::restore_user(ctx.db()?, viewer, id, window).await?;
+        Ok(User::new(user, Scope::Live))
     }
 }

@@ -8,7 +8,7 @@ use crate::entity::attachment;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::{required_text, users};
-use crate::soft_delete::{self, Db, Handle, Scoped};
+use crate::soft_delete::{self, Db, Handle, Scope, Scoped};
 
 /// An attachment to record.
 #[derive(Clone, Debug)]
@@ -21,28 +21,49 @@ pub struct NewAttachment {
 
 /// The live attachment with this id, if the viewer may see it. Another member's attachment
 /// is as invisible as a missing one.
-pub async fn get(h: &impl Handle, viewer: &Viewer, id: i64) -> Result<Option<attachment::Model>> {
-    let found = Scoped::<attachment::Entity>::live().by_id(h, id).await?;
+pub async fn get(
+    h: &impl Handle,
+    viewer: &Viewer,
+    scope: Scope,
+    id: i64,
+) -> Result<Option<attachment::Model>> {
+    let found = Scoped::<attachment::Entity>::new(scope)
+        .by_id(h, id)
+        .await?;
     Ok(found.filter(|a| viewer.is_staff() || a.owner_id == viewer.id))
+}
+
+/// Fails with `FORBIDDEN` unless the viewer may list `owner`'s attachments: their own, or
+/// anyone's as support or admin.
+pub fn may_list(viewer: &Viewer, owner: i64) -> Result<()> {
+    if viewer.is_staff() || owner == viewer.id {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "a member may list only their own attachments",
+        ))
+    }
 }
 
 /// The attachments a listing may show: one owner's, or (no owner given) all the viewer may
 /// see. A member asking for someone else's attachments is `FORBIDDEN`.
-pub fn list_scope(viewer: &Viewer, owner_id: Option<i64>) -> Result<Scoped<attachment::Entity>> {
+pub fn list_scope(
+    viewer: &Viewer,
+    scope: Scope,
+    owner_id: Option<i64>,
+) -> Result<Scoped<attachment::Entity>> {
     let owner_id = match owner_id {
-        Some(owner) if !viewer.is_staff() && owner != viewer.id => {
-            return Err(Error::forbidden(
-                "a member may list only their own attachments",
-            ));
+        Some(owner) => {
+            may_list(viewer, owner)?;
+            Some(owner)
         }
-        Some(owner) => Some(owner),
         None if viewer.is_staff() => None,
         None => Some(viewer.id),
     };
-    let scope = Scoped::live();
+    let query = Scoped::new(scope);
     Ok(match owner_id {
-        Some(owner) => scope.filter(attachment::Column::OwnerId.eq(owner)),
-        None => scope,
+        Some(owner) => query.filter(attachment::Column::OwnerId.eq(owner)),
+        None => query,
     })
 }
 
@@ -89,7 +110,7 @@ pub async fn create(db: &Db, viewer: &Viewer, new: NewAttachment) -> Result<atta
     }
     // One transaction, so the owner cannot vanish between the check and the insert.
     let tx = db.begin().await?;
-    if users::get(&tx, new.owner_id).await?.is_none() {
+    if users::get(&tx, Scope::Live, new.owner_id).await?.is_none() {
         return Err(Error::not_found(format!(
             "ownerId: no user with id {}",
             ids::encode(Kind::User, new.owner_id)

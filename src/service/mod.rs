@@ -3,6 +3,7 @@
 //! the [`crate::auth::Viewer`]; resolvers call these and only convert the results.
 
 pub mod attachments;
+pub mod deletions;
 pub mod setup;
 pub mod users;
 

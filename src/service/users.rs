@@ -7,7 +7,7 @@ use crate::auth::{Role, Viewer};
 use crate::entity::user;
 use crate::error::{Error, Result, ResultExt};
 use crate::service::required_text;
-use crate::soft_delete::{self, Handle, Scoped};
+use crate::soft_delete::{self, Handle, Scope, Scoped};
 
 /// A user to create.
 #[derive(Clone, Debug)]
@@ -55,9 +55,9 @@ pub fn may_read_email(viewer: &Viewer, user: &user::Model) -> bool {
     viewer.id == user.id || viewer.is_staff()
 }
 
-/// The live user with this id.
-pub async fn get(h: &impl Handle, id: i64) -> Result<Option<user::Model>> {
-    Ok(Scoped::<user::Entity>::live().by_id(h, id).await?)
+/// The user with this id, if `scope` shows it.
+pub async fn get(h: &impl Handle, scope: Scope, id: i64) -> Result<Option<user::Model>> {
+    Ok(Scoped::<user::Entity>::new(scope).by_id(h, id).await?)
 }
 
 /// The live user with this email.
@@ -69,9 +69,10 @@ pub async fn find_by_email(h: &impl Handle, email: &str) -> Result<Option<user::
         .await?)
 }
 
-/// Every live user is listed to every signed-in viewer (names are public; emails are not).
-pub fn list_scope() -> Scoped<user::Entity> {
-    Scoped::live()
+/// Every user `scope` shows is listed to every signed-in viewer (names are public; emails
+/// are not).
+pub fn list_scope(scope: Scope) -> Scoped<user::Entity> {
+    Scoped::new(scope)
 }
 
 /// Creates a user, without a permission check: for the CLI and first start.

@@ -1,0 +1,12 @@
+//! A planted violation: `.ci/run` copies this into `examples/` and requires clippy to refuse
+//! it. If this ever lints clean, the soft-delete ban has stopped biting.
+
+use keepsake::entity::user;
+use sea_orm::EntityTrait;
+
+fn main() {
+    // An unfiltered read of a soft-deletable table: must fail `disallowed_methods`.
+    let _leak = user::Entity::find();
+    // Holding a raw connection: must fail `disallowed_types`.
+    let _conn: Option<sea_orm::DatabaseConnection> = None;
+}

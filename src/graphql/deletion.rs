@@ -1,0 +1,221 @@
+//! The deletion log in the schema: `deletions`, `deletion`, `restore`, and the `Deletion`
+//! type that every delete returns.
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::connection::{self, TotalCount, connection};
+use super::loaders::UserKey;
+use super::{ContextExt, User, or_null};
+use crate::entity::deletion;
+use crate::error::Error;
+use crate::ids::{self, Kind};
+use crate::service::{PageRequest, deletions};
+use crate::soft_delete::{DeletionFilter, EntityKind, Scope};
+
+/// What a deletion was asked for.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DeletedEntity {
+    User,
+    Attachment,
+}
+
+impl From<DeletedEntity> for EntityKind {
+    fn from(entity: DeletedEntity) -> EntityKind {
+        match entity {
+            DeletedEntity::User => EntityKind::User,
+            DeletedEntity::Attachment => EntityKind::Attachment,
+        }
+    }
+}
+
+/// One soft delete: who, when, why, what it hid, and whether it was undone.
+#[derive(Clone, Debug)]
+pub struct Deletion {
+    row: deletion::Model,
+    /// The scope of the read that reached this entry; `actor` and `restoredBy` inherit it.
+    scope: Scope,
+}
+
+impl Deletion {
+    pub(crate) fn new(row: deletion::Model, scope: Scope) -> Deletion {
+        Deletion { row, scope }
+    }
+
+    pub(crate) fn row_id(&self) -> i64 {
+        self.row.id
+    }
+
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<i64>,
+        include_deleted: Option<bool>,
+    ) -> Option<User> {
+        let user = async {
+            let viewer = ctx.viewer()?;
+            let scope = deletions::child_scope(viewer, self.scope, include_deleted, None)?;
+            match id {
+                Some(id) => Ok(ctx
+                    .loaders()?
+                    .load_one(UserKey(id, scope))
+                    .await?
+                    .map(|u| User::new(u, scope))),
+                None => Ok(None),
+            }
+        };
+        or_null(ctx, user.await)
+    }
+}
+
+connection!(DeletionConnection, DeletionEdge, Deletion, "deletions");
+
+#[Object]
+impl Deletion {
+    /// Opaque global id; pass it to `restore`.
+    async fn id(&self) -> ID {
+        ID(ids::encode(Kind::Deletion, self.row.id))
+    }
+
+    /// What was deleted: a user (with its attachments) or attachments.
+    async fn entity(&self) -> Result<DeletedEntity> {
+        match EntityKind::parse(&self.row.entity) {
+            Some(EntityKind::User) => Ok(DeletedEntity::User),
+            Some(EntityKind::Attachment) => Ok(DeletedEntity::Attachment),
+            None => Err(Error::Internal(anyhow::anyhow!(
+                "deletion {} names an unknown entity {:?}",
+                self.row.id,
+                self.row.entity
+            ))
+            .into()),
+        }
+    }
+
+    /// The id of the row the deletion was asked for (the first one, for a bulk delete).
+    async fn entity_id(&self) -> ID {
+        let kind = match EntityKind::parse(&self.row.entity) {
+            Some(EntityKind::User) => Kind::User,
+            _ => Kind::Attachment,
+        };
+        ID(ids::encode(kind, self.row.entity_id))
+    }
+
+    /// Who deleted: null when that user is not visible in this scope (pass
+    /// `includeDeleted: true` to see a deleted actor).
+    async fn actor(&self, ctx: &Context<'_>, include_deleted: Option<bool>) -> Option<User> {
+        self.user(ctx, self.row.actor_id, include_deleted).await
+    }
+
+    /// The actor's id, even when the actor is no longer visible.
+    async fn actor_id(&self) -> Option<ID> {
+        self.row.actor_id.map(|id| ID(ids::encode(Kind::User, id)))
+    }
+
+    /// Why, as the actor put it.
+    async fn reason(&self) -> Option<&str> {
+        self.row.reason.as_deref()
+    }
+
+    /// When.
+    async fn deleted_at(&self) -> DateTime<Utc> {
+        self.row.deleted_at
+    }
+
+    /// Rows hidden besides the one asked for: a user's attachments, or the other attachments
+    /// of a bulk delete.
+    async fn cascade_count(&self) -> i64 {
+        self.row.cascade_count
+    }
+
+    /// Every row this deletion hid (`1 + cascadeCount`).
+    async fn row_count(&self) -> i64 {
+        self.row.cascade_count.saturating_add(1)
+    }
+
+    /// When it was undone; null while in force.
+    async fn restored_at(&self) -> Option<DateTime<Utc>> {
+        self.row.restored_at
+    }
+
+    /// Who undid it.
+    async fn restored_by(&self, ctx: &Context<'_>, include_deleted: Option<bool>) -> Option<User> {
+        self.user(ctx, self.row.restored_by, include_deleted).await
+    }
+
+    /// When its rows were purged for good (archived first); null until then.
+    async fn purged_at(&self) -> Option<DateTime<Utc>> {
+        self.row.purged_at
+    }
+}
+
+/// Reading the deletion log.
+#[derive(Default)]
+pub struct DeletionQuery;
+
+#[Object]
+impl DeletionQuery {
+    /// The deletion log, newest first (support and admins).
+    async fn deletions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only deletions of users, or of attachments.")] entity: Option<
+            DeletedEntity,
+        >,
+        #[graphql(desc = "Only deletions by this user.")] actor_id: Option<ID>,
+        #[graphql(desc = "Only deletions at or after this moment.")] since: Option<DateTime<Utc>>,
+    ) -> Result<DeletionConnection> {
+        let viewer = ctx.viewer()?;
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let filter = DeletionFilter {
+            entity: entity.map(Into::into),
+            actor: actor_id
+                .map(|id| ids::decode(Kind::User, &id))
+                .transpose()?,
+            since,
+        };
+        let filter = deletions::log(viewer, filter)?;
+        let found = filter
+            .page(ctx.db()?, page.first, page.after)
+            .await
+            .map_err(Error::from)?;
+        Ok(DeletionConnection::new(
+            found
+                .rows
+                .into_iter()
+                .map(|d| Deletion::new(d, Scope::Live))
+                .collect(),
+            found.has_next_page,
+            page,
+            TotalCount::Deletions(filter),
+        ))
+    }
+
+    /// One deletion log entry (support and admins).
+    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Option<Deletion> {
+        let found = async {
+            let viewer = ctx.viewer()?;
+            let id = ids::decode(Kind::Deletion, &id)?;
+            deletions::get(ctx.db()?, viewer, id).await
+        };
+        or_null(ctx, found.await).map(|d| Deletion::new(d, Scope::Live))
+    }
+}
+
+/// Undoing deletions.
+#[derive(Default)]
+pub struct DeletionMutation;
+
+#[Object]
+impl DeletionMutation {
+    /// Undoes one whole deletion, its cascade included, and nothing else: admins any; a
+    /// member their own within the undo window; support never.
+    async fn restore(&self, ctx: &Context<'_>, deletion_id: ID) -> Result<Deletion> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::Deletion, &deletion_id)?;
+        let window = ctx.undo_window()?;
+        let restored = deletions::restore(ctx.db()?, viewer, id, window).await?;
+        Ok(Deletion::new(restored, Scope::Live))
+    }
+}

@@ -1,0 +1,104 @@
+//! Batched, scoped loading of relationships: one `IN (…)` query per entity and scope for a
+//! whole response, never a query per row. Built per request (no cache outlives it, so a
+//! restore is seen by the next request), and every load goes through a
+//! [`crate::soft_delete::Scoped`] read, so relationships hide deleted rows exactly as root
+//! fields do.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::{ColumnTrait, DbErr};
+
+use crate::entity::{attachment, deletion, user};
+use crate::soft_delete::{self, Db, Scope, Scoped};
+
+/// The request's loaders.
+pub type Loaders = DataLoader<Batch>;
+
+/// Builds the loaders of one request.
+pub fn for_request(db: Db) -> Loaders {
+    DataLoader::new(Batch { db }, tokio::spawn)
+}
+
+/// Runs batched loads against one database.
+pub struct Batch {
+    db: Db,
+}
+
+/// A user by id, as `scope` shows it (`Attachment.owner`, `Deletion.actor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UserKey(pub i64, pub Scope);
+
+/// Every attachment of one owner, as `scope` shows it, by ascending id (`User.attachments`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttachmentsOfOwner(pub i64, pub Scope);
+
+/// A deletion log entry by id (`User.deletion`, `Attachment.deletion`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeletionKey(pub i64);
+
+/// Groups keys by scope: one query per scope present.
+fn by_scope<K: Copy>(keys: &[K], split: impl Fn(K) -> (i64, Scope)) -> HashMap<Scope, Vec<i64>> {
+    let mut groups: HashMap<Scope, Vec<i64>> = HashMap::new();
+    for key in keys {
+        let (id, scope) = split(*key);
+        groups.entry(scope).or_default().push(id);
+    }
+    groups
+}
+
+impl Loader<UserKey> for Batch {
+    type Value = user::Model;
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[UserKey]) -> Result<HashMap<UserKey, user::Model>, DbErr> {
+        let mut found = HashMap::new();
+        for (scope, ids) in by_scope(keys, |UserKey(id, scope)| (id, scope)) {
+            let rows = Scoped::<user::Entity>::new(scope)
+                .filter(user::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?;
+            found.extend(rows.into_iter().map(|u| (UserKey(u.id, scope), u)));
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<AttachmentsOfOwner> for Batch {
+    type Value = Vec<attachment::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[AttachmentsOfOwner],
+    ) -> Result<HashMap<AttachmentsOfOwner, Vec<attachment::Model>>, DbErr> {
+        let mut found: HashMap<AttachmentsOfOwner, Vec<attachment::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for (scope, owners) in by_scope(keys, |AttachmentsOfOwner(id, scope)| (id, scope)) {
+            let rows = Scoped::<attachment::Entity>::new(scope)
+                .filter(attachment::Column::OwnerId.is_in(owners))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                found
+                    .entry(AttachmentsOfOwner(row.owner_id, scope))
+                    .or_default()
+                    .push(row);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<DeletionKey> for Batch {
+    type Value = deletion::Model;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[DeletionKey],
+    ) -> Result<HashMap<DeletionKey, deletion::Model>, DbErr> {
+        let rows = soft_delete::deletions_by_ids(&self.db, keys.iter().map(|k| k.0)).await?;
+        Ok(rows.into_iter().map(|d| (DeletionKey(d.id), d)).collect())
+    }
+}

@@ -1,0 +1,322 @@
+//! Deletes and restores under the role table, and the deletion log.
+//!
+//! Every change runs in one transaction that locks what it checks, so a refusal or a crash
+//! leaves the old state and a success leaves the whole new one. The set-based writes
+//! themselves live in [`crate::soft_delete`].
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::ColumnTrait;
+
+use crate::auth::{Role, Viewer};
+use crate::entity::{attachment, deletion, user};
+use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
+use crate::soft_delete::{
+    self, Db, DeletionFilter, EntityKind, Handle, RestoreRefused, Scope, Scoped, Stamp, Tx,
+};
+
+/// The most ids one `deleteAttachments` takes.
+pub const MAX_BULK: usize = 100;
+/// The longest reason kept.
+pub const MAX_REASON_CHARS: usize = 500;
+
+fn stamp(viewer: &Viewer, reason: Option<String>) -> Result<Stamp> {
+    let reason = match reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) if text.chars().count() > MAX_REASON_CHARS => {
+            return Err(Error::bad_input(format!(
+                "reason: at most {MAX_REASON_CHARS} characters"
+            )));
+        }
+        Some(text) => Some(text.to_owned()),
+    };
+    Ok(Stamp {
+        actor: viewer.id,
+        reason,
+        at: Utc::now(),
+    })
+}
+
+fn may_delete(viewer: &Viewer) -> Result<()> {
+    if viewer.role == Role::Support {
+        Err(Error::forbidden(
+            "support may read deleted data but not delete anything",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn user_not_found(id: i64) -> Error {
+    Error::not_found(format!("no user with id {}", ids::encode(Kind::User, id)))
+}
+
+fn attachment_not_found(id: i64) -> Error {
+    Error::not_found(format!(
+        "no attachment with id {}",
+        ids::encode(Kind::Attachment, id)
+    ))
+}
+
+/// `deleteUser`: oneself, or anyone as an admin. Hides the user and its live attachments
+/// as one deletion.
+pub async fn delete_user(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    reason: Option<String>,
+) -> Result<deletion::Model> {
+    may_delete(viewer)?;
+    let stamp = stamp(viewer, reason)?;
+    let tx = db.begin().await?;
+    Scoped::<user::Entity>::live()
+        .for_update()
+        .by_id(&tx, id)
+        .await?
+        .ok_or_else(|| user_not_found(id))?;
+    if viewer.id != id && viewer.role != Role::Admin {
+        return Err(Error::forbidden(
+            "a member may delete only their own account",
+        ));
+    }
+    let logged = soft_delete::delete_user(&tx, id, &stamp)
+        .await?
+        .ok_or_else(|| user_not_found(id))?;
+    tx.commit().await?;
+    tracing::info!(
+        deletion = logged.id,
+        user = id,
+        actor = viewer.id,
+        cascaded = logged.cascade_count,
+        "user deleted"
+    );
+    Ok(logged)
+}
+
+/// `deleteAttachment` and `deleteAttachments`: one's own, or anyone's as an admin, all as
+/// one deletion. Any id that is not a live attachment the viewer may see is `NOT_FOUND`
+/// and nothing is deleted.
+pub async fn delete_attachments(
+    db: &Db,
+    viewer: &Viewer,
+    ids: &[i64],
+    reason: Option<String>,
+) -> Result<deletion::Model> {
+    may_delete(viewer)?;
+    let mut distinct = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !distinct.contains(id) {
+            distinct.push(*id);
+        }
+    }
+    if distinct.is_empty() {
+        return Err(Error::bad_input("ids: give at least one attachment id"));
+    }
+    if distinct.len() > MAX_BULK {
+        return Err(Error::bad_input(format!(
+            "ids: at most {MAX_BULK} attachments at once"
+        )));
+    }
+    let stamp = stamp(viewer, reason)?;
+    let tx = db.begin().await?;
+    let found = Scoped::<attachment::Entity>::live()
+        .for_update()
+        .filter(attachment::Column::Id.is_in(distinct.iter().copied()))
+        .all(&tx)
+        .await?;
+    for id in &distinct {
+        let visible = found
+            .iter()
+            .any(|a| a.id == *id && (viewer.role == Role::Admin || a.owner_id == viewer.id));
+        if !visible {
+            return Err(attachment_not_found(*id));
+        }
+    }
+    let logged = soft_delete::delete_attachments(&tx, &distinct, &stamp)
+        .await?
+        .ok_or_else(|| attachment_not_found(distinct[0]))?;
+    tx.commit().await?;
+    tracing::info!(
+        deletion = logged.id,
+        attachments = distinct.len(),
+        actor = viewer.id,
+        "attachments deleted"
+    );
+    Ok(logged)
+}
+
+/// Whether `viewer` may undo `logged`: admins any; members their own within the window;
+/// support never.
+fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration) -> Result<()> {
+    match viewer.role {
+        Role::Admin => Ok(()),
+        Role::Support => Err(Error::forbidden(
+            "support may read deleted data but not restore it",
+        )),
+        Role::Member => {
+            if logged.actor_id != Some(viewer.id) {
+                return Err(Error::forbidden(
+                    "a member may undo only their own deletions",
+                ));
+            }
+            let age = Utc::now().signed_duration_since(logged.deleted_at);
+            let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
+            if age > window {
+                return Err(Error::forbidden(format!(
+                    "the undo window ({}s) has passed; ask an admin to restore it",
+                    undo_window.as_secs()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn restore_in(
+    tx: &Tx,
+    viewer: &Viewer,
+    deletion_id: i64,
+    undo_window: Duration,
+) -> Result<deletion::Model> {
+    let not_found = || {
+        Error::not_found(format!(
+            "no deletion with id {}",
+            ids::encode(Kind::Deletion, deletion_id)
+        ))
+    };
+    let logged = soft_delete::deletion_for_update(tx, deletion_id)
+        .await?
+        .ok_or_else(not_found)?;
+    may_restore(viewer, &logged, undo_window)?;
+    let stamp = stamp(viewer, None)?;
+    match soft_delete::restore(tx, deletion_id, &stamp).await? {
+        Ok(restored) => Ok(restored),
+        Err(RestoreRefused::NotFound) => Err(not_found()),
+        Err(RestoreRefused::AlreadyRestored(at)) => Err(Error::bad_input(format!(
+            "deletionId: this deletion was already restored at {}",
+            at.to_rfc3339()
+        ))),
+        Err(RestoreRefused::ParentDeleted { owner }) => Err(Error::ParentDeleted(format!(
+            "the owner {} is deleted; restore the owner first",
+            ids::encode(Kind::User, owner)
+        ))),
+        Err(RestoreRefused::Conflict) => Err(Error::Conflict(
+            "a live user now holds this user's email; change that user's email first".into(),
+        )),
+    }
+}
+
+/// `restore`: undoes exactly one deletion, its cascade included.
+pub async fn restore(
+    db: &Db,
+    viewer: &Viewer,
+    deletion_id: i64,
+    undo_window: Duration,
+) -> Result<deletion::Model> {
+    let tx = db.begin().await?;
+    let restored = restore_in(&tx, viewer, deletion_id, undo_window).await?;
+    tx.commit().await?;
+    tracing::info!(
+        deletion = deletion_id,
+        actor = viewer.id,
+        "deletion restored"
+    );
+    Ok(restored)
+}
+
+/// `restoreUser`: undoes the deletion that hid this user.
+pub async fn restore_user(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    undo_window: Duration,
+) -> Result<user::Model> {
+    let tx = db.begin().await?;
+    let deletion_id = soft_delete::hiding_deletion::<user::Entity>(&tx, id)
+        .await?
+        .ok_or_else(|| user_not_found(id))?
+        .ok_or_else(|| Error::bad_input("id: this user is not deleted"))?;
+    restore_in(&tx, viewer, deletion_id, undo_window).await?;
+    let user = Scoped::<user::Entity>::live()
+        .by_id(&tx, id)
+        .await?
+        .ok_or_else(|| user_not_found(id))?;
+    tx.commit().await?;
+    tracing::info!(
+        deletion = deletion_id,
+        user = id,
+        actor = viewer.id,
+        "user restored"
+    );
+    Ok(user)
+}
+
+/// `restoreAttachment`: undoes the deletion that hid this attachment. One hidden by its
+/// owner's deletion comes back with its owner: `PARENT_DELETED` here.
+pub async fn restore_attachment(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    undo_window: Duration,
+) -> Result<attachment::Model> {
+    let tx = db.begin().await?;
+    let deletion_id = soft_delete::hiding_deletion::<attachment::Entity>(&tx, id)
+        .await?
+        .ok_or_else(|| attachment_not_found(id))?
+        .ok_or_else(|| Error::bad_input("id: this attachment is not deleted"))?;
+    let logged = soft_delete::deletion_for_update(&tx, deletion_id)
+        .await?
+        .ok_or_else(|| attachment_not_found(id))?;
+    if EntityKind::parse(&logged.entity) == Some(EntityKind::User) {
+        return Err(Error::ParentDeleted(format!(
+            "this attachment was hidden by its owner's deletion; restore the owner {} (or deletion {})",
+            ids::encode(Kind::User, logged.entity_id),
+            ids::encode(Kind::Deletion, deletion_id)
+        )));
+    }
+    restore_in(&tx, viewer, deletion_id, undo_window).await?;
+    let restored = Scoped::<attachment::Entity>::live()
+        .by_id(&tx, id)
+        .await?
+        .ok_or_else(|| attachment_not_found(id))?;
+    tx.commit().await?;
+    Ok(restored)
+}
+
+/// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
+pub fn may_read_log(viewer: &Viewer) -> Result<()> {
+    viewer
+        .see_deleted()
+        .map(|_| ())
+        .map_err(|_| Error::forbidden("only support and admins may read the deletion log"))
+}
+
+/// The deletion log, for support and admins.
+pub fn log(viewer: &Viewer, filter: DeletionFilter) -> Result<DeletionFilter> {
+    may_read_log(viewer)?;
+    Ok(filter)
+}
+
+/// One log entry, for support and admins.
+pub async fn get(h: &impl Handle, viewer: &Viewer, id: i64) -> Result<Option<deletion::Model>> {
+    may_read_log(viewer)?;
+    Ok(soft_delete::deletion(h, id).await?)
+}
+
+/// The scope a child inherits: its own arguments when given, else its parent's.
+pub fn child_scope(
+    viewer: &Viewer,
+    parent: Scope,
+    include_deleted: Option<bool>,
+    only_deleted: Option<bool>,
+) -> Result<Scope> {
+    if include_deleted.is_none() && only_deleted.is_none() {
+        return Ok(parent);
+    }
+    viewer.scope(
+        include_deleted.unwrap_or(false),
+        only_deleted.unwrap_or(false),
+    )
+}
