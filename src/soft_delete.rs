@@ -337,6 +337,13 @@ where
         self
     }
 
+    /// Share-locks the rows read until the transaction ends (`FOR SHARE` on PostgreSQL): a
+    /// concurrent delete of them waits, and sees what this transaction added.
+    pub fn for_share(mut self) -> Self {
+        self.select = self.select.lock_shared();
+        self
+    }
+
     /// The visible row with this id, if any.
     pub async fn by_id(self, h: &impl Handle, id: i64) -> Result<Option<E::Model>, DbErr> {
         self.filter(E::id_column().eq(id)).one(h).await

@@ -4,10 +4,10 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, Set};
 
 use crate::auth::{Role, Viewer};
-use crate::entity::attachment;
+use crate::entity::{attachment, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::{required_text, users};
+use crate::service::required_text;
 use crate::soft_delete::{self, Db, Handle, Scope, Scoped};
 
 /// An attachment to record.
@@ -108,9 +108,15 @@ pub async fn create(db: &Db, viewer: &Viewer, new: NewAttachment) -> Result<atta
             "you may add attachments only to your own account",
         ));
     }
-    // One transaction, so the owner cannot vanish between the check and the insert.
+    // The owner's row stays share-locked until the insert commits: a concurrent deleteUser
+    // waits for it and then cascades to the new attachment too, or wins first and this
+    // insert finds no live owner. Never a live attachment under a deleted user.
     let tx = db.begin().await?;
-    if users::get(&tx, Scope::Live, new.owner_id).await?.is_none() {
+    let owner = Scoped::<user::Entity>::live()
+        .for_share()
+        .by_id(&tx, new.owner_id)
+        .await?;
+    if owner.is_none() {
         return Err(Error::not_found(format!(
             "ownerId: no user with id {}",
             ids::encode(Kind::User, new.owner_id)

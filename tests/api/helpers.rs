@@ -163,9 +163,15 @@ pub struct TestUser {
 impl TestApp {
     /// A server on a fresh database of `backend`, with a first admin.
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with settings changed by `configure` (e.g. the undo window).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         init_test_log();
         let db = TestDb::create(&backend).await;
-        let settings = Settings::for_database(&db.url);
+        let mut settings = Settings::for_database(&db.url);
+        configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let base = format!("http://{}", app.address());
         let state = app.state().clone();

@@ -12,3 +12,4 @@ mod http;
 mod pagination;
 mod schema;
 mod users;
+mod soft_delete;
