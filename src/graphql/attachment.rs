@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{self, TotalCount, connection};
 use super::deletion::Deletion;
-use super::loaders::{DeletionKey, UserKey};
+use super::loaders::{DeletionKey, UserKey, prefetch};
 use super::{ContextExt, User, or_null};
 use crate::entity::attachment;
 use crate::error::Error;
@@ -98,6 +98,22 @@ impl Attachment {
     }
 }
 
+/// Loads a page's owners in one go when `owner` is selected.
+pub(crate) async fn prefetch_owners(
+    ctx: &Context<'_>,
+    scope: Scope,
+    rows: &[attachment::Model],
+) -> Result<()> {
+    let look = ctx.look_ahead();
+    if look.field("nodes").field("owner").exists()
+        || look.field("edges").field("node").field("owner").exists()
+    {
+        let keys = rows.iter().map(|a| UserKey(a.owner_id, scope));
+        prefetch(ctx.loaders()?, keys).await.map_err(Error::from)?;
+    }
+    Ok(())
+}
+
 /// Fields for `createAttachment`.
 #[derive(InputObject)]
 pub struct CreateAttachmentInput {
@@ -162,6 +178,7 @@ impl AttachmentQuery {
             .page(ctx.db()?, page.first, page.after)
             .await
             .map_err(Error::from)?;
+        prefetch_owners(ctx, scope, &found.rows).await?;
         Ok(AttachmentConnection::new(
             found
                 .rows

@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, TotalCount, connection};
-use super::loaders::UserKey;
+use super::loaders::{UserKey, prefetch};
 use super::{ContextExt, User, or_null};
 use crate::entity::deletion;
 use crate::error::Error;
@@ -180,6 +180,20 @@ impl DeletionQuery {
             .page(ctx.db()?, page.first, page.after)
             .await
             .map_err(Error::from)?;
+        // Actors and restorers of the page in one load (for the default, live scope).
+        let look = ctx.look_ahead();
+        let selects = |field: &str| {
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
+        if selects("actor") || selects("restoredBy") {
+            let mut keys = Vec::new();
+            for d in &found.rows {
+                keys.extend(d.actor_id.map(|id| UserKey(id, Scope::Live)));
+                keys.extend(d.restored_by.map(|id| UserKey(id, Scope::Live)));
+            }
+            prefetch(ctx.loaders()?, keys).await.map_err(Error::from)?;
+        }
         Ok(DeletionConnection::new(
             found
                 .rows

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::attachment::AttachmentConnection;
 use super::connection::{self, TotalCount, connection};
 use super::deletion::Deletion;
-use super::loaders::{AttachmentsOfOwner, DeletionKey};
+use super::loaders::{AttachmentsOfOwner, DeletionKey, UserKey, prefetch};
 use super::{Attachment, ContextExt, or_null};
 use crate::auth;
 use crate::entity::user;
@@ -181,6 +181,36 @@ impl User {
     }
 }
 
+/// Loads in one go what a page of users' children will ask for: each user as an owner (so
+/// `attachments { owner }` costs nothing more) and, when selected, their attachments in the
+/// scope they inherit.
+async fn prefetch_children(
+    ctx: &Context<'_>,
+    viewer: &auth::Viewer,
+    scope: Scope,
+    rows: &[user::Model],
+) -> Result<()> {
+    let loaders = ctx.loaders()?;
+    loaders
+        .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), u.clone())))
+        .await;
+    let look = ctx.look_ahead();
+    let wants_attachments = look.field("nodes").field("attachments").exists()
+        || look
+            .field("edges")
+            .field("node")
+            .field("attachments")
+            .exists();
+    if wants_attachments {
+        let keys = rows
+            .iter()
+            .filter(|u| attachments::may_list(viewer, u.id).is_ok())
+            .map(|u| AttachmentsOfOwner(u.id, scope));
+        prefetch(loaders, keys).await.map_err(Error::from)?;
+    }
+    Ok(())
+}
+
 /// Fields for `createUser`.
 #[derive(InputObject)]
 pub struct CreateUserInput {
@@ -260,6 +290,7 @@ impl UserQuery {
             .page(ctx.db()?, page.first, page.after)
             .await
             .map_err(Error::from)?;
+        prefetch_children(ctx, viewer, scope, &found.rows).await?;
         Ok(UserConnection::new(
             found
                 .rows

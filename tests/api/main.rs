@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod http;
 mod pagination;
+mod restore;
 mod schema;
-mod users;
 mod soft_delete;
+mod users;

@@ -1,0 +1,904 @@
+//! Cascades, exact undo, the undo window, races and faults (issue 4).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, TestApp, TestUser, assert_error, assert_ok, data, error_codes, on_both_backends,
+};
+
+on_both_backends!(
+    deleting_a_user_cascades_only_to_their_live_attachments,
+    restoring_a_user_deletion_brings_back_exactly_what_it_hid,
+    a_deletion_restored_once_cannot_be_restored_again,
+    restore_user_undoes_the_cascade_that_restore_attachment_refuses,
+    an_attachment_deleted_before_its_owner_comes_back_only_after_the_owner,
+    restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_nothing,
+    a_bulk_delete_is_one_deletion_and_is_restored_as_one,
+    a_bulk_delete_with_one_foreign_id_deletes_nothing,
+    a_member_undoes_their_own_deletion_only_within_the_undo_window,
+    members_never_undo_others_deletions_and_support_undoes_none,
+    racing_restores_and_deletes_leave_the_user_and_the_log_in_agreement,
+    an_attachment_created_while_its_owner_is_deleted_is_never_left_live,
+    a_cascade_that_fails_midway_leaves_nothing_deleted,
+    listing_users_with_attachments_and_owners_costs_the_same_statements_for_any_size,
+);
+
+const DELETE_USER: &str = "mutation($id: ID!) { deleteUser(id: $id, reason: \"test\") { id entity entityId cascadeCount rowCount restoredAt } }";
+const DELETE_ATTACHMENT: &str =
+    "mutation($id: ID!) { deleteAttachment(id: $id) { id cascadeCount rowCount restoredAt } }";
+const DELETE_ATTACHMENTS: &str = "mutation($ids: [ID!]!) { deleteAttachments(ids: $ids, reason: \"tidy up\") { id entity cascadeCount rowCount restoredAt } }";
+const RESTORE: &str =
+    "mutation($d: ID!) { restore(deletionId: $d) { id restoredAt restoredBy { id } } }";
+const RESTORE_USER: &str = "mutation($id: ID!) { restoreUser(id: $id) { id deletedAt } }";
+const RESTORE_ATTACHMENT: &str =
+    "mutation($id: ID!) { restoreAttachment(id: $id) { id deletedAt } }";
+const CREATE_ATTACHMENT: &str =
+    "mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { id } }";
+
+/// Deletes user `id` as the admin; returns the `Deletion`.
+async fn delete_user(app: &TestApp, id: &str) -> Value {
+    let body = app.as_admin(DELETE_USER, json!({ "id": id })).await;
+    assert_ok(&body);
+    data(&body)["deleteUser"].clone()
+}
+
+/// Restores deletion `deletion` as the admin; returns the `Deletion`.
+async fn restore(app: &TestApp, deletion: &str) -> Value {
+    let body = app.as_admin(RESTORE, json!({ "d": deletion })).await;
+    assert_ok(&body);
+    data(&body)["restore"].clone()
+}
+
+/// The id of a `Deletion` (or anything else) as a string.
+fn id_of(node: &Value) -> String {
+    node["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {node}"))
+        .to_owned()
+}
+
+/// How many entries the deletion log holds, as the admin sees it.
+async fn log_size(app: &TestApp) -> i64 {
+    let body = app
+        .as_admin("{ deletions { totalCount } }", json!({}))
+        .await;
+    assert_ok(&body);
+    data(&body)["deletions"]["totalCount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no totalCount: {body}"))
+}
+
+/// One deletion log entry, as the admin sees it.
+async fn deletion(app: &TestApp, id: &str) -> Value {
+    let body = app
+        .as_admin(
+            "query($d: ID!) { deletion(id: $d) { id cascadeCount restoredAt restoredBy { id } } }",
+            json!({ "d": id }),
+        )
+        .await;
+    assert_ok(&body);
+    data(&body)["deletion"].clone()
+}
+
+/// The ids of `owner`'s *live* attachments, as the admin lists them by default.
+async fn live_attachments(app: &TestApp, owner: &str) -> Vec<String> {
+    let body = app
+        .as_admin(
+            "query($o: ID!) { attachments(ownerId: $o, first: 100) { totalCount nodes { id } } }",
+            json!({ "o": owner }),
+        )
+        .await;
+    assert_ok(&body);
+    let nodes = data(&body)["attachments"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no nodes: {body}"));
+    assert_eq!(
+        data(&body)["attachments"]["totalCount"],
+        nodes.len(),
+        "{body}"
+    );
+    nodes.iter().map(id_of).collect()
+}
+
+/// Every attachment of `owner`, deleted ones too: `(id, deletedAt, deletion id)`.
+async fn all_attachments(app: &TestApp, owner: &str) -> Vec<(String, Value, Value)> {
+    let body = app
+        .as_admin(
+            "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { nodes { id deletedAt deletion { id } } } }",
+            json!({ "o": owner }),
+        )
+        .await;
+    assert_ok(&body);
+    data(&body)["attachments"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no nodes: {body}"))
+        .iter()
+        .map(|n| {
+            (
+                id_of(n),
+                n["deletedAt"].clone(),
+                n["deletion"]["id"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The deletion id stamped on attachment `id` (`null` when live).
+fn stamped(all: &[(String, Value, Value)], id: &str) -> Value {
+    all.iter()
+        .find(|(a, _, _)| a == id)
+        .unwrap_or_else(|| panic!("attachment {id} not listed in {all:?}"))
+        .2
+        .clone()
+}
+
+/// User `id` with `includeDeleted`, as the admin sees it: `{ id deletedAt deletion { id } }`.
+async fn user_state(app: &TestApp, id: &str) -> Value {
+    let body = app
+        .as_admin(
+            "query($id: ID!) { user(id: $id, includeDeleted: true) { id deletedAt deletion { id restoredAt } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_ok(&body);
+    data(&body)["user"].clone()
+}
+
+/// Whether user `id` is live, as the admin sees it by default.
+async fn is_live(app: &TestApp, id: &str) -> bool {
+    let body = app
+        .as_admin(
+            "query($id: ID!) { user(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_ok(&body);
+    !data(&body)["user"].is_null()
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// A user with three attachments, the first of which was deleted on its own beforehand;
+/// returns the user, the three attachment ids and that earlier deletion's id.
+async fn user_with_an_earlier_deleted_attachment(app: &TestApp) -> (TestUser, [String; 3], String) {
+    let ada = app.member("ada@example.com").await;
+    let early = app.attachment(&ada, "early.txt").await;
+    let second = app.attachment(&ada, "second.txt").await;
+    let third = app.attachment(&ada, "third.txt").await;
+    let body = app
+        .as_admin(DELETE_ATTACHMENT, json!({ "id": early }))
+        .await;
+    assert_ok(&body);
+    let early_deletion = id_of(&data(&body)["deleteAttachment"]);
+    (ada, [early, second, third], early_deletion)
+}
+
+async fn deleting_a_user_cascades_only_to_their_live_attachments(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (ada, [early, second, third], early_deletion) =
+        user_with_an_earlier_deleted_attachment(&app).await;
+    let logged_before = log_size(&app).await;
+
+    let deleted = delete_user(&app, &ada.id).await;
+    assert_eq!(deleted["entity"], "USER", "{deleted}");
+    assert_eq!(deleted["entityId"], ada.id.as_str(), "{deleted}");
+    assert_eq!(deleted["cascadeCount"], 2, "{deleted}");
+    assert_eq!(deleted["rowCount"], 3, "{deleted}");
+    assert_eq!(deleted["restoredAt"], Value::Null, "{deleted}");
+    let user_deletion = id_of(&deleted);
+    assert_ne!(user_deletion, early_deletion);
+    assert_eq!(log_size(&app).await, logged_before + 1);
+
+    // Hidden by default, even from an admin.
+    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    let body = app
+        .as_admin("{ attachments { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data(&body)["attachments"]["totalCount"], 0, "{body}");
+
+    // With deleted rows: the earlier one keeps its own deletion, the others carry the user's.
+    let all = all_attachments(&app, &ada.id).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.iter().all(|(_, at, _)| !at.is_null()), "{all:?}");
+    assert_eq!(stamped(&all, &early), early_deletion.as_str());
+    assert_eq!(stamped(&all, &second), user_deletion.as_str());
+    assert_eq!(stamped(&all, &third), user_deletion.as_str());
+    assert_eq!(
+        user_state(&app, &ada.id).await["deletion"]["id"],
+        user_deletion.as_str()
+    );
+}
+
+async fn restoring_a_user_deletion_brings_back_exactly_what_it_hid(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (ada, [early, second, third], early_deletion) =
+        user_with_an_earlier_deleted_attachment(&app).await;
+    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
+    assert!(!is_live(&app, &ada.id).await);
+
+    let restored = restore(&app, &user_deletion).await;
+    assert_eq!(restored["id"], user_deletion.as_str(), "{restored}");
+    assert!(restored["restoredAt"].is_string(), "{restored}");
+    assert_eq!(
+        restored["restoredBy"]["id"],
+        app.admin_id.as_str(),
+        "{restored}"
+    );
+
+    assert!(is_live(&app, &ada.id).await);
+    let body = app
+        .graphql(Some(&ada.token), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(data(&body)["me"]["id"], ada.id.as_str(), "{body}");
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(vec![second.clone(), third.clone()])
+    );
+    // The one deleted on its own stays deleted, under its own deletion.
+    let all = all_attachments(&app, &ada.id).await;
+    assert_eq!(stamped(&all, &early), early_deletion.as_str());
+    assert_eq!(stamped(&all, &second), Value::Null);
+    assert_eq!(stamped(&all, &third), Value::Null);
+    assert_eq!(
+        deletion(&app, &early_deletion).await["restoredAt"],
+        Value::Null
+    );
+
+    // The log remembers the undo.
+    let logged = deletion(&app, &user_deletion).await;
+    assert!(logged["restoredAt"].is_string(), "{logged}");
+    assert_eq!(
+        logged["restoredBy"]["id"],
+        app.admin_id.as_str(),
+        "{logged}"
+    );
+    let state = user_state(&app, &ada.id).await;
+    assert_eq!(state["deletedAt"], Value::Null, "{state}");
+    assert_eq!(state["deletion"], Value::Null, "{state}");
+}
+
+async fn a_deletion_restored_once_cannot_be_restored_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let file = app.attachment(&ada, "a.txt").await;
+    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
+    let first = restore(&app, &user_deletion).await;
+    let logged = log_size(&app).await;
+
+    let body = app.as_admin(RESTORE, json!({ "d": user_deletion })).await;
+    let codes = error_codes(&body);
+    assert!(
+        codes == ["NOT_FOUND"] || codes == ["BAD_USER_INPUT"],
+        "a second restore must be refused: {body}"
+    );
+    assert_eq!(log_size(&app).await, logged);
+    // The first restore's record stands; the rows are untouched.
+    assert_eq!(
+        deletion(&app, &user_deletion).await["restoredAt"],
+        first["restoredAt"]
+    );
+    assert!(is_live(&app, &ada.id).await);
+    assert_eq!(live_attachments(&app, &ada.id).await, vec![file]);
+
+    // Nor can a deletion that never was.
+    let missing = keepsake::ids::encode(keepsake::ids::Kind::Deletion, 424_242);
+    let body = app.as_admin(RESTORE, json!({ "d": missing })).await;
+    assert_error(&body, "NOT_FOUND");
+}
+
+async fn restore_user_undoes_the_cascade_that_restore_attachment_refuses(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let one = app.attachment(&ada, "one.txt").await;
+    let two = app.attachment(&ada, "two.txt").await;
+    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
+    let logged = log_size(&app).await;
+
+    // An attachment hidden by its owner's cascade comes back with its owner, not alone.
+    let body = app.as_admin(RESTORE_ATTACHMENT, json!({ "id": one })).await;
+    assert_error(&body, "PARENT_DELETED");
+    assert!(!is_live(&app, &ada.id).await);
+    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    let all = all_attachments(&app, &ada.id).await;
+    assert_eq!(stamped(&all, &one), user_deletion.as_str());
+    assert_eq!(stamped(&all, &two), user_deletion.as_str());
+    assert_eq!(
+        deletion(&app, &user_deletion).await["restoredAt"],
+        Value::Null
+    );
+    assert_eq!(log_size(&app).await, logged);
+
+    let body = app.as_admin(RESTORE_USER, json!({ "id": ada.id })).await;
+    assert_ok(&body);
+    assert_eq!(
+        data(&body)["restoreUser"],
+        json!({ "id": ada.id, "deletedAt": null })
+    );
+    assert!(deletion(&app, &user_deletion).await["restoredAt"].is_string());
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(vec![one.clone(), two])
+    );
+    let body = app
+        .as_admin(
+            "query($id: ID!) { attachment(id: $id) { id deletedAt owner { id } } }",
+            json!({ "id": one }),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["attachment"],
+        json!({ "id": one, "deletedAt": null, "owner": { "id": ada.id } }),
+        "{body}"
+    );
+    // Nothing is left to undo.
+    let body = app.as_admin(RESTORE_USER, json!({ "id": ada.id })).await;
+    assert_error(&body, "BAD_USER_INPUT");
+}
+
+async fn an_attachment_deleted_before_its_owner_comes_back_only_after_the_owner(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let file = app.attachment(&ada, "file.txt").await;
+    let body = app.as_admin(DELETE_ATTACHMENT, json!({ "id": file })).await;
+    assert_ok(&body);
+    let own_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
+    let logged = log_size(&app).await;
+
+    for body in [
+        app.as_admin(RESTORE, json!({ "d": own_deletion })).await,
+        app.as_admin(RESTORE_ATTACHMENT, json!({ "id": file }))
+            .await,
+    ] {
+        assert_error(&body, "PARENT_DELETED");
+        assert_eq!(
+            stamped(&all_attachments(&app, &ada.id).await, &file),
+            own_deletion.as_str()
+        );
+        assert_eq!(
+            deletion(&app, &own_deletion).await["restoredAt"],
+            Value::Null
+        );
+        assert!(!is_live(&app, &ada.id).await);
+        assert_eq!(log_size(&app).await, logged);
+    }
+
+    // The owner comes back without it: the owner's deletion never hid it.
+    restore(&app, &user_deletion).await;
+    assert!(is_live(&app, &ada.id).await);
+    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+
+    let restored = restore(&app, &own_deletion).await;
+    assert!(restored["restoredAt"].is_string(), "{restored}");
+    assert_eq!(live_attachments(&app, &ada.id).await, vec![file]);
+}
+
+async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_nothing(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.member("a@x.com").await;
+    let file = app.attachment(&first, "kept.txt").await;
+    let first_deletion = id_of(&delete_user(&app, &first.id).await);
+
+    // The email is free again at once.
+    let second = app.member("a@x.com").await;
+    assert_ne!(second.id, first.id);
+    let logged = log_size(&app).await;
+
+    for body in [
+        app.as_admin(RESTORE, json!({ "d": first_deletion })).await,
+        app.as_admin(RESTORE_USER, json!({ "id": first.id })).await,
+    ] {
+        assert_error(&body, "CONFLICT");
+        let state = user_state(&app, &first.id).await;
+        assert!(state["deletedAt"].is_string(), "{state}");
+        assert_eq!(state["deletion"]["id"], first_deletion.as_str(), "{state}");
+        assert_eq!(state["deletion"]["restoredAt"], Value::Null, "{state}");
+        assert_eq!(
+            deletion(&app, &first_deletion).await["restoredAt"],
+            Value::Null
+        );
+        assert_eq!(
+            stamped(&all_attachments(&app, &first.id).await, &file),
+            first_deletion.as_str()
+        );
+        assert!(is_live(&app, &second.id).await);
+        assert_eq!(log_size(&app).await, logged);
+    }
+
+    // Once the new user moves to another email, the old one comes back whole.
+    let body = app
+        .as_admin(
+            "mutation($id: ID!) { updateUser(id: $id, input: { email: \"b@x.com\" }) { email } }",
+            json!({ "id": second.id }),
+        )
+        .await;
+    assert_ok(&body);
+    restore(&app, &first_deletion).await;
+    assert!(is_live(&app, &first.id).await);
+    assert_eq!(live_attachments(&app, &first.id).await, vec![file]);
+}
+
+async fn a_bulk_delete_is_one_deletion_and_is_restored_as_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let mut files = Vec::new();
+    for name in ["1.txt", "2.txt", "3.txt"] {
+        files.push(app.attachment(&ada, name).await);
+    }
+    let other = app.attachment(&ada, "untouched.txt").await;
+    let logged = log_size(&app).await;
+
+    let body = app
+        .graphql(
+            Some(&ada.token),
+            DELETE_ATTACHMENTS,
+            json!({ "ids": files }),
+        )
+        .await;
+    assert_ok(&body);
+    let bulk = data(&body)["deleteAttachments"].clone();
+    assert_eq!(bulk["entity"], "ATTACHMENT", "{bulk}");
+    assert_eq!(bulk["cascadeCount"], 2, "{bulk}");
+    assert_eq!(bulk["rowCount"], 3, "{bulk}");
+    let bulk_deletion = id_of(&bulk);
+    assert_eq!(log_size(&app).await, logged + 1);
+    assert_eq!(live_attachments(&app, &ada.id).await, vec![other.clone()]);
+    let all = all_attachments(&app, &ada.id).await;
+    for file in &files {
+        assert_eq!(stamped(&all, file), bulk_deletion.as_str());
+    }
+
+    // The member undoes their own bulk delete in one go.
+    let body = app
+        .graphql(Some(&ada.token), RESTORE, json!({ "d": bulk_deletion }))
+        .await;
+    assert_ok(&body);
+    assert_eq!(
+        data(&body)["restore"]["restoredBy"]["id"],
+        ada.id.as_str(),
+        "{body}"
+    );
+    let mut expected = files.clone();
+    expected.push(other);
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(expected)
+    );
+    assert_eq!(log_size(&app).await, logged + 1);
+}
+
+async fn a_bulk_delete_with_one_foreign_id_deletes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let alan = app.member("alan@example.com").await;
+    let mine = vec![
+        app.attachment(&ada, "1.txt").await,
+        app.attachment(&ada, "2.txt").await,
+    ];
+    let theirs = app.attachment(&alan, "alan.txt").await;
+    let logged = log_size(&app).await;
+
+    let body = app
+        .graphql(
+            Some(&ada.token),
+            DELETE_ATTACHMENTS,
+            json!({ "ids": [mine[0], theirs, mine[1]] }),
+        )
+        .await;
+    assert_error(&body, "NOT_FOUND");
+    assert_eq!(log_size(&app).await, logged);
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(mine.clone())
+    );
+    assert_eq!(live_attachments(&app, &alan.id).await, vec![theirs]);
+    let body = app
+        .as_admin(
+            "{ attachments(onlyDeleted: true) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&body)["attachments"]["totalCount"], 0, "{body}");
+}
+
+async fn a_member_undoes_their_own_deletion_only_within_the_undo_window(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.undo_window = Duration::from_secs(1);
+    })
+    .await;
+    let ada = app.member("ada@example.com").await;
+    let quick = app.attachment(&ada, "quick.txt").await;
+    let slow = app.attachment(&ada, "slow.txt").await;
+
+    let body = app
+        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": quick }))
+        .await;
+    assert_ok(&body);
+    let quick_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let body = app
+        .graphql(Some(&ada.token), RESTORE, json!({ "d": quick_deletion }))
+        .await;
+    assert_ok(&body);
+    assert_eq!(
+        data(&body)["restore"]["restoredBy"]["id"],
+        ada.id.as_str(),
+        "{body}"
+    );
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(vec![quick.clone(), slow.clone()]),
+        "quick is back beside slow"
+    );
+
+    let body = app
+        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": slow }))
+        .await;
+    assert_ok(&body);
+    let slow_deletion = id_of(&data(&body)["deleteAttachment"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for body in [
+        app.graphql(Some(&ada.token), RESTORE, json!({ "d": slow_deletion }))
+            .await,
+        app.graphql(Some(&ada.token), RESTORE_ATTACHMENT, json!({ "id": slow }))
+            .await,
+    ] {
+        assert_error(&body, "FORBIDDEN");
+        assert_eq!(
+            deletion(&app, &slow_deletion).await["restoredAt"],
+            Value::Null
+        );
+        assert_eq!(live_attachments(&app, &ada.id).await, vec![quick.clone()]);
+    }
+
+    // An admin has no window.
+    let restored = restore(&app, &slow_deletion).await;
+    assert!(restored["restoredAt"].is_string(), "{restored}");
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(vec![quick, slow])
+    );
+}
+
+async fn members_never_undo_others_deletions_and_support_undoes_none(backend: Backend) {
+    // The default window (15 minutes): every refusal here is about who, not when.
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let grace = app.user("grace@example.com", "SUPPORT").await;
+    let by_admin = app.attachment(&ada, "by-admin.txt").await;
+    let by_ada = app.attachment(&ada, "by-ada.txt").await;
+
+    let body = app
+        .as_admin(DELETE_ATTACHMENT, json!({ "id": by_admin }))
+        .await;
+    assert_ok(&body);
+    let admin_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let body = app
+        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": by_ada }))
+        .await;
+    assert_ok(&body);
+    let ada_deletion = id_of(&data(&body)["deleteAttachment"]);
+
+    // The member's own attachment, but the admin's deletion.
+    for body in [
+        app.graphql(Some(&ada.token), RESTORE, json!({ "d": admin_deletion }))
+            .await,
+        app.graphql(
+            Some(&ada.token),
+            RESTORE_ATTACHMENT,
+            json!({ "id": by_admin }),
+        )
+        .await,
+    ] {
+        assert_error(&body, "FORBIDDEN");
+    }
+    // Support reads everything and restores nothing, however fresh.
+    for d in [&admin_deletion, &ada_deletion] {
+        let body = app
+            .graphql(Some(&grace.token), RESTORE, json!({ "d": d }))
+            .await;
+        assert_error(&body, "FORBIDDEN");
+    }
+    let body = app
+        .graphql(
+            Some(&grace.token),
+            RESTORE_ATTACHMENT,
+            json!({ "id": by_ada }),
+        )
+        .await;
+    assert_error(&body, "FORBIDDEN");
+    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    for d in [&admin_deletion, &ada_deletion] {
+        assert_eq!(deletion(&app, d).await["restoredAt"], Value::Null);
+    }
+
+    // The admin restores anyone's.
+    let restored = restore(&app, &ada_deletion).await;
+    assert_eq!(restored["restoredBy"]["id"], app.admin_id.as_str());
+    let body = app
+        .as_admin(RESTORE_ATTACHMENT, json!({ "id": by_admin }))
+        .await;
+    assert_ok(&body);
+    assert!(deletion(&app, &admin_deletion).await["restoredAt"].is_string());
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(vec![by_admin, by_ada])
+    );
+}
+
+/// Every deletion of user `id` in the log: `(deletion id, restoredAt)`.
+async fn user_deletions(app: &TestApp, id: &str) -> Vec<(String, Value)> {
+    let body = app
+        .as_admin(
+            "{ deletions(entity: USER, first: 100) { totalCount nodes { id entityId restoredAt } } }",
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    let nodes = data(&body)["deletions"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no nodes: {body}"));
+    assert_eq!(
+        data(&body)["deletions"]["totalCount"],
+        nodes.len(),
+        "the whole log fits one page: {body}"
+    );
+    nodes
+        .iter()
+        .filter(|n| n["entityId"] == id)
+        .map(|n| (id_of(n), n["restoredAt"].clone()))
+        .collect()
+}
+
+async fn racing_restores_and_deletes_leave_the_user_and_the_log_in_agreement(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let file = app.attachment(&ada, "file.txt").await;
+    let mut in_force = id_of(&delete_user(&app, &ada.id).await);
+    let (mut restores, mut deletes) = (0, 0);
+    for round in 0..10 {
+        let (restored, deleted) = tokio::join!(
+            app.as_admin(RESTORE, json!({ "d": in_force })),
+            app.as_admin(DELETE_USER, json!({ "id": ada.id })),
+        );
+        // The restore has nothing to contend with but the delete: it always succeeds. The
+        // delete succeeds only if it ran after the restore; else the user was not live.
+        assert_ok(&restored);
+        restores += 1;
+        if error_codes(&deleted).is_empty() {
+            deletes += 1;
+        } else {
+            assert_error(&deleted, "NOT_FOUND");
+        }
+
+        let state = user_state(&app, &ada.id).await;
+        let log = user_deletions(&app, &ada.id).await;
+        let unrestored: Vec<&String> = log
+            .iter()
+            .filter(|(_, at)| at.is_null())
+            .map(|(id, _)| id)
+            .collect();
+        let all = all_attachments(&app, &ada.id).await;
+        if state["deletedAt"].is_null() {
+            assert!(
+                unrestored.is_empty(),
+                "round {round}: live user, yet deletions in force {unrestored:?}; {state}"
+            );
+            assert_eq!(stamped(&all, &file), Value::Null, "round {round}");
+            in_force = id_of(&delete_user(&app, &ada.id).await);
+        } else {
+            assert_eq!(
+                unrestored.len(),
+                1,
+                "round {round}: a deleted user has exactly one deletion in force: {log:?}"
+            );
+            assert_eq!(
+                state["deletion"]["id"],
+                unrestored[0].as_str(),
+                "round {round}: {state}"
+            );
+            assert_eq!(
+                stamped(&all, &file),
+                unrestored[0].as_str(),
+                "round {round}: the attachment hides under the same deletion"
+            );
+            in_force = unrestored[0].clone();
+        }
+    }
+    eprintln!("races: {restores} restores, {deletes} concurrent deletes won");
+}
+
+async fn an_attachment_created_while_its_owner_is_deleted_is_never_left_live(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (mut created, mut refused) = (0, 0);
+    for round in 0..10 {
+        let owner = app.member(&format!("owner{round}@example.com")).await;
+        app.attachment(&owner, "before.txt").await;
+        let input = json!({ "input": { "ownerId": owner.id, "filename": "racing.txt",
+                                       "contentType": "text/plain", "sizeBytes": 1 } });
+        let (create, delete) = tokio::join!(
+            app.as_admin(CREATE_ATTACHMENT, input),
+            app.as_admin(DELETE_USER, json!({ "id": owner.id })),
+        );
+        assert_ok(&delete);
+        let user_deletion = id_of(&data(&delete)["deleteUser"]);
+        if error_codes(&create).is_empty() {
+            created += 1;
+        } else {
+            assert_error(&create, "NOT_FOUND");
+            refused += 1;
+        }
+
+        let body = app
+            .as_admin(
+                "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true) { nodes { filename deletedAt deletion { id } } } }",
+                json!({ "o": owner.id }),
+            )
+            .await;
+        assert_ok(&body);
+        let nodes = data(&body)["attachments"]["nodes"].as_array().unwrap();
+        let expected = if error_codes(&create).is_empty() {
+            2
+        } else {
+            1
+        };
+        assert_eq!(nodes.len(), expected, "round {round}: {body}");
+        for node in nodes {
+            assert!(
+                !node["deletedAt"].is_null(),
+                "round {round}: a live attachment under a deleted user: {body}"
+            );
+            assert_eq!(
+                node["deletion"]["id"],
+                user_deletion.as_str(),
+                "round {round}: {body}"
+            );
+        }
+        assert_eq!(
+            data(&delete)["deleteUser"]["cascadeCount"],
+            nodes.len(),
+            "round {round}: the cascade counts what it hid: {delete}"
+        );
+    }
+    eprintln!("races: {created} attachments created before the delete, {refused} refused");
+}
+
+async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let ok = app.attachment(&ada, "ok.txt").await;
+    let boom = app.attachment(&ada, "boom.txt").await;
+    let alan = app.member("alan@example.com").await;
+    app.attachment(&alan, "ok.txt").await;
+
+    // A real failing statement: the cascade's UPDATE of 'boom.txt' aborts.
+    let conn = sea_orm::Database::connect(app.db.url.as_str())
+        .await
+        .expect("a second connection to the test database");
+    let statements: &[&str] = if app.db.url.starts_with("sqlite") {
+        &[
+            "CREATE TRIGGER boom BEFORE UPDATE OF deleted_at ON attachments \
+           WHEN NEW.deleted_at IS NOT NULL AND OLD.filename = 'boom.txt' \
+           BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+        ]
+    } else {
+        &[
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$;",
+            "CREATE TRIGGER boom BEFORE UPDATE ON attachments FOR EACH ROW \
+             WHEN (NEW.deleted_at IS NOT NULL AND OLD.filename = 'boom.txt') \
+             EXECUTE FUNCTION boom();",
+        ]
+    };
+    for sql in statements {
+        sea_orm::ConnectionTrait::execute_unprepared(&conn, sql)
+            .await
+            .unwrap_or_else(|err| panic!("installing the fault failed: {err}"));
+    }
+    let logged = log_size(&app).await;
+
+    let body = app.as_admin(DELETE_USER, json!({ "id": ada.id })).await;
+    assert_error(&body, "INTERNAL");
+    assert_eq!(data(&body), &Value::Null, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    for leak in ["attachments", "UPDATE", "boom", "injected"] {
+        assert!(
+            !message.contains(leak),
+            "the client sees no SQL ({leak}): {message}"
+        );
+    }
+
+    // Nothing of the cascade stuck: not the user, not 'ok.txt', not the log entry.
+    assert!(is_live(&app, &ada.id).await);
+    let body = app
+        .graphql(Some(&ada.token), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(data(&body)["me"]["id"], ada.id.as_str(), "{body}");
+    assert_eq!(
+        sorted(live_attachments(&app, &ada.id).await),
+        sorted(vec![ok, boom])
+    );
+    assert!(
+        all_attachments(&app, &ada.id)
+            .await
+            .iter()
+            .all(|(_, at, d)| at.is_null() && d.is_null())
+    );
+    assert_eq!(user_state(&app, &ada.id).await["deletion"], Value::Null);
+    assert_eq!(log_size(&app).await, logged);
+
+    // The fault is that one row: a user without it is deleted as usual.
+    delete_user(&app, &alan.id).await;
+    assert!(!is_live(&app, &alan.id).await);
+    assert_eq!(log_size(&app).await, logged + 1);
+    conn.close().await.expect("closing the second connection");
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+async fn statements_so_far(app: &TestApp) -> f64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics respond")
+        .text()
+        .await
+        .expect("a metrics body");
+    metric(&text, "keepsake_db_statements_total")
+}
+
+async fn listing_users_with_attachments_and_owners_costs_the_same_statements_for_any_size(
+    backend: Backend,
+) {
+    const LIST: &str = "query($n: Int) { users(first: $n) { totalCount nodes { id attachments { totalCount nodes { id owner { id } } } } } }";
+    let app = TestApp::spawn(backend).await;
+    let mut members = 0;
+    let mut measured = Vec::new();
+    for n in [10, 20, 50] {
+        while members < n {
+            let user = app.member(&format!("user{members}@example.com")).await;
+            app.attachment(&user, "a.txt").await;
+            app.attachment(&user, "b.txt").await;
+            members += 1;
+        }
+        let users = n + 1; // and the admin
+        let before = statements_so_far(&app).await;
+        let body = app.as_admin(LIST, json!({ "n": users })).await;
+        let after = statements_so_far(&app).await;
+        assert_ok(&body);
+
+        // The answer is whole: every user, every attachment, every owner.
+        assert_eq!(data(&body)["users"]["totalCount"], users, "{body}");
+        let nodes = data(&body)["users"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), users);
+        let mut attachments = 0;
+        for user in nodes {
+            let files = user["attachments"]["nodes"].as_array().unwrap();
+            assert_eq!(user["attachments"]["totalCount"], files.len(), "{user}");
+            for file in files {
+                assert_eq!(file["owner"]["id"], user["id"], "{user}");
+            }
+            attachments += files.len();
+        }
+        assert_eq!(attachments, 2 * n);
+
+        let statements = after - before;
+        eprintln!("statements for {n} users with 2 attachments each: {statements}");
+        measured.push(statements);
+    }
+    // Viewer, users page, users count, one batch of attachments; the owners are the page's
+    // users, served from the request's loader cache.
+    assert_eq!(measured, vec![4.0; 3], "statements for N = 10, 20, 50");
+}
