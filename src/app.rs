@@ -26,6 +26,7 @@ use crate::auth::{self, Tokens};
 use crate::config::{Settings, redact_url};
 use crate::graphql::{self, KeepsakeSchema, RequestAuth};
 use crate::metrics::Metrics;
+use crate::service::purge;
 use crate::soft_delete::{self, Db};
 
 /// The largest request body accepted (GraphQL documents and variables).
@@ -42,6 +43,8 @@ pub struct App {
     address: SocketAddr,
     /// Everything handlers share.
     state: AppState,
+    /// The retention purge's age and interval, when it is on.
+    retention: Option<(Duration, Duration)>,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -77,6 +80,9 @@ impl App {
             listener,
             address,
             state,
+            retention: settings
+                .retention
+                .map(|age| (age, settings.retention_interval)),
         })
     }
 
@@ -95,10 +101,24 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, router(self.state))
+        let retention = self.retention.map(|(age, every)| {
+            tracing::info!(retention = ?age, every = ?every, "retention purge is on");
+            let metrics = self.state.metrics.clone();
+            tokio::spawn(purge::retention_loop(
+                self.state.db.clone(),
+                age,
+                every,
+                move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),
+            ))
+        });
+        let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        if let Some(job) = retention {
+            job.abort();
+        }
+        served
     }
 }
 

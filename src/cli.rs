@@ -11,9 +11,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app::{self, App, FIRST_START_TOKEN_TTL};
 use crate::auth::Role;
-use crate::config::{Cli, Command, ConfigError, GlobalArgs, ServeArgs, Settings, UserCommand};
+use crate::config::{
+    ArchiveCommand, Cli, Command, ConfigError, GlobalArgs, ServeArgs, Settings, UserCommand,
+};
 use crate::ids::{self, Kind};
-use crate::service::{setup, users};
+use crate::service::{purge, seed, setup, users};
+use crate::soft_delete::ArchiveFilter;
 use crate::{duration, graphql};
 
 /// Runs the command line; the binary's whole `main`.
@@ -105,6 +108,168 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())
+        }
+        Command::Purge {
+            older_than,
+            dry_run,
+            batch_size,
+        } => {
+            let settings = checked(global)?;
+            let older_than = duration::parse(&older_than)
+                .map_err(|problem| anyhow::anyhow!("--older-than: {problem}"))?;
+            if batch_size == 0 {
+                anyhow::bail!("--batch-size: must be at least 1");
+            }
+            let (db, _) = app::connect(&settings.database_url).await?;
+            let bar = Progress::new("purging", "rows");
+            let report = purge::purge(&db, older_than, dry_run, batch_size, |done, total| {
+                bar.update(done, total)
+            })
+            .await
+            .map_err(client_error)?;
+            bar.finish();
+            if report.dry_run {
+                println!(
+                    "dry run: would purge {} users and {} attachments (nothing changed)",
+                    report.users, report.attachments
+                );
+            } else {
+                println!(
+                    "purged {} users and {} attachments; {} rows archived",
+                    report.users, report.attachments, report.archived
+                );
+            }
+            Ok(())
+        }
+        Command::Seed {
+            users,
+            attachments_per_user,
+            deleted_fraction,
+            deleted_multiplier,
+        } => {
+            let settings = checked(global)?;
+            let plan = seed::SeedPlan {
+                users,
+                attachments_per_user,
+                deleted_fraction,
+                deleted_multiplier,
+            }
+            .check()
+            .map_err(client_error)?;
+            let (db, _) = app::connect(&settings.database_url).await?;
+            let started = std::time::Instant::now();
+            let bar = Progress::new("seeding", "users");
+            let (users, attachments) = seed::seed(&db, plan, |done, total| bar.update(done, total))
+                .await
+                .map_err(client_error)?;
+            bar.finish();
+            println!(
+                "seeded {users} users and {attachments} attachments in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Archive(ArchiveCommand::Export { since }) => {
+            let settings = checked(global)?;
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let (db, _) = app::connect(&settings.database_url).await?;
+            let filter = ArchiveFilter {
+                entity: None,
+                since,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = None;
+            loop {
+                let page = filter.page(&db, 1_000, after).await?;
+                for record in &page.rows {
+                    writeln!(out, "{}", archive_line(record)?)?;
+                }
+                after = page.rows.last().map(|r| r.id);
+                if !page.has_next_page {
+                    break;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// `--since`: an RFC 3339 moment, or a duration ago (`30d`).
+fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(moment) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(moment.with_timezone(&chrono::Utc));
+    }
+    let ago = duration::parse(text).map_err(|_| {
+        anyhow::anyhow!("--since: '{text}' is neither an RFC 3339 time (2026-01-31T00:00:00Z) nor a duration (30d)")
+    })?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(ago)?)
+}
+
+/// One archived row as a JSON line for compliance hand-offs.
+fn archive_line(record: &crate::entity::archive::Model) -> anyhow::Result<String> {
+    let row: serde_json::Value = serde_json::from_str(&record.row)
+        .with_context(|| format!("archive row {} holds invalid JSON", record.id))?;
+    Ok(serde_json::json!({
+        "archiveId": record.id,
+        "entity": record.entity,
+        "entityId": record.entity_id,
+        "deletionId": record.deletion_id,
+        "deletedAt": record.deleted_at,
+        "archivedAt": record.archived_at,
+        "row": row,
+    })
+    .to_string())
+}
+
+/// A progress bar on a terminal, plain lines on stderr otherwise (logs, CI).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    what: &'static str,
+    unit: &'static str,
+    last_line: std::cell::Cell<std::time::Instant>,
+}
+
+impl Progress {
+    fn new(what: &'static str, unit: &'static str) -> Progress {
+        use std::io::IsTerminal as _;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{what} {{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"
+                ))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            what,
+            unit,
+            last_line: std::cell::Cell::new(std::time::Instant::now()),
+        }
+    }
+
+    fn update(&self, done: u64, total: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None => {
+                // Plain lines, at most one a second plus the last.
+                if done == total || self.last_line.get().elapsed().as_secs() >= 1 {
+                    eprintln!("{} {done}/{total} {}", self.what, self.unit);
+                    self.last_line.set(std::time::Instant::now());
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

@@ -84,6 +84,48 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Archive, then erase, rows soft-deleted longer ago than --older-than.
+    Purge {
+        /// Purge rows deleted longer ago than this (e.g. 30d).
+        #[arg(long)]
+        older_than: String,
+        /// Count what would be purged; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows per batch; each batch is one transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u64,
+    },
+    /// Bulk-load synthetic data for benchmarks and demos.
+    Seed {
+        /// Users to create.
+        #[arg(long)]
+        users: u64,
+        /// Attachments per user.
+        #[arg(long, default_value_t = 0)]
+        attachments_per_user: u64,
+        /// Fraction of those users deleted (with their attachments), 0 to 1.
+        #[arg(long, default_value_t = 0.0)]
+        deleted_fraction: f64,
+        /// Also create this many times --users extra users, all deleted (deleted-heavy
+        /// databases for benchmarks).
+        #[arg(long, default_value_t = 0.0)]
+        deleted_multiplier: f64,
+    },
+    /// The archive of purged rows.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+}
+
+/// `keepsake archive …`.
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Print archived rows as JSON lines, oldest first.
+    Export {
+        /// Only rows archived at or after this RFC 3339 moment or this long ago (e.g. 30d).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 /// `keepsake serve`.
@@ -95,6 +137,12 @@ pub struct ServeArgs {
     /// Load a small demo data set (idempotent).
     #[arg(long)]
     pub demo: bool,
+    /// Purge rows soft-deleted longer ago than this, on a schedule (unset: never).
+    #[arg(long, env = "KEEPSAKE_RETENTION")]
+    pub retention: Option<String>,
+    /// How often the retention purge runs.
+    #[arg(long, env = "KEEPSAKE_RETENTION_INTERVAL", default_value = "1h")]
+    pub retention_interval: String,
 }
 
 impl Default for ServeArgs {
@@ -102,6 +150,8 @@ impl Default for ServeArgs {
         ServeArgs {
             bind: "127.0.0.1:8000".into(),
             demo: false,
+            retention: None,
+            retention_interval: "1h".into(),
         }
     }
 }
@@ -134,6 +184,10 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// Load the demo data set at start.
     pub demo: bool,
+    /// Purge rows deleted longer ago than this, on a schedule.
+    pub retention: Option<Duration>,
+    /// How often the retention purge runs.
+    pub retention_interval: Duration,
 }
 
 /// A setting that cannot be used; its message names the setting and the fix.
@@ -169,12 +223,33 @@ impl Settings {
                 serve.bind
             ),
         })?;
+        let retention = serve
+            .retention
+            .as_deref()
+            .map(duration::parse)
+            .transpose()
+            .map_err(|problem| ConfigError {
+                setting: "KEEPSAKE_RETENTION (--retention)",
+                problem,
+            })?;
+        let retention_interval = duration::parse(&serve.retention_interval)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError {
+                setting: "KEEPSAKE_RETENTION_INTERVAL (--retention-interval)",
+                problem: format!(
+                    "'{}' is not a positive duration; write it like 90s, 15m or 1h",
+                    serve.retention_interval
+                ),
+            })?;
         Ok(Settings {
             database_url: global.database_url.clone(),
             jwt_secret: global.jwt_secret.clone(),
             undo_window,
             bind,
             demo: serve.demo,
+            retention,
+            retention_interval,
         })
     }
 
@@ -186,6 +261,8 @@ impl Settings {
             undo_window: Duration::from_secs(15 * 60),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo: false,
+            retention: None,
+            retention_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -16,6 +16,8 @@ const BUCKETS: [f64; 11] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     db_statements: AtomicU64,
+    retention_ticks: AtomicU64,
+    retention_purges: AtomicU64,
     graphql_requests: AtomicU64,
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
@@ -31,6 +33,22 @@ impl Metrics {
     /// SQL statements run so far.
     pub fn db_statements(&self) -> u64 {
         self.db_statements.load(Ordering::Relaxed)
+    }
+
+    /// The retention job ticked; `ran` when it purged (rather than yielding the lock).
+    pub fn retention_tick(&self, ran: bool) {
+        self.retention_ticks.fetch_add(1, Ordering::Relaxed);
+        if ran {
+            self.retention_purges.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Retention ticks and the purges they ran, so far.
+    pub fn retention(&self) -> (u64, u64) {
+        (
+            self.retention_ticks.load(Ordering::Relaxed),
+            self.retention_purges.load(Ordering::Relaxed),
+        )
     }
 
     /// One GraphQL request was executed.
@@ -69,6 +87,17 @@ impl Metrics {
              # TYPE keepsake_graphql_requests_total counter\n\
              keepsake_graphql_requests_total {}",
             load(&self.graphql_requests)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_retention_ticks_total Retention purge ticks.\n\
+             # TYPE keepsake_retention_ticks_total counter\n\
+             keepsake_retention_ticks_total {}\n\
+             # HELP keepsake_retention_purges_total Retention ticks that ran a purge.\n\
+             # TYPE keepsake_retention_purges_total counter\n\
+             keepsake_retention_purges_total {}",
+            load(&self.retention_ticks),
+            load(&self.retention_purges)
         );
         let _ = writeln!(
             out,

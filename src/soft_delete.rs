@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::ConnectionTrait as _;
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoCondition, Query};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
@@ -28,7 +29,7 @@ use sea_orm::{
 };
 
 use crate::auth::SeeDeleted;
-use crate::entity::{attachment, deletion, setting, user};
+use crate::entity::{archive, attachment, deletion, setting, user};
 
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].
@@ -773,4 +774,418 @@ pub async fn hiding_deletion<E: SoftDeletable>(
             _ => None,
         }
     }))
+}
+
+/// Rows a purge removes, or would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    /// Users archived and erased.
+    pub users: u64,
+    /// Attachments archived and erased.
+    pub attachments: u64,
+}
+
+impl PurgeCounts {
+    /// Users and attachments together.
+    pub fn total(self) -> u64 {
+        self.users + self.attachments
+    }
+}
+
+/// Users deleted before `cutoff` none of whose attachments would stay behind.
+fn purgeable_users(cutoff: DateTimeUtc) -> Condition {
+    let child = Alias::new("child");
+    let keeps_a_child = Query::select()
+        .expr(Expr::val(1))
+        .from_as(attachment::Entity, child.clone())
+        .and_where(
+            Expr::col((child.clone(), attachment::Column::OwnerId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .and_where(
+            Expr::col((child.clone(), attachment::Column::DeletedAt))
+                .is_null()
+                .or(Expr::col((child, attachment::Column::DeletedAt)).gte(cutoff)),
+        )
+        .to_owned();
+    Condition::all()
+        .add(user::Column::DeletedAt.lt(cutoff))
+        .add(Expr::exists(keeps_a_child).not())
+}
+
+/// What a purge with this cutoff would remove now.
+pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<PurgeCounts, DbErr> {
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let attachments = attachment::Entity::find()
+        .filter(attachment::Column::DeletedAt.lt(cutoff))
+        .count(&exec(h))
+        .await?;
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let users = user::Entity::find()
+        .filter(purgeable_users(cutoff))
+        .count(&exec(h))
+        .await?;
+    Ok(PurgeCounts { users, attachments })
+}
+
+fn snapshot<M: serde::Serialize>(
+    kind: EntityKind,
+    id: i64,
+    row: &M,
+    deletion_id: Option<i64>,
+    deleted_at: Option<DateTimeUtc>,
+    now: DateTimeUtc,
+) -> Result<archive::ActiveModel, DbErr> {
+    let json = serde_json::to_string(row).map_err(|e| DbErr::Custom(format!("archiving: {e}")))?;
+    Ok(archive::ActiveModel {
+        entity: Set(kind.as_str().to_owned()),
+        entity_id: Set(id),
+        row: Set(json),
+        deletion_id: Set(deletion_id),
+        deleted_at: Set(deleted_at),
+        archived_at: Set(now),
+        ..Default::default()
+    })
+}
+
+/// Marks deletions whose rows are all gone as purged.
+async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(), DbErr> {
+    if deletions.is_empty() {
+        return Ok(());
+    }
+    let still_has = |table: Alias, column: Alias| {
+        Query::select()
+            .expr(Expr::val(1))
+            .from(table)
+            .and_where(Expr::col(column).equals((deletion::Entity, deletion::Column::Id)))
+            .to_owned()
+    };
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let update = deletion::Entity::update_many();
+    update
+        .col_expr(deletion::Column::PurgedAt, Expr::val(now))
+        .filter(deletion::Column::Id.is_in(deletions))
+        .filter(deletion::Column::PurgedAt.is_null())
+        .filter(Expr::exists(still_has(Alias::new("users"), Alias::new("deletion_id"))).not())
+        .filter(
+            Expr::exists(still_has(
+                Alias::new("attachments"),
+                Alias::new("deletion_id"),
+            ))
+            .not(),
+        )
+        .exec(&exec(tx))
+        .await?;
+    Ok(())
+}
+
+/// Purges one batch of up to `batch` rows deleted before `cutoff`, in one transaction:
+/// attachments first, users once none of their attachments remain. Each row is copied to
+/// `archive` before it is erased; a failure rolls the whole batch back. Zero counts mean
+/// nothing is left to purge.
+pub async fn purge_batch(
+    db: &Db,
+    cutoff: DateTimeUtc,
+    batch: u64,
+    now: DateTimeUtc,
+) -> Result<PurgeCounts, DbErr> {
+    let tx = db.begin().await?;
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let attachments = attachment::Entity::find()
+        .filter(attachment::Column::DeletedAt.lt(cutoff))
+        .order_by_asc(attachment::Column::Id)
+        .limit(batch)
+        .lock_exclusive()
+        .all(&exec(&tx))
+        .await?;
+    if !attachments.is_empty() {
+        let snapshots = attachments
+            .iter()
+            .map(|a| {
+                snapshot(
+                    EntityKind::Attachment,
+                    a.id,
+                    a,
+                    a.deletion_id,
+                    a.deleted_at,
+                    now,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        archive::Entity::insert_many(snapshots)
+            .exec_without_returning(&exec(&tx))
+            .await?;
+        #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
+        let erase = attachment::Entity::delete_many();
+        erase
+            .filter(attachment::Column::Id.is_in(attachments.iter().map(|a| a.id)))
+            .exec(&exec(&tx))
+            .await?;
+        mark_purged(
+            &tx,
+            attachments.iter().filter_map(|a| a.deletion_id).collect(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(PurgeCounts {
+            users: 0,
+            attachments: attachments.len() as u64,
+        });
+    }
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let users = user::Entity::find()
+        .filter(purgeable_users(cutoff))
+        .order_by_asc(user::Column::Id)
+        .limit(batch)
+        .lock_exclusive()
+        .all(&exec(&tx))
+        .await?;
+    if users.is_empty() {
+        return Ok(PurgeCounts::default());
+    }
+    let snapshots = users
+        .iter()
+        .map(|u| snapshot(EntityKind::User, u.id, u, u.deletion_id, u.deleted_at, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    archive::Entity::insert_many(snapshots)
+        .exec_without_returning(&exec(&tx))
+        .await?;
+    #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
+    let erase = user::Entity::delete_many();
+    erase
+        .filter(user::Column::Id.is_in(users.iter().map(|u| u.id)))
+        .exec(&exec(&tx))
+        .await?;
+    mark_purged(
+        &tx,
+        users.iter().filter_map(|u| u.deletion_id).collect(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PurgeCounts {
+        users: users.len() as u64,
+        attachments: 0,
+    })
+}
+
+/// Runs `job` only if no other Keepsake server is running it: on PostgreSQL under a
+/// transaction-scoped advisory lock (`None` when another server holds it); on SQLite, which
+/// one process serves, at once.
+pub async fn exclusively<T, F>(db: &Db, job: F) -> Result<Option<T>, DbErr>
+where
+    F: std::future::Future<Output = T>,
+{
+    if db.backend() != DbBackend::Postgres {
+        return Ok(Some(job.await));
+    }
+    // The lock lives as long as this transaction; the job's own batches run beside it.
+    let lock = db.conn.begin().await?;
+    let row = lock
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_try_advisory_xact_lock({PURGE_LOCK_KEY}) AS locked"),
+        ))
+        .await?;
+    let locked = match row {
+        Some(row) => row.try_get::<bool>("", "locked")?,
+        None => false,
+    };
+    if !locked {
+        return Ok(None);
+    }
+    let out = job.await;
+    lock.commit().await?;
+    Ok(Some(out))
+}
+
+/// The advisory lock key of the retention purge ("keep" in ASCII).
+const PURGE_LOCK_KEY: i64 = 0x6b65_6570;
+
+/// One synthetic user for [`seed_batch`].
+#[derive(Clone, Debug)]
+pub struct SeedUser {
+    pub email: String,
+    pub name: String,
+    pub created_at: DateTimeUtc,
+    /// When set, the user is deleted (with their attachments) as a real deletion:
+    /// (deleted at, reason).
+    pub deleted: Option<(DateTimeUtc, String)>,
+}
+
+/// Inserts `users`, `attachments_per_user` attachments each, and the deletions of those
+/// marked deleted, with multi-row statements in one transaction. Deleted users become real
+/// deletions (logged, stamped, cascaded), so `restore` works on them. Returns rows written.
+pub async fn seed_batch(
+    db: &Db,
+    users: &[SeedUser],
+    attachments_per_user: u64,
+) -> Result<PurgeCounts, DbErr> {
+    const ROWS_PER_STATEMENT: usize = 3_000;
+    let tx = db.begin().await?;
+    let rows: Vec<user::ActiveModel> = users
+        .iter()
+        .map(|u| user::ActiveModel {
+            email: Set(u.email.clone()),
+            name: Set(u.name.clone()),
+            role: Set("member".to_owned()),
+            created_at: Set(u.created_at),
+            updated_at: Set(u.created_at),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        user::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&exec(&tx))
+            .await?;
+    }
+    // The ids the database gave them, by email (unique among live users).
+    #[allow(clippy::disallowed_methods)] // seeding reads back the rows it just wrote
+    let inserted = user::Entity::find()
+        .filter(user::Column::Email.is_in(users.iter().map(|u| u.email.clone())))
+        .filter(user::Column::DeletedAt.is_null())
+        .all(&exec(&tx))
+        .await?;
+    let id_of: std::collections::HashMap<&str, i64> =
+        inserted.iter().map(|u| (u.email.as_str(), u.id)).collect();
+    let kinds = [
+        ("report.pdf", "application/pdf"),
+        ("photo.jpg", "image/jpeg"),
+        ("notes.txt", "text/plain"),
+        ("data.csv", "text/csv"),
+    ];
+    let mut attachments = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        let owner = id_of[u.email.as_str()];
+        for j in 0..attachments_per_user {
+            let (name, content_type) = kinds[(i + j as usize) % kinds.len()];
+            attachments.push(attachment::ActiveModel {
+                owner_id: Set(owner),
+                filename: Set(format!("{j}-{name}")),
+                content_type: Set(content_type.to_owned()),
+                size_bytes: Set(1_024 * (1 + ((i as i64 * 7919 + j as i64 * 104_729) % 10_000))),
+                created_at: Set(u.created_at),
+                ..Default::default()
+            });
+        }
+    }
+    for chunk in attachments.chunks(ROWS_PER_STATEMENT) {
+        attachment::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&exec(&tx))
+            .await?;
+    }
+    let deleted: Vec<(i64, &DateTimeUtc, &String)> = users
+        .iter()
+        .filter_map(|u| {
+            u.deleted
+                .as_ref()
+                .map(|(at, reason)| (id_of[u.email.as_str()], at, reason))
+        })
+        .collect();
+    if !deleted.is_empty() {
+        let log: Vec<deletion::ActiveModel> = deleted
+            .iter()
+            .map(|(id, at, reason)| deletion::ActiveModel {
+                entity: Set(EntityKind::User.as_str().to_owned()),
+                entity_id: Set(*id),
+                actor_id: Set(Some(*id)),
+                reason: Set(Some((*reason).clone())),
+                deleted_at: Set(**at),
+                cascade_count: Set(attachments_per_user as i64),
+                ..Default::default()
+            })
+            .collect();
+        for chunk in log.chunks(ROWS_PER_STATEMENT) {
+            deletion::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&exec(&tx))
+                .await?;
+        }
+        // Stamp users, then their attachments, from their deletions: set-based, portable SQL.
+        let ids = deleted
+            .iter()
+            .map(|(id, _, _)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let from_log = |column: &str| {
+            format!(
+                "(SELECT d.{column} FROM deletions d WHERE d.entity = 'user' \
+                 AND d.entity_id = users.id AND d.restored_at IS NULL ORDER BY d.id DESC LIMIT 1)"
+            )
+        };
+        let stamp_users = format!(
+            "UPDATE users SET deleted_at = {}, deleted_by = {}, deletion_id = {} WHERE id IN ({ids})",
+            from_log("deleted_at"),
+            from_log("actor_id"),
+            from_log("id"),
+        );
+        let from_owner = |column: &str| {
+            format!("(SELECT u.{column} FROM users u WHERE u.id = attachments.owner_id)")
+        };
+        let stamp_attachments = format!(
+            "UPDATE attachments SET deleted_at = {}, deleted_by = {}, deletion_id = {} \
+             WHERE owner_id IN ({ids}) AND deleted_at IS NULL",
+            from_owner("deleted_at"),
+            from_owner("deleted_by"),
+            from_owner("deletion_id"),
+        );
+        let backend = db.backend();
+        for sql in [stamp_users, stamp_attachments] {
+            tx.txn
+                .execute_raw(sea_orm::Statement::from_string(backend, sql))
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(PurgeCounts {
+        users: users.len() as u64,
+        attachments: attachments.len() as u64,
+    })
+}
+
+/// Filters on the archive.
+#[derive(Clone, Debug, Default)]
+pub struct ArchiveFilter {
+    /// Only rows of this entity.
+    pub entity: Option<EntityKind>,
+    /// Only rows archived at or after this moment.
+    pub since: Option<DateTimeUtc>,
+}
+
+impl ArchiveFilter {
+    fn select(&self) -> Select<archive::Entity> {
+        #[allow(clippy::disallowed_methods)] // the archive is the core's own table
+        let mut select = archive::Entity::find();
+        if let Some(entity) = self.entity {
+            select = select.filter(archive::Column::Entity.eq(entity.as_str()));
+        }
+        if let Some(since) = self.since {
+            select = select.filter(archive::Column::ArchivedAt.gte(since));
+        }
+        select
+    }
+
+    /// Up to `first` archived rows after row `after`, oldest first.
+    pub async fn page(
+        &self,
+        h: &impl Handle,
+        first: u64,
+        after: Option<i64>,
+    ) -> Result<Page<archive::Model>, DbErr> {
+        let mut select = self.select();
+        if let Some(after) = after {
+            select = select.filter(archive::Column::Id.gt(after));
+        }
+        let rows = select
+            .order_by_asc(archive::Column::Id)
+            .limit(first + 1)
+            .all(&exec(h))
+            .await?;
+        Ok(Page::of(rows, first))
+    }
+
+    /// How many archived rows match.
+    pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
+        self.select().count(&exec(h)).await
+    }
 }

@@ -3,6 +3,7 @@
 //! Soft-deletable entities (`user`, `attachment`) are read only through
 //! [`crate::soft_delete`]; the build refuses a raw `find` on them elsewhere.
 
+pub mod archive;
 pub mod attachment;
 pub mod deletion;
 pub mod setting;

@@ -4,7 +4,7 @@
 use async_graphql::SimpleObject;
 
 use crate::entity::{attachment, user};
-use crate::soft_delete::{Db, DeletionFilter, Scoped};
+use crate::soft_delete::{ArchiveFilter, Db, DeletionFilter, Scoped};
 
 /// How a connection learns its `totalCount`: a count query run only when asked for, or a
 /// number already known (a batched load counted it).
@@ -13,6 +13,7 @@ pub enum TotalCount {
     Users(Scoped<user::Entity>),
     Attachments(Scoped<attachment::Entity>),
     Deletions(DeletionFilter),
+    Archive(ArchiveFilter),
     Known(u64),
 }
 
@@ -23,6 +24,7 @@ impl TotalCount {
             TotalCount::Users(scope) => scope.clone().count(db).await?,
             TotalCount::Attachments(scope) => scope.clone().count(db).await?,
             TotalCount::Deletions(filter) => filter.count(db).await?,
+            TotalCount::Archive(filter) => filter.count(db).await?,
             TotalCount::Known(n) => *n,
         })
     }

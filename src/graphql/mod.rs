@@ -5,6 +5,7 @@
 mod attachment;
 mod connection;
 mod deletion;
+mod lifecycle;
 pub mod loaders;
 mod node;
 mod user;
@@ -27,6 +28,7 @@ pub struct Query(
     user::UserQuery,
     attachment::AttachmentQuery,
     deletion::DeletionQuery,
+    lifecycle::LifecycleQuery,
     node::NodeQuery,
 );
 
@@ -36,6 +38,7 @@ pub struct Mutation(
     user::UserMutation,
     attachment::AttachmentMutation,
     deletion::DeletionMutation,
+    lifecycle::LifecycleMutation,
 );
 
 /// Deepest query accepted; deeper ones are refused before any resolver runs.

@@ -4,6 +4,8 @@
 
 pub mod attachments;
 pub mod deletions;
+pub mod purge;
+pub mod seed;
 pub mod setup;
 pub mod users;
 

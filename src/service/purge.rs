@@ -1,0 +1,124 @@
+//! The deliberate end of a deleted row: archive it, then erase it, in batches. Used by
+//! `purgeDeleted`, `keepsake purge` and the retention job alike.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::auth::Viewer;
+use crate::duration;
+use crate::error::{Error, Result};
+use crate::soft_delete::{self, Db, PurgeCounts};
+
+/// Rows per batch (one transaction each) unless asked otherwise.
+pub const DEFAULT_BATCH: u64 = 500;
+
+/// What a purge did (or, dry, would do).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Users erased (or that would be).
+    pub users: u64,
+    /// Attachments erased (or that would be).
+    pub attachments: u64,
+    /// Rows copied to the archive: 0 on a dry run.
+    pub archived: u64,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+}
+
+/// Parses an `olderThan` duration, naming the argument in the error.
+pub fn parse_older_than(text: &str) -> Result<Duration> {
+    duration::parse(text).map_err(|problem| Error::bad_input(format!("olderThan: {problem}")))
+}
+
+/// `purgeDeleted`: admins only.
+pub async fn purge_as(
+    db: &Db,
+    viewer: &Viewer,
+    older_than: Duration,
+    dry_run: bool,
+) -> Result<PurgeReport> {
+    viewer.require_admin("purge deleted data")?;
+    let report = purge(db, older_than, dry_run, DEFAULT_BATCH, |_, _| {}).await?;
+    tracing::info!(actor = viewer.id, ?report, "purge requested");
+    Ok(report)
+}
+
+/// Archives and erases every row deleted longer than `older_than` ago, `batch` rows per
+/// transaction. `progress(done, total)` is told after each batch. An interrupted purge
+/// leaves every row either still soft-deleted or archived.
+pub async fn purge(
+    db: &Db,
+    older_than: Duration,
+    dry_run: bool,
+    batch: u64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<PurgeReport> {
+    if batch == 0 {
+        return Err(Error::bad_input("batch size: must be at least 1"));
+    }
+    let now = Utc::now();
+    let span = chrono::Duration::from_std(older_than)
+        .map_err(|_| Error::bad_input("olderThan: too long a duration"))?;
+    let cutoff = now - span;
+    let candidates = soft_delete::purge_candidates(db, cutoff).await?;
+    if dry_run {
+        return Ok(PurgeReport {
+            users: candidates.users,
+            attachments: candidates.attachments,
+            archived: 0,
+            dry_run: true,
+        });
+    }
+    let total = candidates.total();
+    let mut done = PurgeCounts::default();
+    progress(0, total);
+    loop {
+        let purged = soft_delete::purge_batch(db, cutoff, batch, Utc::now()).await?;
+        if purged.total() == 0 {
+            break;
+        }
+        done.users += purged.users;
+        done.attachments += purged.attachments;
+        progress(done.total(), total.max(done.total()));
+    }
+    Ok(PurgeReport {
+        users: done.users,
+        attachments: done.attachments,
+        archived: done.total(),
+        dry_run: false,
+    })
+}
+
+/// One tick of the retention job: a purge, unless another server is running one.
+/// Returns the report, or `None` when another server held the lock.
+pub async fn retention_tick(db: &Db, retention: Duration) -> Result<Option<PurgeReport>> {
+    let outcome =
+        soft_delete::exclusively(db, purge(db, retention, false, DEFAULT_BATCH, |_, _| {})).await?;
+    match outcome {
+        None => Ok(None),
+        Some(report) => Ok(Some(report?)),
+    }
+}
+
+/// Runs [`retention_tick`] every `every`, one tick at a time (a slow purge delays the next
+/// tick instead of overlapping it), until the process ends. `on_tick` sees each outcome.
+pub async fn retention_loop(
+    db: Db,
+    retention: Duration,
+    every: Duration,
+    mut on_tick: impl FnMut(&Result<Option<PurgeReport>>) + Send,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let outcome = retention_tick(&db, retention).await;
+        match &outcome {
+            Ok(Some(report)) => tracing::info!(?report, "retention purge ran"),
+            Ok(None) => tracing::debug!("retention purge skipped: another server holds the lock"),
+            Err(err) => tracing::error!(error = ?err, code = err.code(), "retention purge failed"),
+        }
+        on_tick(&outcome);
+    }
+}
