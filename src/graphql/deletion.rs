@@ -233,3 +233,102 @@ impl DeletionMutation {
         Ok(Deletion::new(restored, Scope::Live))
     }
 }
+
+/// Deletions, restores and purges on one day, for one entity.
+#[derive(async_graphql::SimpleObject, Clone, Debug)]
+pub struct DeletionDay {
+    /// The day, `YYYY-MM-DD` in UTC.
+    pub day: String,
+    pub entity: DeletedEntity,
+    /// Deletions made that day.
+    pub deletions: i64,
+    /// Rows those deletions hid besides the ones asked for (cascades, bulk deletes).
+    pub cascaded_rows: i64,
+    /// Deletions undone that day.
+    pub restores: i64,
+    /// Deletions whose rows were purged that day.
+    pub purges: i64,
+}
+
+/// How often a reason was given.
+#[derive(async_graphql::SimpleObject, Clone, Debug)]
+pub struct ReasonCount {
+    /// The reason as given; null for deletions without one.
+    pub reason: Option<String>,
+    pub count: i64,
+}
+
+/// What the deletion log says about a period: the business view of deleted data.
+#[derive(async_graphql::SimpleObject, Clone, Debug)]
+pub struct DeletionStats {
+    /// Start of the period (inclusive).
+    pub since: DateTime<Utc>,
+    /// End of the period (exclusive).
+    pub until: DateTime<Utc>,
+    /// Per day and entity, oldest first.
+    pub days: Vec<DeletionDay>,
+    /// The ten most given reasons of the period's deletions, most first.
+    pub top_reasons: Vec<ReasonCount>,
+    /// Median seconds from a deletion to its restore, over the period's restores; null when
+    /// none.
+    pub median_seconds_to_restore: Option<f64>,
+}
+
+/// Statistics over the deletion log.
+#[derive(Default)]
+pub struct StatsQuery;
+
+#[Object]
+impl StatsQuery {
+    /// Deletions and restores per day and entity, top reasons and the median time to
+    /// restore over `[since, until)` (default: the last 30 days). Support and admins.
+    async fn deletion_stats(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<DeletionStats> {
+        let viewer = ctx.viewer()?;
+        deletions::may_read_log(viewer)?;
+        let until = until.unwrap_or_else(Utc::now);
+        let since = since.unwrap_or(until - chrono::Duration::days(30));
+        if since >= until {
+            return Err(Error::bad_input("since: must be before until").into());
+        }
+        let stats = crate::soft_delete::deletion_stats(ctx.db()?, since, until, 10)
+            .await
+            .map_err(Error::from)?;
+        let entity = |text: &str| match EntityKind::parse(text) {
+            Some(EntityKind::User) => Ok(DeletedEntity::User),
+            Some(EntityKind::Attachment) => Ok(DeletedEntity::Attachment),
+            None => Err(Error::Internal(anyhow::anyhow!(
+                "unknown entity {text:?} in the log"
+            ))),
+        };
+        let days = stats
+            .days
+            .into_iter()
+            .map(|d| {
+                Ok(DeletionDay {
+                    entity: entity(&d.entity)?,
+                    day: d.day,
+                    deletions: d.deletions,
+                    cascaded_rows: d.cascaded_rows,
+                    restores: d.restores,
+                    purges: d.purges,
+                })
+            })
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        Ok(DeletionStats {
+            since,
+            until,
+            days,
+            top_reasons: stats
+                .top_reasons
+                .into_iter()
+                .map(|(reason, count)| ReasonCount { reason, count })
+                .collect(),
+            median_seconds_to_restore: stats.median_seconds_to_restore,
+        })
+    }
+}

@@ -28,6 +28,7 @@ pub struct Query(
     user::UserQuery,
     attachment::AttachmentQuery,
     deletion::DeletionQuery,
+    deletion::StatsQuery,
     lifecycle::LifecycleQuery,
     node::NodeQuery,
 );

@@ -13,4 +13,5 @@ mod pagination;
 mod restore;
 mod schema;
 mod soft_delete;
+mod stats;
 mod users;
