@@ -11,6 +11,7 @@ mod config;
 mod http;
 mod pagination;
 mod restore;
+mod retention;
 mod schema;
 mod soft_delete;
 mod stats;
