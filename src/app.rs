@@ -241,10 +241,10 @@ async fn graphql_handler(
         .map(|value| value.to_str().unwrap_or_default());
     let auth = RequestAuth::from_result(state.tokens.authenticate(&state.db, authorization).await);
     if let RequestAuth::Viewer(viewer) = &auth {
-        tracing::Span::current().record("viewer", viewer.id);
+        tracing::Span::current().record("viewer", viewer.id());
         tracing::debug!(
-            viewer = viewer.id,
-            role = viewer.role.as_str(),
+            viewer = viewer.id(),
+            role = viewer.role().as_str(),
             "authenticated"
         );
     }

@@ -44,16 +44,26 @@ impl Role {
     }
 }
 
-/// The authenticated user a request runs as.
+/// The authenticated user a request runs as. Only [`Tokens::authenticate`] makes one, from
+/// a valid token and the user's live row, so a role (and the [`SeeDeleted`] proof it may
+/// grant) cannot be forged elsewhere in the code.
 #[derive(Clone, Debug)]
 pub struct Viewer {
-    /// The user's row id.
-    pub id: i64,
-    /// The role read from the user's live row at this request.
-    pub role: Role,
+    id: i64,
+    role: Role,
 }
 
 impl Viewer {
+    /// The user's row id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// The role read from the user's live row at this request.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     /// Fails with `FORBIDDEN` unless the viewer is an admin.
     pub fn require_admin(&self, action: &str) -> Result<()> {
         if self.role == Role::Admin {

@@ -244,7 +244,7 @@ impl UserQuery {
     async fn me(&self, ctx: &Context<'_>) -> Option<User> {
         let me = async {
             let viewer = ctx.viewer()?;
-            users::get(ctx.db()?, Scope::Live, viewer.id).await
+            users::get(ctx.db()?, Scope::Live, viewer.id()).await
         };
         or_null(ctx, me.await).map(|u| User::new(u, Scope::Live))
     }

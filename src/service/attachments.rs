@@ -30,13 +30,13 @@ pub async fn get(
     let found = Scoped::<attachment::Entity>::new(scope)
         .by_id(h, id)
         .await?;
-    Ok(found.filter(|a| viewer.is_staff() || a.owner_id == viewer.id))
+    Ok(found.filter(|a| viewer.is_staff() || a.owner_id == viewer.id()))
 }
 
 /// Fails with `FORBIDDEN` unless the viewer may list `owner`'s attachments: their own, or
 /// anyone's as support or admin.
 pub fn may_list(viewer: &Viewer, owner: i64) -> Result<()> {
-    if viewer.is_staff() || owner == viewer.id {
+    if viewer.is_staff() || owner == viewer.id() {
         Ok(())
     } else {
         Err(Error::forbidden(
@@ -58,7 +58,7 @@ pub fn list_scope(
             Some(owner)
         }
         None if viewer.is_staff() => None,
-        None => Some(viewer.id),
+        None => Some(viewer.id()),
     };
     let query = Scoped::new(scope);
     Ok(match owner_id {
@@ -103,7 +103,7 @@ pub async fn insert(h: &impl Handle, new: NewAttachment) -> Result<attachment::M
 
 /// `createAttachment`: for oneself, or for anyone as an admin. The owner must be live.
 pub async fn create(db: &Db, viewer: &Viewer, new: NewAttachment) -> Result<attachment::Model> {
-    if new.owner_id != viewer.id && viewer.role != Role::Admin {
+    if new.owner_id != viewer.id() && viewer.role() != Role::Admin {
         return Err(Error::forbidden(
             "you may add attachments only to your own account",
         ));

@@ -33,14 +33,14 @@ fn stamp(viewer: &Viewer, reason: Option<String>) -> Result<Stamp> {
         Some(text) => Some(text.to_owned()),
     };
     Ok(Stamp {
-        actor: viewer.id,
+        actor: viewer.id(),
         reason,
         at: Utc::now(),
     })
 }
 
 fn may_delete(viewer: &Viewer) -> Result<()> {
-    if viewer.role == Role::Support {
+    if viewer.role() == Role::Support {
         Err(Error::forbidden(
             "support may read deleted data but not delete anything",
         ))
@@ -76,7 +76,7 @@ pub async fn delete_user(
         .by_id(&tx, id)
         .await?
         .ok_or_else(|| user_not_found(id))?;
-    if viewer.id != id && viewer.role != Role::Admin {
+    if viewer.id() != id && viewer.role() != Role::Admin {
         return Err(Error::forbidden(
             "a member may delete only their own account",
         ));
@@ -88,7 +88,7 @@ pub async fn delete_user(
     tracing::info!(
         deletion = logged.id,
         user = id,
-        actor = viewer.id,
+        actor = viewer.id(),
         cascaded = logged.cascade_count,
         "user deleted"
     );
@@ -129,7 +129,7 @@ pub async fn delete_attachments(
     for id in &distinct {
         let visible = found
             .iter()
-            .any(|a| a.id == *id && (viewer.role == Role::Admin || a.owner_id == viewer.id));
+            .any(|a| a.id == *id && (viewer.role() == Role::Admin || a.owner_id == viewer.id()));
         if !visible {
             return Err(attachment_not_found(*id));
         }
@@ -141,7 +141,7 @@ pub async fn delete_attachments(
     tracing::info!(
         deletion = logged.id,
         attachments = distinct.len(),
-        actor = viewer.id,
+        actor = viewer.id(),
         "attachments deleted"
     );
     Ok(logged)
@@ -150,13 +150,13 @@ pub async fn delete_attachments(
 /// Whether `viewer` may undo `logged`: admins any; members their own within the window;
 /// support never.
 fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration) -> Result<()> {
-    match viewer.role {
+    match viewer.role() {
         Role::Admin => Ok(()),
         Role::Support => Err(Error::forbidden(
             "support may read deleted data but not restore it",
         )),
         Role::Member => {
-            if logged.actor_id != Some(viewer.id) {
+            if logged.actor_id != Some(viewer.id()) {
                 return Err(Error::forbidden(
                     "a member may undo only their own deletions",
                 ));
@@ -220,7 +220,7 @@ pub async fn restore(
     tx.commit().await?;
     tracing::info!(
         deletion = deletion_id,
-        actor = viewer.id,
+        actor = viewer.id(),
         "deletion restored"
     );
     Ok(restored)
@@ -247,7 +247,7 @@ pub async fn restore_user(
     tracing::info!(
         deletion = deletion_id,
         user = id,
-        actor = viewer.id,
+        actor = viewer.id(),
         "user restored"
     );
     Ok(user)

@@ -40,7 +40,7 @@ pub async fn purge_as(
 ) -> Result<PurgeReport> {
     viewer.require_admin("purge deleted data")?;
     let report = purge(db, older_than, dry_run, DEFAULT_BATCH, |_, _| {}).await?;
-    tracing::info!(actor = viewer.id, ?report, "purge requested");
+    tracing::info!(actor = viewer.id(), ?report, "purge requested");
     Ok(report)
 }
 

@@ -52,7 +52,7 @@ fn email_taken(email: &str) -> impl FnOnce() -> String + '_ {
 
 /// Whether `viewer` may read `user`'s email: their own, or any if support or admin.
 pub fn may_read_email(viewer: &Viewer, user: &user::Model) -> bool {
-    viewer.id == user.id || viewer.is_staff()
+    viewer.id() == user.id || viewer.is_staff()
 }
 
 /// The user with this id, if `scope` shows it.
@@ -106,7 +106,7 @@ pub async fn update(
     id: i64,
     changes: UserChanges,
 ) -> Result<user::Model> {
-    if viewer.id != id && viewer.role != Role::Admin {
+    if viewer.id() != id && viewer.role() != Role::Admin {
         return Err(Error::forbidden("you may update only your own account"));
     }
     if changes.role.is_some() {
