@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_core_tables;
 mod m20261126_000002_create_archive;
+mod m20261126_000003_index_deletions_by_entity;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_core_tables::Migration),
             Box::new(m20261126_000002_create_archive::Migration),
+            Box::new(m20261126_000003_index_deletions_by_entity::Migration),
         ]
     }
 }

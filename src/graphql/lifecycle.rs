@@ -159,6 +159,8 @@ impl LifecycleMutation {
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<PurgeReport> {
         let viewer = ctx.viewer()?;
+        // The role first: a member learns nothing from how their argument was written.
+        viewer.require_admin("purge deleted data")?;
         let older_than = purge::parse_older_than(&older_than)?;
         Ok(purge::purge_as(ctx.db()?, viewer, older_than, dry_run)
             .await?

@@ -60,7 +60,9 @@ pub async fn purge(
     let now = Utc::now();
     let span = chrono::Duration::from_std(older_than)
         .map_err(|_| Error::bad_input("olderThan: too long a duration"))?;
-    let cutoff = now - span;
+    // No row was deleted before 1970; a longer olderThan purges nothing, and the cutoff stays
+    // inside the range every database can store (PostgreSQL's ends at 4713 BC).
+    let cutoff = (now - span).max(chrono::DateTime::UNIX_EPOCH);
     let candidates = soft_delete::purge_candidates(db, cutoff).await?;
     if dry_run {
         return Ok(PurgeReport {

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod config;
 mod http;
+mod lifecycle;
 mod pagination;
 mod restore;
 mod retention;
