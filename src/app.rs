@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Tokens};
 use crate::config::{Settings, redact_url};
+use crate::graphql::nulls::Nullability;
 use crate::graphql::{self, KeepsakeSchema, RequestAuth};
 use crate::metrics::Metrics;
 use crate::service::purge;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// The schema's field types, to put field errors' nulls where the spec says.
+    pub nullability: Arc<Nullability>,
 }
 
 impl App {
@@ -75,6 +78,7 @@ impl App {
             db,
             tokens,
             metrics,
+            nullability: Arc::new(Nullability::of_schema().await),
         };
         Ok(App {
             listener,
@@ -249,8 +253,13 @@ async fn graphql_handler(
         );
     }
     state.metrics.graphql_request();
+    let document = request.parsed_query().ok().cloned();
+    let operation_name = request.operation_name.clone();
     let loaders = graphql::loaders::for_request(state.db.clone());
-    let response = state.schema.execute(request.data(auth).data(loaders)).await;
+    let mut response = state.schema.execute(request.data(auth).data(loaders)).await;
+    state
+        .nullability
+        .propagate(document.as_ref(), operation_name.as_deref(), &mut response);
     GraphQLResponse::from(response).into_response()
 }
 

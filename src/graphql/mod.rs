@@ -8,6 +8,7 @@ mod deletion;
 mod lifecycle;
 pub mod loaders;
 mod node;
+pub mod nulls;
 mod user;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};

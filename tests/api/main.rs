@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod cli;
 mod config;
+mod errors;
 mod http;
 mod lifecycle;
 mod pagination;
