@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -196,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::temporary("/playground") }))
         .route("/graphql", get(graphql_handler).post(graphql_handler))
         .route("/playground", get(playground))
+        .route("/playground/vendor/{file}", get(playground_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -281,15 +281,41 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
     }
 }
 
-/// GraphiQL, pointed at `/graphql`. Paste `{"Authorization": "Bearer <token>"}` into its
-/// headers pane.
-async fn playground() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Keepsake playground")
-            .finish(),
+/// GraphiQL, pointed at `/graphql`, served whole from the binary (no CDN). Paste
+/// `{"Authorization": "Bearer <token>"}` into its headers pane.
+async fn playground() -> Html<&'static str> {
+    Html(include_str!("../playground/index.html"))
+}
+
+/// The playground's vendored scripts and styles (playground/vendor).
+async fn playground_asset(Path(file): Path<String>) -> Response {
+    let (body, content_type): (&'static [u8], &str) = match file.as_str() {
+        "graphiql.min.js" => (
+            include_bytes!("../playground/vendor/graphiql.min.js"),
+            "text/javascript",
+        ),
+        "graphiql.min.css" => (
+            include_bytes!("../playground/vendor/graphiql.min.css"),
+            "text/css",
+        ),
+        "react.production.min.js" => (
+            include_bytes!("../playground/vendor/react.production.min.js"),
+            "text/javascript",
+        ),
+        "react-dom.production.min.js" => (
+            include_bytes!("../playground/vendor/react-dom.production.min.js"),
+            "text/javascript",
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
     )
+        .into_response()
 }
 
 /// 200 when the database answers, 503 otherwise.

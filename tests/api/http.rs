@@ -9,6 +9,7 @@ on_both_backends!(
     metrics_count_statements_and_requests,
     get_runs_queries_but_not_mutations,
     oversized_bodies_are_refused,
+    the_playground_is_served_whole_without_a_cdn,
 );
 
 async fn healthz_answers_when_the_database_does(backend: Backend) {
@@ -104,4 +105,45 @@ async fn oversized_bodies_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+}
+
+async fn the_playground_is_served_whole_without_a_cdn(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let page = app
+        .http
+        .get(format!("{}/playground", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("https://"), "the page must not need a CDN");
+    let mut assets = 0;
+    for src in html
+        .split('"')
+        .filter(|s| s.starts_with("/playground/vendor/"))
+    {
+        let asset = app
+            .http
+            .get(format!("{}{src}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), 200, "{src}");
+        let kind = asset.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            kind == "text/javascript" || kind == "text/css",
+            "{src}: {kind}"
+        );
+        assert!(asset.bytes().await.unwrap().len() > 1_000, "{src}");
+        assets += 1;
+    }
+    assert_eq!(assets, 4, "react, react-dom, graphiql and its stylesheet");
+    let missing = app
+        .http
+        .get(format!("{}/playground/vendor/../../etc/passwd", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }

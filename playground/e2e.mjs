@@ -1,0 +1,73 @@
+// The playground, as a person uses it: start Keepsake on an empty database, take the admin
+// token it prints, open /playground in headless Chromium, put the token in the headers pane,
+// run `{ me { email role } }` and read the answer. Run by .ci/run after `cargo test`.
+//
+//   node playground/e2e.mjs [path/to/keepsake]   (default: target/debug/keepsake)
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const binary = process.argv[2] ?? "target/debug/keepsake";
+const dir = mkdtempSync(join(tmpdir(), "keepsake-e2e-"));
+const server = spawn(binary, ["serve", "--bind", "127.0.0.1:0"], {
+  env: { ...process.env, DATABASE_URL: `sqlite://${dir}/e2e.db?mode=rwc`, RUST_LOG: "warn" },
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const fail = (message) => {
+  console.error(`FAIL: ${message}`);
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(1);
+};
+const timer = setTimeout(() => fail("timed out"), 60_000);
+
+// The first start prints the admin's token and the playground URL.
+let token;
+let playground;
+const lines = createInterface({ input: server.stdout });
+for await (const line of lines) {
+  const [key, value] = line.trim().split(/:\s+/, 2);
+  if (key === "token") token = value;
+  if (key === "playground") {
+    playground = value;
+    break;
+  }
+}
+if (!token || !playground) fail("the first start printed no token or playground URL");
+lines.on("line", () => {}); // keep draining stdout
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage();
+  const offsite = [];
+  page.on("request", (request) => {
+    if (!request.url().startsWith(new URL(playground).origin)) offsite.push(request.url());
+  });
+  // GraphiQL keeps the headers pane in localStorage: this is what pasting the token leaves.
+  await page.addInitScript((t) => {
+    localStorage.setItem("graphiql:headers", JSON.stringify({ Authorization: `Bearer ${t}` }));
+    localStorage.setItem("graphiql:query", "{ me { email role } }");
+  }, token);
+  await page.goto(playground);
+  await page.locator(".graphiql-execute-button").click();
+  const result = page.locator(".result-window");
+  await result.getByText("admin@localhost").waitFor({ timeout: 20_000 });
+  const text = await result.innerText();
+  if (!text.includes('"ADMIN"')) fail(`unexpected answer: ${text}`);
+  await page.screenshot({ path: join(dir, "..", "keepsake-playground.png") });
+  if (offsite.length) fail(`the playground fetched from elsewhere: ${offsite.join(", ")}`);
+  console.log("ok: the playground answered { me { email role } } as admin@localhost, ADMIN");
+} catch (err) {
+  fail(err.message);
+} finally {
+  clearTimeout(timer);
+  await browser.close();
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
