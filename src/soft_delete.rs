@@ -372,17 +372,38 @@ where
         first: u64,
         after: Option<i64>,
     ) -> Result<Page<E::Model>, DbErr> {
-        let mut select = self.select;
-        if let Some(after) = after {
-            select = select.filter(E::id_column().gt(after));
-        }
-        let rows = select
-            .order_by_asc(E::id_column())
-            .limit(first + 1)
-            .all(&exec(h))
-            .await?;
-        Ok(Page::of(rows, first))
+        keyset_page(h, self.select, E::id_column(), Order::Asc, first, after).await
     }
+}
+
+/// Which way a keyset page walks its ids.
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    Asc,
+    Desc,
+}
+
+/// Up to `first` rows of `select` past id `after` in `order`, fetching one more to learn
+/// whether a next page exists. Every connection pages through this.
+async fn keyset_page<E: EntityTrait>(
+    h: &impl Handle,
+    select: Select<E>,
+    id: E::Column,
+    order: Order,
+    first: u64,
+    after: Option<i64>,
+) -> Result<Page<E::Model>, DbErr> {
+    let select = match (order, after) {
+        (Order::Asc, Some(after)) => select.filter(id.gt(after)),
+        (Order::Desc, Some(after)) => select.filter(id.lt(after)),
+        (_, None) => select,
+    };
+    let select = match order {
+        Order::Asc => select.order_by_asc(id),
+        Order::Desc => select.order_by_desc(id),
+    };
+    let rows = select.limit(first + 1).all(&exec(h)).await?;
+    Ok(Page::of(rows, first))
 }
 
 impl<M> Page<M> {
@@ -645,16 +666,8 @@ impl DeletionFilter {
         first: u64,
         before: Option<i64>,
     ) -> Result<Page<deletion::Model>, DbErr> {
-        let mut select = self.select();
-        if let Some(before) = before {
-            select = select.filter(deletion::Column::Id.lt(before));
-        }
-        let rows = select
-            .order_by_desc(deletion::Column::Id)
-            .limit(first + 1)
-            .all(&exec(h))
-            .await?;
-        Ok(Page::of(rows, first))
+        let select = self.select();
+        keyset_page(h, select, deletion::Column::Id, Order::Desc, first, before).await
     }
 
     /// How many entries match.
@@ -1172,16 +1185,8 @@ impl ArchiveFilter {
         first: u64,
         after: Option<i64>,
     ) -> Result<Page<archive::Model>, DbErr> {
-        let mut select = self.select();
-        if let Some(after) = after {
-            select = select.filter(archive::Column::Id.gt(after));
-        }
-        let rows = select
-            .order_by_asc(archive::Column::Id)
-            .limit(first + 1)
-            .all(&exec(h))
-            .await?;
-        Ok(Page::of(rows, first))
+        let select = self.select();
+        keyset_page(h, select, archive::Column::Id, Order::Asc, first, after).await
     }
 
     /// How many archived rows match.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{self, TotalCount, connection};
 use super::deletion::Deletion;
-use super::loaders::{DeletionKey, UserKey, prefetch};
+use super::loaders::{UserKey, prefetch};
 use super::{ContextExt, User, or_null};
 use crate::entity::attachment;
 use crate::error::Error;
@@ -73,17 +73,7 @@ impl Attachment {
 
     /// The deletion that hid this attachment (its own, or its owner's cascade).
     async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
-        let deletion = async {
-            let viewer = ctx.viewer()?;
-            match self.row.deletion_id {
-                Some(id) => {
-                    deletions::may_read_log(viewer)?;
-                    Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
-                }
-                None => Ok(None),
-            }
-        };
-        or_null(ctx, deletion.await).map(|d| Deletion::new(d, self.scope))
+        super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
     /// The user who keeps it, in the scope the attachment was read in: null when that user

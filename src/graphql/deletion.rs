@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, TotalCount, connection};
-use super::loaders::{UserKey, prefetch};
+use super::loaders::{DeletionKey, UserKey, prefetch};
 use super::{ContextExt, User, or_null};
 use crate::entity::deletion;
 use crate::error::Error;
@@ -69,6 +69,26 @@ impl Deletion {
 }
 
 connection!(DeletionConnection, DeletionEdge, Deletion, "deletions");
+
+/// `User.deletion` and `Attachment.deletion`: the log entry that hid a row, batched, for
+/// those who may read the log; children inherit the row's scope.
+pub(crate) async fn of_row(
+    ctx: &Context<'_>,
+    deletion_id: Option<i64>,
+    scope: Scope,
+) -> Option<Deletion> {
+    let deletion = async {
+        let viewer = ctx.viewer()?;
+        match deletion_id {
+            Some(id) => {
+                deletions::may_read_log(viewer)?;
+                Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
+            }
+            None => Ok(None),
+        }
+    };
+    or_null(ctx, deletion.await).map(|d| Deletion::new(d, scope))
+}
 
 #[Object]
 impl Deletion {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::attachment::AttachmentConnection;
 use super::connection::{self, TotalCount, connection};
 use super::deletion::Deletion;
-use super::loaders::{AttachmentsOfOwner, DeletionKey, UserKey, prefetch};
+use super::loaders::{AttachmentsOfOwner, UserKey, prefetch};
 use super::{Attachment, ContextExt, or_null};
 use crate::auth;
 use crate::entity::user;
@@ -125,17 +125,7 @@ impl User {
 
     /// The deletion that hid this user: who, when, why.
     async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
-        let deletion = async {
-            let viewer = ctx.viewer()?;
-            match self.row.deletion_id {
-                Some(id) => {
-                    deletions::may_read_log(viewer)?;
-                    Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
-                }
-                None => Ok(None),
-            }
-        };
-        or_null(ctx, deletion.await).map(|d| Deletion::new(d, self.scope))
+        super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
     /// The user's attachments, oldest first. A member may list only their own. Without
