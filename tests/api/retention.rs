@@ -8,7 +8,7 @@ use keepsake::soft_delete;
 use crate::helpers::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_server_skips_the_purge_while_the_first_holds_the_lock() {
+async fn on_postgres_a_second_server_skips_the_purge_while_the_first_holds_the_lock() {
     let Some(backend) = Backend::postgres() else {
         return;
     };
