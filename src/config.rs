@@ -58,8 +58,14 @@ pub struct GlobalArgs {
         global = true
     )]
     pub undo_window: String,
-    /// Log filter, like `info` or `keepsake=debug,info`.
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    /// Log filter, like `info` or `keepsake=debug,info`. (PostgreSQL's notices, such as
+    /// "relation already exists, skipping" at each start, are kept to warnings by default.)
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info,sqlx::postgres::notice=warn",
+        global = true
+    )]
     pub log: String,
 }
 

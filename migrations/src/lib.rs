@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_core_tables;
 mod m20261126_000002_create_archive;
 mod m20261126_000003_index_deletions_by_entity;
+mod m20261126_000004_index_attachments_owner;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_core_tables::Migration),
             Box::new(m20261126_000002_create_archive::Migration),
             Box::new(m20261126_000003_index_deletions_by_entity::Migration),
+            Box::new(m20261126_000004_index_attachments_owner::Migration),
         ]
     }
 }
