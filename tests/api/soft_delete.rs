@@ -278,6 +278,23 @@ fn mentions(value: &Value, id: &str) -> bool {
 
 async fn deleted_rows_are_hidden_everywhere_unless_staff_ask(backend: Backend) {
     let w = world(backend).await;
+    // The invariant live reads rest on: no live attachment under a deleted owner.
+    let body = w
+        .app
+        .as_admin(
+            "{ attachments(first: 100, includeDeleted: true) { nodes { deletedAt owner { deletedAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    for node in data(&body)["attachments"]["nodes"].as_array().unwrap() {
+        if !node["owner"]["deletedAt"].is_null() {
+            assert!(
+                !node["deletedAt"].is_null(),
+                "a live attachment under a deleted owner: {body}"
+            );
+        }
+    }
     let viewers = [
         ("member", w.alan.token.as_str(), false),
         ("support", w.grace.token.as_str(), true),
