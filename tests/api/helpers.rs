@@ -216,6 +216,24 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
+    /// Runs raw `statements` in order on a connection of its own to the test database,
+    /// beside the server's pool (fault triggers, backdating); returns the rows each changed.
+    pub async fn execute_sql<S: AsRef<str>>(&self, statements: &[S]) -> Vec<u64> {
+        let conn = sea_orm::Database::connect(self.db.url.as_str())
+            .await
+            .expect("a second connection to the test database");
+        let mut changed = Vec::new();
+        for sql in statements {
+            let sql = sql.as_ref();
+            let done = sea_orm::ConnectionTrait::execute_unprepared(&conn, sql)
+                .await
+                .unwrap_or_else(|err| panic!("{sql}: {err}"));
+            changed.push(done.rows_affected());
+        }
+        conn.close().await.expect("closing the second connection");
+        changed
+    }
+
     /// Runs `query` as the admin.
     pub async fn as_admin(&self, query: &str, variables: Value) -> Value {
         self.graphql(Some(&self.admin_token), query, variables)

@@ -237,23 +237,6 @@ fn instant(value: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Runs `statements` in order on a connection of its own to the test database, beside the
-/// server's pool; returns the rows each one changed.
-async fn execute(app: &TestApp, statements: &[String]) -> Vec<u64> {
-    let conn = sea_orm::Database::connect(app.db.url.as_str())
-        .await
-        .expect("a second connection to the test database");
-    let mut changed = Vec::new();
-    for sql in statements {
-        let done = sea_orm::ConnectionTrait::execute_unprepared(&conn, sql)
-            .await
-            .unwrap_or_else(|err| panic!("{sql}: {err}"));
-        changed.push(done.rows_affected());
-    }
-    conn.close().await.expect("closing the second connection");
-    changed
-}
-
 /// Moves deletion `deletion` `seconds_ago` into the past: its log entry and every row it
 /// hid, consistently.
 async fn backdate(app: &TestApp, deletion: &str, seconds_ago: i64) {
@@ -264,15 +247,13 @@ async fn backdate(app: &TestApp, deletion: &str, seconds_ago: i64) {
     } else {
         format!("'{}'::timestamptz", at.to_rfc3339())
     };
-    let changed = execute(
-        app,
-        &[
+    let changed = app
+        .execute_sql(&[
             format!("UPDATE users SET deleted_at = {moment} WHERE deletion_id = {id}"),
             format!("UPDATE attachments SET deleted_at = {moment} WHERE deletion_id = {id}"),
             format!("UPDATE deletions SET deleted_at = {moment} WHERE id = {id}"),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(
         changed[0] + changed[1] > 0,
         "deletion {deletion} hid no rows to backdate"
@@ -720,7 +701,7 @@ async fn install_delete_fault(app: &TestApp) {
                 .to_owned(),
         ]
     };
-    execute(app, &statements).await;
+    app.execute_sql(&statements).await;
 }
 
 /// Takes the fault of [`install_delete_fault`] away.
@@ -733,7 +714,7 @@ async fn remove_delete_fault(app: &TestApp) {
             "DROP FUNCTION boom();".to_owned(),
         ]
     };
-    execute(app, &statements).await;
+    app.execute_sql(&statements).await;
 }
 
 async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_rerun_finishes_it(

@@ -778,9 +778,6 @@ async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
     app.attachment(&alan, "ok.txt").await;
 
     // A real failing statement: the cascade's UPDATE of 'boom.txt' aborts.
-    let conn = sea_orm::Database::connect(app.db.url.as_str())
-        .await
-        .expect("a second connection to the test database");
     let statements: &[&str] = if app.db.url.starts_with("sqlite") {
         &[
             "CREATE TRIGGER boom BEFORE UPDATE OF deleted_at ON attachments \
@@ -796,11 +793,7 @@ async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
              EXECUTE FUNCTION boom();",
         ]
     };
-    for sql in statements {
-        sea_orm::ConnectionTrait::execute_unprepared(&conn, sql)
-            .await
-            .unwrap_or_else(|err| panic!("installing the fault failed: {err}"));
-    }
+    app.execute_sql(statements).await;
     let logged = log_size(&app).await;
 
     let body = app.as_admin(DELETE_USER, json!({ "id": ada.id })).await;
@@ -837,7 +830,6 @@ async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
     delete_user(&app, &alan.id).await;
     assert!(!is_live(&app, &alan.id).await);
     assert_eq!(log_size(&app).await, logged + 1);
-    conn.close().await.expect("closing the second connection");
 }
 
 fn metric(text: &str, name: &str) -> f64 {
