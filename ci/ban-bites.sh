@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# Proves the clippy ban bites: plants ci/ban_probe.rs as an example and requires clippy to
-# refuse both the raw `find` and the raw connection type.
+# Proves the soft-delete ban bites, and that it cannot be dodged:
+#  1. clippy refuses a raw `find`, a raw connection type, and a raw connection obtained by
+#     type inference (`Database::connect`), planted in a scratch example;
+#  2. no source file outside the core (src/soft_delete.rs, src/soft_delete/) silences the
+#     ban with an `allow`/`expect` (of disallowed_methods/_types, or of the groups that
+#     hold them), except the one documented test helper, tests/api/helpers.rs::raw_connection;
+#     and that scan itself refuses a planted dodge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-probe=examples/ban_probe.rs
 mkdir -p examples
-cp ci/ban_probe.rs "$probe"
-trap 'rm -f "$probe"; rmdir examples 2>/dev/null || true' EXIT
+trap 'rm -f examples/ban_probe.rs examples/ban_probe_allow.rs; rmdir examples 2>/dev/null || true' EXIT
+
+# Any attribute that could switch the ban off: naming the lints, or their groups.
+pattern='clippy::(disallowed_(methods|types)|style|all)([^a-z_]|$)'
+core='^(src/soft_delete\.rs|src/soft_delete/)'
+scan() {
+  grep -rnE --include='*.rs' "$pattern" src tests examples 2>/dev/null | grep -Ev "$core" || true
+}
+
+cp ci/ban_probe.rs examples/ban_probe.rs
 if out=$(cargo clippy --example ban_probe -- -D warnings 2>&1); then
   echo "FAIL: clippy accepted a raw find on a soft-deletable entity" >&2
   exit 1
@@ -18,4 +30,24 @@ for lint in disallowed_methods disallowed_types; do
     exit 1
   fi
 done
-echo "ok: clippy refuses the planted violations (disallowed_methods, disallowed_types)"
+if ! grep -q "Database::connect" <<<"$out"; then
+  echo "FAIL: clippy did not refuse a raw connection obtained by inference:" >&2
+  echo "$out" >&2
+  exit 1
+fi
+echo "ok: clippy refuses the planted violations (find, DatabaseConnection, Database::connect)"
+
+# The tree as committed: the test helper's one allow, nothing else.
+hits=$(scan)
+expected='tests/api/helpers.rs'
+if [ "$(grep -c . <<<"$hits")" -ne 1 ] || ! grep -q "^$expected:" <<<"$hits"; then
+  echo "FAIL: the soft-delete ban is switched off outside the core:" >&2
+  echo "$hits" >&2
+  exit 1
+fi
+cp ci/ban_probe_allow.rs examples/ban_probe_allow.rs
+if ! scan | grep -q '^examples/ban_probe_allow.rs:'; then
+  echo "FAIL: the source scan missed a planted allow of the ban" >&2
+  exit 1
+fi
+echo "ok: no allow of the ban outside the core but the documented test helper; a planted one is refused"

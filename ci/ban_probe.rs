@@ -9,4 +9,6 @@ fn main() {
     let _leak = user::Entity::find();
     // Holding a raw connection: must fail `disallowed_types`.
     let _conn: Option<sea_orm::DatabaseConnection> = None;
+    // A raw connection by type inference, no type named: must fail `disallowed_methods`.
+    let _inferred = sea_orm::Database::connect("sqlite::memory:");
 }

@@ -76,11 +76,11 @@ impl TestDb {
                     COUNTER.fetch_add(1, Ordering::Relaxed),
                     chrono::Utc::now().timestamp_micros() % 1_000_000
                 );
-                let admin = sea_orm::Database::connect(base.as_str())
+                let admin = raw_connection(base.as_str())
                     .await
                     .expect("TEST_DATABASE_URL must reach PostgreSQL");
                 sea_orm::ConnectionTrait::execute_unprepared(
-                    &admin,
+                    &*admin,
                     &format!("CREATE DATABASE {name}"),
                 )
                 .await
@@ -93,6 +93,38 @@ impl TestDb {
                 }
             }
         }
+    }
+}
+
+pub use raw::{RawConn, raw_connection};
+
+/// Raw connections, past the soft-delete core: the one place outside `src/soft_delete*`
+/// allowed to open or hold one (`ci/ban-bites.sh` checks that no other `allow` of the ban
+/// exists). Tests use them to create and drop databases and to plant faults, violations and
+/// locks that no API would make.
+mod raw {
+    #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+    /// A raw connection; derefs to SeaORM's, so `ConnectionTrait` methods work on `&*conn`.
+    pub struct RawConn(sea_orm::DatabaseConnection);
+
+    impl std::ops::Deref for RawConn {
+        type Target = sea_orm::DatabaseConnection;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
+    }
+
+    impl RawConn {
+        /// Closes the connection.
+        pub async fn close(self) -> Result<(), sea_orm::DbErr> {
+            self.0.close().await
+        }
+    }
+
+    /// Opens a raw connection to `url`.
+    pub async fn raw_connection(url: &str) -> Result<RawConn, sea_orm::DbErr> {
+        sea_orm::Database::connect(url).await.map(RawConn)
     }
 }
 
@@ -122,9 +154,9 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
-                if let Ok(admin) = sea_orm::Database::connect(base.as_str()).await {
+                if let Ok(admin) = raw_connection(base.as_str()).await {
                     let _ = sea_orm::ConnectionTrait::execute_unprepared(
-                        &admin,
+                        &*admin,
                         &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
                     )
                     .await;
@@ -219,13 +251,13 @@ impl TestApp {
     /// Runs raw `statements` in order on a connection of its own to the test database,
     /// beside the server's pool (fault triggers, backdating); returns the rows each changed.
     pub async fn execute_sql<S: AsRef<str>>(&self, statements: &[S]) -> Vec<u64> {
-        let conn = sea_orm::Database::connect(self.db.url.as_str())
+        let conn = raw_connection(self.db.url.as_str())
             .await
             .expect("a second connection to the test database");
         let mut changed = Vec::new();
         for sql in statements {
             let sql = sql.as_ref();
-            let done = sea_orm::ConnectionTrait::execute_unprepared(&conn, sql)
+            let done = sea_orm::ConnectionTrait::execute_unprepared(&*conn, sql)
                 .await
                 .unwrap_or_else(|err| panic!("{sql}: {err}"));
             changed.push(done.rows_affected());
@@ -326,5 +358,165 @@ fn init_test_log() {
             .with_env_filter("info")
             .with_test_writer()
             .try_init();
+    }
+}
+
+impl TestApp {
+    /// Whether this test runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.db.url.starts_with("postgres")
+    }
+
+    /// Asserts that `keepsake check` (the same code, in process) finds every soft-delete
+    /// invariant holding on this test's database.
+    #[track_caller]
+    pub fn assert_invariants(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let caller = std::panic::Location::caller();
+        async move {
+            let violations = keepsake::soft_delete::check::check(&self.state.db)
+                .await
+                .expect("keepsake check reads the database");
+            assert!(
+                violations.is_empty(),
+                "{caller}: keepsake check found violations: {violations:#?}"
+            );
+        }
+    }
+}
+
+/// A gate that parks a request inside its transaction, so a race test can force an
+/// interleaving instead of hoping for it (STYLE 20). On PostgreSQL, a trigger blocks every
+/// row change of `table` matching `when` on an advisory lock the test holds, until
+/// [`Gate::open`]; the test sees the request parked in `pg_stat_activity`. On SQLite,
+/// where one writer runs at a time, nothing can interleave and the gate does nothing:
+/// [`race`] then runs the two requests one after the other, in the order the gate forces.
+pub struct Gate {
+    holder: Option<(RawConn, i64)>,
+}
+
+impl Gate {
+    /// Installs the gate on PostgreSQL (`timing`: `BEFORE UPDATE`, `AFTER INSERT`, …; `when`:
+    /// a trigger condition over `OLD`/`NEW`), closed.
+    pub async fn install(app: &TestApp, timing: &str, table: &str, when: &str) -> Gate {
+        if !app.is_postgres() {
+            return Gate { holder: None };
+        }
+        static KEYS: AtomicU32 = AtomicU32::new(1);
+        // Advisory keys are server-wide: one per gate and process keeps parallel tests apart.
+        let key = i64::from(std::process::id()) * 10_000
+            + i64::from(KEYS.fetch_add(1, Ordering::Relaxed));
+        let holder = raw_connection(&app.db.url).await.expect("gate connection");
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &*holder,
+            &format!("SELECT pg_advisory_lock({key})"),
+        )
+        .await
+        .expect("gate lock");
+        let function = format!("keepsake_test_gate_{key}");
+        app.execute_sql(&[
+            format!(
+                "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN PERFORM pg_advisory_xact_lock({key}); RETURN COALESCE(NEW, OLD); END $$"
+            ),
+            format!(
+                "CREATE TRIGGER gate_{key} {timing} ON {table} FOR EACH ROW WHEN ({when}) \
+                 EXECUTE FUNCTION {function}()"
+            ),
+        ])
+        .await;
+        Gate {
+            holder: Some((holder, key)),
+        }
+    }
+
+    /// Waits (up to 20 s) until at least `n` sessions of this test's database wait on a lock;
+    /// `false` on time-out. Always `true` on SQLite.
+    pub async fn waiting(&self, app: &TestApp, n: i64) -> bool {
+        let Some((holder, _)) = &self.holder else {
+            return true;
+        };
+        let sql = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let _ = app;
+        for _ in 0..400 {
+            let row = sea_orm::ConnectionTrait::query_one_raw(
+                &**holder,
+                sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql),
+            )
+            .await
+            .expect("pg_stat_activity")
+            .expect("a count");
+            if row.try_get::<i64>("", "n").expect("n") >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Lets parked requests go on; later matching changes pass at once.
+    pub async fn open(&mut self) {
+        if let Some((holder, key)) = self.holder.take() {
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &*holder,
+                &format!("SELECT pg_advisory_unlock({key})"),
+            )
+            .await
+            .expect("gate unlock");
+            holder.close().await.ok();
+        }
+    }
+}
+
+/// What [`race`] saw.
+pub struct Raced<A, B> {
+    /// The parked request's answer.
+    pub first: A,
+    /// The other request's answer.
+    pub second: B,
+    /// Whether the second request was seen waiting on a lock while the first was parked
+    /// (always `false` on SQLite, where the two run one after the other).
+    pub second_waited: bool,
+}
+
+/// Runs `first` until it parks at `gate`, then starts `second` and lets it run until it
+/// waits on a lock too (or finishes), then opens the gate. On SQLite: `first`, then `second`.
+pub async fn race<A, B>(
+    app: &TestApp,
+    mut gate: Gate,
+    first: impl std::future::Future<Output = A>,
+    second: impl std::future::Future<Output = B>,
+) -> Raced<A, B> {
+    if gate.holder.is_none() {
+        let first = first.await;
+        let second = second.await;
+        return Raced {
+            first,
+            second,
+            second_waited: false,
+        };
+    }
+    let driver = async {
+        assert!(
+            gate.waiting(app, 1).await,
+            "the first request never reached the gate"
+        );
+        let mut second = std::pin::pin!(second);
+        let (second_out, waited) = tokio::select! {
+            out = &mut second => (Some(out), false),
+            waited = gate.waiting(app, 2) => (None, waited),
+        };
+        gate.open().await;
+        let out = match second_out {
+            Some(out) => out,
+            None => second.await,
+        };
+        (out, waited)
+    };
+    let (first, (second, second_waited)) = tokio::join!(first, driver);
+    Raced {
+        first,
+        second,
+        second_waited,
     }
 }
