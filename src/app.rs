@@ -127,6 +127,7 @@ impl App {
 
 /// Connects and migrates, counting statements into a fresh [`Metrics`].
 pub async fn connect(database_url: &str) -> anyhow::Result<(Db, Arc<Metrics>)> {
+    guard_sqlite_file(database_url)?;
     let metrics = Arc::new(Metrics::default());
     let counter = metrics.clone();
     let db = Db::connect(database_url, move || counter.db_statement())
@@ -139,6 +140,65 @@ pub async fn connect(database_url: &str) -> anyhow::Result<(Db, Arc<Metrics>)> {
         })?;
     db.migrate().await?;
     Ok((db, metrics))
+}
+
+/// The SQLite file a `sqlite:` URL names, if it names one (not `:memory:`).
+pub fn sqlite_path(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.into())
+}
+
+/// The embedded database holds the generated signing secret, so it must be readable by its
+/// owner only: a new file is created `0600` before SQLite opens it (SQLite gives its `-wal`
+/// and `-shm` files the same mode), and an existing one that others may read is reported at
+/// start with the command that fixes it.
+fn guard_sqlite_file(database_url: &str) -> anyhow::Result<()> {
+    let Some(path) = sqlite_path(database_url) else {
+        return Ok(());
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if !path.exists() && database_url.contains("mode=rwc") {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(err) => {
+                    return Err(err).with_context(|| {
+                        format!(
+                            "DATABASE_URL (--database-url): cannot create {}",
+                            path.display()
+                        )
+                    });
+                }
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        file = %file.display(),
+                        mode = format!("{mode:o}"),
+                        "the database file is readable by other accounts on this host, and it \
+                         holds the token signing secret: run `chmod 600 {}*`, then rotate the \
+                         secret (README: Security)",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The signing keys: from `KEEPSAKE_JWT_SECRET`, else the secret kept in the database,

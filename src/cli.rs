@@ -42,7 +42,9 @@ pub fn main() -> ExitCode {
             // One line, whatever the cause chain holds.
             let message = format!("{err:#}").replace('\n', " ");
             eprintln!("keepsake: {message}");
-            if err.downcast_ref::<ConfigError>().is_some() {
+            if err.downcast_ref::<ChecksFailed>().is_some() {
+                ExitCode::FAILURE
+            } else if err.downcast_ref::<ConfigError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
@@ -169,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Check { json } => check(&checked(global)?, json).await,
         Command::Archive(ArchiveCommand::Export { since }) => {
             let settings = checked(global)?;
             let since = since.as_deref().map(parse_since).transpose()?;
@@ -192,6 +195,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
+    }
+}
+
+/// `keepsake check` found violations (already printed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} invariant violation(s) found")]
+pub struct ChecksFailed(pub usize);
+
+/// `keepsake check`: prints each violation (or a JSON document) and fails when any is found.
+async fn check(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let (db, _) = app::connect(&settings.database_url).await?;
+    let violations = crate::soft_delete::check::check(&db)
+        .await
+        .context("reading the database")?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let doc = serde_json::json!({ "ok": violations.is_empty(), "violations": violations });
+        writeln!(out, "{doc}")?;
+    } else {
+        for v in &violations {
+            writeln!(out, "{}: {}", v.kind, v.message)?;
+        }
+        if violations.is_empty() {
+            writeln!(out, "ok: every soft-delete invariant holds")?;
+        }
+    }
+    out.flush()?;
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ChecksFailed(violations.len()).into())
     }
 }
 

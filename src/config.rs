@@ -121,6 +121,13 @@ pub enum Command {
     /// The archive of purged rows.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Verify the soft-delete invariants on the database: exit 0 when all hold, else 1 with
+    /// one line per violation.
+    Check {
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `keepsake archive …`.

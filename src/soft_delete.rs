@@ -31,6 +31,8 @@ use sea_orm::{
 use crate::auth::SeeDeleted;
 use crate::entity::{archive, attachment, deletion, setting, user};
 
+pub mod check;
+
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].
     pub struct Key(pub(super) ());
@@ -90,6 +92,7 @@ impl Db {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(10))
             });
+        #[allow(clippy::disallowed_methods)] // the pool itself: the one connection
         let mut conn = Database::connect(opts).await?;
         conn.set_metric_callback(move |_| on_statement());
         Ok(Db { conn })
@@ -536,10 +539,16 @@ pub async fn delete_attachments(
 /// Why a restore could not happen. Whatever the reason, nothing was changed.
 #[derive(Debug)]
 pub enum RestoreRefused {
-    /// No such deletion, or its rows were purged.
+    /// No such deletion.
     NotFound,
     /// The deletion was restored already.
     AlreadyRestored(DateTimeUtc),
+    /// A purge has begun erasing the deletion's rows (`finished`: and erased the last one),
+    /// so it can no longer come back whole; its rows are in the archive.
+    Purged {
+        started: DateTimeUtc,
+        finished: Option<DateTimeUtc>,
+    },
     /// Some attachment it hid belongs to an owner hidden by another deletion.
     ParentDeleted { owner: i64 },
     /// A user it hid has an email a live user now holds.
@@ -554,7 +563,13 @@ pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Mo
 }
 
 /// Undoes deletion `id` exactly: clears the rows stamped with it, no others, and records who
-/// restored it and when. Refusals change nothing (the caller drops the transaction).
+/// restored it, when and why. Refusals change nothing (the caller drops the transaction).
+///
+/// Concurrency: the deletion's row is locked first, so two restores of it, or a restore and a
+/// purge of it, run one after the other (a purge marks `purge_started_at` under the same
+/// lock). Then the owners of the attachments it brings back are share-locked before they are
+/// checked, so a concurrent `deleteUser` of an owner either commits first (and this restore
+/// is `ParentDeleted`) or waits and then cascades to what this restore brought back.
 pub async fn restore(
     tx: &Tx,
     id: i64,
@@ -563,12 +578,16 @@ pub async fn restore(
     let Some(logged) = deletion_for_update(tx, id).await? else {
         return Ok(Err(RestoreRefused::NotFound));
     };
-    if logged.purged_at.is_some() {
-        return Ok(Err(RestoreRefused::NotFound));
+    if let Some(started) = logged.purge_started_at.or(logged.purged_at) {
+        return Ok(Err(RestoreRefused::Purged {
+            started,
+            finished: logged.purged_at,
+        }));
     }
     if let Some(at) = logged.restored_at {
         return Ok(Err(RestoreRefused::AlreadyRestored(at)));
     }
+    lock_owners_of_hidden_attachments(tx, id).await?;
     // An attachment comes back only under a live owner, or one this deletion brings back.
     let orphan = attachments_under_other_deleted_owner(tx, id).await?;
     if let Some(owner) = orphan {
@@ -585,7 +604,57 @@ pub async fn restore(
     let mut row = logged.into_active_model();
     row.restored_at = Set(Some(stamp.at));
     row.restored_by = Set(Some(stamp.actor));
+    row.restore_reason = Set(stamp.reason.clone());
     Ok(Ok(row.update(&exec(tx)).await?))
+}
+
+/// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,
+/// until the transaction ends: their deletes wait for it. SQLite's write transaction holds
+/// the whole database already.
+async fn lock_owners_of_hidden_attachments(tx: &Tx, deletion: i64) -> Result<(), DbErr> {
+    let owners = Query::select()
+        .column(attachment::Column::OwnerId)
+        .from(attachment::Entity)
+        .and_where(attachment::Column::DeletionId.eq(deletion))
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // a lock inside the core's restore, any scope
+    let select = user::Entity::find();
+    select
+        .filter(user::Column::Id.in_subquery(owners))
+        .order_by_asc(user::Column::Id)
+        .lock_shared()
+        .all(&exec(tx))
+        .await?;
+    Ok(())
+}
+
+/// Whether every row deletion `logged` hid belongs to user `owner`: the user themself, or
+/// attachments they own. A member's rights over a deletion follow from this (and not from
+/// having been its actor under another role).
+pub async fn hid_only_rows_of(
+    tx: &Tx,
+    logged: &deletion::Model,
+    owner: i64,
+) -> Result<bool, DbErr> {
+    match EntityKind::parse(&logged.entity) {
+        Some(EntityKind::User) => Ok(logged.entity_id == owner),
+        Some(EntityKind::Attachment) => {
+            #[allow(clippy::disallowed_methods)] // ownership of a deletion's rows, any scope
+            let first = attachment::Entity::find_by_id(logged.entity_id);
+            let first_is_theirs = first
+                .one(&exec(tx))
+                .await?
+                .is_some_and(|a| a.owner_id == owner);
+            #[allow(clippy::disallowed_methods)] // ownership of a deletion's rows, any scope
+            let foreign = attachment::Entity::find()
+                .filter(attachment::Column::DeletionId.eq(logged.id))
+                .filter(attachment::Column::OwnerId.ne(owner))
+                .count(&exec(tx))
+                .await?;
+            Ok(first_is_theirs && foreign == 0)
+        }
+        None => Ok(false),
+    }
 }
 
 /// The owner of an attachment hidden by `deletion` whose owner is deleted by another one.
@@ -759,13 +828,11 @@ pub async fn hiding_deletion<E: SoftDeletable>(
     tx: &Tx,
     id: i64,
 ) -> Result<Option<Option<i64>>, DbErr> {
+    // No row lock: restores and purges serialise on the deletion's row, which the caller
+    // locks next (locking the row first would order locks against the purge's).
     #[allow(clippy::disallowed_methods)] // reads only the deletion id of one row
     let select = E::find();
-    let row = select
-        .filter(E::id_column().eq(id))
-        .lock_exclusive()
-        .one(&exec(tx))
-        .await?;
+    let row = select.filter(E::id_column().eq(id)).one(&exec(tx)).await?;
     Ok(row.map(|row| {
         use sea_orm::ModelTrait as _;
         match row.get(E::deletion_id_column()) {
@@ -817,11 +884,13 @@ pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<Pu
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let attachments = attachment::Entity::find()
         .filter(attachment::Column::DeletedAt.lt(cutoff))
+        .filter(not_restored(attachment::Column::DeletionId))
         .count(&exec(h))
         .await?;
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let users = user::Entity::find()
         .filter(purgeable_users(cutoff))
+        .filter(not_restored(user::Column::DeletionId))
         .count(&exec(h))
         .await?;
     Ok(PurgeCounts { users, attachments })
@@ -878,26 +947,102 @@ async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(
     Ok(())
 }
 
+/// What one purge batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Rows archived and erased.
+    pub purged: PurgeCounts,
+    /// Whether rows were due at all: `false` means the purge is done. (Rows can be due and
+    /// yet not purged when a restore of their deletion won the race for its lock.)
+    pub found: bool,
+}
+
+/// The deletions `ids` that are not restored, locked (`FOR UPDATE`, in id order) for the
+/// rest of the transaction and marked as being purged: from now on none can be restored.
+/// A restore holding one of them makes this wait; a restore that committed first leaves
+/// its deletion out.
+async fn claim_for_purge(tx: &Tx, ids: Vec<i64>, now: DateTimeUtc) -> Result<Vec<i64>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find();
+    let claimed: Vec<i64> = select
+        .filter(deletion::Column::Id.is_in(ids))
+        .order_by_asc(deletion::Column::Id)
+        .lock_exclusive()
+        .all(&exec(tx))
+        .await?
+        .into_iter()
+        .filter(|d| d.restored_at.is_none())
+        .map(|d| d.id)
+        .collect();
+    if !claimed.is_empty() {
+        #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+        let update = deletion::Entity::update_many();
+        update
+            .col_expr(deletion::Column::PurgeStartedAt, Expr::val(now))
+            .filter(deletion::Column::Id.is_in(claimed.iter().copied()))
+            .filter(deletion::Column::PurgeStartedAt.is_null())
+            .exec(&exec(tx))
+            .await?;
+    }
+    Ok(claimed)
+}
+
+/// Rows stamped by one of `claimed` (or, for rows a bug left without a deletion, by none).
+fn claimed_by<C: ColumnTrait>(deletion_id: C, claimed: &[i64]) -> Condition {
+    Condition::any()
+        .add(deletion_id.is_null())
+        .add(deletion_id.is_in(claimed.iter().copied()))
+}
+
+/// Deleted rows whose deletion is not restored: what a purge may take.
+fn not_restored<C: ColumnTrait>(deletion_id: C) -> Condition {
+    let restored = Query::select()
+        .column(deletion::Column::Id)
+        .from(deletion::Entity)
+        .and_where(deletion::Column::RestoredAt.is_not_null())
+        .to_owned();
+    Condition::any()
+        .add(deletion_id.is_null())
+        .add(deletion_id.not_in_subquery(restored))
+}
+
 /// Purges one batch of up to `batch` rows deleted before `cutoff`, in one transaction:
 /// attachments first, users once none of their attachments remain. Each row is copied to
-/// `archive` before it is erased; a failure rolls the whole batch back. Zero counts mean
-/// nothing is left to purge.
+/// `archive` before it is erased; a failure rolls the whole batch back.
+///
+/// The batch first claims the deletions of the rows it found (see [`claim_for_purge`]),
+/// then locks and takes only rows still hidden by a claimed deletion: a restore and a purge
+/// of one deletion never interleave, and a deletion whose purge began is never restored.
 pub async fn purge_batch(
     db: &Db,
     cutoff: DateTimeUtc,
     batch: u64,
     now: DateTimeUtc,
-) -> Result<PurgeCounts, DbErr> {
+) -> Result<BatchOutcome, DbErr> {
     let tx = db.begin().await?;
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let attachments = attachment::Entity::find()
+    let due = attachment::Entity::find()
         .filter(attachment::Column::DeletedAt.lt(cutoff))
+        .filter(not_restored(attachment::Column::DeletionId))
         .order_by_asc(attachment::Column::Id)
         .limit(batch)
-        .lock_exclusive()
         .all(&exec(&tx))
         .await?;
-    if !attachments.is_empty() {
+    if !due.is_empty() {
+        let claimed =
+            claim_for_purge(&tx, distinct(due.iter().filter_map(|a| a.deletion_id)), now).await?;
+        #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+        let attachments = attachment::Entity::find()
+            .filter(attachment::Column::Id.is_in(due.iter().map(|a| a.id)))
+            .filter(attachment::Column::DeletedAt.lt(cutoff))
+            .filter(claimed_by(attachment::Column::DeletionId, &claimed))
+            .order_by_asc(attachment::Column::Id)
+            .lock_exclusive()
+            .all(&exec(&tx))
+            .await?;
         let snapshots = attachments
             .iter()
             .map(|a| {
@@ -911,62 +1056,81 @@ pub async fn purge_batch(
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        archive::Entity::insert_many(snapshots)
-            .exec_without_returning(&exec(&tx))
-            .await?;
-        #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
-        let erase = attachment::Entity::delete_many();
-        erase
-            .filter(attachment::Column::Id.is_in(attachments.iter().map(|a| a.id)))
-            .exec(&exec(&tx))
-            .await?;
-        mark_purged(
-            &tx,
-            attachments.iter().filter_map(|a| a.deletion_id).collect(),
-            now,
-        )
-        .await?;
+        if !snapshots.is_empty() {
+            archive::Entity::insert_many(snapshots)
+                .exec_without_returning(&exec(&tx))
+                .await?;
+            #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
+            let erase = attachment::Entity::delete_many();
+            erase
+                .filter(attachment::Column::Id.is_in(attachments.iter().map(|a| a.id)))
+                .exec(&exec(&tx))
+                .await?;
+        }
+        mark_purged(&tx, claimed, now).await?;
         tx.commit().await?;
-        return Ok(PurgeCounts {
-            users: 0,
-            attachments: attachments.len() as u64,
+        return Ok(BatchOutcome {
+            purged: PurgeCounts {
+                users: 0,
+                attachments: attachments.len() as u64,
+            },
+            found: true,
         });
     }
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let users = user::Entity::find()
+    let due = user::Entity::find()
         .filter(purgeable_users(cutoff))
+        .filter(not_restored(user::Column::DeletionId))
         .order_by_asc(user::Column::Id)
         .limit(batch)
+        .all(&exec(&tx))
+        .await?;
+    if due.is_empty() {
+        return Ok(BatchOutcome::default());
+    }
+    let claimed =
+        claim_for_purge(&tx, distinct(due.iter().filter_map(|u| u.deletion_id)), now).await?;
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(due.iter().map(|u| u.id)))
+        .filter(purgeable_users(cutoff))
+        .filter(claimed_by(user::Column::DeletionId, &claimed))
+        .order_by_asc(user::Column::Id)
         .lock_exclusive()
         .all(&exec(&tx))
         .await?;
-    if users.is_empty() {
-        return Ok(PurgeCounts::default());
-    }
     let snapshots = users
         .iter()
         .map(|u| snapshot(EntityKind::User, u.id, u, u.deletion_id, u.deleted_at, now))
         .collect::<Result<Vec<_>, _>>()?;
-    archive::Entity::insert_many(snapshots)
-        .exec_without_returning(&exec(&tx))
-        .await?;
-    #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
-    let erase = user::Entity::delete_many();
-    erase
-        .filter(user::Column::Id.is_in(users.iter().map(|u| u.id)))
-        .exec(&exec(&tx))
-        .await?;
-    mark_purged(
-        &tx,
-        users.iter().filter_map(|u| u.deletion_id).collect(),
-        now,
-    )
-    .await?;
+    if !snapshots.is_empty() {
+        archive::Entity::insert_many(snapshots)
+            .exec_without_returning(&exec(&tx))
+            .await?;
+        #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
+        let erase = user::Entity::delete_many();
+        erase
+            .filter(user::Column::Id.is_in(users.iter().map(|u| u.id)))
+            .exec(&exec(&tx))
+            .await?;
+    }
+    mark_purged(&tx, claimed, now).await?;
     tx.commit().await?;
-    Ok(PurgeCounts {
-        users: users.len() as u64,
-        attachments: 0,
+    Ok(BatchOutcome {
+        purged: PurgeCounts {
+            users: users.len() as u64,
+            attachments: 0,
+        },
+        found: true,
     })
+}
+
+/// The distinct values of `ids`, in ascending order.
+fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Runs `job` only if no other Keepsake server is running it: on PostgreSQL under a
@@ -1204,6 +1368,8 @@ pub struct DeletionStats {
     pub days: Vec<DayStats>,
     /// The most given reasons (`None`: no reason given) with their counts, most first.
     pub top_reasons: Vec<(Option<String>, i64)>,
+    /// The same for restores in the range.
+    pub top_restore_reasons: Vec<(Option<String>, i64)>,
     /// Median seconds from deletion to restore, over restores in the range.
     pub median_seconds_to_restore: Option<f64>,
 }
@@ -1262,16 +1428,23 @@ pub async fn deletion_stats(
             }
         }
     }
-    let sql = format!(
-        "SELECT reason, COUNT(*) AS n FROM deletions WHERE deleted_at >= {p1} AND deleted_at < {p2} \
-         GROUP BY reason ORDER BY COUNT(*) DESC, CASE WHEN reason IS NULL THEN 1 ELSE 0 END, reason LIMIT {top}"
-    );
     let mut top_reasons = Vec::new();
-    for row in conn.query_all_raw(statement(sql)).await? {
-        top_reasons.push((
-            row.try_get::<Option<String>>("", "reason")?,
-            row.try_get::<i64>("", "n")?,
-        ));
+    let mut top_restore_reasons = Vec::new();
+    for (column, moment, out) in [
+        ("reason", "deleted_at", &mut top_reasons),
+        ("restore_reason", "restored_at", &mut top_restore_reasons),
+    ] {
+        let sql = format!(
+            "SELECT {column} AS reason, COUNT(*) AS n FROM deletions \
+             WHERE {moment} >= {p1} AND {moment} < {p2} GROUP BY {column} \
+             ORDER BY COUNT(*) DESC, CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column} LIMIT {top}"
+        );
+        for row in conn.query_all_raw(statement(sql)).await? {
+            out.push((
+                row.try_get::<Option<String>>("", "reason")?,
+                row.try_get::<i64>("", "n")?,
+            ));
+        }
     }
     let seconds = if postgres {
         "EXTRACT(EPOCH FROM (restored_at - deleted_at))"
@@ -1293,6 +1466,7 @@ pub async fn deletion_stats(
     Ok(DeletionStats {
         days: days.into_values().collect(),
         top_reasons,
+        top_restore_reasons,
         median_seconds_to_restore: median,
     })
 }

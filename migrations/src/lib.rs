@@ -9,6 +9,7 @@ mod m20261126_000001_create_core_tables;
 mod m20261126_000002_create_archive;
 mod m20261126_000003_index_deletions_by_entity;
 mod m20261126_000004_index_attachments_owner;
+mod m20261127_000005_add_restore_reason_and_purge_start;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_archive::Migration),
             Box::new(m20261126_000003_index_deletions_by_entity::Migration),
             Box::new(m20261126_000004_index_attachments_owner::Migration),
+            Box::new(m20261127_000005_add_restore_reason_and_purge_start::Migration),
         ]
     }
 }

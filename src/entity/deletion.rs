@@ -19,6 +19,10 @@ pub struct Model {
     pub restored_at: Option<DateTimeUtc>,
     pub restored_by: Option<i64>,
     pub purged_at: Option<DateTimeUtc>,
+    /// Why it was undone, as the restorer put it.
+    pub restore_reason: Option<String>,
+    /// When a purge began erasing its rows: from then on it cannot be restored.
+    pub purge_started_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

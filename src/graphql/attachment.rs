@@ -237,11 +237,17 @@ impl AttachmentMutation {
 
     /// Undoes the deletion that hid this attachment. `PARENT_DELETED` while its owner is
     /// deleted.
-    async fn restore_attachment(&self, ctx: &Context<'_>, id: ID) -> Result<Attachment> {
+    async fn restore_attachment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
+        reason: Option<String>,
+    ) -> Result<Attachment> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Attachment, &id)?;
         let window = ctx.undo_window()?;
-        let restored = deletions::restore_attachment(ctx.db()?, viewer, id, window).await?;
+        let restored = deletions::restore_attachment(ctx.db()?, viewer, id, reason, window).await?;
         Ok(Attachment::new(restored, Scope::Live))
     }
 }

@@ -162,6 +162,16 @@ impl Deletion {
         self.user(ctx, self.row.restored_by, include_deleted).await
     }
 
+    /// Why it was undone, as the restorer put it.
+    async fn restore_reason(&self) -> Option<&str> {
+        self.row.restore_reason.as_deref()
+    }
+
+    /// When a purge began erasing its rows; from then on it cannot be restored.
+    async fn purge_started_at(&self) -> Option<DateTime<Utc>> {
+        self.row.purge_started_at
+    }
+
     /// When its rows were purged for good (archived first); null until then.
     async fn purged_at(&self) -> Option<DateTime<Utc>> {
         self.row.purged_at
@@ -245,11 +255,17 @@ pub struct DeletionMutation;
 impl DeletionMutation {
     /// Undoes one whole deletion, its cascade included, and nothing else: admins any; a
     /// member their own within the undo window; support never.
-    async fn restore(&self, ctx: &Context<'_>, deletion_id: ID) -> Result<Deletion> {
+    async fn restore(
+        &self,
+        ctx: &Context<'_>,
+        deletion_id: ID,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
+        reason: Option<String>,
+    ) -> Result<Deletion> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Deletion, &deletion_id)?;
         let window = ctx.undo_window()?;
-        let restored = deletions::restore(ctx.db()?, viewer, id, window).await?;
+        let restored = deletions::restore(ctx.db()?, viewer, id, reason, window).await?;
         Ok(Deletion::new(restored, Scope::Live))
     }
 }
@@ -289,6 +305,8 @@ pub struct DeletionStats {
     pub days: Vec<DeletionDay>,
     /// The ten most given reasons of the period's deletions, most first.
     pub top_reasons: Vec<ReasonCount>,
+    /// The ten most given reasons of the period's restores, most first.
+    pub top_restore_reasons: Vec<ReasonCount>,
     /// Median seconds from a deletion to its restore, over the period's restores; null when
     /// none.
     pub median_seconds_to_restore: Option<f64>,
@@ -345,6 +363,11 @@ impl StatsQuery {
             days,
             top_reasons: stats
                 .top_reasons
+                .into_iter()
+                .map(|(reason, count)| ReasonCount { reason, count })
+                .collect(),
+            top_restore_reasons: stats
+                .top_restore_reasons
                 .into_iter()
                 .map(|(reason, count)| ReasonCount { reason, count })
                 .collect(),

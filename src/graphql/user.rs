@@ -314,7 +314,8 @@ impl UserMutation {
         ))
     }
 
-    /// Changes a user: oneself, or anyone as an admin. Only admins change roles.
+    /// Changes a user: oneself, or anyone as an admin. Only admins change roles and emails
+    /// (a member who could set their email would learn which addresses others hold).
     async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::User, &id)?;
@@ -345,11 +346,17 @@ impl UserMutation {
 
     /// Undoes the deletion that hid this user (admins; a member within the undo window).
     /// `CONFLICT` when a live user now holds the email.
-    async fn restore_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+    async fn restore_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
+        reason: Option<String>,
+    ) -> Result<User> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::User, &id)?;
         let window = ctx.undo_window()?;
-        let user = deletions::restore_user(ctx.db()?, viewer, id, window).await?;
+        let user = deletions::restore_user(ctx.db()?, viewer, id, reason, window).await?;
         Ok(User::new(user, Scope::Live))
     }
 }

@@ -13,6 +13,7 @@ use crate::auth::{Role, Viewer};
 use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::optional_text;
 use crate::soft_delete::{
     self, Db, DeletionFilter, EntityKind, Handle, RestoreRefused, Scope, Scoped, Stamp, Tx,
 };
@@ -23,15 +24,7 @@ pub const MAX_BULK: usize = 100;
 pub const MAX_REASON_CHARS: usize = 500;
 
 fn stamp(viewer: &Viewer, reason: Option<String>) -> Result<Stamp> {
-    let reason = match reason.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) if text.chars().count() > MAX_REASON_CHARS => {
-            return Err(Error::bad_input(format!(
-                "reason: at most {MAX_REASON_CHARS} characters"
-            )));
-        }
-        Some(text) => Some(text.to_owned()),
-    };
+    let reason = optional_text("reason", reason.as_deref(), MAX_REASON_CHARS)?;
     Ok(Stamp {
         actor: viewer.id(),
         reason,
@@ -147,8 +140,27 @@ pub async fn delete_attachments(
     Ok(logged)
 }
 
-/// Whether `viewer` may undo `logged`: admins any; members their own within the window;
-/// support never.
+fn deletion_not_found(id: i64) -> Error {
+    Error::not_found(format!(
+        "no deletion with id {}",
+        ids::encode(Kind::Deletion, id)
+    ))
+}
+
+/// Whether `viewer` may know of deletion `logged` at all. Support and admins read the whole
+/// log. A member knows only deletions they made *of their own rows*: rights follow the
+/// current role, so an admin demoted to member keeps no hold on deletions they made of
+/// others' data. What a viewer may not know of answers exactly like what does not exist.
+async fn may_know_of(tx: &Tx, viewer: &Viewer, logged: &deletion::Model) -> Result<bool> {
+    match viewer.role() {
+        Role::Admin | Role::Support => Ok(true),
+        Role::Member => Ok(logged.actor_id == Some(viewer.id())
+            && soft_delete::hid_only_rows_of(tx, logged, viewer.id()).await?),
+    }
+}
+
+/// Whether `viewer`, who may know of `logged`, may undo it: admins any; members within the
+/// undo window; support never.
 fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration) -> Result<()> {
     match viewer.role() {
         Role::Admin => Ok(()),
@@ -156,11 +168,6 @@ fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration)
             "support may read deleted data but not restore it",
         )),
         Role::Member => {
-            if logged.actor_id != Some(viewer.id()) {
-                return Err(Error::forbidden(
-                    "a member may undo only their own deletions",
-                ));
-            }
             let age = Utc::now().signed_duration_since(logged.deleted_at);
             let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
             if age > window {
@@ -174,29 +181,45 @@ fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration)
     }
 }
 
+/// Locks deletion `id` and returns it if the viewer may know of it; `None` otherwise, which
+/// callers answer exactly as for a missing id.
+async fn known_deletion_for_update(
+    tx: &Tx,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Option<deletion::Model>> {
+    let Some(logged) = soft_delete::deletion_for_update(tx, id).await? else {
+        return Ok(None);
+    };
+    Ok(may_know_of(tx, viewer, &logged).await?.then_some(logged))
+}
+
 async fn restore_in(
     tx: &Tx,
     viewer: &Viewer,
-    deletion_id: i64,
+    logged: &deletion::Model,
+    reason: Option<String>,
     undo_window: Duration,
 ) -> Result<deletion::Model> {
-    let not_found = || {
-        Error::not_found(format!(
-            "no deletion with id {}",
-            ids::encode(Kind::Deletion, deletion_id)
-        ))
-    };
-    let logged = soft_delete::deletion_for_update(tx, deletion_id)
-        .await?
-        .ok_or_else(not_found)?;
-    may_restore(viewer, &logged, undo_window)?;
-    let stamp = stamp(viewer, None)?;
-    match soft_delete::restore(tx, deletion_id, &stamp).await? {
+    may_restore(viewer, logged, undo_window)?;
+    let stamp = stamp(viewer, reason)?;
+    let deletion = ids::encode(Kind::Deletion, logged.id);
+    match soft_delete::restore(tx, logged.id, &stamp).await? {
         Ok(restored) => Ok(restored),
-        Err(RestoreRefused::NotFound) => Err(not_found()),
+        Err(RestoreRefused::NotFound) => Err(deletion_not_found(logged.id)),
         Err(RestoreRefused::AlreadyRestored(at)) => Err(Error::bad_input(format!(
-            "deletionId: this deletion was already restored at {}",
+            "deletionId: deletion {deletion} was already restored at {}",
             at.to_rfc3339()
+        ))),
+        Err(RestoreRefused::Purged {
+            finished: Some(at), ..
+        }) => Err(Error::Conflict(format!(
+            "deletion {deletion} was purged at {}: its rows are in the archive and cannot be restored",
+            at.to_rfc3339()
+        ))),
+        Err(RestoreRefused::Purged { started, .. }) => Err(Error::Conflict(format!(
+            "a purge of deletion {deletion} began at {}: its rows are being archived and it can no longer be restored",
+            started.to_rfc3339()
         ))),
         Err(RestoreRefused::ParentDeleted { owner }) => Err(Error::ParentDeleted(format!(
             "the owner {} is deleted; restore the owner first",
@@ -213,10 +236,14 @@ pub async fn restore(
     db: &Db,
     viewer: &Viewer,
     deletion_id: i64,
+    reason: Option<String>,
     undo_window: Duration,
 ) -> Result<deletion::Model> {
     let tx = db.begin().await?;
-    let restored = restore_in(&tx, viewer, deletion_id, undo_window).await?;
+    let logged = known_deletion_for_update(&tx, viewer, deletion_id)
+        .await?
+        .ok_or_else(|| deletion_not_found(deletion_id))?;
+    let restored = restore_in(&tx, viewer, &logged, reason, undo_window).await?;
     tx.commit().await?;
     tracing::info!(
         deletion = deletion_id,
@@ -226,26 +253,59 @@ pub async fn restore(
     Ok(restored)
 }
 
+/// The deletion hiding row `id` of `E`, locked, if the viewer may know of it. `Ok(None)`: the
+/// row is live. `not_found` when there is no such row or the viewer may not know of its
+/// deletion. The row's deletion is read, then locked, then read again: a restore or purge
+/// that changed it meanwhile is seen.
+async fn hiding_deletion_for_update<E: soft_delete::SoftDeletable>(
+    tx: &Tx,
+    viewer: &Viewer,
+    id: i64,
+    not_found: fn(i64) -> Error,
+) -> Result<Option<deletion::Model>> {
+    for _ in 0..3 {
+        let hiding = soft_delete::hiding_deletion::<E>(tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let Some(deletion_id) = hiding else {
+            return Ok(None);
+        };
+        let logged = known_deletion_for_update(tx, viewer, deletion_id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        if soft_delete::hiding_deletion::<E>(tx, id).await?.flatten() == Some(deletion_id)
+            || logged.restored_at.is_some()
+            || logged.purge_started_at.is_some()
+        {
+            return Ok(Some(logged));
+        }
+    }
+    Err(Error::Conflict(
+        "the row changed while it was being restored; try again".into(),
+    ))
+}
+
 /// `restoreUser`: undoes the deletion that hid this user.
 pub async fn restore_user(
     db: &Db,
     viewer: &Viewer,
     id: i64,
+    reason: Option<String>,
     undo_window: Duration,
 ) -> Result<user::Model> {
     let tx = db.begin().await?;
-    let deletion_id = soft_delete::hiding_deletion::<user::Entity>(&tx, id)
+    // Live users are visible to everyone, so "not deleted" tells nothing new.
+    let logged = hiding_deletion_for_update::<user::Entity>(&tx, viewer, id, user_not_found)
         .await?
-        .ok_or_else(|| user_not_found(id))?
         .ok_or_else(|| Error::bad_input("id: this user is not deleted"))?;
-    restore_in(&tx, viewer, deletion_id, undo_window).await?;
+    restore_in(&tx, viewer, &logged, reason, undo_window).await?;
     let user = Scoped::<user::Entity>::live()
         .by_id(&tx, id)
         .await?
         .ok_or_else(|| user_not_found(id))?;
     tx.commit().await?;
     tracing::info!(
-        deletion = deletion_id,
+        deletion = logged.id,
         user = id,
         actor = viewer.id(),
         "user restored"
@@ -259,29 +319,44 @@ pub async fn restore_attachment(
     db: &Db,
     viewer: &Viewer,
     id: i64,
+    reason: Option<String>,
     undo_window: Duration,
 ) -> Result<attachment::Model> {
     let tx = db.begin().await?;
-    let deletion_id = soft_delete::hiding_deletion::<attachment::Entity>(&tx, id)
-        .await?
-        .ok_or_else(|| attachment_not_found(id))?
-        .ok_or_else(|| Error::bad_input("id: this attachment is not deleted"))?;
-    let logged = soft_delete::deletion_for_update(&tx, deletion_id)
-        .await?
-        .ok_or_else(|| attachment_not_found(id))?;
+    let Some(logged) =
+        hiding_deletion_for_update::<attachment::Entity>(&tx, viewer, id, attachment_not_found)
+            .await?
+    else {
+        // Live: "not deleted" only to those who may see it; to others, as if missing.
+        let visible = Scoped::<attachment::Entity>::live()
+            .by_id(&tx, id)
+            .await?
+            .is_some_and(|a| viewer.is_staff() || a.owner_id == viewer.id());
+        return Err(if visible {
+            Error::bad_input("id: this attachment is not deleted")
+        } else {
+            attachment_not_found(id)
+        });
+    };
     if EntityKind::parse(&logged.entity) == Some(EntityKind::User) {
         return Err(Error::ParentDeleted(format!(
             "this attachment was hidden by its owner's deletion; restore the owner {} (or deletion {})",
             ids::encode(Kind::User, logged.entity_id),
-            ids::encode(Kind::Deletion, deletion_id)
+            ids::encode(Kind::Deletion, logged.id)
         )));
     }
-    restore_in(&tx, viewer, deletion_id, undo_window).await?;
+    restore_in(&tx, viewer, &logged, reason, undo_window).await?;
     let restored = Scoped::<attachment::Entity>::live()
         .by_id(&tx, id)
         .await?
         .ok_or_else(|| attachment_not_found(id))?;
     tx.commit().await?;
+    tracing::info!(
+        deletion = logged.id,
+        attachment = id,
+        actor = viewer.id(),
+        "attachment restored"
+    );
     Ok(restored)
 }
 

@@ -48,21 +48,51 @@ impl PageRequest {
     }
 }
 
-/// Trims `value` and checks it is non-empty and at most `max` characters.
+/// Trims `value` and checks it is non-empty, at most `max` characters, and free of control
+/// characters (see [`check_characters`]). The one rule for every required string input.
 pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
     let value = value.trim();
     if value.is_empty() {
         return Err(Error::bad_input(format!("{field}: must not be empty")));
     }
+    bounded(field, value, max)
+}
+
+/// Like [`required_text`] for an optional input (a reason): absent or blank is `None`.
+pub(crate) fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => bounded(field, value, max).map(Some),
+    }
+}
+
+fn bounded(field: &str, value: &str, max: usize) -> Result<String> {
     if value.chars().count() > max {
         return Err(Error::bad_input(format!(
             "{field}: at most {max} characters"
         )));
     }
-    if value.chars().any(char::is_control) {
-        return Err(Error::bad_input(format!(
-            "{field}: must not contain control characters"
-        )));
-    }
+    check_characters(field, value)?;
     Ok(value.to_owned())
+}
+
+/// Refuses control characters (NUL, newlines, escapes: Unicode category Cc) and the
+/// bidirectional overrides and isolates that make text display other than it reads
+/// (`report\u{202E}fdp.exe`). PostgreSQL cannot store NUL at all; refusing it here gives
+/// both databases one rule and a clear `BAD_USER_INPUT` naming the field.
+pub(crate) fn check_characters(field: &str, value: &str) -> Result<()> {
+    let bad = value
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'));
+    match bad {
+        Some(c) => Err(Error::bad_input(format!(
+            "{field}: must not contain control characters (found U+{:04X})",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
 }

@@ -76,10 +76,11 @@ pub async fn purge(
     let mut done = PurgeCounts::default();
     progress(0, total);
     loop {
-        let purged = soft_delete::purge_batch(db, cutoff, batch, Utc::now()).await?;
-        if purged.total() == 0 {
+        let outcome = soft_delete::purge_batch(db, cutoff, batch, Utc::now()).await?;
+        if !outcome.found {
             break;
         }
+        let purged = outcome.purged;
         done.users += purged.users;
         done.attachments += purged.attachments;
         progress(done.total(), total.max(done.total()));

@@ -590,9 +590,11 @@ async fn a_purged_user_and_its_attachments_are_archived_exactly_as_they_were(bac
     assert_eq!(listed.len(), 1, "{body}");
     assert_eq!(listed[0]["purgedAt"], logged["purgedAt"], "{body}");
 
-    // What is purged cannot be restored, and the attempt changes nothing.
+    // What is purged cannot be restored: the refusal says so, and changes nothing.
     let body = app.as_admin(RESTORE, json!({ "d": user_deletion })).await;
-    assert_error(&body, "NOT_FOUND");
+    assert_error(&body, "CONFLICT");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("purged"), "{message}");
     assert_eq!(user_with_deleted(&app, &ada.id).await, Value::Null);
     assert_eq!(deletion(&app, &user_deletion).await, logged);
     assert_eq!(archive_count(&app).await, 4);

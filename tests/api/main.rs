@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod config;
 mod errors;
+mod guarantees;
 mod http;
 mod lifecycle;
 mod pagination;

@@ -112,8 +112,7 @@ async fn a_live_duplicate_email_is_a_conflict(backend: Backend) {
     assert_error(&body, "CONFLICT");
     let alan = app.member("alan@example.com").await;
     let body = app
-        .graphql(
-            Some(&alan.token),
+        .as_admin(
             "mutation($id: ID!) { updateUser(id: $id, input: {email: \"ada@example.com\"}) { email } }",
             json!({ "id": alan.id }),
         )
