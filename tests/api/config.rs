@@ -66,3 +66,52 @@ fn bad_durations_and_addresses_are_named() {
             .arg("migrate"),
     );
 }
+
+/// The embedded database holds the generated signing secret: only its owner may read it.
+#[cfg(unix)]
+#[test]
+fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepsake.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    // Whatever the umask lets through, the files come out 0600.
+    let output = keepsake(&url)
+        .args(["user", "add", "--email", "a@example.com", "--name", "A"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mut seen = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("keepsake.db{suffix}"));
+        if let Ok(meta) = std::fs::metadata(&file) {
+            seen += 1;
+            let mode = meta.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
+    }
+    assert!(seen >= 1, "no database file was created");
+}
+
+/// An existing database file that others may read is reported at start, with the fix.
+#[cfg(unix)]
+#[test]
+fn a_world_readable_sqlite_database_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepsake.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    assert!(keepsake(&url).arg("migrate").output().unwrap().status.success());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = keepsake(&url).arg("migrate").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("readable by other accounts") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    // Owner-only again: no warning.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let output = keepsake(&url).arg("migrate").output().unwrap();
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("readable by other accounts"));
+}
