@@ -101,7 +101,14 @@ fn a_world_readable_sqlite_database_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keepsake.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    assert!(keepsake(&url).arg("migrate").output().unwrap().status.success());
+    assert!(
+        keepsake(&url)
+            .arg("migrate")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let output = keepsake(&url).arg("migrate").output().unwrap();
     assert!(output.status.success(), "{output:?}");

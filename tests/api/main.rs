@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod cli;
 mod config;
+mod crash;
 mod errors;
 mod guarantees;
 mod http;
