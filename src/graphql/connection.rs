@@ -4,28 +4,35 @@
 use async_graphql::SimpleObject;
 
 use crate::entity::{attachment, user};
-use crate::soft_delete::{ArchiveFilter, Db, DeletionFilter, Scoped};
+use crate::graphql::loaders::AttachmentCount;
+use crate::soft_delete::{ArchiveFilter, DeletionFilter, Scope, Scoped};
 
-/// How a connection learns its `totalCount`: a count query run only when asked for, or a
-/// number already known (a batched load counted it).
+/// How a connection learns its `totalCount`: a count query run only when asked for.
 #[derive(Clone, Debug)]
 pub enum TotalCount {
     Users(Scoped<user::Entity>),
     Attachments(Scoped<attachment::Entity>),
     Deletions(DeletionFilter),
     Archive(ArchiveFilter),
-    Known(u64),
+    /// One owner's attachments (`User.attachments`), counted in one batch per response.
+    OfOwner(i64, Scope),
 }
 
 impl TotalCount {
-    /// Runs the count if it is not known.
-    pub async fn get(&self, db: &Db) -> crate::error::Result<u64> {
+    /// Runs the count.
+    pub async fn get(&self, ctx: &async_graphql::Context<'_>) -> crate::error::Result<u64> {
+        use crate::graphql::ContextExt as _;
+        let db = ctx.db()?;
         Ok(match self {
             TotalCount::Users(scope) => scope.clone().count(db).await?,
             TotalCount::Attachments(scope) => scope.clone().count(db).await?,
             TotalCount::Deletions(filter) => filter.count(db).await?,
             TotalCount::Archive(filter) => filter.count(db).await?,
-            TotalCount::Known(n) => *n,
+            TotalCount::OfOwner(owner, scope) => ctx
+                .loaders()?
+                .load_one(AttachmentCount(*owner, *scope))
+                .await?
+                .unwrap_or(0),
         })
     }
 }
@@ -113,8 +120,7 @@ macro_rules! connection {
                 &self,
                 ctx: &async_graphql::Context<'_>,
             ) -> async_graphql::Result<i64> {
-                use $crate::graphql::ContextExt as _;
-                let n = self.count.get(ctx.db()?).await?;
+                let n = self.count.get(ctx).await?;
                 Ok(i64::try_from(n).unwrap_or(i64::MAX))
             }
         }

@@ -44,9 +44,20 @@ pub struct Batch {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UserKey(pub i64, pub Scope);
 
-/// Every attachment of one owner, as `scope` shows it, by ascending id (`User.attachments`).
+/// One page of an owner's attachments, as `scope` shows it, by ascending id
+/// (`User.attachments`): up to `first + 1` rows past `after`, so the page knows whether
+/// another follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AttachmentsOfOwner(pub i64, pub Scope);
+pub struct AttachmentPage {
+    pub owner: i64,
+    pub scope: Scope,
+    pub first: u64,
+    pub after: Option<i64>,
+}
+
+/// How many attachments an owner has, as `scope` shows it (`User.attachments.totalCount`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttachmentCount(pub i64, pub Scope);
 
 /// A deletion log entry by id (`User.deletion`, `Attachment.deletion`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,26 +90,57 @@ impl Loader<UserKey> for Batch {
     }
 }
 
-impl Loader<AttachmentsOfOwner> for Batch {
+impl Loader<AttachmentPage> for Batch {
     type Value = Vec<attachment::Model>;
     type Error = DbErr;
 
     async fn load(
         &self,
-        keys: &[AttachmentsOfOwner],
-    ) -> Result<HashMap<AttachmentsOfOwner, Vec<attachment::Model>>, DbErr> {
-        let mut found: HashMap<AttachmentsOfOwner, Vec<attachment::Model>> =
+        keys: &[AttachmentPage],
+    ) -> Result<HashMap<AttachmentPage, Vec<attachment::Model>>, DbErr> {
+        let mut found: HashMap<AttachmentPage, Vec<attachment::Model>> =
             keys.iter().map(|key| (*key, Vec::new())).collect();
-        for (scope, owners) in by_scope(keys, |AttachmentsOfOwner(id, scope)| (id, scope)) {
+        // One statement per page shape (scope, first, after): usually one for the response.
+        let mut shapes: HashMap<(Scope, u64, Option<i64>), Vec<i64>> = HashMap::new();
+        for key in keys {
+            shapes
+                .entry((key.scope, key.first, key.after))
+                .or_default()
+                .push(key.owner);
+        }
+        for ((scope, first, after), owners) in shapes {
             let rows = Scoped::<attachment::Entity>::new(scope)
-                .filter(attachment::Column::OwnerId.is_in(owners))
-                .all(&self.db)
+                .first_rows_per(&self.db, attachment::Column::OwnerId, &owners, first, after)
                 .await?;
             for row in rows {
-                found
-                    .entry(AttachmentsOfOwner(row.owner_id, scope))
-                    .or_default()
-                    .push(row);
+                let key = AttachmentPage {
+                    owner: row.owner_id,
+                    scope,
+                    first,
+                    after,
+                };
+                found.entry(key).or_default().push(row);
+            }
+        }
+        for rows in found.values_mut() {
+            rows.sort_by_key(|a| a.id);
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<AttachmentCount> for Batch {
+    type Value = u64;
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[AttachmentCount]) -> Result<HashMap<AttachmentCount, u64>, DbErr> {
+        let mut found: HashMap<AttachmentCount, u64> = keys.iter().map(|k| (*k, 0)).collect();
+        for (scope, owners) in by_scope(keys, |AttachmentCount(id, scope)| (id, scope)) {
+            let counts = Scoped::<attachment::Entity>::new(scope)
+                .count_per(&self.db, attachment::Column::OwnerId, &owners)
+                .await?;
+            for (owner, n) in counts {
+                found.insert(AttachmentCount(owner, scope), n);
             }
         }
         Ok(found)

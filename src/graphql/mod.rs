@@ -6,6 +6,7 @@ mod attachment;
 mod connection;
 mod deletion;
 mod lifecycle;
+pub mod limits;
 pub mod loaders;
 mod node;
 pub mod nulls;
@@ -43,10 +44,7 @@ pub struct Mutation(
     lifecycle::LifecycleMutation,
 );
 
-/// Deepest query accepted; deeper ones are refused before any resolver runs.
-pub const MAX_DEPTH: usize = 12;
-/// Most complex query accepted (each field costs 1).
-pub const MAX_COMPLEXITY: usize = 2_000;
+pub use limits::{MAX_COST, MAX_DEPTH, STATEMENT_COST};
 
 /// The schema without data: enough for `keepsake schema` and the drift test.
 pub fn schema() -> KeepsakeSchema {
@@ -64,8 +62,7 @@ pub struct UndoWindow(pub std::time::Duration);
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::Limits)
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.

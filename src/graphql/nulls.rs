@@ -1,4 +1,5 @@
-//! GraphQL's null propagation for field errors, which async-graphql 7 does not do.
+//! GraphQL's null propagation for field errors, and response keys in the query's order:
+//! two things async-graphql 7 does not do.
 //!
 //! The spec says a field that fails is `null` beside its error, and when the field is
 //! non-null the `null` moves up to the nearest nullable parent (or to `data` itself).
@@ -108,7 +109,8 @@ impl Nullability {
             .find_map(|concrete| self.fields.get(&(concrete.clone(), field.to_owned())))
     }
 
-    /// Moves each field error's `null` to where the spec puts it.
+    /// Puts the response's keys in the query's order, and moves each field error's `null`
+    /// to where the spec puts it.
     pub fn propagate(
         &self,
         document: Option<&ExecutableDocument>,
@@ -121,6 +123,7 @@ impl Nullability {
         let Some((root, selection)) = operation(document, operation_name) else {
             return;
         };
+        order_keys(document, &[selection], &mut response.data);
         let paths: Vec<Vec<PathSegment>> = response
             .errors
             .iter()
@@ -221,6 +224,82 @@ fn find_field<'a>(
             find_field(document, &fragment.node.selection_set.node, key)
         }
     })
+}
+
+/// Puts every object's keys in the order its selection set asks for them, as the spec says
+/// (first occurrence wins, fragments in place). async-graphql 7 resolves a selection's fields
+/// concurrently and keeps them in the order they *finish*.
+fn order_keys(document: &ExecutableDocument, selections: &[&SelectionSet], value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<(&str, Vec<&SelectionSet>)> = Vec::new();
+            for selection in selections {
+                response_keys(document, selection, &mut keys, 0);
+            }
+            let position = |key: &str| {
+                keys.iter()
+                    .position(|(k, _)| *k == key)
+                    .unwrap_or(usize::MAX)
+            };
+            map.sort_by(|a, _, b, _| position(a.as_str()).cmp(&position(b.as_str())));
+            for (key, children) in &keys {
+                if let Some(child) = map.get_mut(*key)
+                    && !children.is_empty()
+                {
+                    order_keys(document, children, child);
+                }
+            }
+        }
+        Value::List(items) => {
+            for item in items {
+                order_keys(document, selections, item);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The response keys of `selection` in document order, each with the selection sets asked
+/// of it (several when a key is selected more than once), fragments flattened in place.
+fn response_keys<'a>(
+    document: &'a ExecutableDocument,
+    selection: &'a SelectionSet,
+    keys: &mut Vec<(&'a str, Vec<&'a SelectionSet>)>,
+    fragment_depth: usize,
+) {
+    // Fragment cycles were refused by validation; the bound is a second guard.
+    if fragment_depth > 64 {
+        return;
+    }
+    for item in &selection.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let f = &field.node;
+                let key = f.alias.as_ref().map_or(&f.name.node, |a| &a.node).as_str();
+                let children = &f.selection_set.node;
+                match keys.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, sets)) => sets.push(children),
+                    None => keys.push((key, vec![children])),
+                }
+            }
+            Selection::InlineFragment(fragment) => response_keys(
+                document,
+                &fragment.node.selection_set.node,
+                keys,
+                fragment_depth + 1,
+            ),
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    response_keys(
+                        document,
+                        &fragment.node.selection_set.node,
+                        keys,
+                        fragment_depth + 1,
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Sets the value at `path` to null, inserting the key if it is missing. Nothing happens

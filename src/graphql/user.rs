@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::attachment::AttachmentConnection;
 use super::connection::{self, TotalCount, connection};
 use super::deletion::Deletion;
-use super::loaders::{AttachmentsOfOwner, UserKey, prefetch};
+use super::loaders::{AttachmentCount, AttachmentPage, UserKey, prefetch};
 use super::{Attachment, ContextExt, or_null};
 use crate::auth;
 use crate::entity::user;
@@ -148,25 +148,28 @@ impl User {
         let page = PageRequest::parse(first, after.as_deref())?;
         let scope = deletions::child_scope(viewer, self.scope, include_deleted, only_deleted)?;
         attachments::may_list(viewer, self.row.id)?;
-        // One batched query for every user of the response; this user's page is cut from it.
-        let all = ctx
+        // One batched, SQL-paged statement for every user of the response.
+        let key = AttachmentPage {
+            owner: self.row.id,
+            scope,
+            first: page.first,
+            after: page.after,
+        };
+        let mut rows = ctx
             .loaders()?
-            .load_one(AttachmentsOfOwner(self.row.id, scope))
+            .load_one(key)
             .await
             .map_err(Error::from)?
             .unwrap_or_default();
-        let total = all.len() as u64;
-        let mut rest = all
-            .into_iter()
-            .filter(|a| page.after.is_none_or(|after| a.id > after))
-            .map(|a| Attachment::new(a, scope));
-        let rows: Vec<_> = rest.by_ref().take(page.first as usize).collect();
-        let has_next_page = rest.next().is_some();
+        let has_next_page = rows.len() as u64 > page.first;
+        rows.truncate(page.first as usize);
         Ok(AttachmentConnection::new(
-            rows,
+            rows.into_iter()
+                .map(|a| Attachment::new(a, scope))
+                .collect(),
             has_next_page,
             page,
-            TotalCount::Known(total),
+            TotalCount::OfOwner(self.row.id, scope),
         ))
     }
 }
@@ -184,21 +187,74 @@ async fn prefetch_children(
     loaders
         .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), u.clone())))
         .await;
+    // Each `attachments` selection (aliases may ask for several pages) in one load.
     let look = ctx.look_ahead();
-    let wants_attachments = look.field("nodes").field("attachments").exists()
-        || look
-            .field("edges")
-            .field("node")
-            .field("attachments")
-            .exists();
-    if wants_attachments {
-        let keys = rows
-            .iter()
-            .filter(|u| attachments::may_list(viewer, u.id).is_ok())
-            .map(|u| AttachmentsOfOwner(u.id, scope));
+    let selections = look
+        .field("nodes")
+        .field("attachments")
+        .selection_fields()
+        .into_iter()
+        .chain(
+            look.field("edges")
+                .field("node")
+                .field("attachments")
+                .selection_fields(),
+        );
+    let mut keys = Vec::new();
+    let mut counts = Vec::new();
+    for selection in selections {
+        // Arguments the resolver would refuse are left for it to report.
+        let Some((page, child)) = page_arguments(viewer, scope, &selection) else {
+            continue;
+        };
+        if selection.selection_set().any(|f| f.name() == "totalCount") {
+            counts.extend(
+                rows.iter()
+                    .filter(|u| attachments::may_list(viewer, u.id).is_ok())
+                    .map(|u| AttachmentCount(u.id, child)),
+            );
+        }
+        keys.extend(
+            rows.iter()
+                .filter(|u| attachments::may_list(viewer, u.id).is_ok())
+                .map(|u| AttachmentPage {
+                    owner: u.id,
+                    scope: child,
+                    first: page.first,
+                    after: page.after,
+                }),
+        );
+    }
+    if !keys.is_empty() {
         prefetch(loaders, keys).await.map_err(Error::from)?;
     }
+    if !counts.is_empty() {
+        prefetch(loaders, counts).await.map_err(Error::from)?;
+    }
     Ok(())
+}
+
+/// The page and scope a `User.attachments` selection asks for, if its arguments are valid.
+fn page_arguments(
+    viewer: &auth::Viewer,
+    parent: Scope,
+    selection: &async_graphql::SelectionField<'_>,
+) -> Option<(PageRequest, Scope)> {
+    use async_graphql::Value;
+    let (mut first, mut after, mut include, mut only) = (None, None, None, None);
+    for (name, value) in selection.arguments().ok()? {
+        match (name.as_str(), value) {
+            ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
+            ("after", Value::String(s)) => after = Some(s),
+            ("includeDeleted", Value::Boolean(b)) => include = Some(b),
+            ("onlyDeleted", Value::Boolean(b)) => only = Some(b),
+            (_, Value::Null) => {}
+            _ => return None,
+        }
+    }
+    let page = PageRequest::parse(first, after.as_deref()).ok()?;
+    let scope = deletions::child_scope(viewer, parent, include, only).ok()?;
+    Some((page, scope))
 }
 
 /// Fields for `createUser`.

@@ -1,0 +1,395 @@
+//! What one request may cost, checked before any resolver runs.
+//!
+//! - **Depth**: at most [`MAX_DEPTH`] levels of fields. Introspection (`__schema`, `__type`)
+//!   may nest to [`MAX_INTROSPECTION_DEPTH`]: graphql-js's standard introspection query, which
+//!   GraphiQL, codegen and client tools send, nests `ofType` eight deep and must work.
+//! - **Cost**, in fields: every field costs 1, and every root field, connection and
+//!   `totalCount` also costs [`STATEMENT_COST`] (the SQL behind it), except inside another
+//!   connection's rows, where one batched statement serves every row. A connection's rows
+//!   (`nodes`, `edges`) cost their selection times the page size (`first`, or the default; an
+//!   empty page counts as one row), so nested connections multiply. Aliases and fragment
+//!   spreads count each time they appear. A query over [`MAX_COST`] is refused with its cost
+//!   and the budget.
+//!
+//! Both refusals carry `extensions.code` `GRAPHQL_VALIDATION_FAILED` and come after the
+//! document's own validation, so a misspelt field is reported as such first.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::{
+    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+
+use crate::service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+/// Deepest field nesting accepted outside introspection.
+pub const MAX_DEPTH: usize = 12;
+/// Deepest nesting accepted inside `__schema`/`__type`.
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+/// The most a query may cost.
+pub const MAX_COST: u64 = 100_000;
+/// What one SQL statement costs, in fields.
+pub const STATEMENT_COST: u64 = 500;
+
+/// Fields that are paged connections: their rows multiply by the page size.
+const CONNECTIONS: &[&str] = &["users", "attachments", "deletions", "archivedRecords"];
+
+/// The extension that enforces both limits.
+pub struct Limits;
+
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension::default())
+    }
+}
+
+#[derive(Default)]
+struct LimitsExtension {
+    /// The parsed document's measure, kept for the validation step.
+    measured: Mutex<Option<Measure>>,
+}
+
+/// How deep and how costly a document is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measure {
+    /// Deepest nesting outside introspection.
+    pub depth: usize,
+    /// Deepest nesting inside introspection.
+    pub introspection_depth: usize,
+    /// The cost (saturating; the walk stops once over [`MAX_COST`]).
+    pub cost: u64,
+}
+
+fn refusal(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+    error.extensions = Some(extensions);
+    error
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for LimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let measured = measure(&document, variables);
+        if let Ok(mut slot) = self.measured.lock() {
+            *slot = Some(measured);
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let measured = self
+            .measured
+            .lock()
+            .ok()
+            .and_then(|m| *m)
+            .unwrap_or_default();
+        if let Err(refused) = check(measured) {
+            return Err(vec![refusal(refused)]);
+        }
+        Ok(result)
+    }
+}
+
+/// The refusal's message when `measured` is over a limit.
+pub fn check(measured: Measure) -> Result<(), String> {
+    if measured.depth > MAX_DEPTH {
+        return Err(format!(
+            "the query nests fields {} deep; at most {MAX_DEPTH} levels are allowed",
+            measured.depth
+        ));
+    }
+    if measured.introspection_depth > MAX_INTROSPECTION_DEPTH {
+        return Err(format!(
+            "the introspection query nests {} deep; at most {MAX_INTROSPECTION_DEPTH} levels are allowed",
+            measured.introspection_depth
+        ));
+    }
+    if measured.cost > MAX_COST {
+        return Err(format!(
+            "the query costs {} and the budget is {MAX_COST}: each field costs 1, each connection, root field and totalCount {STATEMENT_COST}, and a connection's rows their fields times the page size (first, default {DEFAULT_PAGE_SIZE}); ask for smaller pages, fewer nested connections or fewer aliases",
+            if measured.cost >= MAX_COST.saturating_mul(2) {
+                format!("over {}", MAX_COST.saturating_mul(2))
+            } else {
+                measured.cost.to_string()
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// Measures every operation of `document` (the costliest one counts).
+pub fn measure(document: &ExecutableDocument, variables: &Variables) -> Measure {
+    let mut walk = Walk {
+        document,
+        variables,
+        measure: Measure::default(),
+    };
+    for (_, operation) in document.operations.iter() {
+        let cost = walk.selection(&operation.node.selection_set.node, 0, false, true, false);
+        walk.measure.cost = walk.measure.cost.max(cost);
+    }
+    walk.measure
+}
+
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    variables: &'a Variables,
+    measure: Measure,
+}
+
+/// Bounds the walk whatever the document (fragment cycles are refused by validation, which
+/// runs after parsing; a fragment "bomb" stops at the budget).
+const WALK_LIMIT: u64 = MAX_COST.saturating_mul(2);
+
+impl Walk<'_> {
+    /// The cost of a selection at `level`, recording depths.
+    fn selection(
+        &mut self,
+        selection: &SelectionSet,
+        level: usize,
+        introspection: bool,
+        root: bool,
+        in_rows: bool,
+    ) -> u64 {
+        let mut cost: u64 = 0;
+        for item in &selection.items {
+            if cost >= WALK_LIMIT || level > MAX_INTROSPECTION_DEPTH + 1 {
+                return cost.max(WALK_LIMIT);
+            }
+            let item_cost = match &item.node {
+                Selection::Field(field) => {
+                    self.field(&field.node, level + 1, introspection, root, in_rows)
+                }
+                Selection::InlineFragment(fragment) => self.selection(
+                    &fragment.node.selection_set.node,
+                    level,
+                    introspection,
+                    root,
+                    in_rows,
+                ),
+                Selection::FragmentSpread(spread) => {
+                    match self.document.fragments.get(&spread.node.fragment_name.node) {
+                        Some(fragment) => self.selection(
+                            &fragment.node.selection_set.node,
+                            level,
+                            introspection,
+                            root,
+                            in_rows,
+                        ),
+                        None => 0,
+                    }
+                }
+            };
+            cost = cost.saturating_add(item_cost);
+        }
+        cost
+    }
+
+    fn field(
+        &mut self,
+        field: &Field,
+        level: usize,
+        introspection: bool,
+        root: bool,
+        in_rows: bool,
+    ) -> u64 {
+        let name = field.name.node.as_str();
+        let introspection = introspection || name == "__schema" || name == "__type";
+        if introspection {
+            self.measure.introspection_depth = self.measure.introspection_depth.max(level);
+        } else {
+            self.measure.depth = self.measure.depth.max(level);
+        }
+        if name == "__typename" {
+            return 1;
+        }
+        let children = &field.selection_set.node;
+        // Inside another connection's rows, one batched statement serves them all.
+        let statement = if in_rows { 0 } else { STATEMENT_COST };
+        if !introspection && CONNECTIONS.contains(&name) {
+            let page = self.page_size(field);
+            let mut cost = 1 + statement;
+            for item in &children.items {
+                cost = cost.saturating_add(self.connection_part(item, level, page, in_rows));
+            }
+            return cost;
+        }
+        if name == "totalCount" && !introspection {
+            return 1 + statement;
+        }
+        let own = if root && !introspection {
+            1 + statement
+        } else {
+            1
+        };
+        own.saturating_add(self.selection(children, level, introspection, false, in_rows))
+    }
+
+    /// One item of a connection's selection: rows multiply by the page.
+    fn connection_part(
+        &mut self,
+        item: &async_graphql::Positioned<Selection>,
+        level: usize,
+        page: u64,
+        in_rows: bool,
+    ) -> u64 {
+        match &item.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                if name == "nodes" || name == "edges" {
+                    self.field(&field.node, level + 1, false, false, true)
+                        .saturating_mul(page)
+                } else {
+                    self.field(&field.node, level + 1, false, false, in_rows)
+                }
+            }
+            Selection::InlineFragment(fragment) => {
+                let mut cost: u64 = 0;
+                for inner in &fragment.node.selection_set.node.items {
+                    cost = cost.saturating_add(self.connection_part(inner, level, page, in_rows));
+                }
+                cost
+            }
+            Selection::FragmentSpread(spread) => {
+                let Some(fragment) = self.document.fragments.get(&spread.node.fragment_name.node)
+                else {
+                    return 0;
+                };
+                let mut cost: u64 = 0;
+                for inner in &fragment.node.selection_set.node.items {
+                    if cost >= WALK_LIMIT {
+                        break;
+                    }
+                    cost = cost.saturating_add(self.connection_part(inner, level, page, in_rows));
+                }
+                cost
+            }
+        }
+    }
+
+    /// The page size `first` asks for (a literal or a variable), clamped to what a page can
+    /// hold; an empty page counts as one row.
+    fn page_size(&self, field: &Field) -> u64 {
+        let value = field
+            .arguments
+            .iter()
+            .find(|(name, _)| name.node.as_str() == "first")
+            .map(|(_, value)| &value.node);
+        let resolved = value.and_then(|v| {
+            v.clone()
+                .into_const_with(|name| self.variables.get(&name).cloned().ok_or(()))
+                .ok()
+        });
+        let first = match resolved {
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        };
+        let page = first.map_or(DEFAULT_PAGE_SIZE, |n| {
+            u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
+        });
+        page.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost_of(query: &str) -> Measure {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        measure(&document, &Variables::default())
+    }
+
+    #[test]
+    fn nested_connections_multiply_and_aliases_add_up() {
+        let one = cost_of("{ users(first: 10) { nodes { id } } }").cost;
+        let two = cost_of(
+            "{ a: users(first: 10) { nodes { id } } b: users(first: 10) { nodes { id } } }",
+        )
+        .cost;
+        assert_eq!(two, 2 * one);
+        // users(first: n) { nodes { attachments(first: m) { nodes { id } } } } costs
+        // 1 + statement + n * (1 + 1 + m * 2): the inner rows multiply by both pages, and
+        // the inner connection's one batched statement is not charged per row.
+        let cost = |n: u64, m: u64| {
+            cost_of(&format!(
+                "{{ users(first: {n}) {{ nodes {{ attachments(first: {m}) {{ nodes {{ id }} }} }} }} }}"
+            ))
+            .cost
+        };
+        assert_eq!(cost(10, 10), 1 + STATEMENT_COST + 10 * (2 + 10 * 2));
+        assert_eq!(cost(10, 20) - cost(10, 10), 10 * 10 * 2);
+        assert_eq!(cost(20, 10) - cost(10, 10), 10 * (2 + 10 * 2));
+        // Page sizes come from variables too, and an empty page still counts one row.
+        let document = async_graphql::parser::parse_query(
+            "query($n: Int) { users(first: $n) { nodes { id } } }",
+        )
+        .unwrap();
+        let vars = Variables::from_json(serde_json::json!({ "n": 7 }));
+        assert_eq!(measure(&document, &vars).cost, 1 + STATEMENT_COST + 7 * 2);
+        assert_eq!(
+            cost_of("{ users(first: 0) { nodes { id } } }").cost,
+            1 + STATEMENT_COST + 2
+        );
+    }
+
+    #[test]
+    fn the_yardstick_fits_and_the_cube_does_not() {
+        let yardstick = cost_of(
+            "{ users(first: 50) { nodes { id email attachments { nodes { id filename sizeBytes } } } } }",
+        );
+        assert!(check(yardstick).is_ok(), "{yardstick:?}");
+        let cube = cost_of(
+            "{ me { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { f0: filename f1: filename } } } } } } } } } }",
+        );
+        assert!(check(cube).is_err(), "{cube:?}");
+        let aliases = format!(
+            "{{ {} }}",
+            (0..600)
+                .map(|i| format!("a{i}: users(first: 0) {{ totalCount }}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert!(check(cost_of(&aliases)).is_err());
+    }
+
+    #[test]
+    fn introspection_may_nest_deeper_than_data() {
+        let deep_types = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }";
+        assert!(check(cost_of(deep_types)).is_ok());
+        let deep_data = "{ me { attachments { nodes { owner { attachments { nodes { owner { attachments { nodes { owner { attachments { nodes { owner { id } } } } } } } } } } } } } }";
+        assert!(check(cost_of(deep_data)).is_err());
+    }
+
+    #[test]
+    fn a_fragment_bomb_stops_at_the_budget() {
+        let mut query = String::from("{ me { ...f0 } }\n");
+        for i in 0..40 {
+            query.push_str(&format!(
+                "fragment f{i} on User {{ a: attachments {{ nodes {{ ...f{n} }} }} b: attachments {{ nodes {{ ...f{n} }} }} }}\n",
+                n = i + 1
+            ));
+        }
+        query.push_str("fragment f40 on Attachment { id }\n");
+        let measured = cost_of(&query);
+        assert!(check(measured).is_err(), "{measured:?}");
+    }
+}
