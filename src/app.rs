@@ -10,26 +10,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Tokens};
 use crate::config::{Settings, redact_url};
 use crate::graphql::nulls::Nullability;
 use crate::graphql::{self, KeepsakeSchema, RequestAuth};
+use crate::graphql_http::{self, MediaType, Outcome, Refusal};
 use crate::metrics::Metrics;
 use crate::service::purge;
 use crate::soft_delete::{self, Db};
 
-/// The largest request body accepted (GraphQL documents and variables).
+/// The largest request body accepted (GraphQL documents and variables); `/graphql` refuses a
+/// larger one with 413 however it is sent (`Content-Length` or chunked).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The settings key under which a generated JWT secret is kept.
@@ -259,7 +259,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             tracing::info_span!(
                 "request",
@@ -279,31 +278,41 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
-/// Executes one GraphQL request as the viewer its bearer token names.
-async fn graphql_handler(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
-    let mut request = request.into_inner();
+/// Executes one GraphQL request as the viewer its bearer token names, speaking GraphQL over
+/// HTTP as [`graphql_http`] lays it out (media types, status codes, refusals).
+async fn graphql_handler(State(state): State<AppState>, request: Request) -> Response {
+    let media = match graphql_http::negotiate(request.headers()) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.into_response(MediaType::Json),
+    };
+    let method = request.method().clone();
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let mut request = match graphql_http::read_request(request, MAX_BODY_BYTES).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal.into_response(media),
+    };
+    // Every GraphQL request counts, refused documents included; malformed HTTP does not.
+    state.metrics.graphql_request();
+    if let Err(error) = graphql_http::parse_document(&mut request) {
+        return graphql_http::refused(media, &[error]);
+    }
     if method == Method::GET && is_mutation(&mut request) {
         // GraphQL over HTTP: GET may not change anything.
-        let body = serde_json::json!({ "errors": [{
-            "message": "mutations must be sent with POST",
-            "extensions": { "code": "BAD_USER_INPUT" }
-        }]});
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST")],
-            Json(body),
-        )
-            .into_response();
+        return Refusal::MutationOverGet.into_response(media);
     }
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default());
-    let auth = RequestAuth::from_result(state.tokens.authenticate(&state.db, authorization).await);
+    let missing = graphql_http::check_required_variables(&mut request);
+    if !missing.is_empty() {
+        return graphql_http::refused(media, &missing);
+    }
+    let auth = RequestAuth::from_result(
+        state
+            .tokens
+            .authenticate(&state.db, authorization.as_deref())
+            .await,
+    );
     if let RequestAuth::Viewer(viewer) = &auth {
         tracing::Span::current().record("viewer", viewer.id());
         tracing::debug!(
@@ -312,15 +321,21 @@ async fn graphql_handler(
             "authenticated"
         );
     }
-    state.metrics.graphql_request();
     let document = request.parsed_query().ok().cloned();
     let operation_name = request.operation_name.clone();
     let loaders = graphql::loaders::for_request(state.db.clone());
-    let mut response = state.schema.execute(request.data(auth).data(loaders)).await;
-    state
-        .nullability
-        .propagate(document.as_ref(), operation_name.as_deref(), &mut response);
-    GraphQLResponse::from(response).into_response()
+    let response = state.schema.execute(request.data(auth).data(loaders)).await;
+    match graphql_http::classify(response) {
+        Outcome::Executed(mut response) => {
+            state.nullability.propagate(
+                document.as_ref(),
+                operation_name.as_deref(),
+                &mut response,
+            );
+            graphql_http::executed(media, response)
+        }
+        Outcome::Refused(errors) => graphql_http::refused(media, &errors),
+    }
 }
 
 /// Whether the operation a request would run is a mutation.
@@ -328,7 +343,7 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
     let name = request.operation_name.clone();
     let Ok(doc) = request.parsed_query() else {
-        return false; // execution reports the syntax error
+        return false; // parse_document has answered it already
     };
     match &doc.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod entity;
 pub mod error;
 pub mod graphql;
+pub mod graphql_http;
 pub mod ids;
 pub mod metrics;
 pub mod service;
