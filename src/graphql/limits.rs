@@ -54,7 +54,7 @@ struct LimitsExtension {
 }
 
 /// How deep and how costly a document is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Measure {
     /// Deepest nesting outside introspection.
     pub depth: usize,
@@ -62,6 +62,8 @@ pub struct Measure {
     pub introspection_depth: usize,
     /// The cost (saturating; the walk stops once over [`MAX_COST`]).
     pub cost: u64,
+    /// The first argument holding an integer outside GraphQL's `Int` (32 bits), with it.
+    pub int_out_of_range: Option<(String, i64)>,
 }
 
 fn refusal(message: String) -> ServerError {
@@ -99,7 +101,7 @@ impl Extension for LimitsExtension {
             .measured
             .lock()
             .ok()
-            .and_then(|m| *m)
+            .and_then(|m| m.clone())
             .unwrap_or_default();
         if let Err(refused) = check(measured) {
             return Err(vec![refusal(refused)]);
@@ -110,6 +112,13 @@ impl Extension for LimitsExtension {
 
 /// The refusal's message when `measured` is over a limit.
 pub fn check(measured: Measure) -> Result<(), String> {
+    if let Some((argument, value)) = &measured.int_out_of_range {
+        return Err(format!(
+            "{argument}: {value} is outside GraphQL's Int range ({} to {})",
+            i32::MIN,
+            i32::MAX
+        ));
+    }
     if measured.depth > MAX_DEPTH {
         return Err(format!(
             "the query nests fields {} deep; at most {MAX_DEPTH} levels are allowed",
@@ -221,6 +230,7 @@ impl Walk<'_> {
         if name == "__typename" {
             return 1;
         }
+        self.check_ints(field);
         let children = &field.selection_set.node;
         // Inside another connection's rows, one batched statement serves them all.
         let statement = if in_rows { 0 } else { STATEMENT_COST };
@@ -285,6 +295,32 @@ impl Walk<'_> {
         }
     }
 
+    /// Records the first integer argument (a literal or a variable) outside the 32 bits
+    /// GraphQL's `Int` holds. async-graphql lets it through validation and fails the field at
+    /// run time without a code. Only arguments that are numbers themselves are checked (every
+    /// such argument of this schema is an `Int`, like `first`); fields inside input objects
+    /// are typed by the input, and `sizeBytes` there is 64-bit on purpose.
+    fn check_ints(&mut self, field: &Field) {
+        if self.measure.int_out_of_range.is_some() {
+            return;
+        }
+        for (name, value) in &field.arguments {
+            let Ok(value) = value
+                .node
+                .clone()
+                .into_const_with(|var| self.variables.get(&var).cloned().ok_or(()))
+            else {
+                continue;
+            };
+            if let Some(bad) =
+                int_out_of_range(&value).filter(|_| matches!(value, Value::Number(_)))
+            {
+                self.measure.int_out_of_range = Some((name.node.to_string(), bad));
+                return;
+            }
+        }
+    }
+
     /// The page size `first` asks for (a literal or a variable), clamped to what a page can
     /// hold; an empty page counts as one row.
     fn page_size(&self, field: &Field) -> u64 {
@@ -306,6 +342,17 @@ impl Walk<'_> {
             u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
         });
         page.max(1)
+    }
+}
+
+/// `value`, when it is an integer that does not fit an `i32`.
+fn int_out_of_range(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => {
+            let wide = n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX))?;
+            i32::try_from(wide).is_err().then_some(wide)
+        }
+        _ => None,
     }
 }
 
@@ -356,11 +403,11 @@ mod tests {
         let yardstick = cost_of(
             "{ users(first: 50) { nodes { id email attachments { nodes { id filename sizeBytes } } } } }",
         );
-        assert!(check(yardstick).is_ok(), "{yardstick:?}");
+        assert!(check(yardstick.clone()).is_ok(), "{yardstick:?}");
         let cube = cost_of(
             "{ me { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { f0: filename f1: filename } } } } } } } } } }",
         );
-        assert!(check(cube).is_err(), "{cube:?}");
+        assert!(check(cube.clone()).is_err(), "{cube:?}");
         let aliases = format!(
             "{{ {} }}",
             (0..600)
@@ -380,6 +427,20 @@ mod tests {
     }
 
     #[test]
+    fn integers_past_32_bits_are_refused_literal_or_variable() {
+        assert!(check(cost_of("{ users(first: 2147483648) { totalCount } }")).is_err());
+        assert!(check(cost_of("{ users(first: -2147483649) { totalCount } }")).is_err());
+        assert!(check(cost_of("{ users(first: 100) { totalCount } }")).is_ok());
+        let document = async_graphql::parser::parse_query(
+            "query($n: Int) { users(first: $n) { totalCount } }",
+        )
+        .unwrap();
+        let vars = Variables::from_json(serde_json::json!({ "n": 3_000_000_000i64 }));
+        let refused = check(measure(&document, &vars)).unwrap_err();
+        assert!(refused.starts_with("first: 3000000000"), "{refused}");
+    }
+
+    #[test]
     fn a_fragment_bomb_stops_at_the_budget() {
         let mut query = String::from("{ me { ...f0 } }\n");
         for i in 0..40 {
@@ -390,6 +451,6 @@ mod tests {
         }
         query.push_str("fragment f40 on Attachment { id }\n");
         let measured = cost_of(&query);
-        assert!(check(measured).is_err(), "{measured:?}");
+        assert!(check(measured.clone()).is_err(), "{measured:?}");
     }
 }

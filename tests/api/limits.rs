@@ -10,6 +10,7 @@ on_both_backends!(
     deep_and_costly_queries_are_refused_before_any_statement_runs,
     response_keys_follow_the_query,
     a_users_attachments_page_in_sql_through_every_page,
+    integers_past_32_bits_are_refused_before_running,
 );
 
 /// graphql-js's `getIntrospectionQuery()` (v16), what GraphiQL, codegen and client tools send.
@@ -242,4 +243,36 @@ async fn a_users_attachments_page_in_sql_through_every_page(backend: Backend) {
     assert_eq!(page["nodes"], json!([]));
     assert_eq!(page["pageInfo"]["hasNextPage"], true);
     assert_eq!(page["totalCount"], 6);
+}
+
+async fn integers_past_32_bits_are_refused_before_running(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    // Found by schemathesis: async-graphql let these through validation and failed the field
+    // at run time with no code.
+    for (query, variables) in [
+        ("{ users(first: 2147483648) { totalCount } }", json!({})),
+        (
+            "{ me { attachments(first: -2147483649) { totalCount } } }",
+            json!({}),
+        ),
+        (
+            "query($n: Int) { users(first: $n) { totalCount } }",
+            json!({ "n": 3_000_000_000i64 }),
+        ),
+    ] {
+        let body = app.graphql(Some(&ada.token), query, variables).await;
+        assert_refused(&body, &["outside GraphQL's Int range"]);
+    }
+    let body = app
+        .graphql(
+            Some(&ada.token),
+            "{ users(first: 2147483647) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
 }
