@@ -2,7 +2,8 @@
 //! and exposes its address; [`App::run`] serves until a shutdown signal, then drains.
 //!
 //! Routes: `POST`/`GET /graphql`, `GET /playground` (GraphiQL), `GET /healthz`,
-//! `GET /metrics`.
+//! `GET /metrics`. Every response is gzip-compressed when the client accepts it and the body
+//! is large enough to gain; CORS headers are sent only when `KEEPSAKE_CORS_ORIGINS` is set.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,18 +13,20 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate as _, SizeAbove};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Tokens};
-use crate::config::{Settings, redact_url};
+use crate::config::{CorsOrigins, Settings, redact_url};
 use crate::graphql::nulls::Nullability;
 use crate::graphql::{self, KeepsakeSchema, RequestAuth};
-use crate::graphql_http::{self, MediaType, Outcome, Refusal};
+use crate::graphql_http::{self, Incoming, MediaType, Outcome, PersistedQueries, Refusal};
 use crate::metrics::Metrics;
 use crate::service::purge;
 use crate::soft_delete::{self, Db};
@@ -31,6 +34,12 @@ use crate::soft_delete::{self, Db};
 /// The largest request body accepted (GraphQL documents and variables); `/graphql` refuses a
 /// larger one with 413 however it is sent (`Content-Length` or chunked).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Responses smaller than this go uncompressed: gzip's framing would eat most of the gain.
+pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// How long a browser may reuse a CORS preflight's answer.
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The settings key under which a generated JWT secret is kept.
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -45,6 +54,8 @@ pub struct App {
     state: AppState,
     /// The retention purge's age and interval, when it is on.
     retention: Option<(Duration, Duration)>,
+    /// The browser origins CORS lets in.
+    cors_origins: CorsOrigins,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -60,6 +71,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The schema's field types, to put field errors' nulls where the spec says.
     pub nullability: Arc<Nullability>,
+    /// Documents of Automatic Persisted Queries, by hash.
+    pub persisted: Arc<PersistedQueries>,
 }
 
 impl App {
@@ -78,6 +91,7 @@ impl App {
             tokens,
             metrics,
             nullability: Arc::new(Nullability::of_schema().await),
+            persisted: Arc::new(PersistedQueries::default()),
         };
         Ok(App {
             listener,
@@ -86,6 +100,7 @@ impl App {
             retention: settings
                 .retention
                 .map(|age| (age, settings.retention_interval)),
+            cors_origins: settings.cors_origins.clone(),
         })
     }
 
@@ -114,7 +129,14 @@ impl App {
                 move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),
             ))
         });
-        let served = axum::serve(self.listener, router(self.state))
+        match &self.cors_origins {
+            CorsOrigins::None => {}
+            CorsOrigins::Any => tracing::info!("CORS: pages of any origin may call the API"),
+            CorsOrigins::List(origins) => {
+                tracing::info!(origins = %origins.join(","), "CORS: these origins may call the API");
+            }
+        }
+        let served = axum::serve(self.listener, router(self.state, &self.cors_origins))
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
@@ -249,9 +271,9 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// The routes and their layers.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The routes and their layers; CORS only when some origin is allowed.
+pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
+    let mut router = Router::new()
         .route("/", get(|| async { Redirect::temporary("/playground") }))
         .route("/graphql", get(graphql_handler).post(graphql_handler))
         .route("/playground", get(playground))
@@ -259,6 +281,17 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        );
+    if *cors_origins != CorsOrigins::None {
+        router = router.layer(middleware::from_fn_with_state(
+            Arc::new(cors_origins.clone()),
+            cors,
+        ));
+    }
+    router
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             tracing::info_span!(
                 "request",
@@ -268,6 +301,56 @@ pub fn router(state: AppState) -> Router {
             )
         }))
         .with_state(state)
+}
+
+/// CORS for the origins in `KEEPSAKE_CORS_ORIGINS`. A preflight from an allowed origin is
+/// answered here: 204, methods GET and POST, headers `Authorization` and `Content-Type`,
+/// reusable for [`CORS_MAX_AGE`]. Any other request runs, and an allowed origin's answer
+/// carries `Access-Control-Allow-Origin`. Requests from other origins pass as if CORS were
+/// off (only `Vary: Origin` is added). Never credentials: tokens travel in `Authorization`,
+/// not in cookies.
+async fn cors(State(origins): State<Arc<CorsOrigins>>, request: Request, next: Next) -> Response {
+    let allowed = request
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|origin| origins.allows(origin.as_bytes()))
+        .cloned();
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if allowed.is_some() && preflight {
+        (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+                (
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "authorization, content-type",
+                ),
+                (
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    &CORS_MAX_AGE.as_secs().to_string(),
+                ),
+            ],
+        )
+            .into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    if let Some(origin) = allowed {
+        let origin = match *origins {
+            CorsOrigins::Any => HeaderValue::from_static("*"),
+            _ => origin,
+        };
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    if matches!(*origins, CorsOrigins::List(_)) {
+        // The answer depends on the Origin: caches must keep one per origin.
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    response
 }
 
 /// Records every request's duration.
@@ -290,8 +373,11 @@ async fn graphql_handler(State(state): State<AppState>, request: Request) -> Res
         .headers()
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default().to_owned());
-    let mut request = match graphql_http::read_request(request, MAX_BODY_BYTES).await {
-        Ok(request) => request,
+    let Incoming {
+        mut request,
+        register,
+    } = match graphql_http::read_request(request, MAX_BODY_BYTES, &state.persisted).await {
+        Ok(incoming) => incoming,
         Err(refusal) => return refusal.into_response(media),
     };
     // Every GraphQL request counts, refused documents included; malformed HTTP does not.
@@ -323,10 +409,15 @@ async fn graphql_handler(State(state): State<AppState>, request: Request) -> Res
     }
     let document = request.parsed_query().ok().cloned();
     let operation_name = request.operation_name.clone();
+    // APQ: a document sent with its hash is kept once the schema has accepted it.
+    let register = register.map(|hash| (hash, request.query.clone()));
     let loaders = graphql::loaders::for_request(state.db.clone());
     let response = state.schema.execute(request.data(auth).data(loaders)).await;
     match graphql_http::classify(response) {
         Outcome::Executed(mut response) => {
+            if let Some((hash, text)) = register {
+                state.persisted.insert(hash, text);
+            }
             state.nullability.propagate(
                 document.as_ref(),
                 operation_name.as_deref(),

@@ -156,6 +156,10 @@ pub struct ServeArgs {
     /// How often the retention purge runs.
     #[arg(long, env = "KEEPSAKE_RETENTION_INTERVAL", default_value = "1h")]
     pub retention_interval: String,
+    /// Origins whose pages may call the API from a browser (CORS), comma-separated, like
+    /// `https://app.example.com,http://localhost:5173`; `*` for any origin. Unset: none.
+    #[arg(long, env = "KEEPSAKE_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -165,6 +169,7 @@ impl Default for ServeArgs {
             demo: false,
             retention: None,
             retention_interval: "1h".into(),
+            cors_origins: None,
         }
     }
 }
@@ -201,6 +206,126 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// How often the retention purge runs.
     pub retention_interval: Duration,
+    /// Which browser origins may call the API (CORS).
+    pub cors_origins: CorsOrigins,
+}
+
+/// The origins whose pages may call the API from a browser: the answer to CORS. Bearer
+/// tokens travel in `Authorization`, never in cookies, so no credentials are ever allowed
+/// and `*` is as safe as a list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all: browsers keep other origins' pages out (the default).
+    #[default]
+    None,
+    /// `*`: any origin.
+    Any,
+    /// These exact origins, as browsers write them: lower case, without a default port.
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// Reads `KEEPSAKE_CORS_ORIGINS`: comma-separated origins (`scheme://host[:port]`, no
+    /// path), or `*` alone; empty means none.
+    pub fn parse(value: &str) -> Result<CorsOrigins, ConfigError> {
+        let problem = |problem: String| ConfigError {
+            setting: "KEEPSAKE_CORS_ORIGINS (--cors-origins)",
+            problem,
+        };
+        if value.trim().is_empty() {
+            return Ok(CorsOrigins::None);
+        }
+        if value.trim() == "*" {
+            return Ok(CorsOrigins::Any);
+        }
+        let mut origins = Vec::new();
+        for entry in value.split(',').map(str::trim) {
+            let origin = match entry {
+                "" => return Err(problem(format!("'{value}' has an empty entry; separate origins with single commas"))),
+                "*" => return Err(problem("'*' (any origin) must stand alone, not in a list".into())),
+                entry => normalize_origin(entry).map_err(|why| {
+                    problem(format!("'{entry}' is not an origin: {why}; write it like https://app.example.com or http://localhost:5173"))
+                })?,
+            };
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        Ok(CorsOrigins::List(origins))
+    }
+
+    /// Whether a request's `Origin` header names an allowed origin.
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        match self {
+            CorsOrigins::None => false,
+            CorsOrigins::Any => true,
+            CorsOrigins::List(origins) => {
+                origins.iter().any(|allowed| allowed.as_bytes() == origin)
+            }
+        }
+    }
+}
+
+/// `scheme://host[:port]` in the form browsers send in `Origin`: lower case, the default port
+/// of http and https left out.
+fn normalize_origin(entry: &str) -> Result<String, &'static str> {
+    let entry = entry.to_ascii_lowercase();
+    let (scheme, authority) = entry.split_once("://").ok_or("no scheme")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if !scheme_ok {
+        return Err("the scheme is not valid");
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err("an origin has no path, query or trailing slash");
+    }
+    if authority.contains('@') {
+        return Err("an origin has no user name or password");
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(ipv6) => {
+            let (address, rest) = ipv6
+                .split_once(']')
+                .ok_or("an IPv6 address needs its ']'")?;
+            let address: std::net::Ipv6Addr = address
+                .parse()
+                .map_err(|_| "the IPv6 address is not valid")?;
+            let port = match rest {
+                "" => None,
+                rest => Some(
+                    rest.strip_prefix(':')
+                        .ok_or("junk after the IPv6 address")?,
+                ),
+            };
+            (format!("[{address}]"), port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let labels_ok = host.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+            if !labels_ok {
+                return Err("the host name is not valid");
+            }
+            (host.to_owned(), port)
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(port) => match port.parse::<u16>() {
+            Ok(number) if number > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Some(number),
+            _ => return Err("the port is not a number from 1 to 65535"),
+        },
+    };
+    Ok(match (scheme, port) {
+        ("http", Some(80)) | ("https", Some(443)) | (_, None) => format!("{scheme}://{host}"),
+        (_, Some(port)) => format!("{scheme}://{host}:{port}"),
+    })
 }
 
 /// A setting that cannot be used; its message names the setting and the fix.
@@ -255,6 +380,12 @@ impl Settings {
                     serve.retention_interval
                 ),
             })?;
+        let cors_origins = serve
+            .cors_origins
+            .as_deref()
+            .map(CorsOrigins::parse)
+            .transpose()?
+            .unwrap_or_default();
         Ok(Settings {
             database_url: global.database_url.clone(),
             jwt_secret: global.jwt_secret.clone(),
@@ -263,6 +394,7 @@ impl Settings {
             demo: serve.demo,
             retention,
             retention_interval,
+            cors_origins,
         })
     }
 
@@ -276,6 +408,7 @@ impl Settings {
             demo: false,
             retention: None,
             retention_interval: Duration::from_secs(3600),
+            cors_origins: CorsOrigins::None,
         }
     }
 }
@@ -332,6 +465,55 @@ mod tests {
             redact_url("sqlite://keepsake.db?mode=rwc"),
             "sqlite://keepsake.db?mode=rwc"
         );
+    }
+
+    #[test]
+    fn cors_origins_are_checked_and_written_as_browsers_send_them() {
+        let list = |value: &str| match CorsOrigins::parse(value) {
+            Ok(CorsOrigins::List(origins)) => Ok(origins),
+            Ok(other) => panic!("{value}: {other:?}"),
+            Err(err) => Err(err.to_string()),
+        };
+        assert_eq!(CorsOrigins::parse("").unwrap(), CorsOrigins::None);
+        assert_eq!(CorsOrigins::parse(" * ").unwrap(), CorsOrigins::Any);
+        assert_eq!(
+            list("https://App.Example.com, http://localhost:5173,https://app.example.com:443")
+                .unwrap(),
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert_eq!(list("http://[::1]:8080").unwrap(), ["http://[::1]:8080"]);
+        assert_eq!(
+            list("capacitor://localhost").unwrap(),
+            ["capacitor://localhost"]
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/app",
+            "https://app.example.com?x=1",
+            "https://user@app.example.com",
+            "https://app.example.com:0",
+            "https://app.example.com:+80",
+            "https://app.example.com:99999",
+            "https://",
+            "https://a..b",
+            "http://[::1",
+            "https://a.example,,https://b.example",
+            "https://a.example,*",
+            "null",
+        ] {
+            let err = list(bad).unwrap_err();
+            assert!(
+                err.starts_with("KEEPSAKE_CORS_ORIGINS (--cors-origins): "),
+                "{err}"
+            );
+        }
+        let origins = CorsOrigins::parse("https://app.example.com").unwrap();
+        assert!(origins.allows(b"https://app.example.com"));
+        assert!(!origins.allows(b"https://app.example.com.evil.example"));
+        assert!(!origins.allows(b"http://app.example.com"));
+        assert!(CorsOrigins::Any.allows(b"https://anywhere.example"));
+        assert!(!CorsOrigins::None.allows(b"https://app.example.com"));
     }
 
     #[test]

@@ -5,19 +5,23 @@
 //! The `/graphql` handler ([`crate::app`]) picks the answer's [`MediaType`] with
 //! [`negotiate`], reads the request with [`read_request`], parses it with [`parse_document`],
 //! and answers an executed response with [`executed`] or a refused one with [`refused`]
-//! ([`classify`] tells them apart).
+//! ([`classify`] tells them apart). [`PersistedQueries`] keeps documents for Apollo's
+//! Automatic Persisted Queries, so a client may send a document's hash instead of it.
 //!
 //! | outcome | `application/json` | `application/graphql-response+json` |
 //! |---|---|---|
 //! | executed, field errors and `data: null` included | 200 | 200 |
 //! | document refused before execution (parse, validation, variables), no `data` | 200 | 400 |
 //! | malformed request: not JSON, no `query`, a parameter of the wrong type | 400 | 400 |
+//! | a persisted query's hash that does not match its `query` | 400 | 400 |
+//! | a persisted query's hash alone, not held here (`PERSISTED_QUERY_NOT_FOUND`) | 200 | 200 |
 //! | a mutation sent with `GET` | 405 | 405 |
 //! | `Accept` allows neither media type | 406 | 406 |
 //! | body larger than the limit, `Content-Length` or chunked | 413 | 413 |
 //! | `POST` without `Content-Type: application/json` | 415 | 415 |
 
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 
 use async_graphql::parser::types::{DocumentOperations, OperationDefinition};
 use async_graphql::{ServerError, Value};
@@ -34,6 +38,9 @@ pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 /// `extensions.code` of an HTTP request that carries no GraphQL request to run.
 const BAD_REQUEST: &str = "BAD_USER_INPUT";
+/// `extensions.code` of a persisted query's hash sent alone whose document this server does
+/// not hold: the client sends it again with the document (Apollo's APQ protocol).
+pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 
 /// What a request body should look like, for messages.
 const EXAMPLE: &str = r#"{"query": "{ me { id } }"}"#;
@@ -70,9 +77,15 @@ impl MediaType {
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// 400: the body or the URL is not a GraphQL request (bad JSON, no `query`, a parameter
-    /// of the wrong type).
+    /// of the wrong type, a persisted query's hash that is not the document's).
     #[error("{0}")]
     BadRequest(String),
+    /// 200 with `extensions.code` `PERSISTED_QUERY_NOT_FOUND` and `Cache-Control: private,
+    /// no-cache` (a cache must not keep the miss): a persisted query's hash alone, whose
+    /// document this server does not hold. Apollo clients match this exact message and
+    /// send the request again with the document.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// 405 with `Allow: POST`: GET may not change anything.
     #[error("mutations must be sent with POST; GET runs queries only")]
     MutationOverGet,
@@ -102,6 +115,7 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::PersistedQueryNotFound => StatusCode::OK,
             Refusal::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Refusal::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,15 +123,31 @@ impl Refusal {
         }
     }
 
+    /// The `extensions.code` of the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::PersistedQueryNotFound => PERSISTED_QUERY_NOT_FOUND,
+            _ => BAD_REQUEST,
+        }
+    }
+
     /// The refusal as `{"errors": [{"message", "extensions": {"code"}}]}` in `media`.
     pub fn into_response(self, media: MediaType) -> Response {
         let mut error = ServerError::new(self.to_string(), None);
-        set_code(&mut error, BAD_REQUEST);
+        set_code(&mut error, self.code());
         let mut response = body_response(self.status(), media, &Refused { errors: &[error] });
-        if matches!(self, Refusal::MutationOverGet) {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        let headers = response.headers_mut();
+        match self {
+            Refusal::MutationOverGet => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            Refusal::PersistedQueryNotFound => {
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-cache, must-revalidate"),
+                );
+            }
+            _ => {}
         }
         response
     }
@@ -202,12 +232,23 @@ fn media_range(entry: &str) -> Option<(String, f32)> {
     Some((range, q))
 }
 
+/// A GraphQL request read off HTTP.
+pub struct Incoming {
+    /// The request, its document included (a persisted one when only its hash came).
+    pub request: async_graphql::Request,
+    /// The hash to keep the document under once it has been validated and run: the client
+    /// sent the document with its hash ([`PersistedQueries::insert`]).
+    pub register: Option<DocumentHash>,
+}
+
 /// Reads a GraphQL request: from the URL's query string for GET, from a JSON body (at most
-/// `limit` bytes, however it is sent) otherwise.
+/// `limit` bytes, however it is sent) otherwise. A persisted query's hash sent alone is
+/// looked up in `persisted`.
 pub async fn read_request(
     request: Request,
     limit: usize,
-) -> Result<async_graphql::Request, Refusal> {
+    persisted: &PersistedQueries,
+) -> Result<Incoming, Refusal> {
     let (parts, body) = request.into_parts();
     let params = if parts.method == Method::GET {
         Params::from_uri(&parts.uri)?
@@ -222,7 +263,7 @@ pub async fn read_request(
         }
         Params::from_json(&read_body(body, limit).await?)?
     };
-    params.into_request()
+    params.into_request(persisted)
 }
 
 /// A POST body must be JSON in UTF-8.
@@ -362,12 +403,39 @@ impl Params {
         })
     }
 
-    fn into_request(self) -> Result<async_graphql::Request, Refusal> {
-        let Some(query) = self.query else {
-            return Err(Refusal::BadRequest(format!(
-                "the request has no \"query\": send the GraphQL document as {EXAMPLE} in a POST \
-                 body, or as ?query=… with GET"
-            )));
+    fn into_request(self, persisted: &PersistedQueries) -> Result<Incoming, Refusal> {
+        let hash = self
+            .extensions
+            .as_ref()
+            .map(persisted_query)
+            .transpose()?
+            .flatten();
+        // An empty `query` beside a hash is the hash alone (some clients send `query=`).
+        let query = self
+            .query
+            .filter(|query| hash.is_none() || !query.is_empty());
+        let (query, register) = match (query, hash) {
+            (Some(query), None) => (query, None),
+            (Some(query), Some(hash)) => {
+                if document_hash(&query) != hash {
+                    return Err(Refusal::BadRequest(
+                        "the persisted query's sha256Hash is not the SHA-256 of \"query\"; send \
+                         the lower-case hex SHA-256 of the exact document text"
+                            .into(),
+                    ));
+                }
+                (query, Some(hash))
+            }
+            (None, Some(hash)) => match persisted.get(&hash) {
+                Some(query) => (query, None),
+                None => return Err(Refusal::PersistedQueryNotFound),
+            },
+            (None, None) => {
+                return Err(Refusal::BadRequest(format!(
+                    "the request has no \"query\": send the GraphQL document as {EXAMPLE} in a \
+                     POST body, or as ?query=… with GET"
+                )));
+            }
         };
         let mut request = async_graphql::Request::new(query);
         if let Some(name) = self.operation_name {
@@ -384,7 +452,139 @@ impl Params {
                     Refusal::BadRequest(format!("\"extensions\" cannot be read: {err}"))
                 })?;
         }
-        Ok(request)
+        Ok(Incoming { request, register })
+    }
+}
+
+/// The SHA-256 of a GraphQL document's text, which names it in Automatic Persisted Queries.
+pub type DocumentHash = [u8; 32];
+
+/// The hash of `document`.
+pub fn document_hash(document: &str) -> DocumentHash {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(document.as_bytes()).into()
+}
+
+/// `extensions.persistedQuery` (`{"version": 1, "sha256Hash": "<64 hex digits>"}`), if any.
+fn persisted_query(
+    extensions: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<DocumentHash>, Refusal> {
+    const SHAPE: &str = r#"{"persistedQuery": {"version": 1, "sha256Hash": "<64 hex digits>"}}"#;
+    let Some(persisted) = extensions.get("persistedQuery") else {
+        return Ok(None);
+    };
+    let serde_json::Value::Object(persisted) = persisted else {
+        return Err(Refusal::BadRequest(format!(
+            "\"extensions.persistedQuery\" must be an object, as in {SHAPE}"
+        )));
+    };
+    if persisted.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
+        return Err(Refusal::BadRequest(format!(
+            "unsupported persisted query version; this server speaks version 1: {SHAPE}"
+        )));
+    }
+    persisted
+        .get("sha256Hash")
+        .and_then(serde_json::Value::as_str)
+        .and_then(parse_hex_hash)
+        .map(Some)
+        .ok_or_else(|| {
+            Refusal::BadRequest(format!(
+                "\"sha256Hash\" must be the SHA-256 of the document as 64 hex digits: {SHAPE}"
+            ))
+        })
+}
+
+/// 64 hex digits (either case) as the 32 bytes they spell.
+fn parse_hex_hash(hex: &str) -> Option<DocumentHash> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut hash = [0; 32];
+    for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let digit = |b: u8| char::from(b).to_digit(16);
+        *byte = u8::try_from(digit(pair[0])? << 4 | digit(pair[1])?).ok()?;
+    }
+    Some(hash)
+}
+
+/// The documents of Automatic Persisted Queries, by hash: in memory, per server, the least
+/// recently used forgotten first past [`PersistedQueries::MAX_DOCUMENTS`] documents or
+/// [`PersistedQueries::MAX_BYTES`] bytes of text. Servers share nothing and forget all at a
+/// restart: a miss only asks the client to send the document once more.
+pub struct PersistedQueries {
+    cache: Mutex<Documents>,
+    max_documents: usize,
+    max_bytes: usize,
+}
+
+struct Documents {
+    by_hash: lru::LruCache<DocumentHash, String>,
+    bytes: usize,
+}
+
+impl Default for PersistedQueries {
+    fn default() -> PersistedQueries {
+        PersistedQueries::new(Self::MAX_DOCUMENTS, Self::MAX_BYTES)
+    }
+}
+
+impl PersistedQueries {
+    /// How many documents a server keeps.
+    pub const MAX_DOCUMENTS: usize = 1_000;
+    /// How much document text a server keeps: a bound on memory whatever the documents'
+    /// sizes (each may be as large as a request body).
+    pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+    /// A store of at most `max_documents` documents and `max_bytes` bytes of text.
+    pub fn new(max_documents: usize, max_bytes: usize) -> PersistedQueries {
+        PersistedQueries {
+            cache: Mutex::new(Documents {
+                by_hash: lru::LruCache::unbounded(),
+                bytes: 0,
+            }),
+            max_documents,
+            max_bytes,
+        }
+    }
+
+    /// The document under `hash`, if held (it becomes the most recently used).
+    pub fn get(&self, hash: &DocumentHash) -> Option<String> {
+        self.lock().by_hash.get(hash).cloned()
+    }
+
+    /// Keeps `document` under its hash, forgetting the least recently used documents past
+    /// the bounds.
+    pub fn insert(&self, hash: DocumentHash, document: String) {
+        if document.len() > self.max_bytes || self.max_documents == 0 {
+            return;
+        }
+        let mut cache = self.lock();
+        cache.bytes += document.len();
+        if let Some(old) = cache.by_hash.put(hash, document) {
+            cache.bytes -= old.len();
+        }
+        while cache.by_hash.len() > self.max_documents || cache.bytes > self.max_bytes {
+            let Some((_, old)) = cache.by_hash.pop_lru() else {
+                break;
+            };
+            cache.bytes -= old.len();
+        }
+    }
+
+    /// How many documents are held.
+    pub fn len(&self) -> usize {
+        self.lock().by_hash.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Documents> {
+        // A panic while holding the lock leaves the map consistent: use it anyway.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -687,6 +887,39 @@ mod tests {
         assert_eq!(pick(Some("text/html")), Err(()));
         assert_eq!(pick(Some("application/json;q=0")), Err(()));
         assert_eq!(pick(Some("application/xml, text/*")), Err(()));
+    }
+
+    #[test]
+    fn document_hashes_are_sha256_in_hex() {
+        // sha256("{ __typename }"), as `printf '{ __typename }' | sha256sum` prints it.
+        let hex = "7f56e67dd21ab3f30d1ff8b7bed08893f0a0db86449836189b361dd1e56ddb4b";
+        assert_eq!(parse_hex_hash(hex), Some(document_hash("{ __typename }")));
+        assert_eq!(
+            parse_hex_hash(&hex.to_ascii_uppercase()),
+            parse_hex_hash(hex)
+        );
+        assert_eq!(parse_hex_hash(&hex[1..]), None);
+        assert_eq!(parse_hex_hash(&format!("{}zz", &hex[2..])), None);
+        assert_eq!(parse_hex_hash(&format!("+{}", &hex[1..])), None);
+    }
+
+    #[test]
+    fn persisted_queries_forget_the_least_recently_used_past_either_bound() {
+        let store = PersistedQueries::new(2, 10);
+        let put = |doc: &str| store.insert(document_hash(doc), doc.to_owned());
+        let held = |doc: &str| store.get(&document_hash(doc)).is_some();
+        put("{ a }");
+        put("{ b }");
+        assert!(held("{ a }")); // now the most recently used
+        put("{ c }");
+        assert!(held("{ a }") && held("{ c }") && !held("{ b }"));
+        put("{ aaaaa }"); // 9 bytes: only it fits in 10
+        assert_eq!(store.len(), 1);
+        assert!(held("{ aaaaa }"));
+        put("{ much too long }"); // larger than the whole budget: not kept
+        assert!(held("{ aaaaa }") && !held("{ much too long }"));
+        put("{ aaaaa }"); // again: counted once
+        assert_eq!(store.lock().bytes, 9);
     }
 
     #[test]

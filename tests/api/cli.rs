@@ -14,6 +14,7 @@ pub fn keepsake(database_url: &str) -> Command {
         "KEEPSAKE_JWT_SECRET",
         "KEEPSAKE_BIND",
         "KEEPSAKE_UNDO_WINDOW",
+        "KEEPSAKE_CORS_ORIGINS",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

@@ -16,6 +16,7 @@ mod http;
 mod lifecycle;
 mod limits;
 mod pagination;
+mod production_http;
 mod restore;
 mod retention;
 mod schema;
