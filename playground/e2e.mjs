@@ -1,6 +1,8 @@
 // The playground, as a person uses it: start Keepsake on an empty database, take the admin
 // token it prints, open /playground in headless Chromium, put the token in the headers pane,
-// run `{ me { email role } }` and read the answer. Run by .ci/run after `cargo test`.
+// run `{ me { email role } }` and read the answer; then open the docs pane (built from the
+// schema GraphiQL reads by introspection), find the User type and read its fields `email` and
+// `attachments` (screenshot: /tmp/playground-docs.png). Run by .ci/run after `cargo test`.
 //
 //   node playground/e2e.mjs [path/to/keepsake]   (default: target/debug/keepsake)
 import { spawn } from "node:child_process";
@@ -61,8 +63,26 @@ try {
   const text = await result.innerText();
   if (!text.includes('"ADMIN"')) fail(`unexpected answer: ${text}`);
   await page.screenshot({ path: join(dir, "..", "keepsake-playground.png") });
-  if (offsite.length) fail(`the playground fetched from elsewhere: ${offsite.join(", ")}`);
   console.log("ok: the playground answered { me { email role } } as admin@localhost, ADMIN");
+
+  // The docs pane is built from the standard introspection query GraphiQL sends: open it,
+  // search for the User type, open it and read its fields.
+  await page.setViewportSize({ width: 1280, height: 1100 }); // room for the fields in the screenshot
+  await page.getByRole("button", { name: "Show Documentation Explorer" }).click();
+  const docs = page.locator(".graphiql-doc-explorer");
+  const docsError = docs.locator(".graphiql-doc-explorer-error");
+  await docs.getByText("Root Types").or(docsError).first().waitFor({ timeout: 20_000 });
+  if (await docsError.count()) fail(`the docs pane shows an error: ${await docs.innerText()}`);
+  await docs.locator(".graphiql-doc-explorer-search-input input").fill("User");
+  await page.getByRole("option", { name: "User", exact: true }).click();
+  await docs.locator(".graphiql-doc-explorer-title", { hasText: /^User$/ }).waitFor({ timeout: 10_000 });
+  const fields = await docs.locator(".graphiql-doc-explorer-field-name").allInnerTexts();
+  for (const field of ["email", "attachments"]) {
+    if (!fields.includes(field)) fail(`the docs pane's User type lists no ${field}: ${fields.join(", ")}`);
+  }
+  await page.screenshot({ path: "/tmp/playground-docs.png" });
+  if (offsite.length) fail(`the playground fetched from elsewhere: ${offsite.join(", ")}`);
+  console.log(`ok: the docs pane shows the User type and its fields (${fields.join(", ")})`);
 } catch (err) {
   fail(err.message);
 } finally {
