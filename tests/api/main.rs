@@ -23,3 +23,4 @@ mod schema;
 mod soft_delete;
 mod stats;
 mod users;
+mod visibility;
