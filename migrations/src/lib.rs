@@ -10,6 +10,7 @@ mod m20261126_000002_create_archive;
 mod m20261126_000003_index_deletions_by_entity;
 mod m20261126_000004_index_attachments_owner;
 mod m20261127_000005_add_restore_reason_and_purge_start;
+mod m20261127_000006_index_live_rows;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_index_deletions_by_entity::Migration),
             Box::new(m20261126_000004_index_attachments_owner::Migration),
             Box::new(m20261127_000005_add_restore_reason_and_purge_start::Migration),
+            Box::new(m20261127_000006_index_live_rows::Migration),
         ]
     }
 }
