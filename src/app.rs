@@ -181,6 +181,14 @@ fn guard_sqlite_file(database_url: &str) -> anyhow::Result<()> {
     let Some(path) = sqlite_path(database_url) else {
         return Ok(());
     };
+    if !path.exists() && !database_url.contains("mode=rwc") {
+        anyhow::bail!(
+            "DATABASE_URL (--database-url): the SQLite file {} does not exist; add ?mode=rwc \
+             to the URL to create it (sqlite://{}?mode=rwc)",
+            path.display(),
+            path.display()
+        );
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};

@@ -91,6 +91,24 @@ struct Claims {
 pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The key id put in every token's `kid` header: the first 8 hex digits of the secret's
+    /// SHA-256. 32 bits of a hash of a secret of at least 16 characters give nothing away,
+    /// and they tell "signed with another secret" apart from "forged or damaged".
+    kid: String,
+}
+
+/// Told to a holder of a token whose `kid` names another secret.
+pub const OTHER_SECRET: &str = "the token was signed with a different secret (another database \
+     or KEEPSAKE_JWT_SECRET); get a new one with keepsake token";
+
+/// The key id of a secret: the first 8 hex digits of its SHA-256.
+pub fn key_id(secret: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(secret)
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl std::fmt::Debug for Tokens {
@@ -105,6 +123,7 @@ impl Tokens {
         Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            kid: key_id(secret),
         }
     }
 
@@ -116,11 +135,9 @@ impl Tokens {
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs())?),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
     /// The user id inside a valid, unexpired token.
@@ -134,11 +151,25 @@ impl Tokens {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                         Error::Unauthenticated("the token has expired; ask for a new one".into())
                     }
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature
+                        if self.signed_with_another_secret(token) =>
+                    {
+                        Error::Unauthenticated(OTHER_SECRET.into())
+                    }
                     _ => Error::Unauthenticated("the token is not valid".into()),
                 }
             })?;
         ids::decode(Kind::User, &data.claims.sub)
             .map_err(|_| Error::Unauthenticated("the token is not valid".into()))
+    }
+
+    /// Whether the token's `kid` names a secret other than ours (tokens without one, issued
+    /// before key ids, cannot tell).
+    fn signed_with_another_secret(&self, token: &str) -> bool {
+        jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|header| header.kid)
+            .is_some_and(|kid| kid != self.kid)
     }
 
     /// The viewer behind an `Authorization` header value, checked against the live users.

@@ -6,13 +6,13 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::{self, App, FIRST_START_TOKEN_TTL};
 use crate::auth::Role;
 use crate::config::{
     ArchiveCommand, Cli, Command, ConfigError, GlobalArgs, ServeArgs, Settings, UserCommand,
+    redact_url,
 };
 use crate::ids::{self, Kind};
 use crate::service::{purge, seed, setup, users};
@@ -21,8 +21,8 @@ use crate::{duration, graphql};
 
 /// Runs the command line; the binary's whole `main`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Err(err) = init_tracing(&cli.global.log) {
+    let cli = Cli::parse_checked();
+    if let Err(err) = init_tracing(&cli.global.log, &cli.global.log_format) {
         eprintln!("keepsake: {err}");
         return ExitCode::from(2);
     }
@@ -53,37 +53,89 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(filter: &str) -> Result<(), ConfigError> {
-    let filter = EnvFilter::builder()
-        .parse(filter)
+/// Logs to stderr: text, coloured only on a terminal, or JSON lines.
+fn init_tracing(filter: &str, format: &str) -> Result<(), ConfigError> {
+    use std::io::IsTerminal as _;
+    let env_filter = EnvFilter::builder()
+        .parse(log_filter(filter))
         .map_err(|err| ConfigError {
             setting: "RUST_LOG (--log)",
             problem: format!("'{filter}' is not a log filter ({err}); try info or keepsake=debug"),
         })?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     Ok(())
+}
+
+/// The filter with PostgreSQL's notices ("relation … already exists, skipping" at each
+/// start) kept to warnings, unless it says something about sqlx itself.
+fn log_filter(filter: &str) -> String {
+    if filter.contains("sqlx") {
+        filter.to_owned()
+    } else if filter.trim().is_empty() {
+        "sqlx::postgres::notice=warn".to_owned()
+    } else {
+        format!("{filter},sqlx::postgres::notice=warn")
+    }
+}
+
+/// Connects and migrates for a CLI command, saying on stderr which database it used (a
+/// command run without DATABASE_URL works on ./keepsake.db, which should never go unseen).
+async fn connect(
+    global: &GlobalArgs,
+    settings: &Settings,
+) -> anyhow::Result<crate::soft_delete::Db> {
+    let (db, _) = app::connect(&settings.database_url).await?;
+    eprintln!(
+        "using database {}{}",
+        redact_url(&settings.database_url),
+        if global.database_url_is_default {
+            " (the default: DATABASE_URL is not set)"
+        } else {
+            ""
+        }
+    );
+    Ok(db)
 }
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
+    // `serve`'s settings from the environment, checked by every command so that a bad
+    // deployment fails whichever command runs first.
+    let serve_env = cli.serve.clone();
     match cli.command.unwrap_or(Command::Serve(cli.serve.clone())) {
         Command::Serve(args) => serve(&Settings::from_args(global, &args)?).await,
-        Command::Migrate => {
-            let settings = checked(global)?;
-            app::connect(&settings.database_url).await?;
+        Command::Migrate { create_database } => {
+            let settings = checked(global, &serve_env)?;
+            if create_database
+                && crate::soft_delete::Db::create_database_if_missing(&settings.database_url)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "--create-database: cannot create the database of {}",
+                            redact_url(&settings.database_url)
+                        )
+                    })?
+            {
+                println!("created the database");
+            }
+            connect(global, &settings).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::User(UserCommand::Add { email, name, role }) => {
-            let settings = checked(global)?;
+            let settings = checked(global, &serve_env)?;
             let role = Role::parse(&role).ok_or_else(|| {
                 anyhow::anyhow!("--role: '{role}' is not a role; use member, support or admin")
             })?;
-            let (db, _) = app::connect(&settings.database_url).await?;
+            let db = connect(global, &settings).await?;
             let user = users::insert(&db, users::NewUser { email, name, role })
                 .await
                 .map_err(client_error)?;
@@ -91,18 +143,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", ids::encode(Kind::User, user.id));
             Ok(())
         }
-        Command::Token { user, ttl } => {
-            let settings = checked(global)?;
+        Command::Token { user, email, ttl } => {
+            let settings = checked(global, &serve_env)?;
             let ttl =
                 duration::parse(&ttl).map_err(|problem| anyhow::anyhow!("--ttl: {problem}"))?;
-            let id = ids::decode(Kind::User, &user).map_err(|_| {
-                anyhow::anyhow!("--user: '{user}' is not a user id (use the id `user add` printed)")
-            })?;
-            let (db, _) = app::connect(&settings.database_url).await?;
-            users::get(&db, crate::soft_delete::Scope::Live, id)
-                .await
-                .map_err(client_error)?
-                .ok_or_else(|| anyhow::anyhow!("--user: no live user has the id {user}"))?;
+            let by_id = user
+                .map(|user| {
+                    ids::decode(Kind::User, &user).map(|id| (id, user.clone())).map_err(|_| {
+                        anyhow::anyhow!(
+                            "--user: '{user}' is not a user id (use the id `user add` printed, or --email)"
+                        )
+                    })
+                })
+                .transpose()?;
+            let db = connect(global, &settings).await?;
+            let id = match (by_id, email) {
+                (Some((id, user)), _) => {
+                    users::get(&db, crate::soft_delete::Scope::Live, id)
+                        .await
+                        .map_err(client_error)?
+                        .ok_or_else(|| anyhow::anyhow!("--user: no live user has the id {user}"))?;
+                    id
+                }
+                (None, Some(email)) => {
+                    users::find_by_email(&db, &email)
+                        .await
+                        .map_err(client_error)?
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--email: no live user has the email {email}")
+                        })?
+                        .id
+                }
+                (None, None) => anyhow::bail!("name the user with --user ID or --email EMAIL"),
+            };
             let tokens = app::load_tokens(&db, settings.jwt_secret.as_deref()).await?;
             println!("{}", tokens.issue(id, ttl)?);
             Ok(())
@@ -116,13 +189,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run,
             batch_size,
         } => {
-            let settings = checked(global)?;
+            let settings = checked(global, &serve_env)?;
             let older_than = duration::parse(&older_than)
                 .map_err(|problem| anyhow::anyhow!("--older-than: {problem}"))?;
             if batch_size == 0 {
                 anyhow::bail!("--batch-size: must be at least 1");
             }
-            let (db, _) = app::connect(&settings.database_url).await?;
+            let db = connect(global, &settings).await?;
             let bar = Progress::new("purging", "rows");
             let report = purge::purge(&db, older_than, dry_run, batch_size, |done, total| {
                 bar.update(done, total)
@@ -149,7 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             deleted_fraction,
             deleted_multiplier,
         } => {
-            let settings = checked(global)?;
+            let settings = checked(global, &serve_env)?;
             let plan = seed::SeedPlan {
                 users,
                 attachments_per_user,
@@ -158,7 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             .check()
             .map_err(client_error)?;
-            let (db, _) = app::connect(&settings.database_url).await?;
+            let db = connect(global, &settings).await?;
             let started = std::time::Instant::now();
             let bar = Progress::new("seeding", "users");
             let (users, attachments) = seed::seed(&db, plan, |done, total| bar.update(done, total))
@@ -171,11 +244,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Check { json } => check(&checked(global)?, json).await,
+        Command::Check { json } => {
+            let settings = checked(global, &serve_env)?;
+            check(&connect(global, &settings).await?, json).await
+        }
         Command::Archive(ArchiveCommand::Export { since }) => {
-            let settings = checked(global)?;
+            let settings = checked(global, &serve_env)?;
             let since = since.as_deref().map(parse_since).transpose()?;
-            let (db, _) = app::connect(&settings.database_url).await?;
+            let db = connect(global, &settings).await?;
             let filter = ArchiveFilter {
                 entity: None,
                 since,
@@ -204,9 +280,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub struct ChecksFailed(pub usize);
 
 /// `keepsake check`: prints each violation (or a JSON document) and fails when any is found.
-async fn check(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let (db, _) = app::connect(&settings.database_url).await?;
-    let violations = crate::soft_delete::check::check(&db)
+async fn check(db: &crate::soft_delete::Db, json: bool) -> anyhow::Result<()> {
+    let violations = crate::soft_delete::check::check(db)
         .await
         .context("reading the database")?;
     let mut out = std::io::stdout().lock();
@@ -308,9 +383,9 @@ impl Progress {
     }
 }
 
-/// Checks the shared settings for commands that do not serve.
-fn checked(global: &GlobalArgs) -> Result<Settings, ConfigError> {
-    Settings::from_args(global, &ServeArgs::default())
+/// Checks every setting, `serve`'s too, for commands that do not serve.
+fn checked(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigError> {
+    Settings::from_args(global, serve)
 }
 
 /// A service error as a CLI error: the client message, or the logged internal one.
@@ -333,9 +408,13 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
             std::io::stdout(),
             "No admin existed, so Keepsake created one.\n  \
              admin:      {}\n  \
+             id:         {}\n  \
              token:      {token}\n  \
+             (valid for 24 h; later: keepsake token --email {})\n  \
              (paste {{\"Authorization\": \"Bearer <token>\"}} into the playground's headers)\n  \
              playground: {playground}",
+            admin.email,
+            ids::encode(Kind::User, admin.id),
             admin.email
         );
     }

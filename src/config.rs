@@ -13,12 +13,7 @@ use crate::duration;
 /// Keepsake: a GraphQL API for users and their attachments in which nothing is lost by
 /// accident.
 #[derive(Debug, Parser)]
-#[command(
-    name = "keepsake",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "keepsake", version, about)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -27,6 +22,44 @@ pub struct Cli {
     pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The ids of `serve`'s options, which may stand before a subcommand only when there is none.
+const SERVE_OPTIONS: &[(&str, &str)] = &[
+    ("bind", "--bind"),
+    ("demo", "--demo"),
+    ("retention", "--retention"),
+    ("retention_interval", "--retention-interval"),
+    ("cors_origins", "--cors-origins"),
+];
+
+impl Cli {
+    /// Parses the command line (exiting with clap's message on a usage error). The global
+    /// settings may stand before or after the subcommand; `serve`'s options only after
+    /// `serve`, or alone when no subcommand is given.
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+        if let Some((name, _)) = matches.subcommand() {
+            for (id, flag) in SERVE_OPTIONS {
+                if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                    Cli::command()
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!(
+                                "{flag} is an option of `serve`, not of `keepsake` itself: \
+                                 write `keepsake serve {flag} …` (the subcommand was `{name}`)"
+                            ),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli.global.database_url_is_default =
+            matches.value_source("database_url") == Some(clap::parser::ValueSource::DefaultValue);
+        cli
+    }
 }
 
 /// Settings every subcommand shares.
@@ -55,18 +88,34 @@ pub struct GlobalArgs {
         long,
         env = "KEEPSAKE_UNDO_WINDOW",
         default_value = "15m",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub undo_window: String,
-    /// Log filter, like `info` or `keepsake=debug,info`. (PostgreSQL's notices, such as
-    /// "relation already exists, skipping" at each start, are kept to warnings by default.)
+    /// Log filter, like `info` or `keepsake=debug,info`. PostgreSQL's notices (such as
+    /// "relation already exists, skipping" at each start) are kept to warnings unless the
+    /// filter names `sqlx` itself.
     #[arg(
         long = "log",
         env = "RUST_LOG",
-        default_value = "info,sqlx::postgres::notice=warn",
-        global = true
+        default_value = "info",
+        global = true,
+        hide_env_values = true
     )]
     pub log: String,
+    /// Log format: `text` (coloured only on a terminal) or `json` (one object a line).
+    #[arg(
+        long,
+        env = "KEEPSAKE_LOG_FORMAT",
+        default_value = "text",
+        value_parser = ["text", "json"],
+        global = true,
+        hide_env_values = true
+    )]
+    pub log_format: String,
+    /// Whether `database_url` is the built-in default (neither the flag nor the variable set).
+    #[arg(skip)]
+    pub database_url_is_default: bool,
 }
 
 /// What to do.
@@ -75,15 +124,23 @@ pub enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
     /// Apply pending migrations and exit.
-    Migrate,
+    Migrate {
+        /// On PostgreSQL, first create the database DATABASE_URL names when it does not exist.
+        #[arg(long)]
+        create_database: bool,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Print a signed bearer token for a live user.
+    /// Print a signed bearer token for a live user, named by --user or --email.
+    #[command(group = clap::ArgGroup::new("who").required(true).args(["user", "email"]))]
     Token {
-        /// The user's GraphQL id.
+        /// The user's GraphQL id (as `user add` or the first start printed it).
         #[arg(long)]
-        user: String,
+        user: Option<String>,
+        /// The user's email, instead of --user (e.g. admin@localhost).
+        #[arg(long)]
+        email: Option<String>,
         /// How long the token is valid.
         #[arg(long, default_value = "24h")]
         ttl: String,
@@ -144,21 +201,32 @@ pub enum ArchiveCommand {
 /// `keepsake serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "KEEPSAKE_BIND", default_value = "127.0.0.1:8000")]
+    /// Address to listen on; `:PORT` means 127.0.0.1:PORT (this host only), and port 0 picks
+    /// a free port. Use 0.0.0.0:PORT to listen on every interface.
+    #[arg(
+        long,
+        env = "KEEPSAKE_BIND",
+        default_value = "127.0.0.1:8000",
+        hide_env_values = true
+    )]
     pub bind: String,
     /// Load a small demo data set (idempotent).
     #[arg(long)]
     pub demo: bool,
     /// Purge rows soft-deleted longer ago than this, on a schedule (unset: never).
-    #[arg(long, env = "KEEPSAKE_RETENTION")]
+    #[arg(long, env = "KEEPSAKE_RETENTION", hide_env_values = true)]
     pub retention: Option<String>,
     /// How often the retention purge runs.
-    #[arg(long, env = "KEEPSAKE_RETENTION_INTERVAL", default_value = "1h")]
+    #[arg(
+        long,
+        env = "KEEPSAKE_RETENTION_INTERVAL",
+        default_value = "1h",
+        hide_env_values = true
+    )]
     pub retention_interval: String,
     /// Origins whose pages may call the API from a browser (CORS), comma-separated, like
     /// `https://app.example.com,http://localhost:5173`; `*` for any origin. Unset: none.
-    #[arg(long, env = "KEEPSAKE_CORS_ORIGINS")]
+    #[arg(long, env = "KEEPSAKE_CORS_ORIGINS", hide_env_values = true)]
     pub cors_origins: Option<String>,
 }
 
@@ -354,13 +422,7 @@ impl Settings {
                 problem: "too short; use at least 16 characters (32 random bytes is better)".into(),
             });
         }
-        let bind = serve.bind.parse().map_err(|_| ConfigError {
-            setting: "KEEPSAKE_BIND (--bind)",
-            problem: format!(
-                "'{}' is not a socket address; write it like 127.0.0.1:8000",
-                serve.bind
-            ),
-        })?;
+        let bind = parse_bind(&serve.bind)?;
         let retention = serve
             .retention
             .as_deref()
@@ -411,6 +473,30 @@ impl Settings {
             cors_origins: CorsOrigins::None,
         }
     }
+}
+
+/// A listen address: `HOST:PORT` with an IP host, `localhost:PORT`, or `:PORT` alone, which
+/// means 127.0.0.1 (this host only: exposing the server is a deliberate `0.0.0.0:PORT`).
+pub fn parse_bind(text: &str) -> Result<SocketAddr, ConfigError> {
+    let text = text.trim();
+    let loopback = text
+        .strip_prefix(':')
+        .or_else(|| text.strip_prefix("localhost:"));
+    let parsed = match loopback {
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|_| port.bytes().all(|b| b.is_ascii_digit()))
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
+        None => text.parse().ok(),
+    };
+    parsed.ok_or_else(|| ConfigError {
+        setting: "KEEPSAKE_BIND (--bind)",
+        problem: format!(
+            "'{text}' is not a listen address; write it like 127.0.0.1:8000, :8000 (this host), \
+             0.0.0.0:8000 (every interface) or :0 (a free port)"
+        ),
+    })
 }
 
 /// Accepts `sqlite:` and `postgres:`/`postgresql:` URLs only.
@@ -514,6 +600,31 @@ mod tests {
         assert!(!origins.allows(b"http://app.example.com"));
         assert!(CorsOrigins::Any.allows(b"https://anywhere.example"));
         assert!(!CorsOrigins::None.allows(b"https://app.example.com"));
+    }
+
+    #[test]
+    fn a_port_alone_listens_on_this_host() {
+        assert_eq!(
+            parse_bind(":0").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        );
+        assert_eq!(
+            parse_bind(":8000").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 8000))
+        );
+        assert_eq!(
+            parse_bind("localhost:9000").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 9000))
+        );
+        assert_eq!(
+            parse_bind("0.0.0.0:80").unwrap(),
+            SocketAddr::from(([0, 0, 0, 0], 80))
+        );
+        assert_eq!(parse_bind("[::1]:80").unwrap().port(), 80);
+        for bad in ["localhost", ":", ":+1", ":99999", "8000", "garbage"] {
+            let err = parse_bind(bad).unwrap_err().to_string();
+            assert!(err.starts_with("KEEPSAKE_BIND (--bind): "), "{err}");
+        }
     }
 
     #[test]

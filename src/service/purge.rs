@@ -119,7 +119,7 @@ pub async fn retention_loop(
         let outcome = retention_tick(&db, retention).await;
         match &outcome {
             Ok(Some(report)) => tracing::info!(?report, "retention purge ran"),
-            Ok(None) => tracing::debug!("retention purge skipped: another server holds the lock"),
+            Ok(None) => tracing::info!("retention purge skipped: another server holds the lock"),
             Err(err) => tracing::error!(error = ?err, code = err.code(), "retention purge failed"),
         }
         on_tick(&outcome);

@@ -2,7 +2,7 @@
 
 use crate::auth::Role;
 use crate::entity::user;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::service::attachments::{self, NewAttachment};
 use crate::service::users::{self, NewUser};
 use crate::soft_delete::{self, Db};
@@ -10,21 +10,34 @@ use crate::soft_delete::{self, Db};
 /// The email of the admin created at first start.
 pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
 
-/// Creates `admin@localhost` as an admin when no live admin exists; returns it if created.
+/// Creates an admin when no live admin exists and returns it: `admin@localhost`, or the
+/// first free `admin+N@localhost` when a user already has that address.
 pub async fn ensure_admin(db: &Db) -> Result<Option<user::Model>> {
     if soft_delete::live_user_with_role_exists(db, Role::Admin.as_str()).await? {
         return Ok(None);
     }
-    let admin = users::insert(
-        db,
-        NewUser {
-            email: FIRST_ADMIN_EMAIL.into(),
-            name: "Administrator".into(),
-            role: Role::Admin,
-        },
-    )
-    .await?;
-    Ok(Some(admin))
+    let mut n = 0;
+    loop {
+        let email = match n {
+            0 => FIRST_ADMIN_EMAIL.to_owned(),
+            n => format!("admin+{n}@localhost"),
+        };
+        let created = users::insert(
+            db,
+            NewUser {
+                email,
+                name: "Administrator".into(),
+                role: Role::Admin,
+            },
+        )
+        .await;
+        match created {
+            Ok(admin) => return Ok(Some(admin)),
+            // Taken (by a member, or a deleted user): try the next address.
+            Err(Error::Conflict(_)) if n < 100 => n += 1,
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// A demo attachment: filename, content type, size in bytes.

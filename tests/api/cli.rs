@@ -15,6 +15,9 @@ pub fn keepsake(database_url: &str) -> Command {
         "KEEPSAKE_BIND",
         "KEEPSAKE_UNDO_WINDOW",
         "KEEPSAKE_CORS_ORIGINS",
+        "KEEPSAKE_LOG_FORMAT",
+        "KEEPSAKE_RETENTION",
+        "KEEPSAKE_RETENTION_INTERVAL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

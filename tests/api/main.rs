@@ -15,6 +15,7 @@ mod guarantees;
 mod http;
 mod lifecycle;
 mod limits;
+mod newcomer;
 mod pagination;
 mod production_http;
 mod restore;
