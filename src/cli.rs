@@ -316,14 +316,26 @@ fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 }
 
 /// One archived row as a JSON line for compliance hand-offs.
+/// Ids and entity names are the API's (`archivedRecords`): opaque ids, `USER`/`ATTACHMENT`;
+/// `row` is the row as it was stored.
 fn archive_line(record: &crate::entity::archive::Model) -> anyhow::Result<String> {
+    use crate::soft_delete::EntityKind;
     let row: serde_json::Value = serde_json::from_str(&record.row)
         .with_context(|| format!("archive row {} holds invalid JSON", record.id))?;
+    let (entity, kind) = match EntityKind::parse(&record.entity) {
+        Some(EntityKind::User) => ("USER", Kind::User),
+        Some(EntityKind::Attachment) => ("ATTACHMENT", Kind::Attachment),
+        None => anyhow::bail!(
+            "archive row {} names an unknown entity {:?}",
+            record.id,
+            record.entity
+        ),
+    };
     Ok(serde_json::json!({
         "archiveId": record.id,
-        "entity": record.entity,
-        "entityId": record.entity_id,
-        "deletionId": record.deletion_id,
+        "entity": entity,
+        "entityId": ids::encode(kind, record.entity_id),
+        "deletionId": record.deletion_id.map(|d| ids::encode(Kind::Deletion, d)),
         "deletedAt": record.deleted_at,
         "archivedAt": record.archived_at,
         "row": row,

@@ -861,18 +861,19 @@ async fn archive_export_prints_one_json_line_per_archived_row(backend: Backend) 
             archive_ids.insert(object["archiveId"].as_i64().unwrap()),
             "{line}"
         );
+        // The API's vocabulary: USER/ATTACHMENT and opaque ids; `row` as stored.
         let (kind, global) = match object["entity"].as_str() {
-            Some("user") => (Kind::User, "USER"),
-            Some("attachment") => (Kind::Attachment, "ATTACHMENT"),
+            Some("USER") => (Kind::User, "USER"),
+            Some("ATTACHMENT") => (Kind::Attachment, "ATTACHMENT"),
             _ => panic!("unknown entity: {line}"),
         };
-        let entity_id = ids::encode(kind, object["entityId"].as_i64().unwrap());
-        assert_eq!(object["row"]["id"], object["entityId"], "{line}");
+        let entity_id = object["entityId"].as_str().unwrap().to_owned();
         assert_eq!(
-            object["deletionId"],
-            json!(row_id(Kind::Deletion, &user_deletion)),
+            ids::encode(kind, object["row"]["id"].as_i64().unwrap()),
+            entity_id,
             "{line}"
         );
+        assert_eq!(object["deletionId"], user_deletion.as_str(), "{line}");
         // The same record the API shows.
         let record = record_of(&archived, &entity_id);
         assert_eq!(record["entity"], global, "{line}");
