@@ -801,6 +801,13 @@ pub async fn hid_only_rows_of(
 ) -> Result<bool, DbErr> {
     match EntityKind::parse(&logged.entity) {
         Some(EntityKind::User) => Ok(logged.entity_id == owner),
+        // A restored bulk deletion no longer marks its rows: whose they were is unknown, so
+        // it is no one's (the first row alone would vouch for the others).
+        Some(EntityKind::Attachment)
+            if logged.cascade_count > 0 && logged.restored_at.is_some() =>
+        {
+            Ok(false)
+        }
         Some(EntityKind::Attachment) => {
             #[allow(clippy::disallowed_methods)] // ownership of a deletion's rows, any scope
             let first = attachment::Entity::find_by_id(logged.entity_id);

@@ -24,6 +24,7 @@ on_both_backends!(
     restores_answer_a_member_exactly_as_for_ids_that_never_existed,
     a_member_may_not_change_their_email_whether_or_not_it_is_taken,
     a_demoted_admin_keeps_no_power_over_deletions_of_others_data,
+    a_demoted_admin_learns_nothing_of_a_restored_bulk_deletion_of_others_data,
     hostile_strings_are_refused_with_the_field_named_and_change_nothing,
     email_addresses_are_validated,
     restores_record_their_reason_and_stats_count_it,
@@ -620,6 +621,39 @@ async fn a_demoted_admin_keeps_no_power_over_deletions_of_others_data(backend: B
         .await;
     assert_ok(&body);
     app.assert_invariants().await;
+}
+
+async fn a_demoted_admin_learns_nothing_of_a_restored_bulk_deletion_of_others_data(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let root = app.user("root@example.com", "ADMIN").await;
+    let ada = app.member("ada@example.com").await;
+    let mine = app.attachment(&root, "mine.txt").await;
+    let theirs = app.attachment(&ada, "theirs.txt").await;
+    // Found by the generated attack's author: a bulk deletion led by one's own row.
+    let body = app
+        .graphql(
+            Some(&root.token),
+            "mutation($ids: [ID!]!) { deleteAttachments(ids: $ids) { id } }",
+            json!({ "ids": [mine, theirs] }),
+        )
+        .await;
+    assert_ok(&body);
+    let d = id_of(&data(&body)["deleteAttachments"]);
+    admin_ok(&app, RESTORE, json!({ "d": d }), "restore").await;
+    admin_ok(
+        &app,
+        "mutation($id: ID!) { updateUser(id: $id, input: {role: MEMBER}) { role } }",
+        json!({ "id": root.id }),
+        "updateUser",
+    )
+    .await;
+    // Not "already restored": a member cannot know of a deletion of others' rows.
+    let body = app
+        .graphql(Some(&root.token), RESTORE, json!({ "d": d }))
+        .await;
+    assert_error(&body, "NOT_FOUND");
 }
 
 // ---------------------------------------------------------------------------------------
