@@ -18,6 +18,7 @@ mod limits;
 mod newcomer;
 mod pagination;
 mod production_http;
+mod readme;
 mod restore;
 mod retention;
 mod schema;
