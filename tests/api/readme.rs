@@ -164,9 +164,13 @@ fn the_readme_commands_work_in_a_fresh_directory_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL (a PostgreSQL server); CI runs it"
+)]
 async fn the_readme_commands_work_on_postgresql() {
-    let Some(Backend::Postgres(base)) = Backend::postgres() else {
-        return;
+    let Backend::Postgres(base) = Backend::postgres() else {
+        unreachable!("Backend::postgres() is PostgreSQL")
     };
     let name = format!("keepsake_readme_{}", std::process::id());
     let lines: Vec<String> = readme_blocks()
