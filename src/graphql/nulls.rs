@@ -230,21 +230,34 @@ fn find_field<'a>(
 /// (first occurrence wins, fragments in place). async-graphql 7 resolves a selection's fields
 /// concurrently and keeps them in the order they *finish*.
 fn order_keys(document: &ExecutableDocument, selections: &[&SelectionSet], value: &mut Value) {
+    if !matches!(value, Value::Object(_) | Value::List(_)) {
+        return;
+    }
+    // The keys of a selection are worked out once, for every object of a list alike.
+    let mut keys: Vec<(&str, Vec<&SelectionSet>)> = Vec::new();
+    for selection in selections {
+        response_keys(document, selection, &mut keys, 0);
+    }
+    order_with(document, &keys, value);
+}
+
+/// Orders `value` (an object, or a list of them) by `keys`, then each child by its own.
+fn order_with(
+    document: &ExecutableDocument,
+    keys: &[(&str, Vec<&SelectionSet>)],
+    value: &mut Value,
+) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<(&str, Vec<&SelectionSet>)> = Vec::new();
-            for selection in selections {
-                response_keys(document, selection, &mut keys, 0);
-            }
             let position = |key: &str| {
                 keys.iter()
                     .position(|(k, _)| *k == key)
                     .unwrap_or(usize::MAX)
             };
             map.sort_by(|a, _, b, _| position(a.as_str()).cmp(&position(b.as_str())));
-            for (key, children) in &keys {
-                if let Some(child) = map.get_mut(*key)
-                    && !children.is_empty()
+            for (key, children) in keys {
+                if children.iter().any(|set| !set.items.is_empty())
+                    && let Some(child) = map.get_mut(*key)
                 {
                     order_keys(document, children, child);
                 }
@@ -252,7 +265,7 @@ fn order_keys(document: &ExecutableDocument, selections: &[&SelectionSet], value
         }
         Value::List(items) => {
             for item in items {
-                order_keys(document, selections, item);
+                order_with(document, keys, item);
             }
         }
         _ => {}
