@@ -117,8 +117,14 @@ fn a_world_readable_sqlite_database_is_warned_about() {
         stderr.contains("readable by other accounts") && stderr.contains("chmod 600"),
         "{stderr}"
     );
-    // Owner-only again: no warning.
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Owner-only again, as the warning says (`chmod 600 keepsake.db*`: SQLite may have left
+    // -wal/-shm files made with the readable mode): no warning.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("keepsake.db{suffix}"));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
     let output = keepsake(&url).arg("migrate").output().unwrap();
     assert!(!String::from_utf8_lossy(&output.stderr).contains("readable by other accounts"));
 }

@@ -350,6 +350,21 @@ pub fn assert_error(body: &Value, code: &str) {
     assert_eq!(error_codes(body), vec![code.to_owned()], "response: {body}");
 }
 
+/// Asserts the response failed with `INTERNAL`, no data, and nothing of the injected fault
+/// (the table, the statement, the trigger or its message) in what the client reads.
+#[track_caller]
+pub fn assert_internal_without_sql(body: &Value) {
+    assert_error(body, "INTERNAL");
+    assert_eq!(data(body), &Value::Null, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    for leak in ["attachments", "UPDATE", "boom", "injected"] {
+        assert!(
+            !message.contains(leak),
+            "the client sees no SQL ({leak}): {message}"
+        );
+    }
+}
+
 /// Asserts the response has no errors.
 #[track_caller]
 pub fn assert_ok(body: &Value) {
