@@ -2,10 +2,12 @@
 # Proves the soft-delete ban bites, and that it cannot be dodged:
 #  1. clippy refuses a raw `find`, a raw connection type, and a raw connection obtained by
 #     type inference (`Database::connect`), planted in a scratch example;
-#  2. no source file outside the core (src/soft_delete.rs, src/soft_delete/) silences the
-#     ban with an `allow`/`expect` (of disallowed_methods/_types, or of the groups that
-#     hold them), except the one documented test helper, tests/api/helpers.rs::raw_connection;
-#     and that scan itself refuses a planted dodge.
+#     and a `SeeDeleted` proof made outside `auth` (the role gate of every wide scope);
+#  2. no source file outside the core (src/soft_delete/) silences the ban with an
+#     `allow`/`expect` (of disallowed_methods/_types, or of the groups that hold them), except
+#     the two documented ones: the test helper tests/api/helpers.rs::raw_connection, and
+#     auth::Viewer::see_deleted, the one place that grants the proof; and that scan itself
+#     refuses a planted dodge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p examples
@@ -13,7 +15,7 @@ trap 'rm -f examples/ban_probe.rs examples/ban_probe_allow.rs; rmdir examples 2>
 
 # Any attribute that could switch the ban off: naming the lints, or their groups.
 pattern='clippy::(disallowed_(methods|types)|style|all)([^a-z_]|$)'
-core='^(src/soft_delete\.rs|src/soft_delete/)'
+core='^src/soft_delete/'
 scan() {
   grep -rnE --include='*.rs' "$pattern" src tests examples 2>/dev/null | grep -Ev "$core" || true
 }
@@ -35,12 +37,17 @@ if ! grep -q "Database::connect" <<<"$out"; then
   echo "$out" >&2
   exit 1
 fi
-echo "ok: clippy refuses the planted violations (find, DatabaseConnection, Database::connect)"
+if ! grep -q "SeeDeleted::for_role" <<<"$out"; then
+  echo "FAIL: clippy did not refuse a SeeDeleted proof made outside auth:" >&2
+  echo "$out" >&2
+  exit 1
+fi
+echo "ok: clippy refuses the planted violations (find, DatabaseConnection, Database::connect, SeeDeleted::for_role)"
 
-# The tree as committed: the test helper's one allow, nothing else.
+# The tree as committed: the test helper's allow and the proof's grant, nothing else.
 hits=$(scan)
-expected='tests/api/helpers.rs'
-if [ "$(grep -c . <<<"$hits")" -ne 1 ] || ! grep -q "^$expected:" <<<"$hits"; then
+if [ "$(grep -c . <<<"$hits")" -ne 2 ] || ! grep -q "^tests/api/helpers.rs:" <<<"$hits" \
+  || ! grep -q "^src/auth.rs:" <<<"$hits"; then
   echo "FAIL: the soft-delete ban is switched off outside the core:" >&2
   echo "$hits" >&2
   exit 1
@@ -50,4 +57,4 @@ if ! scan | grep -q '^examples/ban_probe_allow.rs:'; then
   echo "FAIL: the source scan missed a planted allow of the ban" >&2
   exit 1
 fi
-echo "ok: no allow of the ban outside the core but the documented test helper; a planted one is refused"
+echo "ok: no allow of the ban outside the core but the two documented ones; a planted one is refused"

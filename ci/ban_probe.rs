@@ -11,4 +11,6 @@ fn main() {
     let _conn: Option<sea_orm::DatabaseConnection> = None;
     // A raw connection by type inference, no type named: must fail `disallowed_methods`.
     let _inferred = sea_orm::Database::connect("sqlite::memory:");
+    // A proof of "may see deleted rows" made outside `auth`: must fail `disallowed_methods`.
+    let _forged = keepsake::soft_delete::SeeDeleted::for_role(keepsake::role::Role::Admin);
 }

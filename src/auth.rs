@@ -13,36 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::entity::user;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::soft_delete::{Handle, Scope, Scoped};
-
-/// What a user may do (SPEC §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Member,
-    Support,
-    Admin,
-}
-
-impl Role {
-    /// The value stored in `users.role`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Support => "support",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Parses a stored or typed role name.
-    pub fn parse(text: &str) -> Option<Role> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "member" => Some(Role::Member),
-            "support" => Some(Role::Support),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+pub use crate::role::Role;
+use crate::soft_delete::{Handle, Scope, Scoped, SeeDeleted};
 
 /// The authenticated user a request runs as. Only [`Tokens::authenticate`] makes one, from
 /// a valid token and the user's live row, so a role (and the [`SeeDeleted`] proof it may
@@ -202,24 +174,17 @@ pub fn generate_secret() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Proof that the viewer may see deleted rows (support or admin). Only
-/// [`Viewer::see_deleted`] makes one, so a wide [`crate::soft_delete::Scope`] cannot be built
-/// for a member: the compiler enforces the role gate.
-#[derive(Clone, Copy, Debug)]
-pub struct SeeDeleted {
-    _private: (),
-}
-
 impl Viewer {
     /// The proof that this viewer may see deleted rows, or `FORBIDDEN`.
     pub fn see_deleted(&self) -> Result<SeeDeleted> {
-        if self.is_staff() {
-            Ok(SeeDeleted { _private: () })
-        } else {
-            Err(Error::forbidden(
+        // The one place that grants the proof: the role is this viewer's, read from their
+        // live row at this request. The build refuses `for_role` anywhere else (clippy.toml).
+        #[allow(clippy::disallowed_methods)]
+        SeeDeleted::for_role(self.role).ok_or_else(|| {
+            Error::forbidden(
                 "includeDeleted/onlyDeleted: only support and admins may see deleted rows",
-            ))
-        }
+            )
+        })
     }
 
     /// The scope a read asks for with `includeDeleted`/`onlyDeleted`: `FORBIDDEN` for a member

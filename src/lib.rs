@@ -17,5 +17,6 @@ pub mod graphql;
 pub mod graphql_http;
 pub mod ids;
 pub mod metrics;
+pub mod role;
 pub mod service;
 pub mod soft_delete;

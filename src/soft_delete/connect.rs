@@ -1,0 +1,120 @@
+//! Opening the pool: connection options, and first-contact probes that say what is wrong.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database};
+
+use super::Db;
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). `on_statement` is told of every SQL
+    /// statement the pool runs (the `keepsake_db_statements_total` metric).
+    pub async fn connect(
+        url: &str,
+        on_statement: impl Fn() + Send + Sync + 'static,
+    ) -> anyhow::Result<Db> {
+        // The pool retries a refused connection until its acquire timeout; one probe first
+        // turns the usual first mistakes into one prompt line.
+        if is_postgres_url(url) {
+            probe_postgres(url).await?;
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            // WAL lets readers run beside the one writer; writers wait rather than fail.
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        #[allow(clippy::disallowed_methods)] // the pool itself: the one connection
+        let mut conn = Database::connect(opts).await?;
+        conn.set_metric_callback(move |_| on_statement());
+        Ok(Db { conn })
+    }
+
+    /// Creates the PostgreSQL database `url` names when it does not exist, connecting to the
+    /// server's `postgres` database to do so; returns whether it created it. SQLite files are
+    /// created by `?mode=rwc`, so for them this does nothing.
+    pub async fn create_database_if_missing(url: &str) -> anyhow::Result<bool> {
+        use sea_orm::sqlx::Connection as _;
+        if !is_postgres_url(url) {
+            return Ok(false);
+        }
+        let target = postgres_options(url)?;
+        let Some(name) = target.get_database().map(str::to_owned) else {
+            return Ok(false);
+        };
+        let mut conn = probe(target.clone().database("postgres")).await?;
+        let exists: Option<i32> =
+            sea_orm::sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(&name)
+                .fetch_optional(&mut conn)
+                .await
+                .context("looking the database up")?;
+        if exists.is_none() {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {quoted}"
+            )))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("creating database \"{name}\""))?;
+        }
+        conn.close().await.ok();
+        Ok(exists.is_none())
+    }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn postgres_options(url: &str) -> anyhow::Result<sea_orm::sqlx::postgres::PgConnectOptions> {
+    url.parse()
+        .map_err(|err| anyhow::anyhow!("not a PostgreSQL URL: {err}"))
+}
+
+/// Connects once to PostgreSQL and says plainly why that failed.
+async fn probe_postgres(url: &str) -> anyhow::Result<()> {
+    use sea_orm::sqlx::Connection as _;
+    let conn = probe(postgres_options(url)?).await?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// One connection with `options`, its failure put in words: refused, no such database, or
+/// the server's own message (said once).
+async fn probe(
+    options: sea_orm::sqlx::postgres::PgConnectOptions,
+) -> anyhow::Result<sea_orm::sqlx::postgres::PgConnection> {
+    use sea_orm::sqlx::Connection as _;
+    use sea_orm::sqlx::Error as SqlxError;
+    let host = options.get_host().to_owned();
+    let port = options.get_port();
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(5),
+        sea_orm::sqlx::postgres::PgConnection::connect_with(&options),
+    )
+    .await;
+    match attempt {
+        Ok(Ok(conn)) => Ok(conn),
+        Err(_) => anyhow::bail!("no answer from {host}:{port} within 5 s"),
+        Ok(Err(SqlxError::Io(err))) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+            anyhow::bail!("connection refused at {host}:{port}: is PostgreSQL running there?")
+        }
+        Ok(Err(SqlxError::Database(err))) if err.code().as_deref() == Some("3D000") => {
+            let name = options.get_database().unwrap_or_default();
+            let user = options.get_username();
+            anyhow::bail!(
+                "PostgreSQL at {host}:{port} has no database \"{name}\"; create it with \
+                 `createdb -h {host} -p {port} -U {user} {name}` or \
+                 `keepsake migrate --create-database`"
+            )
+        }
+        Ok(Err(SqlxError::Database(err))) => anyhow::bail!("{}", err.message()),
+        Ok(Err(err)) => Err(err.into()),
+    }
+}

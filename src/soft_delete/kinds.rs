@@ -1,0 +1,103 @@
+//! What the core keeps: the soft-deletable entities ([`SoftDeletable`]) and the names the
+//! deletion log gives them ([`EntityKind`]).
+
+use sea_orm::prelude::DateTimeUtc;
+use sea_orm::{ColumnTrait, Condition, EntityTrait};
+
+use crate::entity::{attachment, user};
+
+/// The soft-deletable entities, as the deletion log names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    User,
+    Attachment,
+}
+
+impl EntityKind {
+    /// The value stored in `deletions.entity`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::User => "user",
+            EntityKind::Attachment => "attachment",
+        }
+    }
+
+    /// Parses a stored `deletions.entity`.
+    pub fn parse(text: &str) -> Option<EntityKind> {
+        match text {
+            "user" => Some(EntityKind::User),
+            "attachment" => Some(EntityKind::Attachment),
+            _ => None,
+        }
+    }
+}
+
+/// An entity whose rows are soft-deleted: hidden by `deleted_at`, never erased by a delete.
+pub trait SoftDeletable: EntityTrait {
+    /// How the deletion log names this entity.
+    const KIND: EntityKind;
+    /// The primary key column (keyset pagination orders by it).
+    fn id_column() -> Self::Column;
+    /// Set when the row is deleted.
+    fn deleted_at_column() -> Self::Column;
+    /// Who deleted the row.
+    fn deleted_by_column() -> Self::Column;
+    /// The deletion that hid the row: what `restore` clears by.
+    fn deletion_id_column() -> Self::Column;
+    /// A row's primary key.
+    fn id_of(model: &Self::Model) -> i64;
+    /// Whether a row is deleted.
+    fn deleted_at_of(model: &Self::Model) -> Option<DateTimeUtc>;
+    /// When a row counts as live: not deleted. A deleted user's attachments need no check of
+    /// their own here: no live attachment ever sits under a deleted user, because the user's
+    /// delete cascades in the same transaction, `createAttachment` share-locks its owner, and
+    /// a restore under a deleted owner is refused (`PARENT_DELETED`). A join on the owner here
+    /// would cost every attachment read a scan of the live users.
+    fn live_condition() -> Condition {
+        Condition::all().add(Self::deleted_at_column().is_null())
+    }
+}
+
+impl SoftDeletable for user::Entity {
+    const KIND: EntityKind = EntityKind::User;
+    fn id_column() -> user::Column {
+        user::Column::Id
+    }
+    fn deleted_at_column() -> user::Column {
+        user::Column::DeletedAt
+    }
+    fn deleted_by_column() -> user::Column {
+        user::Column::DeletedBy
+    }
+    fn deletion_id_column() -> user::Column {
+        user::Column::DeletionId
+    }
+    fn id_of(model: &user::Model) -> i64 {
+        model.id
+    }
+    fn deleted_at_of(model: &user::Model) -> Option<DateTimeUtc> {
+        model.deleted_at
+    }
+}
+
+impl SoftDeletable for attachment::Entity {
+    const KIND: EntityKind = EntityKind::Attachment;
+    fn id_column() -> attachment::Column {
+        attachment::Column::Id
+    }
+    fn deleted_at_column() -> attachment::Column {
+        attachment::Column::DeletedAt
+    }
+    fn deleted_by_column() -> attachment::Column {
+        attachment::Column::DeletedBy
+    }
+    fn deletion_id_column() -> attachment::Column {
+        attachment::Column::DeletionId
+    }
+    fn id_of(model: &attachment::Model) -> i64 {
+        model.id
+    }
+    fn deleted_at_of(model: &attachment::Model) -> Option<DateTimeUtc> {
+        model.deleted_at
+    }
+}

@@ -1,0 +1,111 @@
+//! The deletion log and the archive, read back with filters and pages.
+
+use sea_orm::prelude::DateTimeUtc;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Select};
+
+use super::scope::{Order, keyset_page};
+use super::{EntityKind, Handle, Page, exec};
+use crate::entity::{archive, deletion};
+
+/// Filters on the deletion log.
+#[derive(Clone, Debug, Default)]
+pub struct DeletionFilter {
+    /// Only deletions of this entity.
+    pub entity: Option<EntityKind>,
+    /// Only deletions by this actor.
+    pub actor: Option<i64>,
+    /// Only deletions at or after this moment.
+    pub since: Option<DateTimeUtc>,
+}
+
+impl DeletionFilter {
+    fn select(&self) -> Select<deletion::Entity> {
+        #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+        let mut select = deletion::Entity::find();
+        if let Some(entity) = self.entity {
+            select = select.filter(deletion::Column::Entity.eq(entity.as_str()));
+        }
+        if let Some(actor) = self.actor {
+            select = select.filter(deletion::Column::ActorId.eq(actor));
+        }
+        if let Some(since) = self.since {
+            select = select.filter(deletion::Column::DeletedAt.gte(since));
+        }
+        select
+    }
+
+    /// Up to `first` entries, newest first, older than entry `before` when given.
+    pub async fn page(
+        &self,
+        h: &impl Handle,
+        first: u64,
+        before: Option<i64>,
+    ) -> Result<Page<deletion::Model>, DbErr> {
+        let select = self.select();
+        keyset_page(h, select, deletion::Column::Id, Order::Desc, first, before).await
+    }
+
+    /// How many entries match.
+    pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
+        self.select().count(&exec(h)).await
+    }
+}
+
+/// Deletion log entries by id, in one query.
+pub async fn deletions_by_ids(
+    h: &impl Handle,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find();
+    select
+        .filter(deletion::Column::Id.is_in(ids))
+        .all(&exec(h))
+        .await
+}
+
+/// A deletion log entry by id.
+pub async fn deletion(h: &impl Handle, id: i64) -> Result<Option<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find_by_id(id);
+    select.one(&exec(h)).await
+}
+
+/// Filters on the archive.
+#[derive(Clone, Debug, Default)]
+pub struct ArchiveFilter {
+    /// Only rows of this entity.
+    pub entity: Option<EntityKind>,
+    /// Only rows archived at or after this moment.
+    pub since: Option<DateTimeUtc>,
+}
+
+impl ArchiveFilter {
+    fn select(&self) -> Select<archive::Entity> {
+        #[allow(clippy::disallowed_methods)] // the archive is the core's own table
+        let mut select = archive::Entity::find();
+        if let Some(entity) = self.entity {
+            select = select.filter(archive::Column::Entity.eq(entity.as_str()));
+        }
+        if let Some(since) = self.since {
+            select = select.filter(archive::Column::ArchivedAt.gte(since));
+        }
+        select
+    }
+
+    /// Up to `first` archived rows after row `after`, oldest first.
+    pub async fn page(
+        &self,
+        h: &impl Handle,
+        first: u64,
+        after: Option<i64>,
+    ) -> Result<Page<archive::Model>, DbErr> {
+        let select = self.select();
+        keyset_page(h, select, archive::Column::Id, Order::Asc, first, after).await
+    }
+
+    /// How many archived rows match.
+    pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
+        self.select().count(&exec(h)).await
+    }
+}

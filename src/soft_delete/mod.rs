@@ -1,0 +1,154 @@
+//! The soft-delete core: the one module that holds a database connection.
+//!
+//! SeaORM has no global filter and no hook to add one, so Keepsake hides the *connection*
+//! instead of the entity. [`Db`] and [`Tx`] wrap SeaORM's connection and transaction and never
+//! hand them out; code elsewhere passes them around as a [`Handle`] and can only:
+//!
+//! - read soft-deletable entities through [`Scoped`], whose `Select` carries the scope's
+//!   `deleted_at` condition from the moment it is made (filters added later are ANDed to it,
+//!   so they can narrow the scope but never widen it);
+//! - insert rows and update *live* rows ([`insert`], [`update_live`]);
+//! - delete, restore and purge through the operations below, each one transaction;
+//! - read and write the small `settings` table.
+//!
+//! Nothing outside this module writes a `deleted_at` condition.
+//!
+//! One file per topic:
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | [`Handle`], [`Db`], [`Tx`]: the sealed connection |
+//! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
+//! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
+//! | `scope.rs` | [`Scope`], the [`SeeDeleted`] proof, [`Scoped`] reads, keyset [`Page`]s |
+//! | `rows.rs` | [`insert`], [`update_live`], [`hiding_deletion`] |
+//! | `delete.rs` | [`delete_user`], [`delete_attachments`] |
+//! | `restore.rs` | [`restore`] and what it checks first |
+//! | `log.rs` | the deletion log and the archive, filtered and paged |
+//! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
+//! | `stats.rs` | [`deletion_stats`] |
+//! | `seed.rs` | [`seed_batch`] |
+//! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
+//! | `check.rs` | `keepsake check`: the invariants, verified |
+
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+#[allow(clippy::disallowed_types)] // the one module that holds the connection
+use sea_orm::{
+    DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+pub mod check;
+mod connect;
+mod delete;
+mod kinds;
+mod log;
+mod purge;
+mod restore;
+mod rows;
+mod scope;
+mod seed;
+mod settings;
+mod stats;
+
+pub use delete::{Stamp, delete_attachments, delete_user};
+pub use kinds::{EntityKind, SoftDeletable};
+pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};
+pub use purge::{BatchOutcome, PurgeCounts, purge_batch, purge_candidates};
+pub use restore::{RestoreRefused, deletion_for_update, hid_only_rows_of, restore};
+pub use rows::{hiding_deletion, insert, live_user_with_role_exists, update_live};
+pub use scope::{Page, Scope, Scoped, SeeDeleted};
+pub use seed::{SeedUser, seed_batch};
+pub use settings::{exclusively, setting, setting_or_insert};
+pub use stats::{DayStats, DeletionStats, deletion_stats};
+
+mod sealed {
+    /// Only this module can make one, so only this module can open a [`super::Handle`].
+    pub struct Key(pub(super) ());
+}
+
+/// Something queries can run on: the pool ([`Db`]) or an open transaction ([`Tx`]).
+///
+/// The connection inside cannot be reached from outside this module: opening it needs a key
+/// only this module can make.
+pub trait Handle: Sync {
+    #[doc(hidden)]
+    fn executor(&self, key: sealed::Key) -> DatabaseExecutor<'_>;
+}
+
+fn exec(h: &impl Handle) -> DatabaseExecutor<'_> {
+    h.executor(sealed::Key(()))
+}
+
+/// The database pool. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    #[allow(clippy::disallowed_types)] // the pool itself, never handed out
+    conn: DatabaseConnection,
+}
+
+/// An open transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    #[allow(clippy::disallowed_types)] // the transaction itself, never handed out
+    txn: DatabaseTransaction,
+}
+
+impl Handle for Db {
+    fn executor(&self, _: sealed::Key) -> DatabaseExecutor<'_> {
+        DatabaseExecutor::Connection(&self.conn)
+    }
+}
+
+impl Handle for Tx {
+    fn executor(&self, _: sealed::Key) -> DatabaseExecutor<'_> {
+        DatabaseExecutor::Transaction(&self.txn)
+    }
+}
+
+impl Db {
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.conn, None)
+            .await
+            .context("applying migrations")
+    }
+
+    /// Reverts every migration (tests prove each `down` works).
+    pub async fn migrate_down_all(&self) -> anyhow::Result<()> {
+        Migrator::down(&self.conn, None)
+            .await
+            .context("reverting migrations")
+    }
+
+    /// `true` when the database answers.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Starts a transaction for a change that must apply whole or not at all. On SQLite it
+    /// takes the write lock up front (`BEGIN IMMEDIATE`), so two writers queue instead of one
+    /// failing half-way when it tries to upgrade a read lock.
+    pub async fn begin(&self) -> Result<Tx, DbErr> {
+        let txn = self
+            .conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(Tx { txn })
+    }
+}
+
+impl Tx {
+    /// Makes the transaction's changes permanent.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}

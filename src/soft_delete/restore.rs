@@ -1,0 +1,186 @@
+//! Restores: undo one deletion exactly, and the rules a restore checks first.
+
+use sea_orm::prelude::DateTimeUtc;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+};
+
+use super::{EntityKind, Handle, SoftDeletable, Stamp, Tx, exec};
+use crate::entity::{attachment, deletion, user};
+
+/// Why a restore could not happen. Whatever the reason, nothing was changed.
+#[derive(Debug)]
+pub enum RestoreRefused {
+    /// No such deletion.
+    NotFound,
+    /// The deletion was restored already.
+    AlreadyRestored(DateTimeUtc),
+    /// A purge has begun erasing the deletion's rows (`finished`: and erased the last one),
+    /// so it can no longer come back whole; its rows are in the archive.
+    Purged {
+        started: DateTimeUtc,
+        finished: Option<DateTimeUtc>,
+    },
+    /// Some attachment it hid belongs to an owner hidden by another deletion.
+    ParentDeleted { owner: i64 },
+    /// A user it hid has an email a live user now holds.
+    Conflict,
+}
+
+/// The deletion with this id, locked for the rest of the transaction.
+pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find_by_id(id);
+    select.lock_exclusive().one(&exec(tx)).await
+}
+
+/// Undoes deletion `id` exactly: clears the rows stamped with it, no others, and records who
+/// restored it, when and why. Refusals change nothing (the caller drops the transaction).
+///
+/// Concurrency: the deletion's row is locked first, so two restores of it, or a restore and a
+/// purge of it, run one after the other (a purge marks `purge_started_at` under the same
+/// lock). Then the owners of the attachments it brings back are share-locked before they are
+/// checked, so a concurrent `deleteUser` of an owner either commits first (and this restore
+/// is `ParentDeleted`) or waits and then cascades to what this restore brought back.
+pub async fn restore(
+    tx: &Tx,
+    id: i64,
+    stamp: &Stamp,
+) -> Result<Result<deletion::Model, RestoreRefused>, DbErr> {
+    let Some(logged) = deletion_for_update(tx, id).await? else {
+        return Ok(Err(RestoreRefused::NotFound));
+    };
+    if let Some(started) = logged.purge_started_at.or(logged.purged_at) {
+        return Ok(Err(RestoreRefused::Purged {
+            started,
+            finished: logged.purged_at,
+        }));
+    }
+    if let Some(at) = logged.restored_at {
+        return Ok(Err(RestoreRefused::AlreadyRestored(at)));
+    }
+    lock_owners_of_hidden_attachments(tx, id).await?;
+    // An attachment comes back only under a live owner, or one this deletion brings back.
+    let orphan = attachments_under_other_deleted_owner(tx, id).await?;
+    if let Some(owner) = orphan {
+        return Ok(Err(RestoreRefused::ParentDeleted { owner }));
+    }
+    match clear_deleted::<user::Entity>(tx, id).await {
+        Ok(_) => {}
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Ok(Err(RestoreRefused::Conflict));
+        }
+        Err(err) => return Err(err),
+    }
+    clear_deleted::<attachment::Entity>(tx, id).await?;
+    let mut row = logged.into_active_model();
+    row.restored_at = Set(Some(stamp.at));
+    row.restored_by = Set(Some(stamp.actor));
+    row.restore_reason = Set(stamp.reason.clone());
+    Ok(Ok(row.update(&exec(tx)).await?))
+}
+
+/// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,
+/// until the transaction ends: their deletes wait for it. SQLite's write transaction holds
+/// the whole database already.
+async fn lock_owners_of_hidden_attachments(tx: &Tx, deletion: i64) -> Result<(), DbErr> {
+    let owners = Query::select()
+        .column(attachment::Column::OwnerId)
+        .from(attachment::Entity)
+        .and_where(attachment::Column::DeletionId.eq(deletion))
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // a lock inside the core's restore, any scope
+    let select = user::Entity::find();
+    select
+        .filter(user::Column::Id.in_subquery(owners))
+        .order_by_asc(user::Column::Id)
+        .lock_shared()
+        .all(&exec(tx))
+        .await?;
+    Ok(())
+}
+
+/// Whether every row deletion `logged` hid belongs to user `owner`: the user themself, or
+/// attachments they own. A member's rights over a deletion follow from this (and not from
+/// having been its actor under another role).
+pub async fn hid_only_rows_of(
+    tx: &Tx,
+    logged: &deletion::Model,
+    owner: i64,
+) -> Result<bool, DbErr> {
+    match EntityKind::parse(&logged.entity) {
+        Some(EntityKind::User) => Ok(logged.entity_id == owner),
+        // A restored bulk deletion no longer marks its rows: whose they were is unknown, so
+        // it is no one's (the first row alone would vouch for the others).
+        Some(EntityKind::Attachment)
+            if logged.cascade_count > 0 && logged.restored_at.is_some() =>
+        {
+            Ok(false)
+        }
+        Some(EntityKind::Attachment) => {
+            #[allow(clippy::disallowed_methods)] // ownership of a deletion's rows, any scope
+            let first = attachment::Entity::find_by_id(logged.entity_id);
+            let first_is_theirs = first
+                .one(&exec(tx))
+                .await?
+                .is_some_and(|a| a.owner_id == owner);
+            #[allow(clippy::disallowed_methods)] // ownership of a deletion's rows, any scope
+            let foreign = attachment::Entity::find()
+                .filter(attachment::Column::DeletionId.eq(logged.id))
+                .filter(attachment::Column::OwnerId.ne(owner))
+                .count(&exec(tx))
+                .await?;
+            Ok(first_is_theirs && foreign == 0)
+        }
+        None => Ok(false),
+    }
+}
+
+/// The owner of an attachment hidden by `deletion` whose owner is deleted by another one.
+async fn attachments_under_other_deleted_owner(
+    tx: &Tx,
+    deletion: i64,
+) -> Result<Option<i64>, DbErr> {
+    let owner = Alias::new("owner");
+    let owner_deleted_elsewhere = Query::select()
+        .expr(Expr::val(1))
+        .from_as(user::Entity, owner.clone())
+        .and_where(
+            Expr::col((owner.clone(), user::Column::Id))
+                .equals((attachment::Entity, attachment::Column::OwnerId)),
+        )
+        .and_where(Expr::col((owner.clone(), user::Column::DeletedAt)).is_not_null())
+        .and_where(
+            Expr::col((owner.clone(), user::Column::DeletionId))
+                .is_null()
+                .or(Expr::col((owner, user::Column::DeletionId)).ne(deletion)),
+        )
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // a check inside the core's restore
+    let select = attachment::Entity::find();
+    Ok(select
+        .filter(attachment::Column::DeletionId.eq(deletion))
+        .filter(Expr::exists(owner_deleted_elsewhere))
+        .one(&exec(tx))
+        .await?
+        .map(|a| a.owner_id))
+}
+
+/// Brings back every row of `E` hidden by `deletion`; returns how many.
+async fn clear_deleted<E: SoftDeletable>(h: &impl Handle, deletion: i64) -> Result<u64, DbErr> {
+    #[allow(clippy::disallowed_methods)] // set-based restore, the core's own write
+    let update = E::update_many();
+    let result = update
+        .col_expr(
+            E::deleted_at_column(),
+            Expr::val(Option::<DateTimeUtc>::None),
+        )
+        .col_expr(E::deleted_by_column(), Expr::val(Option::<i64>::None))
+        .col_expr(E::deletion_id_column(), Expr::val(Option::<i64>::None))
+        .filter(E::deletion_id_column().eq(deletion))
+        .exec(&exec(h))
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -1,0 +1,69 @@
+//! Single-row writes and lookups: insert, update a *live* row, which deletion hides a row.
+
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
+
+use super::{Handle, Scoped, SoftDeletable, Tx, exec};
+use crate::entity::user;
+
+/// Inserts a row and returns it as stored.
+pub async fn insert<A>(h: &impl Handle, row: A) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+where
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    row.insert(&exec(h)).await
+}
+
+/// Updates a *live* row and returns it as stored, or `None` when the row is deleted or gone
+/// (a concurrent delete wins; the update never touches a deleted row).
+pub async fn update_live<A>(
+    h: &impl Handle,
+    row: A,
+) -> Result<Option<<A::Entity as EntityTrait>::Model>, DbErr>
+where
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    A::Entity: SoftDeletable,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let update = A::Entity::update(row)
+        .validate()?
+        .filter(<A::Entity as SoftDeletable>::deleted_at_column().is_null());
+    match update.exec(&exec(h)).await {
+        Ok(model) => Ok(Some(model)),
+        Err(DbErr::RecordNotUpdated) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether a live user has this role.
+pub async fn live_user_with_role_exists(h: &impl Handle, role: &str) -> Result<bool, DbErr> {
+    Ok(Scoped::<user::Entity>::live()
+        .filter(user::Column::Role.eq(role))
+        .one(h)
+        .await?
+        .is_some())
+}
+
+/// For row `id` of `E`: `None` when there is no such row, `Some(None)` when it is live, and
+/// `Some(Some(deletion))` with the deletion that hid it. Tells nothing else of a deleted row,
+/// so restore paths can find what to undo without a wide scope.
+pub async fn hiding_deletion<E: SoftDeletable>(
+    tx: &Tx,
+    id: i64,
+) -> Result<Option<Option<i64>>, DbErr> {
+    // No row lock: restores and purges serialise on the deletion's row, which the caller
+    // locks next (locking the row first would order locks against the purge's).
+    #[allow(clippy::disallowed_methods)] // reads only the deletion id of one row
+    let select = E::find();
+    let row = select.filter(E::id_column().eq(id)).one(&exec(tx)).await?;
+    Ok(row.map(|row| {
+        use sea_orm::ModelTrait as _;
+        match row.get(E::deletion_id_column()) {
+            sea_orm::Value::BigInt(id) => id,
+            _ => None,
+        }
+    }))
+}

@@ -1,0 +1,269 @@
+//! Which rows a read may see ([`Scope`], and the [`SeeDeleted`] proof a wide scope needs) and
+//! the one way to read soft-deletable rows ([`Scoped`]), with keyset paging.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoCondition, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait as _, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+};
+
+use super::{Handle, SoftDeletable, exec};
+
+/// Proof that the viewer may see deleted rows (support or admin): a wide [`Scope`] holds one,
+/// so it cannot be built without one. Only [`SeeDeleted::for_role`] makes it, and the build
+/// allows that call in one place only, `auth::Viewer::see_deleted`, with the role read from
+/// the viewer's live row (clippy.toml's `disallowed-methods`; `ci/ban-bites.sh` proves it).
+#[derive(Clone, Copy, Debug)]
+pub struct SeeDeleted {
+    _private: (),
+}
+
+impl SeeDeleted {
+    /// The proof for a role that may see deleted rows; `None` for a member.
+    pub fn for_role(role: crate::role::Role) -> Option<SeeDeleted> {
+        use crate::role::Role;
+        matches!(role, Role::Support | Role::Admin).then_some(SeeDeleted { _private: () })
+    }
+}
+
+/// Which rows a read may see. The wide scopes hold a [`SeeDeleted`], which only the auth
+/// layer can make, and only for a viewer whose role allows it: the compiler checks the role
+/// gate.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope {
+    /// Rows that are not deleted: what everyone sees by default.
+    Live,
+    /// Live and deleted rows alike (`includeDeleted: true`).
+    WithDeleted(SeeDeleted),
+    /// Deleted rows only (`onlyDeleted: true`).
+    OnlyDeleted(SeeDeleted),
+}
+
+/// Scopes compare by kind: the proof inside carries no data. Batched loads key by scope.
+impl PartialEq for Scope {
+    fn eq(&self, other: &Scope) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl Eq for Scope {}
+
+impl std::hash::Hash for Scope {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+    }
+}
+
+impl Scope {
+    /// Whether this scope shows deleted rows.
+    pub fn shows_deleted(self) -> bool {
+        !matches!(self, Scope::Live)
+    }
+
+    fn condition<E: SoftDeletable>(self) -> Condition {
+        match self {
+            Scope::Live => E::live_condition(),
+            Scope::WithDeleted(_) => Condition::all(),
+            Scope::OnlyDeleted(_) => E::live_condition().not(),
+        }
+    }
+}
+
+/// A read of a soft-deletable entity that already carries its scope's condition.
+#[derive(Clone, Debug)]
+pub struct Scoped<E: SoftDeletable> {
+    select: Select<E>,
+}
+
+/// One page of a keyset-paginated read.
+#[derive(Debug)]
+pub struct Page<M> {
+    /// The rows of the page, in the read's order.
+    pub rows: Vec<M>,
+    /// Whether rows remain after the last one.
+    pub has_next_page: bool,
+}
+
+impl<E: SoftDeletable> Scoped<E>
+where
+    E::Model: Sync,
+{
+    /// Live rows only: the default scope.
+    pub fn live() -> Self {
+        Self::new(Scope::Live)
+    }
+
+    /// The rows `scope` may see.
+    pub fn new(scope: Scope) -> Self {
+        #[allow(clippy::disallowed_methods)] // the one place a soft-deletable read begins
+        let select = E::find().filter(scope.condition::<E>());
+        Scoped { select }
+    }
+
+    /// Narrows the read; ANDed with the scope, so it cannot widen it.
+    pub fn filter(mut self, condition: impl IntoCondition) -> Self {
+        self.select = self.select.filter(condition);
+        self
+    }
+
+    /// Locks the rows read until the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's
+    /// write transactions hold the whole database already).
+    pub fn for_update(mut self) -> Self {
+        self.select = self.select.lock_exclusive();
+        self
+    }
+
+    /// Share-locks the rows read until the transaction ends (`FOR SHARE` on PostgreSQL): a
+    /// concurrent delete of them waits, and sees what this transaction added.
+    pub fn for_share(mut self) -> Self {
+        self.select = self.select.lock_shared();
+        self
+    }
+
+    /// The visible row with this id, if any.
+    pub async fn by_id(self, h: &impl Handle, id: i64) -> Result<Option<E::Model>, DbErr> {
+        self.filter(E::id_column().eq(id)).one(h).await
+    }
+
+    /// The first visible row.
+    pub async fn one(self, h: &impl Handle) -> Result<Option<E::Model>, DbErr> {
+        self.select.one(&exec(h)).await
+    }
+
+    /// Every visible row, by ascending id.
+    pub async fn all(self, h: &impl Handle) -> Result<Vec<E::Model>, DbErr> {
+        self.select.order_by_asc(E::id_column()).all(&exec(h)).await
+    }
+
+    /// How many rows are visible.
+    pub async fn count(self, h: &impl Handle) -> Result<u64, DbErr> {
+        self.select.count(&exec(h)).await
+    }
+
+    /// For each of `keys`, up to `first + 1` visible rows whose `column` holds it, with ids
+    /// past `after`, by ascending id: the pages of many parents' children at once. One
+    /// statement per 100 keys, a `UNION ALL` of per-key reads each with its own `LIMIT`, so a
+    /// parent with 100,000 children costs `first + 1` rows of its index, not 100,000.
+    pub async fn first_rows_per(
+        self,
+        h: &impl Handle,
+        column: E::Column,
+        keys: &[i64],
+        first: u64,
+        after: Option<i64>,
+    ) -> Result<Vec<E::Model>, DbErr> {
+        use sea_orm::QueryTrait as _;
+        use sea_orm::sea_query::{Asterisk, UnionType};
+        let backend = exec(h).get_database_backend();
+        let mut rows = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+            for (i, key) in chunk.iter().enumerate() {
+                let mut branch = self.select.clone().filter(column.eq(*key));
+                if let Some(after) = after {
+                    branch = branch.filter(E::id_column().gt(after));
+                }
+                let branch = branch
+                    .order_by_asc(E::id_column())
+                    .limit(first.saturating_add(1))
+                    .into_query();
+                let wrapped = Query::select()
+                    .column(Asterisk)
+                    .from_subquery(branch, Alias::new(format!("k{i}")))
+                    .to_owned();
+                union = Some(match union {
+                    None => wrapped,
+                    Some(mut all) => {
+                        all.union(UnionType::All, wrapped);
+                        all
+                    }
+                });
+            }
+            let Some(union) = union else { continue };
+            #[allow(clippy::disallowed_methods)] // runs the scoped selects built above
+            let select = E::find();
+            rows.extend(
+                select
+                    .from_raw_sql(backend.build(&union))
+                    .all(&exec(h))
+                    .await?,
+            );
+        }
+        Ok(rows)
+    }
+
+    /// For each of `keys`, how many visible rows have it in `column`: one `GROUP BY`.
+    pub async fn count_per(
+        self,
+        h: &impl Handle,
+        column: E::Column,
+        keys: &[i64],
+    ) -> Result<std::collections::HashMap<i64, u64>, DbErr> {
+        let counts: Vec<(i64, i64)> = self
+            .select
+            .select_only()
+            .column(column)
+            .column_as(Expr::col(column).count(), "n")
+            .filter(column.is_in(keys.iter().copied()))
+            .group_by(column)
+            .into_tuple()
+            .all(&exec(h))
+            .await?;
+        Ok(counts
+            .into_iter()
+            .map(|(key, n)| (key, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    /// Up to `first` visible rows with ids greater than `after`, by ascending id.
+    pub async fn page(
+        self,
+        h: &impl Handle,
+        first: u64,
+        after: Option<i64>,
+    ) -> Result<Page<E::Model>, DbErr> {
+        keyset_page(h, self.select, E::id_column(), Order::Asc, first, after).await
+    }
+}
+
+/// Which way a keyset page walks its ids.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Order {
+    Asc,
+    Desc,
+}
+
+/// Up to `first` rows of `select` past id `after` in `order`, fetching one more to learn
+/// whether a next page exists. Every connection pages through this.
+pub(super) async fn keyset_page<E: EntityTrait>(
+    h: &impl Handle,
+    select: Select<E>,
+    id: E::Column,
+    order: Order,
+    first: u64,
+    after: Option<i64>,
+) -> Result<Page<E::Model>, DbErr> {
+    let select = match (order, after) {
+        (Order::Asc, Some(after)) => select.filter(id.gt(after)),
+        (Order::Desc, Some(after)) => select.filter(id.lt(after)),
+        (_, None) => select,
+    };
+    let select = match order {
+        Order::Asc => select.order_by_asc(id),
+        Order::Desc => select.order_by_desc(id),
+    };
+    let rows = select.limit(first + 1).all(&exec(h)).await?;
+    Ok(Page::of(rows, first))
+}
+
+impl<M> Page<M> {
+    /// The page out of `first + 1` rows fetched.
+    fn of(mut rows: Vec<M>, first: u64) -> Page<M> {
+        let has_next_page = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        Page {
+            rows,
+            has_next_page,
+        }
+    }
+}
