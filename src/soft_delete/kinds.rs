@@ -46,8 +46,10 @@ pub trait SoftDeletable: EntityTrait {
     fn deletion_id_column() -> Self::Column;
     /// A row's primary key.
     fn id_of(model: &Self::Model) -> i64;
-    /// Whether a row is deleted.
+    /// When a row was deleted (`None`: live).
     fn deleted_at_of(model: &Self::Model) -> Option<DateTimeUtc>;
+    /// The deletion that hid a row (`None`: live).
+    fn deletion_id_of(model: &Self::Model) -> Option<i64>;
     /// When a row counts as live: not deleted. A deleted user's attachments need no check of
     /// their own here: no live attachment ever sits under a deleted user, because the user's
     /// delete cascades in the same transaction, `createAttachment` share-locks its owner, and
@@ -78,6 +80,9 @@ impl SoftDeletable for user::Entity {
     fn deleted_at_of(model: &user::Model) -> Option<DateTimeUtc> {
         model.deleted_at
     }
+    fn deletion_id_of(model: &user::Model) -> Option<i64> {
+        model.deletion_id
+    }
 }
 
 impl SoftDeletable for attachment::Entity {
@@ -99,5 +104,8 @@ impl SoftDeletable for attachment::Entity {
     }
     fn deleted_at_of(model: &attachment::Model) -> Option<DateTimeUtc> {
         model.deleted_at
+    }
+    fn deletion_id_of(model: &attachment::Model) -> Option<i64> {
+        model.deletion_id
     }
 }

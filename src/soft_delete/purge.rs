@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::{Db, EntityKind, Handle, Tx, exec};
+use super::{Db, Handle, SoftDeletable, Tx, exec};
 use crate::entity::{archive, attachment, deletion, user};
 
 /// Rows a purge removes, or would.
@@ -64,21 +64,19 @@ pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<Pu
     Ok(PurgeCounts { users, attachments })
 }
 
-fn snapshot<M: serde::Serialize>(
-    kind: EntityKind,
-    id: i64,
-    row: &M,
-    deletion_id: Option<i64>,
-    deleted_at: Option<DateTimeUtc>,
-    now: DateTimeUtc,
-) -> Result<archive::ActiveModel, DbErr> {
+/// Row `row` of `E` as the archive keeps it.
+fn snapshot<E>(row: &E::Model, now: DateTimeUtc) -> Result<archive::ActiveModel, DbErr>
+where
+    E: SoftDeletable,
+    E::Model: serde::Serialize,
+{
     let json = serde_json::to_string(row).map_err(|e| DbErr::Custom(format!("archiving: {e}")))?;
     Ok(archive::ActiveModel {
-        entity: Set(kind.as_str().to_owned()),
-        entity_id: Set(id),
+        entity: Set(E::KIND.as_str().to_owned()),
+        entity_id: Set(E::id_of(row)),
         row: Set(json),
-        deletion_id: Set(deletion_id),
-        deleted_at: Set(deleted_at),
+        deletion_id: Set(E::deletion_id_of(row)),
+        deleted_at: Set(E::deleted_at_of(row)),
         archived_at: Set(now),
         ..Default::default()
     })
@@ -191,106 +189,84 @@ pub async fn purge_batch(
     now: DateTimeUtc,
 ) -> Result<BatchOutcome, DbErr> {
     let tx = db.begin().await?;
-    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let due = attachment::Entity::find()
-        .filter(attachment::Column::DeletedAt.lt(cutoff))
-        .filter(not_restored(attachment::Column::DeletionId))
-        .order_by_asc(attachment::Column::Id)
-        .limit(batch)
-        .all(&exec(&tx))
-        .await?;
-    if !due.is_empty() {
-        let claimed =
-            claim_for_purge(&tx, distinct(due.iter().filter_map(|a| a.deletion_id)), now).await?;
-        #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-        let attachments = attachment::Entity::find()
-            .filter(attachment::Column::Id.is_in(due.iter().map(|a| a.id)))
-            .filter(attachment::Column::DeletedAt.lt(cutoff))
-            .filter(claimed_by(attachment::Column::DeletionId, &claimed))
-            .order_by_asc(attachment::Column::Id)
-            .lock_exclusive()
-            .all(&exec(&tx))
-            .await?;
-        let snapshots = attachments
-            .iter()
-            .map(|a| {
-                snapshot(
-                    EntityKind::Attachment,
-                    a.id,
-                    a,
-                    a.deletion_id,
-                    a.deleted_at,
-                    now,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if !snapshots.is_empty() {
-            archive::Entity::insert_many(snapshots)
-                .exec_without_returning(&exec(&tx))
-                .await?;
-            #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
-            let erase = attachment::Entity::delete_many();
-            erase
-                .filter(attachment::Column::Id.is_in(attachments.iter().map(|a| a.id)))
-                .exec(&exec(&tx))
-                .await?;
-        }
-        mark_purged(&tx, claimed, now).await?;
-        tx.commit().await?;
-        return Ok(BatchOutcome {
-            purged: PurgeCounts {
-                users: 0,
-                attachments: attachments.len() as u64,
+    let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
+    let purged = match purge_rows::<attachment::Entity>(&tx, attachments_due, batch, now).await? {
+        Some(attachments) => PurgeCounts {
+            users: 0,
+            attachments,
+        },
+        None => match purge_rows::<user::Entity>(&tx, purgeable_users(cutoff), batch, now).await? {
+            Some(users) => PurgeCounts {
+                users,
+                attachments: 0,
             },
-            found: true,
-        });
-    }
-    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let due = user::Entity::find()
-        .filter(purgeable_users(cutoff))
-        .filter(not_restored(user::Column::DeletionId))
-        .order_by_asc(user::Column::Id)
-        .limit(batch)
-        .all(&exec(&tx))
-        .await?;
-    if due.is_empty() {
-        return Ok(BatchOutcome::default());
-    }
-    let claimed =
-        claim_for_purge(&tx, distinct(due.iter().filter_map(|u| u.deletion_id)), now).await?;
-    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let users = user::Entity::find()
-        .filter(user::Column::Id.is_in(due.iter().map(|u| u.id)))
-        .filter(purgeable_users(cutoff))
-        .filter(claimed_by(user::Column::DeletionId, &claimed))
-        .order_by_asc(user::Column::Id)
-        .lock_exclusive()
-        .all(&exec(&tx))
-        .await?;
-    let snapshots = users
-        .iter()
-        .map(|u| snapshot(EntityKind::User, u.id, u, u.deletion_id, u.deleted_at, now))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !snapshots.is_empty() {
-        archive::Entity::insert_many(snapshots)
-            .exec_without_returning(&exec(&tx))
-            .await?;
-        #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
-        let erase = user::Entity::delete_many();
-        erase
-            .filter(user::Column::Id.is_in(users.iter().map(|u| u.id)))
-            .exec(&exec(&tx))
-            .await?;
-    }
-    mark_purged(&tx, claimed, now).await?;
+            None => return Ok(BatchOutcome::default()),
+        },
+    };
     tx.commit().await?;
     Ok(BatchOutcome {
-        purged: PurgeCounts {
-            users: users.len() as u64,
-            attachments: 0,
-        },
+        purged,
         found: true,
     })
+}
+
+/// In `tx`, purges up to `batch` rows of `E` that `due` selects and no restore took back:
+/// claims their deletions, locks the rows still hidden by a claimed one, archives them,
+/// erases them, and marks the deletions left with no rows as purged. Returns how many rows
+/// it purged, or `None` when no row was due.
+async fn purge_rows<E>(
+    tx: &Tx,
+    due: Condition,
+    batch: u64,
+    now: DateTimeUtc,
+) -> Result<Option<u64>, DbErr>
+where
+    E: SoftDeletable,
+    E::Model: serde::Serialize,
+{
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let found = E::find()
+        .filter(due.clone())
+        .filter(not_restored(E::deletion_id_column()))
+        .order_by_asc(E::id_column())
+        .limit(batch)
+        .all(&exec(tx))
+        .await?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let claimed = claim_for_purge(
+        tx,
+        distinct(found.iter().filter_map(E::deletion_id_of)),
+        now,
+    )
+    .await?;
+    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+    let rows = E::find()
+        .filter(E::id_column().is_in(found.iter().map(E::id_of)))
+        .filter(due)
+        .filter(claimed_by(E::deletion_id_column(), &claimed))
+        .order_by_asc(E::id_column())
+        .lock_exclusive()
+        .all(&exec(tx))
+        .await?;
+    if !rows.is_empty() {
+        let snapshots = rows
+            .iter()
+            .map(|row| snapshot::<E>(row, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        archive::Entity::insert_many(snapshots)
+            .exec_without_returning(&exec(tx))
+            .await?;
+        #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
+        let erase = E::delete_many();
+        erase
+            .filter(E::id_column().is_in(rows.iter().map(E::id_of)))
+            .exec(&exec(tx))
+            .await?;
+    }
+    mark_purged(tx, claimed, now).await?;
+    Ok(Some(rows.len() as u64))
 }
 
 /// The distinct values of `ids`, in ascending order.

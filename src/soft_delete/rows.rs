@@ -59,11 +59,5 @@ pub async fn hiding_deletion<E: SoftDeletable>(
     #[allow(clippy::disallowed_methods)] // reads only the deletion id of one row
     let select = E::find();
     let row = select.filter(E::id_column().eq(id)).one(&exec(tx)).await?;
-    Ok(row.map(|row| {
-        use sea_orm::ModelTrait as _;
-        match row.get(E::deletion_id_column()) {
-            sea_orm::Value::BigInt(id) => id,
-            _ => None,
-        }
-    }))
+    Ok(row.map(|row| E::deletion_id_of(&row)))
 }
