@@ -12,7 +12,7 @@ use super::{Handle, SoftDeletable, exec};
 /// Proof that the viewer may see deleted rows (support or admin): a wide [`Scope`] holds one,
 /// so it cannot be built without one. Only [`SeeDeleted::for_role`] makes it, and the build
 /// allows that call in one place only, `auth::Viewer::see_deleted`, with the role read from
-/// the viewer's live row (clippy.toml's `disallowed-methods`; `ci/ban-bites.sh` proves it).
+/// the viewer's live row (clippy.toml's `disallowed-methods`; `.ci/ban-bites.sh` proves it).
 #[derive(Clone, Copy, Debug)]
 pub struct SeeDeleted {
     _private: (),

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for ci/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks for .ci/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
 
 * The check `keepsake_no_server_error` judges every response: a 5xx, a body that is not a
   GraphQL JSON object, an error without `extensions.code`, an error whose code SPEC §4 does

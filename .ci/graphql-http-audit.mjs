@@ -2,9 +2,9 @@
 // keepsake binary on a fresh SQLite database, without a token. Prints every audit and exits
 // non-zero unless every one passes (an error, a warning or even a notice fails the run).
 //
-//   node ci/graphql-http-audit.mjs [path/to/keepsake]   (default: target/debug/keepsake)
+//   node .ci/graphql-http-audit.mjs [path/to/keepsake]   (default: target/debug/keepsake)
 //
-// Needs `npm ci` in ci/ first.
+// Needs `npm ci` in .ci/ first.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Fuzzes the GraphQL API with schemathesis, as an admin, against the real binary on a fresh
 # SQLite database with the demo data (plus a deleted user and attachment, see
-# ci/schemathesis_seed.py). Schemathesis reads the schema by introspection and sends
+# .ci/schemathesis_seed.py). Schemathesis reads the schema by introspection and sends
 # generated queries and mutations for every root field; the run fails on any 5xx, any
 # `INTERNAL` error, any error without an `extensions.code` or with one SPEC §4 does not
-# list (ci/schemathesis_hooks.py), any response that breaks the schema (a null in a
+# list (.ci/schemathesis_hooks.py), any response that breaks the schema (a null in a
 # non-null field), and if the server dies or logs a panic. Bounded: --max-time for
 # schemathesis, a `timeout` around it.
 #
-#   bash ci/schemathesis.sh [path/to/keepsake]   (default: target/debug/keepsake)
+#   bash .ci/schemathesis.sh [path/to/keepsake]   (default: target/debug/keepsake)
 #
 # Env: SCHEMATHESIS_MAX_TIME (seconds of fuzzing, default 120), SCHEMATHESIS_SEED (replay a
 # run: schemathesis prints its seed), SCHEMATHESIS_VENV (where to keep the virtualenv,
 # default ~/.cache/keepsake-schemathesis-<version>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONDONTWRITEBYTECODE=1 # no ci/__pycache__ from the hooks file
+export PYTHONDONTWRITEBYTECODE=1 # no .ci/__pycache__ from the hooks file
 
 ST_VERSION=4.32.5
 binary="$(realpath "${1:-target/debug/keepsake}")"
@@ -63,14 +63,14 @@ fi
 url="http://$address/graphql"
 echo "fuzzing $url as the admin for at most ${max_time}s"
 
-admin_id="$("$venv/bin/python" ci/schemathesis_seed.py "$url" "$token" "$work/schemathesis.toml")"
+admin_id="$("$venv/bin/python" .ci/schemathesis_seed.py "$url" "$token" "$work/schemathesis.toml")"
 
 seed_args=()
 if [ -n "${SCHEMATHESIS_SEED:-}" ]; then seed_args=(--seed "$SCHEMATHESIS_SEED"); fi
 
 started=$SECONDS
 status=0
-hooks="$PWD/ci/schemathesis_hooks.py"
+hooks="$PWD/.ci/schemathesis_hooks.py"
 # From $work, so that nothing schemathesis writes lands in the work tree.
 (cd "$work" && SCHEMATHESIS_HOOKS="$hooks" \
   KEEPSAKE_FUZZ_ADMIN_ID="$admin_id" KEEPSAKE_FUZZ_TALLY="$work/tally.json" \

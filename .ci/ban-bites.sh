@@ -20,7 +20,7 @@ scan() {
   grep -rnE --include='*.rs' "$pattern" src tests examples 2>/dev/null | grep -Ev "$core" || true
 }
 
-cp ci/ban_probe.rs examples/ban_probe.rs
+cp .ci/ban_probe.rs examples/ban_probe.rs
 if out=$(cargo clippy --example ban_probe -- -D warnings 2>&1); then
   echo "FAIL: clippy accepted a raw find on a soft-deletable entity" >&2
   exit 1
@@ -52,7 +52,7 @@ if [ "$(grep -c . <<<"$hits")" -ne 2 ] || ! grep -q "^tests/api/helpers.rs:" <<<
   echo "$hits" >&2
   exit 1
 fi
-cp ci/ban_probe_allow.rs examples/ban_probe_allow.rs
+cp .ci/ban_probe_allow.rs examples/ban_probe_allow.rs
 if ! scan | grep -q '^examples/ban_probe_allow.rs:'; then
   echo "FAIL: the source scan missed a planted allow of the ban" >&2
   exit 1

@@ -1,4 +1,4 @@
-//! A planted dodge: an `allow` of the ban outside the soft-delete core. `ci/ban-bites.sh`
+//! A planted dodge: an `allow` of the ban outside the soft-delete core. `.ci/ban-bites.sh`
 //! copies this into `examples/` and requires its source scan to refuse it.
 
 use keepsake::entity::user;

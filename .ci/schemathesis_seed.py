@@ -1,6 +1,6 @@
-"""Prepares the schemathesis run of ci/schemathesis.sh against a Keepsake started with --demo.
+"""Prepares the schemathesis run of .ci/schemathesis.sh against a Keepsake started with --demo.
 
-    python3 ci/schemathesis_seed.py URL TOKEN CONFIG_OUT
+    python3 .ci/schemathesis_seed.py URL TOKEN CONFIG_OUT
 
 As the admin (TOKEN), it deletes a demo user (with the cascade to their attachments) and one
 attachment of another user, so that deleted rows and deletion log entries exist, then reads
@@ -124,7 +124,7 @@ def main() -> None:
         "*.*.input.ownerId",
     ]
     lines = [
-        "# Written by ci/schemathesis_seed.py for one run; not kept.",
+        "# Written by .ci/schemathesis_seed.py for one run; not kept.",
         "[cache]",
         "enabled = false",
         "[dictionaries.ids]",
