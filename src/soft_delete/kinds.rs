@@ -60,52 +60,36 @@ pub trait SoftDeletable: EntityTrait {
     }
 }
 
-impl SoftDeletable for user::Entity {
-    const KIND: EntityKind = EntityKind::User;
-    fn id_column() -> user::Column {
-        user::Column::Id
-    }
-    fn deleted_at_column() -> user::Column {
-        user::Column::DeletedAt
-    }
-    fn deleted_by_column() -> user::Column {
-        user::Column::DeletedBy
-    }
-    fn deletion_id_column() -> user::Column {
-        user::Column::DeletionId
-    }
-    fn id_of(model: &user::Model) -> i64 {
-        model.id
-    }
-    fn deleted_at_of(model: &user::Model) -> Option<DateTimeUtc> {
-        model.deleted_at
-    }
-    fn deletion_id_of(model: &user::Model) -> Option<i64> {
-        model.deletion_id
-    }
+/// Implements [`SoftDeletable`] for an entity module whose table has the soft-delete columns
+/// (`id`, `deleted_at`, `deleted_by`, `deletion_id`).
+macro_rules! soft_deletable {
+    ($module:ident, $kind:expr) => {
+        impl SoftDeletable for $module::Entity {
+            const KIND: EntityKind = $kind;
+            fn id_column() -> $module::Column {
+                $module::Column::Id
+            }
+            fn deleted_at_column() -> $module::Column {
+                $module::Column::DeletedAt
+            }
+            fn deleted_by_column() -> $module::Column {
+                $module::Column::DeletedBy
+            }
+            fn deletion_id_column() -> $module::Column {
+                $module::Column::DeletionId
+            }
+            fn id_of(model: &$module::Model) -> i64 {
+                model.id
+            }
+            fn deleted_at_of(model: &$module::Model) -> Option<DateTimeUtc> {
+                model.deleted_at
+            }
+            fn deletion_id_of(model: &$module::Model) -> Option<i64> {
+                model.deletion_id
+            }
+        }
+    };
 }
 
-impl SoftDeletable for attachment::Entity {
-    const KIND: EntityKind = EntityKind::Attachment;
-    fn id_column() -> attachment::Column {
-        attachment::Column::Id
-    }
-    fn deleted_at_column() -> attachment::Column {
-        attachment::Column::DeletedAt
-    }
-    fn deleted_by_column() -> attachment::Column {
-        attachment::Column::DeletedBy
-    }
-    fn deletion_id_column() -> attachment::Column {
-        attachment::Column::DeletionId
-    }
-    fn id_of(model: &attachment::Model) -> i64 {
-        model.id
-    }
-    fn deleted_at_of(model: &attachment::Model) -> Option<DateTimeUtc> {
-        model.deleted_at
-    }
-    fn deletion_id_of(model: &attachment::Model) -> Option<i64> {
-        model.deletion_id
-    }
-}
+soft_deletable!(user, EntityKind::User);
+soft_deletable!(attachment, EntityKind::Attachment);

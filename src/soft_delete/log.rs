@@ -1,7 +1,7 @@
 //! The deletion log and the archive, read back with filters and pages.
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryTrait, Select};
 
 use super::scope::{Order, keyset_page};
 use super::{EntityKind, Handle, Page, exec};
@@ -21,17 +21,17 @@ pub struct DeletionFilter {
 impl DeletionFilter {
     fn select(&self) -> Select<deletion::Entity> {
         #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
-        let mut select = deletion::Entity::find();
-        if let Some(entity) = self.entity {
-            select = select.filter(deletion::Column::Entity.eq(entity.as_str()));
-        }
-        if let Some(actor) = self.actor {
-            select = select.filter(deletion::Column::ActorId.eq(actor));
-        }
-        if let Some(since) = self.since {
-            select = select.filter(deletion::Column::DeletedAt.gte(since));
-        }
+        let select = deletion::Entity::find();
         select
+            .apply_if(self.entity, |q, e| {
+                q.filter(deletion::Column::Entity.eq(e.as_str()))
+            })
+            .apply_if(self.actor, |q, actor| {
+                q.filter(deletion::Column::ActorId.eq(actor))
+            })
+            .apply_if(self.since, |q, at| {
+                q.filter(deletion::Column::DeletedAt.gte(at))
+            })
     }
 
     /// Up to `first` entries, newest first, older than entry `before` when given.
@@ -83,14 +83,14 @@ pub struct ArchiveFilter {
 impl ArchiveFilter {
     fn select(&self) -> Select<archive::Entity> {
         #[allow(clippy::disallowed_methods)] // the archive is the core's own table
-        let mut select = archive::Entity::find();
-        if let Some(entity) = self.entity {
-            select = select.filter(archive::Column::Entity.eq(entity.as_str()));
-        }
-        if let Some(since) = self.since {
-            select = select.filter(archive::Column::ArchivedAt.gte(since));
-        }
+        let select = archive::Entity::find();
         select
+            .apply_if(self.entity, |q, e| {
+                q.filter(archive::Column::Entity.eq(e.as_str()))
+            })
+            .apply_if(self.since, |q, at| {
+                q.filter(archive::Column::ArchivedAt.gte(at))
+            })
     }
 
     /// Up to `first` archived rows after row `after`, oldest first.
