@@ -393,7 +393,7 @@ async fn graphql_handler(State(state): State<AppState>, request: Request) -> Res
     if let Err(error) = graphql_http::parse_document(&mut request) {
         return graphql_http::refused(media, &[error]);
     }
-    if method == Method::GET && is_mutation(&mut request) {
+    if method == Method::GET && graphql_http::is_mutation(&mut request) {
         // GraphQL over HTTP: GET may not change anything.
         return Refusal::MutationOverGet.into_response(media);
     }
@@ -434,24 +434,6 @@ async fn graphql_handler(State(state): State<AppState>, request: Request) -> Res
             graphql_http::executed(media, response)
         }
         Outcome::Refused(errors) => graphql_http::refused(media, &errors),
-    }
-}
-
-/// Whether the operation a request would run is a mutation.
-fn is_mutation(request: &mut async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let name = request.operation_name.clone();
-    let Ok(doc) = request.parsed_query() else {
-        return false; // parse_document has answered it already
-    };
-    match &doc.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => match name {
-            Some(name) => ops
-                .iter()
-                .any(|(n, op)| n.as_str() == name && op.node.ty == OperationType::Mutation),
-            None => ops.values().any(|op| op.node.ty == OperationType::Mutation),
-        },
     }
 }
 
