@@ -1,0 +1,80 @@
+//! The `/graphql` handler: one GraphQL request, read and answered as [`crate::graphql_http`]
+//! lays out, executed as the viewer its bearer token names.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::response::Response;
+
+use super::{AppState, MAX_BODY_BYTES};
+use crate::graphql::{RequestAuth, loaders};
+use crate::graphql_http::{self, Incoming, MediaType, Outcome, Refusal};
+
+/// Executes one GraphQL request as the viewer its bearer token names, speaking GraphQL over
+/// HTTP as [`graphql_http`] lays it out (media types, status codes, refusals).
+pub(super) async fn graphql_handler(State(state): State<AppState>, request: Request) -> Response {
+    let media = match graphql_http::negotiate(request.headers()) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.into_response(MediaType::Json),
+    };
+    let method = request.method().clone();
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let Incoming {
+        mut request,
+        register,
+    } = match graphql_http::read_request(request, MAX_BODY_BYTES, &state.persisted).await {
+        Ok(incoming) => incoming,
+        Err(refusal) => return refusal.into_response(media),
+    };
+    // Every GraphQL request counts, refused documents included; malformed HTTP does not.
+    state.metrics.graphql_request();
+    if let Err(error) = graphql_http::parse_document(&mut request) {
+        return graphql_http::refused(media, &[error]);
+    }
+    if method == Method::GET && graphql_http::is_mutation(&mut request) {
+        // GraphQL over HTTP: GET may not change anything.
+        return Refusal::MutationOverGet.into_response(media);
+    }
+    let missing = graphql_http::check_required_variables(&mut request);
+    if !missing.is_empty() {
+        return graphql_http::refused(media, &missing);
+    }
+    let auth = RequestAuth::from_result(
+        state
+            .tokens
+            .authenticate(&state.db, authorization.as_deref())
+            .await,
+    );
+    if let RequestAuth::Viewer(viewer) = &auth {
+        tracing::Span::current().record("viewer", viewer.id());
+        tracing::debug!(
+            viewer = viewer.id(),
+            role = viewer.role().as_str(),
+            "authenticated"
+        );
+    }
+    // Null propagation (graphql::nulls), part 1 of 2: what it needs of the request.
+    let document = request.parsed_query().ok().cloned();
+    let operation_name = request.operation_name.clone();
+    // APQ: a document sent with its hash is kept once the schema has accepted it.
+    let register = register.map(|hash| (hash, request.query.clone()));
+    let loaders = loaders::for_request(state.db.clone());
+    let response = state.schema.execute(request.data(auth).data(loaders)).await;
+    match graphql_http::classify(response) {
+        Outcome::Executed(mut response) => {
+            if let Some((hash, text)) = register {
+                state.persisted.insert(hash, text);
+            }
+            // Null propagation (graphql::nulls), part 2 of 2.
+            state.nullability.propagate(
+                document.as_ref(),
+                operation_name.as_deref(),
+                &mut response,
+            );
+            graphql_http::executed(media, response)
+        }
+        Outcome::Refused(errors) => graphql_http::refused(media, &errors),
+    }
+}

@@ -1,0 +1,207 @@
+//! The HTTP server: [`App::build`] connects, migrates, binds its own listener (port 0 works)
+//! and exposes its address; [`App::run`] serves until a shutdown signal, then drains.
+//!
+//! Routes: `POST`/`GET /graphql`, `GET /playground` (GraphiQL), `GET /healthz`,
+//! `GET /metrics`. Every response is gzip-compressed when the client accepts it and the body
+//! is large enough to gain; CORS headers are sent only when `KEEPSAKE_CORS_ORIGINS` is set.
+//!
+//! This file holds the server's life (build, run, shutdown) and what it starts with (the
+//! database, the signing keys); `routes` maps paths to handlers, `graphql` is the `/graphql`
+//! handler, and `middleware` holds the layers around every route (CORS, compression, request
+//! timing, tracing).
+
+mod graphql;
+mod middleware;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::auth::{self, Tokens};
+use crate::config::{CorsOrigins, Settings, guard_sqlite_file, redact_url};
+use crate::graphql::nulls::Nullability;
+use crate::graphql::{KeepsakeSchema, UndoWindow, schema_with};
+use crate::graphql_http::PersistedQueries;
+use crate::metrics::Metrics;
+use crate::service::purge;
+use crate::soft_delete::{self, Db};
+
+pub use middleware::{COMPRESS_ABOVE_BYTES, CORS_MAX_AGE};
+pub use routes::router;
+
+/// The largest request body accepted (GraphQL documents and variables); `/graphql` refuses a
+/// larger one with 413 however it is sent (`Content-Length` or chunked).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The settings key under which a generated JWT secret is kept.
+const JWT_SECRET_KEY: &str = "jwt_secret";
+
+/// How long the CLI's first-start token lasts.
+pub const FIRST_START_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A built, bound, not yet serving Keepsake server.
+pub struct App {
+    /// The bound listener; serving starts in [`App::run`].
+    listener: TcpListener,
+    /// The address actually bound (the real port when 0 was asked for).
+    address: SocketAddr,
+    /// Everything handlers share.
+    state: AppState,
+    /// The retention purge's age and interval, when it is on.
+    retention: Option<(Duration, Duration)>,
+    /// The browser origins CORS lets in.
+    cors_origins: CorsOrigins,
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database handle (the connection itself stays inside `soft_delete`).
+    pub db: Db,
+    /// The executable GraphQL schema.
+    pub schema: KeepsakeSchema,
+    /// Token signing and checking.
+    pub tokens: Tokens,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+    /// The schema's field types, to put field errors' nulls where the spec says.
+    pub nullability: Arc<Nullability>,
+    /// Documents of Automatic Persisted Queries, by hash.
+    pub persisted: Arc<PersistedQueries>,
+}
+
+impl App {
+    /// Connects to the database, applies migrations, loads the signing secret and binds the
+    /// listener. Fails with a message naming the setting at fault.
+    pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        let (db, metrics) = connect(&settings.database_url).await?;
+        let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
+        let listener = TcpListener::bind(settings.bind).await.with_context(|| {
+            format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)
+        })?;
+        let address = listener.local_addr()?;
+        let state = AppState {
+            schema: schema_with(db.clone(), UndoWindow(settings.undo_window)),
+            db,
+            tokens,
+            metrics,
+            nullability: Arc::new(Nullability::of_schema().await),
+            persisted: Arc::new(PersistedQueries::default()),
+        };
+        Ok(App {
+            listener,
+            address,
+            state,
+            retention: settings
+                .retention
+                .map(|age| (age, settings.retention_interval)),
+            cors_origins: settings.cors_origins.clone(),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The shared state (the CLI uses its database and tokens at first start).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let retention = self.retention.map(|(age, every)| {
+            tracing::info!(retention = ?age, every = ?every, "retention purge is on");
+            let metrics = self.state.metrics.clone();
+            tokio::spawn(purge::retention_loop(
+                self.state.db.clone(),
+                age,
+                every,
+                move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),
+            ))
+        });
+        middleware::announce_cors(&self.cors_origins);
+        let served = axum::serve(self.listener, router(self.state, &self.cors_origins))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP");
+        if let Some(job) = retention {
+            job.abort();
+        }
+        served
+    }
+}
+
+/// Connects and migrates, counting statements into a fresh [`Metrics`].
+pub async fn connect(database_url: &str) -> anyhow::Result<(Db, Arc<Metrics>)> {
+    guard_sqlite_file(database_url)?;
+    let metrics = Arc::new(Metrics::default());
+    let counter = metrics.clone();
+    let db = Db::connect(database_url, move || counter.db_statement())
+        .await
+        .with_context(|| {
+            format!(
+                "DATABASE_URL (--database-url): cannot connect to {}",
+                redact_url(database_url)
+            )
+        })?;
+    db.migrate().await?;
+    Ok((db, metrics))
+}
+
+/// The signing keys: from `KEEPSAKE_JWT_SECRET`, else the secret kept in the database,
+/// generated on first use.
+pub async fn load_tokens(db: &Db, configured: Option<&str>) -> anyhow::Result<Tokens> {
+    if let Some(secret) = configured {
+        return Ok(Tokens::new(secret.as_bytes()));
+    }
+    let secret = match soft_delete::setting(db, JWT_SECRET_KEY).await? {
+        Some(secret) => secret,
+        None => {
+            tracing::warn!(
+                "KEEPSAKE_JWT_SECRET is not set: generated a signing secret and stored it in the \
+                 database; set KEEPSAKE_JWT_SECRET in production"
+            );
+            soft_delete::setting_or_insert(db, JWT_SECRET_KEY, &auth::generate_secret()?).await?
+        }
+    };
+    Ok(Tokens::new(secret.as_bytes()))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

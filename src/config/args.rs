@@ -1,0 +1,251 @@
+//! The command line as clap reads it: the global settings, the subcommands and their flags,
+//! each with the environment variable that may stand for it.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keepsake: a GraphQL API for users and their attachments in which nothing is lost by
+/// accident.
+#[derive(Debug, Parser)]
+#[command(name = "keepsake", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// `serve`'s options, for when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The ids of `serve`'s options, which may stand before a subcommand only when there is none.
+const SERVE_OPTIONS: &[(&str, &str)] = &[
+    ("bind", "--bind"),
+    ("demo", "--demo"),
+    ("retention", "--retention"),
+    ("retention_interval", "--retention-interval"),
+    ("cors_origins", "--cors-origins"),
+];
+
+impl Cli {
+    /// Parses the command line (exiting with clap's message on a usage error). The global
+    /// settings may stand before or after the subcommand; `serve`'s options only after
+    /// `serve`, or alone when no subcommand is given.
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+        if let Some((name, _)) = matches.subcommand() {
+            for (id, flag) in SERVE_OPTIONS {
+                if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                    Cli::command()
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!(
+                                "{flag} is an option of `serve`, not of `keepsake` itself: \
+                                 write `keepsake serve {flag} …` (the subcommand was `{name}`)"
+                            ),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli.global.database_url_is_default =
+            matches.value_source("database_url") == Some(clap::parser::ValueSource::DefaultValue);
+        cli
+    }
+}
+
+/// Settings every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database URL: `sqlite://…` or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://keepsake.db?mode=rwc",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// HS256 signing secret for bearer tokens; generated once and kept in the database when
+    /// unset. Set it in production.
+    #[arg(
+        long,
+        env = "KEEPSAKE_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// How long a member may undo their own deletion.
+    #[arg(
+        long,
+        env = "KEEPSAKE_UNDO_WINDOW",
+        default_value = "15m",
+        global = true,
+        hide_env_values = true
+    )]
+    pub undo_window: String,
+    /// Log filter, like `info` or `keepsake=debug,info`. PostgreSQL's notices (such as
+    /// "relation already exists, skipping" at each start) are kept to warnings unless the
+    /// filter names `sqlx` itself.
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info",
+        global = true,
+        hide_env_values = true
+    )]
+    pub log: String,
+    /// Log format: `text` (coloured only on a terminal) or `json` (one object a line).
+    #[arg(
+        long,
+        env = "KEEPSAKE_LOG_FORMAT",
+        default_value = "text",
+        value_parser = ["text", "json"],
+        global = true,
+        hide_env_values = true
+    )]
+    pub log_format: String,
+    /// Whether `database_url` is the built-in default (neither the flag nor the variable set).
+    #[arg(skip)]
+    pub database_url_is_default: bool,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate {
+        /// On PostgreSQL, first create the database DATABASE_URL names when it does not exist.
+        #[arg(long)]
+        create_database: bool,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print a signed bearer token for a live user, named by --user or --email.
+    #[command(group = clap::ArgGroup::new("who").required(true).args(["user", "email"]))]
+    Token {
+        /// The user's GraphQL id (as `user add` or the first start printed it).
+        #[arg(long)]
+        user: Option<String>,
+        /// The user's email, instead of --user (e.g. admin@localhost).
+        #[arg(long)]
+        email: Option<String>,
+        /// How long the token is valid.
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Archive, then erase, rows soft-deleted longer ago than --older-than.
+    Purge {
+        /// Purge rows deleted longer ago than this (e.g. 30d).
+        #[arg(long)]
+        older_than: String,
+        /// Count what would be purged; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows per batch; each batch is one transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u64,
+    },
+    /// Bulk-load synthetic data for benchmarks and demos.
+    Seed {
+        /// Users to create.
+        #[arg(long)]
+        users: u64,
+        /// Attachments per user.
+        #[arg(long, default_value_t = 0)]
+        attachments_per_user: u64,
+        /// Fraction of those users deleted (with their attachments), 0 to 1.
+        #[arg(long, default_value_t = 0.0)]
+        deleted_fraction: f64,
+        /// Also create this many times --users extra users, all deleted (deleted-heavy
+        /// databases for benchmarks).
+        #[arg(long, default_value_t = 0.0)]
+        deleted_multiplier: f64,
+    },
+    /// The archive of purged rows.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+    /// Verify the soft-delete invariants on the database: exit 0 when all hold, else 1 with
+    /// one line per violation.
+    Check {
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `keepsake archive …`.
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Print archived rows as JSON lines, oldest first.
+    Export {
+        /// Only rows archived at or after this RFC 3339 moment or this long ago (e.g. 30d).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// `keepsake serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; `:PORT` means 127.0.0.1:PORT (this host only), and port 0 picks
+    /// a free port. Use 0.0.0.0:PORT to listen on every interface.
+    #[arg(
+        long,
+        env = "KEEPSAKE_BIND",
+        default_value = "127.0.0.1:8000",
+        hide_env_values = true
+    )]
+    pub bind: String,
+    /// Load a small demo data set (idempotent).
+    #[arg(long)]
+    pub demo: bool,
+    /// Purge rows soft-deleted longer ago than this, on a schedule (unset: never).
+    #[arg(long, env = "KEEPSAKE_RETENTION", hide_env_values = true)]
+    pub retention: Option<String>,
+    /// How often the retention purge runs.
+    #[arg(
+        long,
+        env = "KEEPSAKE_RETENTION_INTERVAL",
+        default_value = "1h",
+        hide_env_values = true
+    )]
+    pub retention_interval: String,
+    /// Origins whose pages may call the API from a browser (CORS), comma-separated, like
+    /// `https://app.example.com,http://localhost:5173`; `*` for any origin. Unset: none.
+    #[arg(long, env = "KEEPSAKE_CORS_ORIGINS", hide_env_values = true)]
+    pub cors_origins: Option<String>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> ServeArgs {
+        ServeArgs {
+            bind: "127.0.0.1:8000".into(),
+            demo: false,
+            retention: None,
+            retention_interval: "1h".into(),
+            cors_origins: None,
+        }
+    }
+}
+
+/// `keepsake user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print its id on the last line.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// member, support or admin.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+}

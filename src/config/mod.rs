@@ -1,0 +1,121 @@
+//! Configuration: the command line and its environment variables, in one place (SPEC §1).
+//!
+//! clap reads flags and variables ([`Cli`], in `args`); [`Settings::from_args`] then checks
+//! every value and fails with one line naming the setting, so a bad deployment stops at once
+//! and says why. The checks live by topic: `network` (the listen address and the browser
+//! origins CORS lets in) and `database` (the database URL, its redaction in messages, and the
+//! SQLite file's permissions).
+
+mod args;
+mod database;
+mod network;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::duration;
+
+pub use args::{ArchiveCommand, Cli, Command, GlobalArgs, ServeArgs, UserCommand};
+pub(crate) use database::guard_sqlite_file;
+pub use database::{check_database_url, redact_url, sqlite_path};
+pub use network::{CorsOrigins, parse_bind};
+
+/// Checked configuration of the server and the CLI.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the data lives.
+    pub database_url: String,
+    /// Signing secret from the environment, if any.
+    pub jwt_secret: Option<String>,
+    /// How long a member may undo their own deletion.
+    pub undo_window: Duration,
+    /// Listen address (port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// Load the demo data set at start.
+    pub demo: bool,
+    /// Purge rows deleted longer ago than this, on a schedule.
+    pub retention: Option<Duration>,
+    /// How often the retention purge runs.
+    pub retention_interval: Duration,
+    /// Which browser origins may call the API (CORS).
+    pub cors_origins: CorsOrigins,
+}
+
+/// A setting that cannot be used; its message names the setting and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    /// The variable and flag, e.g. `DATABASE_URL (--database-url)`.
+    pub setting: &'static str,
+    /// What is wrong and what would be right.
+    pub problem: String,
+}
+
+impl Settings {
+    /// Checks every value; the first bad one is the error.
+    pub fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigError> {
+        check_database_url(&global.database_url)?;
+        let undo_window = duration::parse(&global.undo_window).map_err(|problem| ConfigError {
+            setting: "KEEPSAKE_UNDO_WINDOW (--undo-window)",
+            problem,
+        })?;
+        if let Some(secret) = &global.jwt_secret
+            && secret.len() < 16
+        {
+            return Err(ConfigError {
+                setting: "KEEPSAKE_JWT_SECRET (--jwt-secret)",
+                problem: "too short; use at least 16 characters (32 random bytes is better)".into(),
+            });
+        }
+        let bind = parse_bind(&serve.bind)?;
+        let retention = serve
+            .retention
+            .as_deref()
+            .map(duration::parse)
+            .transpose()
+            .map_err(|problem| ConfigError {
+                setting: "KEEPSAKE_RETENTION (--retention)",
+                problem,
+            })?;
+        let retention_interval = duration::parse(&serve.retention_interval)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError {
+                setting: "KEEPSAKE_RETENTION_INTERVAL (--retention-interval)",
+                problem: format!(
+                    "'{}' is not a positive duration; write it like 90s, 15m or 1h",
+                    serve.retention_interval
+                ),
+            })?;
+        let cors_origins = serve
+            .cors_origins
+            .as_deref()
+            .map(CorsOrigins::parse)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Settings {
+            database_url: global.database_url.clone(),
+            jwt_secret: global.jwt_secret.clone(),
+            undo_window,
+            bind,
+            demo: serve.demo,
+            retention,
+            retention_interval,
+            cors_origins,
+        })
+    }
+
+    /// Settings for tests and embedding: this database, a free port, nothing else set.
+    pub fn for_database(database_url: impl Into<String>) -> Settings {
+        Settings {
+            database_url: database_url.into(),
+            jwt_secret: None,
+            undo_window: Duration::from_secs(15 * 60),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            demo: false,
+            retention: None,
+            retention_interval: Duration::from_secs(3600),
+            cors_origins: CorsOrigins::None,
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The document, before the schema runs it: parsing it ahead of execution, so a syntax error
+//! is answered as one, and the checks async-graphql leaves to execution (required variables,
+//! and whether the operation to run is a mutation, which GET may not send).
+
+use async_graphql::parser::types::{DocumentOperations, OperationDefinition, OperationType};
+use async_graphql::{ServerError, Value};
+
+use super::{PARSE_FAILED, VALIDATION_FAILED, set_code};
+
+/// Parses the request's document ahead of execution (the schema reuses it), so a syntax
+/// error is answered as one, with `GRAPHQL_PARSE_FAILED`, before any database work.
+/// Document-level rules the parser enforces (one anonymous operation, unique names, the
+/// nesting limit) are validation errors.
+pub fn parse_document(request: &mut async_graphql::Request) -> Result<(), ServerError> {
+    use async_graphql::parser::Error;
+    let err = match async_graphql::parser::parse_query(&request.query) {
+        Ok(document) => {
+            request.set_parsed_query(document);
+            return Ok(());
+        }
+        Err(err) => err,
+    };
+    let (message, code) = match &err {
+        Error::Syntax { message, start, .. } => (
+            format!(
+                "syntax error at line {}, column {}: {}",
+                start.line,
+                start.column,
+                syntax_reason(message)
+            ),
+            PARSE_FAILED,
+        ),
+        Error::RecursionLimitExceeded => (
+            "the query is nested too deep to be read".to_owned(),
+            VALIDATION_FAILED,
+        ),
+        Error::MissingOperation => (
+            "the document holds no operation; send a query such as { me { id } }".to_owned(),
+            VALIDATION_FAILED,
+        ),
+        other => (
+            format!("the document cannot run: {other}"),
+            VALIDATION_FAILED,
+        ),
+    };
+    let mut error = ServerError::new(message, None);
+    error.locations = err.positions().collect();
+    set_code(&mut error, code);
+    Err(error)
+}
+
+/// The reason in a pest error (its last `= …` line), without the drawing above it.
+fn syntax_reason(message: &str) -> &str {
+    message
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("= "))
+        .unwrap_or(message.trim())
+}
+
+/// Checks what the schema's validation leaves to execution: a non-null variable without a
+/// default must be given, and not as `null` (the spec's variable coercion). Async-graphql
+/// would otherwise run the operation and fail the field that uses it.
+pub fn check_required_variables(request: &mut async_graphql::Request) -> Vec<ServerError> {
+    let variables = request.variables.clone();
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return Vec::new();
+    };
+    let Some(operation) = selected_operation(&document.operations, name.as_deref()) else {
+        return Vec::new(); // execution names the missing operation
+    };
+    operation
+        .variable_definitions
+        .iter()
+        .filter(|definition| {
+            let definition = &definition.node;
+            !definition.var_type.node.nullable
+                && definition.default_value.is_none()
+                && variables
+                    .get(definition.name.node.as_str())
+                    .is_none_or(|value| *value == Value::Null)
+        })
+        .map(|definition| {
+            let (name, ty) = (&definition.node.name.node, &definition.node.var_type.node);
+            let given = variables.get(name.as_str()).is_some();
+            let mut error = ServerError::new(
+                if given {
+                    format!("variable \"${name}\" of non-null type \"{ty}\" must not be null")
+                } else {
+                    format!("variable \"${name}\" of required type \"{ty}\" was not provided")
+                },
+                Some(definition.pos),
+            );
+            set_code(&mut error, VALIDATION_FAILED);
+            error
+        })
+        .collect()
+}
+
+/// Whether the operation a request would run is a mutation: the one it names, its only one,
+/// or, when it holds several and names none, any of them.
+pub fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false; // parse_document has answered it already
+    };
+    match selected_operation(&document.operations, name.as_deref()) {
+        Some(operation) => operation.ty == OperationType::Mutation,
+        None => {
+            name.is_none()
+                && document
+                    .operations
+                    .iter()
+                    .any(|(_, operation)| operation.node.ty == OperationType::Mutation)
+        }
+    }
+}
+
+/// The operation a request names, or its only one.
+fn selected_operation<'a>(
+    operations: &'a DocumentOperations,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Pos;
+
+    use super::*;
+
+    #[test]
+    fn syntax_errors_keep_only_the_reason() {
+        let mut request = async_graphql::Request::new("{");
+        let error = parse_document(&mut request).unwrap_err();
+        assert!(
+            error
+                .message
+                .starts_with("syntax error at line 1, column 2: ")
+        );
+        assert!(!error.message.contains('\n'), "{}", error.message);
+        assert_eq!(error.locations, vec![Pos { line: 1, column: 2 }]);
+    }
+}
