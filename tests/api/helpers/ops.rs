@@ -20,7 +20,7 @@ pub const CREATE_ATTACHMENT: &str =
 /// The fields a delete mutation returns of its `Deletion`.
 macro_rules! deleted_fields {
     () => {
-        "{ id entity entityId cascadeCount rowCount restoredAt }"
+        "{ id entity entityId actor { id } reason deletedAt cascadeCount rowCount restoredAt restoredBy { id } }"
     };
 }
 /// Deletes user `$id` with its live attachments, giving `$reason`.
