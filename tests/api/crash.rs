@@ -13,13 +13,12 @@ use keepsake::ids::{self, Kind};
 use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
 use crate::helpers::ops::{
     CREATE_ATTACHMENT, CREATE_USER, DELETE_ATTACHMENT, DELETE_USER, PURGE, RESTORE,
 };
 use crate::helpers::{
     Backend, Gate, TestApp, assert_error, assert_internal_without_sql, assert_ok, data,
-    error_codes, id_of, on_both_backends, raw_connection,
+    error_codes, id_of, keepsake, on_both_backends, raw_connection,
 };
 
 on_both_backends!(
@@ -29,19 +28,9 @@ on_both_backends!(
     concurrent_random_operations_keep_every_invariant,
 );
 
-/// Runs the `keepsake` binary on the test database and waits for it.
-async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let url = app.db.url.clone();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || keepsake(&url).args(&args).output())
-        .await
-        .expect("the blocking task")
-        .expect("the keepsake binary runs")
-}
-
 /// Runs the binary and asserts it exited 0.
 async fn succeeds(app: &TestApp, args: &[&str]) {
-    let out = run(app, args).await;
+    let out = app.run(args).await;
     assert!(
         out.status.success(),
         "keepsake {}: {:?}\n{}{}",

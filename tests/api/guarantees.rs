@@ -5,7 +5,6 @@
 use keepsake::ids::{self, Kind};
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
 use crate::helpers::ops::{CREATE_ATTACHMENT, CREATE_USER, DELETE_ATTACHMENT};
 use crate::helpers::{
     Backend, Gate, TestApp, TestUser, assert_error, assert_ok, data, error_codes, id_of,
@@ -753,28 +752,13 @@ async fn restores_record_their_reason_and_stats_count_it(backend: Backend) {
 // ---------------------------------------------------------------------------------------
 // `keepsake check`: each kind of violation, planted by raw SQL, is named.
 
-/// Runs `keepsake check` (with `--json` when asked) on the app's database.
-async fn run_check(app: &TestApp, json: bool) -> std::process::Output {
-    let url = app.db.url.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = keepsake(&url);
-        cmd.arg("check");
-        if json {
-            cmd.arg("--json");
-        }
-        cmd.output().expect("keepsake check runs")
-    })
-    .await
-    .expect("check task")
-}
-
 fn row(id: &str, kind: Kind) -> i64 {
     ids::decode(kind, id).expect("an id of ours")
 }
 
 async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let clean = run_check(&app, false).await;
+    let clean = app.run(&["check"]).await;
     assert!(clean.status.success(), "{clean:?}");
     assert!(String::from_utf8_lossy(&clean.stdout).contains("ok:"));
 
@@ -812,7 +796,7 @@ async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     ])
     .await;
 
-    let lines = run_check(&app, false).await;
+    let lines = app.run(&["check"]).await;
     assert_eq!(lines.status.code(), Some(1), "{lines:?}");
     let stdout = String::from_utf8_lossy(&lines.stdout).to_string();
     for (kind, names) in [
@@ -833,7 +817,7 @@ async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     }
     assert!(!stdout.contains("ok:"), "{stdout}");
 
-    let json_out = run_check(&app, true).await;
+    let json_out = app.run(&["check", "--json"]).await;
     assert_eq!(json_out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&json_out.stdout).expect("one JSON document");
     assert_eq!(doc["ok"], false);

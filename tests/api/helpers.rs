@@ -1,4 +1,6 @@
-//! `TestApp`: a server of its own per test, and typed helpers to talk to it.
+//! `TestApp`: a server of its own per test, and typed helpers to talk to it. What a client
+//! sends (create, delete, restore, read with deleted rows, purge) lives in [`ops`], reached
+//! through `app.admin()` or `app.by(&user)`; forced race interleavings live in `race`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -8,6 +10,7 @@ use keepsake::config::Settings;
 use keepsake::service::setup;
 use serde_json::{Value, json};
 
+/// Shared GraphQL documents and the typed [`ops::Client`] helpers.
 pub mod ops;
 mod race;
 
@@ -324,6 +327,44 @@ impl TestApp {
     }
 }
 
+/// The binary, with a clean environment for the settings it reads.
+pub fn keepsake(database_url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keepsake"));
+    for var in [
+        "KEEPSAKE_JWT_SECRET",
+        "KEEPSAKE_BIND",
+        "KEEPSAKE_UNDO_WINDOW",
+        "KEEPSAKE_CORS_ORIGINS",
+        "KEEPSAKE_LOG_FORMAT",
+        "KEEPSAKE_RETENTION",
+        "KEEPSAKE_RETENTION_INTERVAL",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("DATABASE_URL", database_url)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// The standard output of a command that must have succeeded.
+#[track_caller]
+pub fn succeeded(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `ids`, sorted: for comparing sets of ids.
+pub fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
 /// The `data` of a response.
 pub fn data(body: &Value) -> &Value {
     &body["data"]
@@ -384,6 +425,21 @@ fn init_test_log() {
 }
 
 impl TestApp {
+    /// Runs the `keepsake` binary with `args` on this test's database (off the async
+    /// threads) and waits for it.
+    pub async fn run(&self, args: &[&str]) -> std::process::Output {
+        let url = self.db.url.clone();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            keepsake(&url)
+                .args(&args)
+                .output()
+                .expect("the keepsake binary runs")
+        })
+        .await
+        .expect("the command's thread")
+    }
+
     /// Whether this test runs on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.db.url.starts_with("postgres")

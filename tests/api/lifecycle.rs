@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use keepsake::ids::{self, Kind};
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
-use crate::helpers::{Backend, TestApp, assert_error, assert_ok, data, id_of, on_both_backends};
+use crate::helpers::{
+    Backend, TestApp, assert_error, assert_ok, data, id_of, on_both_backends, sorted, succeeded,
+};
 
 on_both_backends!(
     a_purge_takes_rows_deleted_longer_ago_than_older_than_to_the_second_and_no_others,
@@ -112,24 +113,11 @@ async fn counts_with_deleted(app: &TestApp) -> (i64, i64) {
 
 /// The ids of every attachment of `owner`, deleted ones too, with their `deletedAt`.
 async fn attachments_of(app: &TestApp, owner: &str) -> Vec<(String, Value)> {
-    let body = app
-        .as_admin(
-            "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { totalCount nodes { id deletedAt } } }",
-            json!({ "o": owner }),
-        )
-        .await;
-    assert_ok(&body);
-    let nodes = data(&body)["attachments"]["nodes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no nodes: {body}"));
-    assert_eq!(
-        data(&body)["attachments"]["totalCount"],
-        nodes.len(),
-        "{body}"
-    );
-    nodes
+    app.admin()
+        .attachments_with_deleted(owner)
+        .await
         .iter()
-        .map(|n| (string(&n["id"]), n["deletedAt"].clone()))
+        .map(|n| (id_of(n), n["deletedAt"].clone()))
         .collect()
 }
 
@@ -139,11 +127,6 @@ fn string(value: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("not a string: {value}"))
         .to_owned()
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
 }
 
 /// The row id inside global id `id` of `kind`.
@@ -185,32 +168,6 @@ async fn backdate(app: &TestApp, deletion: &str, seconds_ago: i64) {
         "deletion {deletion} hid no rows to backdate"
     );
     assert_eq!(changed[2], 1, "deletion {deletion} is logged once");
-}
-
-/// Runs the `keepsake` binary against the test's database.
-async fn run(app: &TestApp, args: &[&str]) -> Output {
-    let url = app.db.url.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        keepsake(&url)
-            .args(&args)
-            .output()
-            .expect("the keepsake binary runs")
-    })
-    .await
-    .expect("the command's thread")
-}
-
-/// The standard output of a command that must have succeeded.
-#[track_caller]
-fn succeeded(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The one error line of a command that must have failed: the only `keepsake:` line on
@@ -666,21 +623,26 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     deleted.push(ada.id.clone());
     let deleted = sorted(deleted);
     // A dry run counts and changes nothing; a batch of nothing is refused.
-    let stdout = succeeded(&run(&app, &["purge", "--older-than", "0s", "--dry-run"]).await);
+    let stdout = succeeded(&app.run(&["purge", "--older-than", "0s", "--dry-run"]).await);
     assert_eq!(
         stdout.lines().last().unwrap_or_default(),
         "dry run: would purge 1 users and 7 attachments (nothing changed)",
         "{stdout}"
     );
-    let error = failed(&run(&app, &["purge", "--older-than", "0s", "--batch-size", "0"]).await);
+    let error = failed(
+        &app.run(&["purge", "--older-than", "0s", "--batch-size", "0"])
+            .await,
+    );
     assert!(error.contains("--batch-size"), "{error}");
-    let error = failed(&run(&app, &["purge", "--older-than", "1w"]).await);
+    let error = failed(&app.run(&["purge", "--older-than", "1w"]).await);
     assert!(error.contains("--older-than"), "{error}");
     assert_eq!(archive_count(&app).await, 0);
     assert_eq!(attachments_of(&app, &ada.id).await.len(), 7);
     install_delete_fault(&app).await;
 
-    let output = run(&app, &["purge", "--older-than", "0s", "--batch-size", "2"]).await;
+    let output = app
+        .run(&["purge", "--older-than", "0s", "--batch-size", "2"])
+        .await;
     let error = failed(&output);
     eprintln!(
         "DEBUG {error:?} STDERR {}",
@@ -728,7 +690,9 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     // With the fault gone, a second run finishes the job.
     remove_delete_fault(&app).await;
     let remaining = present.len();
-    let output = run(&app, &["purge", "--older-than", "0s", "--batch-size", "2"]).await;
+    let output = app
+        .run(&["purge", "--older-than", "0s", "--batch-size", "2"])
+        .await;
     let stdout = succeeded(&output);
     assert_eq!(
         stdout.lines().last().unwrap_or_default(),
@@ -758,7 +722,7 @@ async fn archive_export_prints_one_json_line_per_archived_row(backend: Backend) 
     let archived = archive(&app).await;
     assert_eq!(archived.len(), 3);
 
-    let stdout = succeeded(&run(&app, &["archive", "export"]).await);
+    let stdout = succeeded(&app.run(&["archive", "export"]).await);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     let mut archive_ids = BTreeSet::new();
@@ -816,12 +780,15 @@ async fn archive_export_prints_one_json_line_per_archived_row(backend: Backend) 
     assert_eq!(sorted(exported), entity_ids(&archived));
 
     // Archived within the last hour: all of it; from tomorrow: nothing.
-    let recent = succeeded(&run(&app, &["archive", "export", "--since", "1h"]).await);
+    let recent = succeeded(&app.run(&["archive", "export", "--since", "1h"]).await);
     assert_eq!(recent.lines().count(), 3, "{recent}");
     let tomorrow = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-    let future = succeeded(&run(&app, &["archive", "export", "--since", &tomorrow]).await);
+    let future = succeeded(&app.run(&["archive", "export", "--since", &tomorrow]).await);
     assert_eq!(future, "", "nothing was archived after {tomorrow}");
-    let error = failed(&run(&app, &["archive", "export", "--since", "yesterday"]).await);
+    let error = failed(
+        &app.run(&["archive", "export", "--since", "yesterday"])
+            .await,
+    );
     assert!(error.contains("--since"), "{error}");
 }
 
@@ -829,18 +796,15 @@ async fn seeded_deletions_are_real_deletions_that_restore_brings_back(backend: B
     const DELETED: &str = "{ users(onlyDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id entity entityId deletedAt cascadeCount restoredAt } attachments(includeDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id } } } } } }";
     let app = TestApp::spawn(backend).await;
     let stdout = succeeded(
-        &run(
-            &app,
-            &[
-                "seed",
-                "--users",
-                "30",
-                "--attachments-per-user",
-                "3",
-                "--deleted-fraction",
-                "0.5",
-            ],
-        )
+        &app.run(&[
+            "seed",
+            "--users",
+            "30",
+            "--attachments-per-user",
+            "3",
+            "--deleted-fraction",
+            "0.5",
+        ])
         .await,
     );
     assert!(
@@ -923,18 +887,15 @@ async fn seeded_deletions_are_real_deletions_that_restore_brings_back(backend: B
 
     // A bad fraction is one line naming the flag, and seeds nothing.
     let error = failed(
-        &run(
-            &app,
-            &[
-                "seed",
-                "--users",
-                "5",
-                "--attachments-per-user",
-                "1",
-                "--deleted-fraction",
-                "2",
-            ],
-        )
+        &app.run(&[
+            "seed",
+            "--users",
+            "5",
+            "--attachments-per-user",
+            "1",
+            "--deleted-fraction",
+            "2",
+        ])
         .await,
     );
     assert!(error.contains("--deleted-fraction"), "{error}");

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     Backend, TestApp, TestUser, assert_error, assert_internal_without_sql, assert_ok, data,
-    error_codes, id_of, on_both_backends,
+    error_codes, id_of, on_both_backends, sorted,
 };
 
 on_both_backends!(
@@ -26,61 +26,12 @@ on_both_backends!(
     listing_users_with_attachments_and_owners_costs_the_same_statements_for_any_size,
 );
 
-/// The ids of `owner`'s *live* attachments, as the admin lists them by default.
-async fn live_attachments(app: &TestApp, owner: &str) -> Vec<String> {
-    let body = app
-        .as_admin(
-            "query($o: ID!) { attachments(ownerId: $o, first: 100) { totalCount nodes { id } } }",
-            json!({ "o": owner }),
-        )
-        .await;
-    assert_ok(&body);
-    let nodes = data(&body)["attachments"]["nodes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no nodes: {body}"));
-    assert_eq!(
-        data(&body)["attachments"]["totalCount"],
-        nodes.len(),
-        "{body}"
-    );
-    nodes.iter().map(id_of).collect()
-}
-
-/// Every attachment of `owner`, deleted ones too: `(id, deletedAt, deletion id)`.
-async fn all_attachments(app: &TestApp, owner: &str) -> Vec<(String, Value, Value)> {
-    let body = app
-        .as_admin(
-            "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { nodes { id deletedAt deletion { id } } } }",
-            json!({ "o": owner }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["attachments"]["nodes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no nodes: {body}"))
-        .iter()
-        .map(|n| {
-            (
-                id_of(n),
-                n["deletedAt"].clone(),
-                n["deletion"]["id"].clone(),
-            )
-        })
-        .collect()
-}
-
 /// The deletion id stamped on attachment `id` (`null` when live).
-fn stamped(all: &[(String, Value, Value)], id: &str) -> Value {
+fn stamped(all: &[Value], id: &str) -> Value {
     all.iter()
-        .find(|(a, _, _)| a == id)
-        .unwrap_or_else(|| panic!("attachment {id} not listed in {all:?}"))
-        .2
+        .find(|a| a["id"] == id)
+        .unwrap_or_else(|| panic!("attachment {id} not listed in {all:?}"))["deletion"]["id"]
         .clone()
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
 }
 
 /// A user with three attachments, the first of which was deleted on its own beforehand;
@@ -111,16 +62,19 @@ async fn deleting_a_user_cascades_only_to_their_live_attachments(backend: Backen
     assert_eq!(app.admin().log_size().await, logged_before + 1);
 
     // Hidden by default, even from an admin.
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
     let body = app
         .as_admin("{ attachments { totalCount } }", json!({}))
         .await;
     assert_eq!(data(&body)["attachments"]["totalCount"], 0, "{body}");
 
     // With deleted rows: the earlier one keeps its own deletion, the others carry the user's.
-    let all = all_attachments(&app, &ada.id).await;
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     assert_eq!(all.len(), 3, "{all:?}");
-    assert!(all.iter().all(|(_, at, _)| !at.is_null()), "{all:?}");
+    assert!(all.iter().all(|a| !a["deletedAt"].is_null()), "{all:?}");
     assert_eq!(stamped(&all, &early), early_deletion.as_str());
     assert_eq!(stamped(&all, &second), user_deletion.as_str());
     assert_eq!(stamped(&all, &third), user_deletion.as_str());
@@ -152,11 +106,11 @@ async fn restoring_a_user_deletion_brings_back_exactly_what_it_hid(backend: Back
         .await;
     assert_eq!(data(&body)["me"]["id"], ada.id.as_str(), "{body}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![second.clone(), third.clone()])
     );
     // The one deleted on its own stays deleted, under its own deletion.
-    let all = all_attachments(&app, &ada.id).await;
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     assert_eq!(stamped(&all, &early), early_deletion.as_str());
     assert_eq!(stamped(&all, &second), Value::Null);
     assert_eq!(stamped(&all, &third), Value::Null);
@@ -199,7 +153,7 @@ async fn a_deletion_restored_once_cannot_be_restored_again(backend: Backend) {
         first["restoredAt"]
     );
     assert!(app.admin().user_is_live(&ada.id).await);
-    assert_eq!(live_attachments(&app, &ada.id).await, vec![file]);
+    assert_eq!(app.admin().live_attachments(&ada.id).await, vec![file]);
 
     // Nor can a deletion that never was.
     let missing = keepsake::ids::encode(keepsake::ids::Kind::Deletion, 424_242);
@@ -219,8 +173,11 @@ async fn restore_user_undoes_the_cascade_that_restore_attachment_refuses(backend
     let body = app.admin().try_restore_attachment(&one, None).await;
     assert_error(&body, "PARENT_DELETED");
     assert!(!app.admin().user_is_live(&ada.id).await);
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
-    let all = all_attachments(&app, &ada.id).await;
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     assert_eq!(stamped(&all, &one), user_deletion.as_str());
     assert_eq!(stamped(&all, &two), user_deletion.as_str());
     assert_eq!(
@@ -235,7 +192,7 @@ async fn restore_user_undoes_the_cascade_that_restore_attachment_refuses(backend
     );
     assert!(app.admin().deletion(&user_deletion).await["restoredAt"].is_string());
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![one.clone(), two])
     );
     let body = app
@@ -268,7 +225,7 @@ async fn an_attachment_deleted_before_its_owner_comes_back_only_after_the_owner(
     ] {
         assert_error(&body, "PARENT_DELETED");
         assert_eq!(
-            stamped(&all_attachments(&app, &ada.id).await, &file),
+            stamped(&app.admin().attachments_with_deleted(&ada.id).await, &file),
             own_deletion.as_str()
         );
         assert_eq!(
@@ -282,11 +239,14 @@ async fn an_attachment_deleted_before_its_owner_comes_back_only_after_the_owner(
     // The owner comes back without it: the owner's deletion never hid it.
     app.admin().restore(&user_deletion, None).await;
     assert!(app.admin().user_is_live(&ada.id).await);
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
 
     let restored = app.admin().restore(&own_deletion, None).await;
     assert!(restored["restoredAt"].is_string(), "{restored}");
-    assert_eq!(live_attachments(&app, &ada.id).await, vec![file]);
+    assert_eq!(app.admin().live_attachments(&ada.id).await, vec![file]);
 }
 
 async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_nothing(
@@ -316,7 +276,10 @@ async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_
             Value::Null
         );
         assert_eq!(
-            stamped(&all_attachments(&app, &first.id).await, &file),
+            stamped(
+                &app.admin().attachments_with_deleted(&first.id).await,
+                &file
+            ),
             first_deletion.as_str()
         );
         assert!(app.admin().user_is_live(&second.id).await);
@@ -333,7 +296,7 @@ async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_
     assert_ok(&body);
     app.admin().restore(&first_deletion, None).await;
     assert!(app.admin().user_is_live(&first.id).await);
-    assert_eq!(live_attachments(&app, &first.id).await, vec![file]);
+    assert_eq!(app.admin().live_attachments(&first.id).await, vec![file]);
 }
 
 async fn a_bulk_delete_is_one_deletion_and_is_restored_as_one(backend: Backend) {
@@ -355,8 +318,11 @@ async fn a_bulk_delete_is_one_deletion_and_is_restored_as_one(backend: Backend) 
     assert_eq!(bulk["rowCount"], 3, "{bulk}");
     let bulk_deletion = id_of(&bulk);
     assert_eq!(app.admin().log_size().await, logged + 1);
-    assert_eq!(live_attachments(&app, &ada.id).await, vec![other.clone()]);
-    let all = all_attachments(&app, &ada.id).await;
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        vec![other.clone()]
+    );
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     for file in &files {
         assert_eq!(stamped(&all, file), bulk_deletion.as_str());
     }
@@ -367,7 +333,7 @@ async fn a_bulk_delete_is_one_deletion_and_is_restored_as_one(backend: Backend) 
     let mut expected = files.clone();
     expected.push(other);
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(expected)
     );
     assert_eq!(app.admin().log_size().await, logged + 1);
@@ -391,10 +357,10 @@ async fn a_bulk_delete_with_one_foreign_id_deletes_nothing(backend: Backend) {
     assert_error(&body, "NOT_FOUND");
     assert_eq!(app.admin().log_size().await, logged);
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(mine.clone())
     );
-    assert_eq!(live_attachments(&app, &alan.id).await, vec![theirs]);
+    assert_eq!(app.admin().live_attachments(&alan.id).await, vec![theirs]);
     let body = app
         .as_admin(
             "{ attachments(onlyDeleted: true) { totalCount } }",
@@ -417,7 +383,7 @@ async fn a_member_undoes_their_own_deletion_only_within_the_undo_window(backend:
     let restored = app.by(&ada).restore(&quick_deletion, None).await;
     assert_eq!(restored["restoredBy"]["id"], ada.id.as_str(), "{restored}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![quick.clone(), slow.clone()]),
         "quick is back beside slow"
     );
@@ -433,14 +399,17 @@ async fn a_member_undoes_their_own_deletion_only_within_the_undo_window(backend:
             app.admin().deletion(&slow_deletion).await["restoredAt"],
             Value::Null
         );
-        assert_eq!(live_attachments(&app, &ada.id).await, vec![quick.clone()]);
+        assert_eq!(
+            app.admin().live_attachments(&ada.id).await,
+            vec![quick.clone()]
+        );
     }
 
     // An admin has no window.
     let restored = app.admin().restore(&slow_deletion, None).await;
     assert!(restored["restoredAt"].is_string(), "{restored}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![quick, slow])
     );
 }
@@ -471,7 +440,10 @@ async fn members_never_undo_others_deletions_and_support_undoes_none(backend: Ba
     }
     let body = app.by(&grace).try_restore_attachment(&by_ada, None).await;
     assert_error(&body, "FORBIDDEN");
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
     for d in [&admin_deletion, &ada_deletion] {
         assert_eq!(app.admin().deletion(d).await["restoredAt"], Value::Null);
     }
@@ -482,7 +454,7 @@ async fn members_never_undo_others_deletions_and_support_undoes_none(backend: Ba
     app.admin().restore_attachment(&by_admin, None).await;
     assert!(app.admin().deletion(&admin_deletion).await["restoredAt"].is_string());
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![by_admin, by_ada])
     );
 }
@@ -539,7 +511,7 @@ async fn racing_restores_and_deletes_leave_the_user_and_the_log_in_agreement(bac
             .filter(|(_, at)| at.is_null())
             .map(|(id, _)| id)
             .collect();
-        let all = all_attachments(&app, &ada.id).await;
+        let all = app.admin().attachments_with_deleted(&ada.id).await;
         if state["deletedAt"].is_null() {
             assert!(
                 unrestored.is_empty(),
@@ -661,14 +633,15 @@ async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
         .await;
     assert_eq!(data(&body)["me"]["id"], ada.id.as_str(), "{body}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![ok, boom])
     );
     assert!(
-        all_attachments(&app, &ada.id)
+        app.admin()
+            .attachments_with_deleted(&ada.id)
             .await
             .iter()
-            .all(|(_, at, d)| at.is_null() && d.is_null())
+            .all(|a| a["deletedAt"].is_null() && a["deletion"].is_null())
     );
     assert_eq!(
         app.admin().user_with_deleted(&ada.id).await["deletion"],

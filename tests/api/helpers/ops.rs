@@ -59,6 +59,11 @@ pub const ATTACHMENT_WITH_DELETED: &str = "query($id: ID!) { attachment(id: $id,
 pub const LIVE_USER: &str = "query($id: ID!) { user(id: $id) { id deletedAt } }";
 /// Attachment `$id` as every read sees it by default: null unless live.
 pub const LIVE_ATTACHMENT: &str = "query($id: ID!) { attachment(id: $id) { id deletedAt } }";
+/// The live attachments of owner `$o`, ids only.
+const LIVE_ATTACHMENTS_OF: &str =
+    "query($o: ID!) { attachments(ownerId: $o, first: 100) { totalCount nodes { id } } }";
+/// Every attachment of owner `$o`, deleted ones too.
+const ATTACHMENTS_WITH_DELETED_OF: &str = "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id } } } }";
 /// Purges (or, with `$dryRun`, counts) what was deleted longer than `$olderThan` ago.
 pub const PURGE: &str = "mutation($olderThan: String!, $dryRun: Boolean!) { purgeDeleted(olderThan: $olderThan, dryRun: $dryRun) { users attachments archived dryRun } }";
 
@@ -250,6 +255,37 @@ impl<'a> Client<'a> {
             .ok(LIVE_ATTACHMENT, json!({ "id": id }), "attachment")
             .await
             .is_null()
+    }
+
+    /// The ids of `owner`'s live attachments, as listed by default.
+    pub async fn live_attachments(self, owner: &str) -> Vec<String> {
+        self.attachments_page(LIVE_ATTACHMENTS_OF, owner)
+            .await
+            .iter()
+            .map(id_of)
+            .collect()
+    }
+
+    /// Every attachment of `owner`, deleted ones too: `{ id deletedAt deletion { id } }` each.
+    pub async fn attachments_with_deleted(self, owner: &str) -> Vec<Value> {
+        self.attachments_page(ATTACHMENTS_WITH_DELETED_OF, owner)
+            .await
+    }
+
+    /// The nodes of an `attachments(ownerId:)` page that must hold them all.
+    async fn attachments_page(self, query: &str, owner: &str) -> Vec<Value> {
+        let body = self.send(query, json!({ "o": owner })).await;
+        assert_ok(&body);
+        let page = &data(&body)["attachments"];
+        let nodes = page["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no nodes: {body}"));
+        assert_eq!(
+            page["totalCount"],
+            nodes.len(),
+            "one page holds them all: {body}"
+        );
+        nodes.clone()
     }
 
     /// `purgeDeleted`; the whole body.
