@@ -60,10 +60,10 @@ pub const LIVE_USER: &str = "query($id: ID!) { user(id: $id) { id deletedAt } }"
 /// Attachment `$id` as every read sees it by default: null unless live.
 pub const LIVE_ATTACHMENT: &str = "query($id: ID!) { attachment(id: $id) { id deletedAt } }";
 /// The live attachments of owner `$o`, ids only.
-const LIVE_ATTACHMENTS_OF: &str =
+pub const LIVE_ATTACHMENTS_OF: &str =
     "query($o: ID!) { attachments(ownerId: $o, first: 100) { totalCount nodes { id } } }";
 /// Every attachment of owner `$o`, deleted ones too.
-const ATTACHMENTS_WITH_DELETED_OF: &str = "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id } } } }";
+pub const ATTACHMENTS_WITH_DELETED_OF: &str = "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id } } } }";
 /// Purges (or, with `$dryRun`, counts) what was deleted longer than `$olderThan` ago.
 pub const PURGE: &str = "mutation($olderThan: String!, $dryRun: Boolean!) { purgeDeleted(olderThan: $olderThan, dryRun: $dryRun) { users attachments archived dryRun } }";
 
@@ -102,7 +102,7 @@ pub fn id_of(node: &Value) -> String {
         .to_owned()
 }
 
-impl<'a> Client<'a> {
+impl Client<'_> {
     /// Sends `query` with `variables`; returns the whole body.
     pub async fn send(self, query: &str, variables: Value) -> Value {
         self.app.graphql(Some(self.token), query, variables).await
