@@ -1,30 +1,11 @@
 //! The `keepsake` binary: `user add` → `token` → a request, first start, `migrate`, `schema`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, TestDb, assert_ok, data, on_both_backends};
-
-/// The binary, with a clean environment for the settings it reads.
-pub fn keepsake(database_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepsake"));
-    for var in [
-        "KEEPSAKE_JWT_SECRET",
-        "KEEPSAKE_BIND",
-        "KEEPSAKE_UNDO_WINDOW",
-        "KEEPSAKE_CORS_ORIGINS",
-        "KEEPSAKE_LOG_FORMAT",
-        "KEEPSAKE_RETENTION",
-        "KEEPSAKE_RETENTION_INTERVAL",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("DATABASE_URL", database_url).stdin(Stdio::null());
-    cmd
-}
+use crate::helpers::{Backend, TestApp, TestDb, assert_ok, data, keepsake, on_both_backends};
 
 fn last_line(output: &std::process::Output) -> String {
     assert!(

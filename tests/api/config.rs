@@ -1,6 +1,6 @@
 //! Bad configuration fails fast: one line on stderr naming the setting, a non-zero exit.
 
-use crate::cli::keepsake;
+use crate::helpers::keepsake;
 
 fn fails_naming(setting: &str, command: &mut std::process::Command) {
     let output = command.output().unwrap();

@@ -13,10 +13,12 @@ use keepsake::ids::{self, Kind};
 use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
+use crate::helpers::ops::{
+    CREATE_ATTACHMENT, CREATE_USER, DELETE_ATTACHMENT, DELETE_USER, PURGE, RESTORE,
+};
 use crate::helpers::{
     Backend, Gate, TestApp, assert_error, assert_internal_without_sql, assert_ok, data,
-    error_codes, on_both_backends, raw_connection,
+    error_codes, id_of, keepsake, on_both_backends, raw_connection,
 };
 
 on_both_backends!(
@@ -26,25 +28,9 @@ on_both_backends!(
     concurrent_random_operations_keep_every_invariant,
 );
 
-const DELETE_USER: &str =
-    "mutation($id: ID!) { deleteUser(id: $id, reason: \"crash test\") { id cascadeCount } }";
-const RESTORE: &str = "mutation($d: ID!) { restore(deletionId: $d) { id restoredAt } }";
-const DELETION: &str =
-    "query($d: ID!) { deletion(id: $d) { id restoredAt purgeStartedAt purgedAt } }";
-
-/// Runs the `keepsake` binary on the test database and waits for it.
-async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let url = app.db.url.clone();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || keepsake(&url).args(&args).output())
-        .await
-        .expect("the blocking task")
-        .expect("the keepsake binary runs")
-}
-
 /// Runs the binary and asserts it exited 0.
 async fn succeeds(app: &TestApp, args: &[&str]) {
-    let out = run(app, args).await;
+    let out = app.run(args).await;
     assert!(
         out.status.success(),
         "keepsake {}: {:?}\n{}{}",
@@ -291,7 +277,7 @@ async fn killing_the_server_mid_cascade_leaves_the_old_state(backend: Backend) {
         server.base.clone(),
         app.admin_token.clone(),
         DELETE_USER.to_owned(),
-        json!({ "id": owner_id }),
+        json!({ "id": owner_id, "reason": "crash test" }),
     ));
     assert!(
         stall.reached(&app).await,
@@ -342,7 +328,7 @@ async fn killing_the_server_mid_cascade_leaves_the_old_state(backend: Backend) {
         &server.base,
         &app.admin_token,
         DELETE_USER,
-        json!({ "id": owner_id }),
+        json!({ "id": owner_id, "reason": "crash test" }),
     )
     .await;
     assert_ok(&body);
@@ -432,23 +418,21 @@ async fn killing_a_purge_midway_leaves_old_or_new_per_batch_and_a_restore_is_ref
         1 + ATTACHMENTS,
         "every row is either still deleted or archived"
     );
-    let body = app.as_admin(DELETION, json!({ "d": deletion })).await;
-    assert_ok(&body);
-    let logged = &data(&body)["deletion"];
-    assert!(logged["purgeStartedAt"].is_string(), "{body}");
-    assert_eq!(logged["purgedAt"], Value::Null, "{body}");
-    assert_eq!(logged["restoredAt"], Value::Null, "{body}");
+    let logged = app.admin().deletion(&deletion).await;
+    assert!(logged["purgeStartedAt"].is_string(), "{logged}");
+    assert_eq!(logged["purgedAt"], Value::Null, "{logged}");
+    assert_eq!(logged["restoredAt"], Value::Null, "{logged}");
 
     // Half purged, it can no longer come back whole: refused, and nothing changes.
-    let body = app.as_admin(RESTORE, json!({ "d": deletion })).await;
+    let body = app.admin().try_restore(&deletion, None).await;
     assert_error(&body, "CONFLICT");
     assert_eq!(number(&app, archived).await, archived_before);
     assert_eq!(
         number(&app, &hidden).await + archived_before,
         1 + ATTACHMENTS
     );
-    let body = app.as_admin(DELETION, json!({ "d": deletion })).await;
-    assert_eq!(data(&body)["deletion"]["restoredAt"], Value::Null, "{body}");
+    let logged = app.admin().deletion(&deletion).await;
+    assert_eq!(logged["restoredAt"], Value::Null, "{logged}");
     check_passes(&app).await;
 
     // A second purge finishes the job.
@@ -463,8 +447,8 @@ async fn killing_a_purge_midway_leaves_old_or_new_per_batch_and_a_restore_is_ref
         .await,
         0
     );
-    let body = app.as_admin(DELETION, json!({ "d": deletion })).await;
-    assert!(data(&body)["deletion"]["purgedAt"].is_string(), "{body}");
+    let logged = app.admin().deletion(&deletion).await;
+    assert!(logged["purgedAt"].is_string(), "{logged}");
     check_passes(&app).await;
 }
 
@@ -475,13 +459,9 @@ async fn a_fault_midway_through_a_restore_changes_nothing(backend: Backend) {
     for name in ["a.txt", "boom.txt", "c.txt"] {
         files.push(app.attachment(&ada, name).await);
     }
-    let body = app.as_admin(DELETE_USER, json!({ "id": ada.id })).await;
-    assert_ok(&body);
-    assert_eq!(data(&body)["deleteUser"]["cascadeCount"], 3);
-    let deletion = data(&body)["deleteUser"]["id"]
-        .as_str()
-        .expect("a deletion id")
-        .to_owned();
+    let deleted = app.admin().delete_user(&ada.id, Some("crash test")).await;
+    assert_eq!(deleted["cascadeCount"], 3);
+    let deletion = id_of(&deleted);
 
     // The restore brings the user back first; then its UPDATE of 'boom.txt' aborts.
     let (install, remove): (&[&str], &[&str]) = if app.is_postgres() {
@@ -508,7 +488,7 @@ async fn a_fault_midway_through_a_restore_changes_nothing(backend: Backend) {
     };
     app.execute_sql(install).await;
 
-    let body = app.as_admin(RESTORE, json!({ "d": deletion })).await;
+    let body = app.admin().try_restore(&deletion, None).await;
     assert_internal_without_sql(&body);
 
     // Still deleted, all of it, by the same deletion, which is not marked restored.
@@ -520,15 +500,14 @@ async fn a_fault_midway_through_a_restore_changes_nothing(backend: Backend) {
         assert!(row["deletedAt"].is_string(), "{kind} {id} is live: {row}");
         assert_eq!(row["deletion"]["id"], deletion.as_str(), "{kind} {id}");
     }
-    let body = app.as_admin(DELETION, json!({ "d": deletion })).await;
-    assert_eq!(data(&body)["deletion"]["restoredAt"], Value::Null, "{body}");
+    let logged = app.admin().deletion(&deletion).await;
+    assert_eq!(logged["restoredAt"], Value::Null, "{logged}");
     app.assert_invariants().await;
 
     // Without the fault, the same restore brings back all of it.
     app.execute_sql(remove).await;
-    let body = app.as_admin(RESTORE, json!({ "d": deletion })).await;
-    assert_ok(&body);
-    assert!(data(&body)["restore"]["restoredAt"].is_string(), "{body}");
+    let restored = app.admin().restore(&deletion, None).await;
+    assert!(restored["restoredAt"].is_string(), "{restored}");
     let body = app
         .as_admin(
             "query($id: ID!) { user(id: $id) { deletedAt attachments(first: 10) { nodes { id } } } }",
@@ -550,14 +529,13 @@ async fn a_fault_midway_through_a_restore_changes_nothing(backend: Backend) {
 }
 
 /// The `user` or `attachment` (`kind`) with this id, deleted or not, as the admin sees it:
-/// `deletedAt` and `deletion { id }`; null when there is no such row.
+/// `deletedAt` and `deletion { id }` among its fields; null when there is no such row.
 async fn row_of(app: &TestApp, kind: &str, id: &str) -> Value {
-    let query = format!(
-        "query($id: ID!) {{ {kind}(id: $id, includeDeleted: true) {{ deletedAt deletion {{ id }} }} }}"
-    );
-    let body = app.as_admin(&query, json!({ "id": id })).await;
-    assert_ok(&body);
-    data(&body)[kind].clone()
+    match kind {
+        "user" => app.admin().user_with_deleted(id).await,
+        "attachment" => app.admin().attachment_with_deleted(id).await,
+        _ => panic!("not a soft-deletable kind: {kind}"),
+    }
 }
 
 /// A fixed-seed xorshift64: the same operations on every run.
@@ -608,7 +586,7 @@ async fn random_operations(stress: Arc<Stress>, client: u64, operations: usize) 
             0..=24 => match pick(&stress.users, &mut rng) {
                 Some(owner) => (
                     "createAttachment",
-                    "mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { id } }",
+                    CREATE_ATTACHMENT,
                     json!({ "input": { "ownerId": owner, "filename": format!("{client}-{i}.txt"),
                                        "contentType": "text/plain", "sizeBytes": i } }),
                 ),
@@ -617,36 +595,32 @@ async fn random_operations(stress: Arc<Stress>, client: u64, operations: usize) 
             25..=38 => match pick(&stress.attachments, &mut rng) {
                 Some(id) => (
                     "deleteAttachment",
-                    "mutation($id: ID!) { deleteAttachment(id: $id, reason: \"stress\") { id } }",
-                    json!({ "id": id }),
+                    DELETE_ATTACHMENT,
+                    json!({ "id": id, "reason": "stress" }),
                 ),
                 None => continue,
             },
             39..=50 => match pick(&stress.users, &mut rng) {
                 Some(id) => (
                     "deleteUser",
-                    "mutation($id: ID!) { deleteUser(id: $id, reason: \"stress\") { id } }",
-                    json!({ "id": id }),
+                    DELETE_USER,
+                    json!({ "id": id, "reason": "stress" }),
                 ),
                 None => continue,
             },
             51..=79 => match pick(&stress.deletions, &mut rng) {
-                Some(id) => (
-                    "restore",
-                    "mutation($d: ID!) { restore(deletionId: $d, reason: \"stress\") { id } }",
-                    json!({ "d": id }),
-                ),
+                Some(id) => ("restore", RESTORE, json!({ "d": id, "reason": "stress" })),
                 None => continue,
             },
             80..=81 => (
                 "purgeDeleted",
-                "mutation { purgeDeleted(olderThan: \"0s\") { archived } }",
-                json!({}),
+                PURGE,
+                json!({ "olderThan": "0s", "dryRun": false }),
             ),
             // Few emails, so some are taken: CONFLICT, and restores of their old owners too.
             _ => (
                 "createUser",
-                "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+                CREATE_USER,
                 json!({ "input": { "email": format!("stress-{}@example.com", rng.below(40)),
                                    "name": "Stress", "role": "MEMBER" } }),
             ),

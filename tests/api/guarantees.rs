@@ -5,10 +5,10 @@
 use keepsake::ids::{self, Kind};
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
+use crate::helpers::ops::{CREATE_ATTACHMENT, CREATE_USER, DELETE_ATTACHMENT};
 use crate::helpers::{
-    Backend, Gate, TestApp, TestUser, assert_error, assert_ok, data, error_codes, on_both_backends,
-    race,
+    Backend, Gate, TestApp, TestUser, assert_error, assert_ok, data, error_codes, id_of,
+    on_both_backends, race,
 };
 
 on_both_backends!(
@@ -31,61 +31,13 @@ on_both_backends!(
     keepsake_check_names_every_planted_violation,
 );
 
-const DELETE_USER: &str = "mutation($id: ID!) { deleteUser(id: $id) { id cascadeCount } }";
-const DELETE_ATTACHMENT: &str =
-    "mutation($id: ID!, $r: String) { deleteAttachment(id: $id, reason: $r) { id } }";
-const RESTORE: &str = "mutation($d: ID!, $r: String) { restore(deletionId: $d, reason: $r) { id restoredAt restoreReason } }";
-const RESTORE_USER: &str =
-    "mutation($id: ID!, $r: String) { restoreUser(id: $id, reason: $r) { id } }";
-const RESTORE_ATTACHMENT: &str =
-    "mutation($id: ID!, $r: String) { restoreAttachment(id: $id, reason: $r) { id } }";
-const CREATE_ATTACHMENT: &str =
-    "mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { id } }";
-const CREATE_USER: &str = "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }";
-const DELETION: &str = "query($d: ID!) { deletion(id: $d) { id cascadeCount restoredAt restoreReason purgeStartedAt purgedAt } }";
-
-fn id_of(node: &Value) -> String {
-    node["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {node}"))
-        .to_owned()
-}
-
-/// Runs `query` as the admin, asserts success, returns `data.<field>`.
-async fn admin_ok(app: &TestApp, query: &str, variables: Value, field: &str) -> Value {
-    let body = app.as_admin(query, variables).await;
-    assert_ok(&body);
-    data(&body)[field].clone()
-}
-
-/// Attachment `id` as the admin sees it with deleted rows: `{ deletedAt deletion { id } }`.
-async fn attachment_state(app: &TestApp, id: &str) -> Value {
-    admin_ok(
-        app,
-        "query($id: ID!) { attachment(id: $id, includeDeleted: true) { id deletedAt deletion { id } } }",
-        json!({ "id": id }),
-        "attachment",
-    )
-    .await
-}
-
-async fn deletion(app: &TestApp, id: &str) -> Value {
-    admin_ok(app, DELETION, json!({ "d": id }), "deletion").await
-}
-
 /// A member with two attachments, the first deleted on its own by the admin: (member,
 /// first, second, that deletion).
 async fn owner_with_a_deleted_attachment(app: &TestApp) -> (TestUser, String, String, String) {
     let ada = app.member("ada@example.com").await;
     let first = app.attachment(&ada, "first.txt").await;
     let second = app.attachment(&ada, "second.txt").await;
-    let deleted = admin_ok(
-        app,
-        DELETE_ATTACHMENT,
-        json!({ "id": first, "r": "spam" }),
-        "deleteAttachment",
-    )
-    .await;
+    let deleted = app.admin().delete_attachment(&first, Some("spam")).await;
     (ada, first, second, id_of(&deleted))
 }
 
@@ -108,8 +60,8 @@ async fn a_restore_racing_the_owners_delete_never_leaves_a_live_attachment_under
     let raced = race(
         &app,
         gate,
-        app.as_admin(RESTORE, json!({ "d": d1 })),
-        app.as_admin(DELETE_USER, json!({ "id": ada.id })),
+        app.admin().try_restore(&d1, None),
+        app.admin().try_delete_user(&ada.id, None),
     )
     .await;
     assert_ok(&raced.first);
@@ -123,7 +75,7 @@ async fn a_restore_racing_the_owners_delete_never_leaves_a_live_attachment_under
     // The delete came second, so its cascade took the restored attachment too.
     let user_deletion = id_of(&data(&raced.second)["deleteUser"]);
     assert_eq!(data(&raced.second)["deleteUser"]["cascadeCount"], 2);
-    let state = attachment_state(&app, &first).await;
+    let state = app.admin().attachment_with_deleted(&first).await;
     assert!(!state["deletedAt"].is_null(), "{state}");
     assert_eq!(state["deletion"]["id"], user_deletion.as_str(), "{state}");
     app.assert_invariants().await;
@@ -145,8 +97,8 @@ async fn an_owners_delete_racing_a_restore_makes_the_restore_refuse_with_parent_
     let raced = race(
         &app,
         gate,
-        app.as_admin(DELETE_USER, json!({ "id": ada.id })),
-        app.as_admin(RESTORE, json!({ "d": d1 })),
+        app.admin().try_delete_user(&ada.id, None),
+        app.admin().try_restore(&d1, None),
     )
     .await;
     assert_ok(&raced.first);
@@ -154,9 +106,9 @@ async fn an_owners_delete_racing_a_restore_makes_the_restore_refuse_with_parent_
     if app.is_postgres() {
         assert!(raced.second_waited, "the restore must wait for the owner");
     }
-    let state = attachment_state(&app, &first).await;
+    let state = app.admin().attachment_with_deleted(&first).await;
     assert_eq!(state["deletion"]["id"], d1.as_str(), "{state}");
-    assert!(deletion(&app, &d1).await["restoredAt"].is_null());
+    assert!(app.admin().deletion(&d1).await["restoredAt"].is_null());
     app.assert_invariants().await;
 }
 
@@ -166,7 +118,7 @@ async fn deleted_user_with_attachments(app: &TestApp, n: usize) -> (TestUser, St
     for i in 0..n {
         app.attachment(&ada, &format!("file{i}.txt")).await;
     }
-    let deleted = admin_ok(app, DELETE_USER, json!({ "id": ada.id }), "deleteUser").await;
+    let deleted = app.admin().delete_user(&ada.id, None).await;
     (ada, id_of(&deleted))
 }
 
@@ -192,7 +144,7 @@ async fn a_restore_after_a_purge_began_is_refused_and_the_purge_finishes(backend
         &app,
         gate,
         purge_all(&app, 2),
-        app.as_admin(RESTORE, json!({ "d": d })),
+        app.admin().try_restore(&d, None),
     )
     .await;
     if app.is_postgres() {
@@ -203,7 +155,7 @@ async fn a_restore_after_a_purge_began_is_refused_and_the_purge_finishes(backend
     assert_error(&raced.second, "CONFLICT");
     let message = raced.second["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("purge"), "{message}");
-    let logged = deletion(&app, &d).await;
+    let logged = app.admin().deletion(&d).await;
     assert!(logged["restoredAt"].is_null(), "{logged}");
     assert!(!logged["purgeStartedAt"].is_null(), "{logged}");
     assert!(!logged["purgedAt"].is_null(), "{logged}");
@@ -223,7 +175,7 @@ async fn a_purge_after_a_restore_began_skips_that_deletion(backend: Backend) {
     let raced = race(
         &app,
         gate,
-        app.as_admin(RESTORE, json!({ "d": d })),
+        app.admin().try_restore(&d, None),
         purge_all(&app, 2),
     )
     .await;
@@ -232,7 +184,7 @@ async fn a_purge_after_a_restore_began_skips_that_deletion(backend: Backend) {
         assert!(raced.second_waited, "the purge must wait for the restore");
     }
     assert_eq!(raced.second.users + raced.second.attachments, 0);
-    let logged = deletion(&app, &d).await;
+    let logged = app.admin().deletion(&d).await;
     assert!(!logged["restoredAt"].is_null(), "{logged}");
     assert!(logged["purgeStartedAt"].is_null(), "{logged}");
     let body = app
@@ -258,19 +210,19 @@ async fn two_restores_of_one_deletion_succeed_once(backend: Backend) {
     let raced = race(
         &app,
         gate,
-        app.as_admin(RESTORE, json!({ "d": d, "r": "first" })),
-        app.as_admin(RESTORE, json!({ "d": d, "r": "second" })),
+        app.admin().try_restore(&d, Some("first")),
+        app.admin().try_restore(&d, Some("second")),
     )
     .await;
     assert_ok(&raced.first);
     assert_error(&raced.second, "BAD_USER_INPUT");
-    assert_eq!(deletion(&app, &d).await["restoreReason"], "first");
+    assert_eq!(app.admin().deletion(&d).await["restoreReason"], "first");
     app.assert_invariants().await;
 }
 
 fn new_attachment(owner: &str) -> Value {
-    json!({ "input": { "ownerId": owner, "filename": "racing.txt",
-                       "contentType": "text/plain", "sizeBytes": 1 } })
+    json!({ "ownerId": owner, "filename": "racing.txt",
+            "contentType": "text/plain", "sizeBytes": 1 })
 }
 
 async fn a_child_created_while_its_owner_is_being_deleted_is_refused(backend: Backend) {
@@ -287,8 +239,8 @@ async fn a_child_created_while_its_owner_is_being_deleted_is_refused(backend: Ba
     let raced = race(
         &app,
         gate,
-        app.as_admin(DELETE_USER, json!({ "id": ada.id })),
-        app.as_admin(CREATE_ATTACHMENT, new_attachment(&ada.id)),
+        app.admin().try_delete_user(&ada.id, None),
+        app.admin().try_create_attachment(new_attachment(&ada.id)),
     )
     .await;
     assert_ok(&raced.first);
@@ -307,8 +259,8 @@ async fn an_owners_delete_waits_for_a_child_being_created_and_cascades_to_it(bac
     let raced = race(
         &app,
         gate,
-        app.as_admin(CREATE_ATTACHMENT, new_attachment(&ada.id)),
-        app.as_admin(DELETE_USER, json!({ "id": ada.id })),
+        app.admin().try_create_attachment(new_attachment(&ada.id)),
+        app.admin().try_delete_user(&ada.id, None),
     )
     .await;
     assert_ok(&raced.first);
@@ -318,7 +270,7 @@ async fn an_owners_delete_waits_for_a_child_being_created_and_cascades_to_it(bac
     }
     assert_eq!(data(&raced.second)["deleteUser"]["cascadeCount"], 2);
     let created = id_of(&data(&raced.first)["createAttachment"]);
-    assert!(!attachment_state(&app, &created).await["deletedAt"].is_null());
+    assert!(!app.admin().attachment_with_deleted(&created).await["deletedAt"].is_null());
     app.assert_invariants().await;
 }
 
@@ -336,29 +288,26 @@ async fn two_deletes_of_one_attachment_log_one_deletion(backend: Backend) {
     let raced = race(
         &app,
         gate,
-        app.as_admin(DELETE_ATTACHMENT, json!({ "id": file })),
-        app.graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": file })),
+        app.admin().try_delete_attachment(&file, None),
+        app.by(&ada).try_delete_attachment(&file, None),
     )
     .await;
     assert_ok(&raced.first);
     assert_error(&raced.second, "NOT_FOUND");
-    let body = app
-        .as_admin("{ deletions { totalCount } }", json!({}))
-        .await;
-    assert_eq!(data(&body)["deletions"]["totalCount"], 1, "{body}");
+    assert_eq!(app.admin().log_size().await, 1);
     app.assert_invariants().await;
 }
 
 async fn two_creates_of_one_email_give_one_user_and_one_conflict(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let input = json!({ "input": { "email": "twin@example.com", "name": "Twin" } });
+    let input = json!({ "email": "twin@example.com", "name": "Twin" });
     // The first insert parks holding its (uncommitted) index entry; the second waits on it.
     let gate = Gate::install(&app, "AFTER INSERT", "users", "TRUE").await;
     let raced = race(
         &app,
         gate,
-        app.as_admin(CREATE_USER, input.clone()),
-        app.as_admin(CREATE_USER, input),
+        app.admin().try_create_user(input.clone()),
+        app.admin().try_create_user(input),
     )
     .await;
     assert_ok(&raced.first);
@@ -424,86 +373,56 @@ async fn restores_answer_a_member_exactly_as_for_ids_that_never_existed(backend:
     let bob_live = app.attachment(&bob, "live.txt").await;
     let bob_by_admin = app.attachment(&bob, "by-admin.txt").await;
     let bob_by_bob = app.attachment(&bob, "by-bob.txt").await;
-    let admin_deletion = id_of(
-        &admin_ok(
-            &app,
-            DELETE_ATTACHMENT,
-            json!({ "id": bob_by_admin }),
-            "deleteAttachment",
-        )
-        .await,
-    );
-    let body = app
-        .graphql(
-            Some(&bob.token),
-            DELETE_ATTACHMENT,
-            json!({ "id": bob_by_bob }),
-        )
-        .await;
-    assert_ok(&body);
-    let bob_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let admin_deletion = id_of(&app.admin().delete_attachment(&bob_by_admin, None).await);
+    let bob_deletion = id_of(&app.by(&bob).delete_attachment(&bob_by_bob, None).await);
     // A third member, deleted with an attachment: rows under a deleted user.
     let gone = app.member("gone@example.com").await;
     let gone_file = app.attachment(&gone, "gone.txt").await;
-    let gone_deletion =
-        id_of(&admin_ok(&app, DELETE_USER, json!({ "id": gone.id }), "deleteUser").await);
+    let gone_deletion = id_of(&app.admin().delete_user(&gone.id, None).await);
 
-    let as_eve = |query: &'static str, vars: Value| {
-        let app = &app;
-        let token = eve.token.clone();
-        async move { app.graphql(Some(&token), query, vars).await }
-    };
+    let eve = app.by(&eve);
     let never = ids::encode(Kind::Attachment, 999_999);
     assert_same_shape(&[
         (
             "a missing attachment",
-            as_eve(RESTORE_ATTACHMENT, json!({ "id": never })).await,
+            eve.try_restore_attachment(&never, None).await,
         ),
         (
             "another's live attachment",
-            as_eve(RESTORE_ATTACHMENT, json!({ "id": bob_live })).await,
+            eve.try_restore_attachment(&bob_live, None).await,
         ),
         (
             "another's attachment deleted by an admin",
-            as_eve(RESTORE_ATTACHMENT, json!({ "id": bob_by_admin })).await,
+            eve.try_restore_attachment(&bob_by_admin, None).await,
         ),
         (
             "another's attachment deleted by its owner",
-            as_eve(RESTORE_ATTACHMENT, json!({ "id": bob_by_bob })).await,
+            eve.try_restore_attachment(&bob_by_bob, None).await,
         ),
         (
             "an attachment under a deleted user",
-            as_eve(RESTORE_ATTACHMENT, json!({ "id": gone_file })).await,
+            eve.try_restore_attachment(&gone_file, None).await,
         ),
     ]);
     let never = ids::encode(Kind::User, 999_999);
     assert_same_shape(&[
-        (
-            "a missing user",
-            as_eve(RESTORE_USER, json!({ "id": never })).await,
-        ),
-        (
-            "a deleted user",
-            as_eve(RESTORE_USER, json!({ "id": gone.id })).await,
-        ),
+        ("a missing user", eve.try_restore_user(&never, None).await),
+        ("a deleted user", eve.try_restore_user(&gone.id, None).await),
     ]);
     let never = ids::encode(Kind::Deletion, 999_999);
     assert_same_shape(&[
-        (
-            "a missing deletion",
-            as_eve(RESTORE, json!({ "d": never })).await,
-        ),
+        ("a missing deletion", eve.try_restore(&never, None).await),
         (
             "an admin's deletion",
-            as_eve(RESTORE, json!({ "d": admin_deletion })).await,
+            eve.try_restore(&admin_deletion, None).await,
         ),
         (
             "another member's deletion",
-            as_eve(RESTORE, json!({ "d": bob_deletion })).await,
+            eve.try_restore(&bob_deletion, None).await,
         ),
         (
             "a user's deletion",
-            as_eve(RESTORE, json!({ "d": gone_deletion })).await,
+            eve.try_restore(&gone_deletion, None).await,
         ),
     ]);
     // Deleting is no oracle either: others' rows, deleted or not, are as missing.
@@ -511,30 +430,24 @@ async fn restores_answer_a_member_exactly_as_for_ids_that_never_existed(backend:
     assert_same_shape(&[
         (
             "deleting a missing attachment",
-            as_eve(DELETE_ATTACHMENT, json!({ "id": never })).await,
+            eve.try_delete_attachment(&never, None).await,
         ),
         (
             "deleting another's live attachment",
-            as_eve(DELETE_ATTACHMENT, json!({ "id": bob_live })).await,
+            eve.try_delete_attachment(&bob_live, None).await,
         ),
         (
             "deleting another's deleted attachment",
-            as_eve(DELETE_ATTACHMENT, json!({ "id": bob_by_admin })).await,
+            eve.try_delete_attachment(&bob_by_admin, None).await,
         ),
     ]);
     // Reading: null, with no error, whatever the reason.
     for id in [&bob_live, &bob_by_admin, &gone_file] {
-        let body = as_eve(
-            "query($id: ID!) { attachment(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
-        assert_ok(&body);
-        assert!(data(&body)["attachment"].is_null(), "{body}");
+        assert!(!eve.attachment_is_live(id).await, "{id}");
     }
     // Nothing changed on the way.
-    assert!(!attachment_state(&app, &bob_by_admin).await["deletedAt"].is_null());
-    assert!(attachment_state(&app, &bob_live).await["deletedAt"].is_null());
+    assert!(!app.admin().attachment_with_deleted(&bob_by_admin).await["deletedAt"].is_null());
+    assert!(app.admin().attachment_with_deleted(&bob_live).await["deletedAt"].is_null());
     app.assert_invariants().await;
 }
 
@@ -584,42 +497,29 @@ async fn a_demoted_admin_keeps_no_power_over_deletions_of_others_data(backend: B
     let mine = app.attachment(&root, "mine.txt").await;
     let mut deleted = Vec::new();
     for id in [&theirs, &mine] {
-        let body = app
-            .graphql(Some(&root.token), DELETE_ATTACHMENT, json!({ "id": id }))
-            .await;
-        assert_ok(&body);
-        deleted.push(id_of(&data(&body)["deleteAttachment"]));
+        deleted.push(id_of(&app.by(&root).delete_attachment(id, None).await));
     }
-    admin_ok(
-        &app,
-        "mutation($id: ID!) { updateUser(id: $id, input: {role: MEMBER}) { role } }",
-        json!({ "id": root.id }),
-        "updateUser",
-    )
-    .await;
+    app.admin()
+        .ok(
+            "mutation($id: ID!) { updateUser(id: $id, input: {role: MEMBER}) { role } }",
+            json!({ "id": root.id }),
+            "updateUser",
+        )
+        .await;
     // Inside the undo window, and the actor: still no power over another's data.
     for body in [
-        app.graphql(Some(&root.token), RESTORE, json!({ "d": deleted[0] }))
-            .await,
-        app.graphql(
-            Some(&root.token),
-            RESTORE_ATTACHMENT,
-            json!({ "id": theirs }),
-        )
-        .await,
+        app.by(&root).try_restore(&deleted[0], None).await,
+        app.by(&root).try_restore_attachment(&theirs, None).await,
     ] {
         assert_error(&body, "NOT_FOUND");
     }
-    assert!(!attachment_state(&app, &theirs).await["deletedAt"].is_null());
+    assert!(!app.admin().attachment_with_deleted(&theirs).await["deletedAt"].is_null());
     let body = app
         .graphql(Some(&root.token), "{ deletions { totalCount } }", json!({}))
         .await;
     assert_error(&body, "FORBIDDEN");
     // Their own attachment, deleted by themself: a member's own undo.
-    let body = app
-        .graphql(Some(&root.token), RESTORE, json!({ "d": deleted[1] }))
-        .await;
-    assert_ok(&body);
+    app.by(&root).restore(&deleted[1], None).await;
     app.assert_invariants().await;
 }
 
@@ -641,18 +541,16 @@ async fn a_demoted_admin_learns_nothing_of_a_restored_bulk_deletion_of_others_da
         .await;
     assert_ok(&body);
     let d = id_of(&data(&body)["deleteAttachments"]);
-    admin_ok(&app, RESTORE, json!({ "d": d }), "restore").await;
-    admin_ok(
-        &app,
-        "mutation($id: ID!) { updateUser(id: $id, input: {role: MEMBER}) { role } }",
-        json!({ "id": root.id }),
-        "updateUser",
-    )
-    .await;
-    // Not "already restored": a member cannot know of a deletion of others' rows.
-    let body = app
-        .graphql(Some(&root.token), RESTORE, json!({ "d": d }))
+    app.admin().restore(&d, None).await;
+    app.admin()
+        .ok(
+            "mutation($id: ID!) { updateUser(id: $id, input: {role: MEMBER}) { role } }",
+            json!({ "id": root.id }),
+            "updateUser",
+        )
         .await;
+    // Not "already restored": a member cannot know of a deletion of others' rows.
+    let body = app.by(&root).try_restore(&d, None).await;
     assert_error(&body, "NOT_FOUND");
 }
 
@@ -691,7 +589,7 @@ async fn hostile_strings_are_refused_with_the_field_named_and_change_nothing(bac
             (
                 "reason",
                 DELETE_ATTACHMENT,
-                json!({ "id": file, "r": text }),
+                json!({ "id": file, "reason": text }),
             ),
             (
                 "name",
@@ -711,23 +609,11 @@ async fn hostile_strings_are_refused_with_the_field_named_and_change_nothing(bac
     }
     // Too long.
     let long = "x".repeat(501);
-    let body = app
-        .as_admin(DELETE_ATTACHMENT, json!({ "id": file, "r": long }))
-        .await;
+    let body = app.admin().try_delete_attachment(&file, Some(&long)).await;
     assert_error(&body, "BAD_USER_INPUT");
     // A restore's reason follows the same rule.
-    let d = id_of(
-        &admin_ok(
-            &app,
-            DELETE_ATTACHMENT,
-            json!({ "id": file }),
-            "deleteAttachment",
-        )
-        .await,
-    );
-    let body = app
-        .as_admin(RESTORE, json!({ "d": d, "r": "oops\u{0}" }))
-        .await;
+    let d = id_of(&app.admin().delete_attachment(&file, None).await);
+    let body = app.admin().try_restore(&d, Some("oops\u{0}")).await;
     assert_error(&body, "BAD_USER_INPUT");
     assert!(
         body["errors"][0]["message"]
@@ -745,7 +631,7 @@ async fn hostile_strings_are_refused_with_the_field_named_and_change_nothing(bac
         )
         .await;
     assert_eq!(data(&body)["attachments"]["totalCount"], 1, "{body}");
-    assert!(deletion(&app, &d).await["restoredAt"].is_null());
+    assert!(app.admin().deletion(&d).await["restoredAt"].is_null());
     let body = app
         .as_admin(
             "query($id: ID!) { user(id: $id) { name } }",
@@ -776,10 +662,8 @@ async fn email_addresses_are_validated(backend: Backend) {
         &format!("{}@example.com", "x".repeat(65)),
     ] {
         let body = app
-            .as_admin(
-                CREATE_USER,
-                json!({ "input": { "email": bad, "name": "X" } }),
-            )
+            .admin()
+            .try_create_user(json!({ "email": bad, "name": "X" }))
             .await;
         assert_error(&body, "BAD_USER_INPUT");
         assert!(
@@ -800,10 +684,8 @@ async fn email_addresses_are_validated(backend: Backend) {
     .enumerate()
     {
         let body = app
-            .as_admin(
-                CREATE_USER,
-                json!({ "input": { "email": good, "name": format!("G{i}") } }),
-            )
+            .admin()
+            .try_create_user(json!({ "email": good, "name": format!("G{i}") }))
             .await;
         assert_ok(&body);
     }
@@ -817,62 +699,42 @@ async fn restores_record_their_reason_and_stats_count_it(backend: Backend) {
     let ada = app.member("ada@example.com").await;
     let a = app.attachment(&ada, "a.txt").await;
     let b = app.attachment(&ada, "b.txt").await;
-    let da = id_of(
-        &admin_ok(
-            &app,
-            DELETE_ATTACHMENT,
-            json!({ "id": a }),
-            "deleteAttachment",
-        )
-        .await,
-    );
-    admin_ok(
-        &app,
-        DELETE_ATTACHMENT,
-        json!({ "id": b }),
-        "deleteAttachment",
-    )
-    .await;
+    let da = id_of(&app.admin().delete_attachment(&a, None).await);
+    app.admin().delete_attachment(&b, None).await;
 
-    let restored = admin_ok(
-        &app,
-        RESTORE,
-        json!({ "d": da, "r": "  deleted by mistake " }),
-        "restore",
-    )
-    .await;
+    let restored = app
+        .admin()
+        .restore(&da, Some("  deleted by mistake "))
+        .await;
     assert_eq!(restored["restoreReason"], "deleted by mistake");
     let body = app
-        .as_admin(
-            RESTORE_ATTACHMENT,
-            json!({ "id": b, "r": "deleted by mistake" }),
-        )
+        .admin()
+        .try_restore_attachment(&b, Some("deleted by mistake"))
         .await;
     assert_ok(&body);
-    let d = deletion(&app, &da).await;
+    let d = app.admin().deletion(&da).await;
     assert_eq!(d["restoreReason"], "deleted by mistake");
 
     // A user restored by id keeps its reason too.
-    let dd = id_of(&admin_ok(&app, DELETE_USER, json!({ "id": ada.id }), "deleteUser").await);
+    let dd = id_of(&app.admin().delete_user(&ada.id, None).await);
     let body = app
-        .as_admin(
-            RESTORE_USER,
-            json!({ "id": ada.id, "r": "customer came back" }),
-        )
+        .admin()
+        .try_restore_user(&ada.id, Some("customer came back"))
         .await;
     assert_ok(&body);
     assert_eq!(
-        deletion(&app, &dd).await["restoreReason"],
+        app.admin().deletion(&dd).await["restoreReason"],
         "customer came back"
     );
 
-    let stats = admin_ok(
-        &app,
-        "{ deletionStats { topRestoreReasons { reason count } } }",
-        json!({}),
-        "deletionStats",
-    )
-    .await;
+    let stats = app
+        .admin()
+        .ok(
+            "{ deletionStats { topRestoreReasons { reason count } } }",
+            json!({}),
+            "deletionStats",
+        )
+        .await;
     assert_eq!(
         stats["topRestoreReasons"],
         json!([
@@ -887,28 +749,13 @@ async fn restores_record_their_reason_and_stats_count_it(backend: Backend) {
 // ---------------------------------------------------------------------------------------
 // `keepsake check`: each kind of violation, planted by raw SQL, is named.
 
-/// Runs `keepsake check` (with `--json` when asked) on the app's database.
-async fn run_check(app: &TestApp, json: bool) -> std::process::Output {
-    let url = app.db.url.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = keepsake(&url);
-        cmd.arg("check");
-        if json {
-            cmd.arg("--json");
-        }
-        cmd.output().expect("keepsake check runs")
-    })
-    .await
-    .expect("check task")
-}
-
 fn row(id: &str, kind: Kind) -> i64 {
     ids::decode(kind, id).expect("an id of ours")
 }
 
 async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let clean = run_check(&app, false).await;
+    let clean = app.run(&["check"]).await;
     assert!(clean.status.success(), "{clean:?}");
     assert!(String::from_utf8_lossy(&clean.stdout).contains("ok:"));
 
@@ -919,17 +766,9 @@ async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     let bobs = app.attachment(&bob, "bob.txt").await;
     let carl = app.member("carl@example.com").await;
     let carls = app.attachment(&carl, "carl.txt").await;
-    let d_bob = id_of(&admin_ok(&app, DELETE_USER, json!({ "id": bob.id }), "deleteUser").await);
-    let d_spare = id_of(
-        &admin_ok(
-            &app,
-            DELETE_ATTACHMENT,
-            json!({ "id": spare }),
-            "deleteAttachment",
-        )
-        .await,
-    );
-    let d_carl = id_of(&admin_ok(&app, DELETE_USER, json!({ "id": carl.id }), "deleteUser").await);
+    let d_bob = id_of(&app.admin().delete_user(&bob.id, None).await);
+    let d_spare = id_of(&app.admin().delete_attachment(&spare, None).await);
+    let d_carl = id_of(&app.admin().delete_user(&carl.id, None).await);
     app.assert_invariants().await;
 
     let bobs_id = row(&bobs, Kind::Attachment);
@@ -954,7 +793,7 @@ async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     ])
     .await;
 
-    let lines = run_check(&app, false).await;
+    let lines = app.run(&["check"]).await;
     assert_eq!(lines.status.code(), Some(1), "{lines:?}");
     let stdout = String::from_utf8_lossy(&lines.stdout).to_string();
     for (kind, names) in [
@@ -975,7 +814,7 @@ async fn keepsake_check_names_every_planted_violation(backend: Backend) {
     }
     assert!(!stdout.contains("ok:"), "{stdout}");
 
-    let json_out = run_check(&app, true).await;
+    let json_out = app.run(&["check", "--json"]).await;
     assert_eq!(json_out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&json_out.stdout).expect("one JSON document");
     assert_eq!(doc["ok"], false);

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use keepsake::ids::{self, Kind};
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
-use crate::helpers::{Backend, TestApp, assert_error, assert_ok, data, on_both_backends};
+use crate::helpers::{
+    Backend, TestApp, assert_error, assert_ok, data, id_of, on_both_backends, sorted, succeeded,
+};
 
 on_both_backends!(
     a_purge_takes_rows_deleted_longer_ago_than_older_than_to_the_second_and_no_others,
@@ -25,35 +26,16 @@ on_both_backends!(
     the_retention_job_archives_deleted_rows_exactly_once,
 );
 
-const DELETE_USER: &str =
-    "mutation($id: ID!) { deleteUser(id: $id, reason: \"purge test\") { id cascadeCount } }";
-const DELETE_ATTACHMENT: &str = "mutation($id: ID!) { deleteAttachment(id: $id) { id } }";
-const PURGE: &str = "mutation($age: String!, $dry: Boolean!) { purgeDeleted(olderThan: $age, dryRun: $dry) { users attachments archived dryRun } }";
 const ARCHIVE_PAGE: &str = "query($after: String) { archivedRecords(first: 100, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { entity entityId deletionId deletedAt archivedAt data } } }";
-const RESTORE: &str = "mutation($d: ID!) { restore(deletionId: $d) { id restoredAt } }";
-const DELETION: &str = "query($d: ID!) { deletion(id: $d) { id deletedAt restoredAt purgedAt } }";
 
 /// Deletes user `id` (with its live attachments) as the admin; returns the deletion's id.
 async fn delete_user(app: &TestApp, id: &str) -> String {
-    let body = app.as_admin(DELETE_USER, json!({ "id": id })).await;
-    assert_ok(&body);
-    string(&data(&body)["deleteUser"]["id"])
+    id_of(&app.admin().delete_user(id, Some("purge test")).await)
 }
 
 /// Deletes attachment `id` as the admin; returns the deletion's id.
 async fn delete_attachment(app: &TestApp, id: &str) -> String {
-    let body = app.as_admin(DELETE_ATTACHMENT, json!({ "id": id })).await;
-    assert_ok(&body);
-    string(&data(&body)["deleteAttachment"]["id"])
-}
-
-/// `purgeDeleted` as the admin; returns the report.
-async fn purge(app: &TestApp, older_than: &str, dry_run: bool) -> Value {
-    let body = app
-        .as_admin(PURGE, json!({ "age": older_than, "dry": dry_run }))
-        .await;
-    assert_ok(&body);
-    data(&body)["purgeDeleted"].clone()
+    id_of(&app.admin().delete_attachment(id, None).await)
 }
 
 /// A purge report as `purgeDeleted` returns it.
@@ -114,61 +96,6 @@ fn record_of<'a>(records: &'a [Value], entity_id: &str) -> &'a Value {
     found[0]
 }
 
-/// A deletion log entry as the admin reads it.
-async fn deletion(app: &TestApp, id: &str) -> Value {
-    let body = app.as_admin(DELETION, json!({ "d": id })).await;
-    assert_ok(&body);
-    data(&body)["deletion"].clone()
-}
-
-/// User `id` as the admin reads it with deleted rows: `null` once it is gone for good.
-async fn user_with_deleted(app: &TestApp, id: &str) -> Value {
-    let body = app
-        .as_admin(
-            "query($id: ID!) { user(id: $id, includeDeleted: true) { id deletedAt deletion { id } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["user"].clone()
-}
-
-/// Attachment `id` as the admin reads it with deleted rows: `null` once it is gone.
-async fn attachment_with_deleted(app: &TestApp, id: &str) -> Value {
-    let body = app
-        .as_admin(
-            "query($id: ID!) { attachment(id: $id, includeDeleted: true) { id deletedAt deletion { id } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["attachment"].clone()
-}
-
-/// Whether user `id` is live, as the admin sees it by default.
-async fn user_is_live(app: &TestApp, id: &str) -> bool {
-    let body = app
-        .as_admin(
-            "query($id: ID!) { user(id: $id) { id deletedAt } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    !data(&body)["user"].is_null()
-}
-
-/// Whether attachment `id` is live, as the admin sees it by default.
-async fn attachment_is_live(app: &TestApp, id: &str) -> bool {
-    let body = app
-        .as_admin(
-            "query($id: ID!) { attachment(id: $id) { id deletedAt } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    !data(&body)["attachment"].is_null()
-}
-
 /// `(users, attachments)` with deleted rows, as `totalCount`s.
 async fn counts_with_deleted(app: &TestApp) -> (i64, i64) {
     let body = app
@@ -186,24 +113,11 @@ async fn counts_with_deleted(app: &TestApp) -> (i64, i64) {
 
 /// The ids of every attachment of `owner`, deleted ones too, with their `deletedAt`.
 async fn attachments_of(app: &TestApp, owner: &str) -> Vec<(String, Value)> {
-    let body = app
-        .as_admin(
-            "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { totalCount nodes { id deletedAt } } }",
-            json!({ "o": owner }),
-        )
-        .await;
-    assert_ok(&body);
-    let nodes = data(&body)["attachments"]["nodes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no nodes: {body}"));
-    assert_eq!(
-        data(&body)["attachments"]["totalCount"],
-        nodes.len(),
-        "{body}"
-    );
-    nodes
+    app.admin()
+        .attachments_with_deleted(owner)
+        .await
         .iter()
-        .map(|n| (string(&n["id"]), n["deletedAt"].clone()))
+        .map(|n| (id_of(n), n["deletedAt"].clone()))
         .collect()
 }
 
@@ -213,11 +127,6 @@ fn string(value: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("not a string: {value}"))
         .to_owned()
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
 }
 
 /// The row id inside global id `id` of `kind`.
@@ -259,32 +168,6 @@ async fn backdate(app: &TestApp, deletion: &str, seconds_ago: i64) {
         "deletion {deletion} hid no rows to backdate"
     );
     assert_eq!(changed[2], 1, "deletion {deletion} is logged once");
-}
-
-/// Runs the `keepsake` binary against the test's database.
-async fn run(app: &TestApp, args: &[&str]) -> Output {
-    let url = app.db.url.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        keepsake(&url)
-            .args(&args)
-            .output()
-            .expect("the keepsake binary runs")
-    })
-    .await
-    .expect("the command's thread")
-}
-
-/// The standard output of a command that must have succeeded.
-#[track_caller]
-fn succeeded(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The one error line of a command that must have failed: the only `keepsake:` line on
@@ -332,7 +215,7 @@ async fn a_purge_takes_rows_deleted_longer_ago_than_older_than_to_the_second_and
     backdate(&app, &recent_deletion, 3600 - 3).await;
     backdate(&app, &live_recent_deletion, 3600 - 3).await;
 
-    assert_eq!(purge(&app, "1h", false).await, report(1, 3, 4, false));
+    assert_eq!(app.admin().purge("1h", false).await, report(1, 3, 4, false));
 
     let archived = archive(&app).await;
     assert_eq!(
@@ -346,39 +229,39 @@ async fn a_purge_takes_rows_deleted_longer_ago_than_older_than_to_the_second_and
     );
     assert_eq!(archive_count(&app).await, 4);
     // Gone for good, even for an admin who asks for deleted rows.
-    assert_eq!(user_with_deleted(&app, &old.id).await, Value::Null);
+    assert_eq!(app.admin().user_with_deleted(&old.id).await, Value::Null);
     for file in old_files.iter().chain([&live_old_file]) {
-        assert_eq!(attachment_with_deleted(&app, file).await, Value::Null);
+        assert_eq!(app.admin().attachment_with_deleted(file).await, Value::Null);
     }
     // Deleted three seconds too recently: still there, still deleted, under their deletion.
-    let kept = user_with_deleted(&app, &recent.id).await;
+    let kept = app.admin().user_with_deleted(&recent.id).await;
     assert!(kept["deletedAt"].is_string(), "{kept}");
     assert_eq!(kept["deletion"]["id"], recent_deletion.as_str(), "{kept}");
     for (file, by) in [
         (&recent_file, &recent_deletion),
         (&live_recent_file, &live_recent_deletion),
     ] {
-        let kept = attachment_with_deleted(&app, file).await;
+        let kept = app.admin().attachment_with_deleted(file).await;
         assert!(kept["deletedAt"].is_string(), "{kept}");
         assert_eq!(kept["deletion"]["id"], by.as_str(), "{kept}");
     }
     // Live rows are never touched.
-    assert!(user_is_live(&app, &live.id).await);
-    assert!(user_is_live(&app, &app.admin_id).await);
-    assert!(attachment_is_live(&app, &live_file).await);
+    assert!(app.admin().user_is_live(&live.id).await);
+    assert!(app.admin().user_is_live(&app.admin_id).await);
+    assert!(app.admin().attachment_is_live(&live_file).await);
     assert_eq!(counts_with_deleted(&app).await, (3, 3));
     // The log: purged entries are marked, the others are not.
     for purged in [&old_deletion, &live_old_deletion] {
-        let logged = deletion(&app, purged).await;
+        let logged = app.admin().deletion(purged).await;
         assert!(logged["purgedAt"].is_string(), "{logged}");
     }
     for kept in [&recent_deletion, &live_recent_deletion] {
-        let logged = deletion(&app, kept).await;
+        let logged = app.admin().deletion(kept).await;
         assert_eq!(logged["purgedAt"], Value::Null, "{logged}");
     }
 
     // Nothing more is old enough.
-    assert_eq!(purge(&app, "1h", false).await, report(0, 0, 0, false));
+    assert_eq!(app.admin().purge("1h", false).await, report(0, 0, 0, false));
     assert_eq!(archive_count(&app).await, 4);
     assert_eq!(counts_with_deleted(&app).await, (3, 3));
 }
@@ -403,25 +286,25 @@ async fn a_dry_run_counts_what_a_purge_would_take_and_changes_nothing(backend: B
     let before = counts_with_deleted(&app).await;
     assert_eq!(before, (4, 5));
 
-    assert_eq!(purge(&app, "1h", true).await, report(1, 3, 0, true));
+    assert_eq!(app.admin().purge("1h", true).await, report(1, 3, 0, true));
 
     // Nothing changed.
     assert_eq!(archive_count(&app).await, 0);
     assert_eq!(archive(&app).await, Vec::<Value>::new());
     assert_eq!(counts_with_deleted(&app).await, before);
-    let user = user_with_deleted(&app, &ada.id).await;
+    let user = app.admin().user_with_deleted(&ada.id).await;
     assert_eq!(user["deletion"]["id"], ada_deletion.as_str(), "{user}");
     for file in ada_files.iter().chain([&bob_old]) {
-        let kept = attachment_with_deleted(&app, file).await;
+        let kept = app.admin().attachment_with_deleted(file).await;
         assert!(kept["deletedAt"].is_string(), "{kept}");
     }
-    assert!(attachment_is_live(&app, &bob_live).await);
+    assert!(app.admin().attachment_is_live(&bob_live).await);
     for logged in [&ada_deletion, &bob_deletion, &cy_deletion] {
-        assert_eq!(deletion(&app, logged).await["purgedAt"], Value::Null);
+        assert_eq!(app.admin().deletion(logged).await["purgedAt"], Value::Null);
     }
     // A dry run is repeatable, and the real purge takes what it counted.
-    assert_eq!(purge(&app, "1h", true).await, report(1, 3, 0, true));
-    assert_eq!(purge(&app, "1h", false).await, report(1, 3, 4, false));
+    assert_eq!(app.admin().purge("1h", true).await, report(1, 3, 0, true));
+    assert_eq!(app.admin().purge("1h", false).await, report(1, 3, 4, false));
     assert_eq!(archive_count(&app).await, 4);
 }
 
@@ -450,7 +333,7 @@ async fn a_purged_user_and_its_attachments_are_archived_exactly_as_they_were(bac
         "{before}"
     );
 
-    assert_eq!(purge(&app, "0s", false).await, report(1, 3, 4, false));
+    assert_eq!(app.admin().purge("0s", false).await, report(1, 3, 4, false));
 
     let archived = archive(&app).await;
     assert_eq!(archived.len(), 4, "{archived:?}");
@@ -570,7 +453,7 @@ async fn a_purged_user_and_its_attachments_are_archived_exactly_as_they_were(bac
     assert_eq!(data(&body)["files"]["totalCount"], 3, "{body}");
 
     // The log keeps the entry, marked purged.
-    let logged = deletion(&app, &user_deletion).await;
+    let logged = app.admin().deletion(&user_deletion).await;
     assert_eq!(logged["id"], user_deletion.as_str(), "{logged}");
     assert_eq!(logged["restoredAt"], Value::Null, "{logged}");
     assert!(instant(&logged["purgedAt"]) >= instant(&logged["deletedAt"]));
@@ -591,16 +474,16 @@ async fn a_purged_user_and_its_attachments_are_archived_exactly_as_they_were(bac
     assert_eq!(listed[0]["purgedAt"], logged["purgedAt"], "{body}");
 
     // What is purged cannot be restored: the refusal says so, and changes nothing.
-    let body = app.as_admin(RESTORE, json!({ "d": user_deletion })).await;
+    let body = app.admin().try_restore(&user_deletion, None).await;
     assert_error(&body, "CONFLICT");
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("purged"), "{message}");
-    assert_eq!(user_with_deleted(&app, &ada.id).await, Value::Null);
-    assert_eq!(deletion(&app, &user_deletion).await, logged);
+    assert_eq!(app.admin().user_with_deleted(&ada.id).await, Value::Null);
+    assert_eq!(app.admin().deletion(&user_deletion).await, logged);
     assert_eq!(archive_count(&app).await, 4);
     // The bystander was never touched.
-    assert!(user_is_live(&app, &bystander.id).await);
-    assert!(attachment_is_live(&app, &bystander_file).await);
+    assert!(app.admin().user_is_live(&bystander.id).await);
+    assert!(app.admin().attachment_is_live(&bystander_file).await);
 }
 
 async fn only_admins_purge_or_read_the_archive_and_only_with_a_well_formed_duration(
@@ -616,9 +499,7 @@ async fn only_admins_purge_or_read_the_archive_and_only_with_a_well_formed_durat
 
     for who in [&ada, &grace] {
         for dry in [false, true] {
-            let body = app
-                .graphql(Some(&who.token), PURGE, json!({ "age": "0s", "dry": dry }))
-                .await;
+            let body = app.by(who).try_purge("0s", dry).await;
             assert_error(&body, "FORBIDDEN");
             assert_eq!(data(&body), &Value::Null, "{body}");
         }
@@ -630,7 +511,7 @@ async fn only_admins_purge_or_read_the_archive_and_only_with_a_well_formed_durat
     }
     for bad in ["1w", "", "-5m"] {
         for dry in [false, true] {
-            let body = app.as_admin(PURGE, json!({ "age": bad, "dry": dry })).await;
+            let body = app.admin().try_purge(bad, dry).await;
             assert_error(&body, "BAD_USER_INPUT");
             assert_eq!(data(&body), &Value::Null, "{body}");
         }
@@ -638,14 +519,14 @@ async fn only_admins_purge_or_read_the_archive_and_only_with_a_well_formed_durat
 
     // None of that purged anything.
     assert_eq!(archive_count(&app).await, 0);
-    let kept = attachment_with_deleted(&app, &file).await;
+    let kept = app.admin().attachment_with_deleted(&file).await;
     assert_eq!(kept["deletion"]["id"], file_deletion.as_str(), "{kept}");
     assert_eq!(
-        deletion(&app, &file_deletion).await["purgedAt"],
+        app.admin().deletion(&file_deletion).await["purgedAt"],
         Value::Null
     );
     // An admin with a good duration does.
-    assert_eq!(purge(&app, "0s", false).await, report(0, 1, 1, false));
+    assert_eq!(app.admin().purge("0s", false).await, report(0, 1, 1, false));
     assert_eq!(entity_ids(&archive(&app).await), vec![file]);
 }
 
@@ -657,9 +538,7 @@ async fn a_non_admin_is_refused_a_purge_whatever_duration_it_passes(backend: Bac
     // from the argument's checks.
     for who in [&ada, &grace] {
         for bad in ["1w", "", "-5m"] {
-            let body = app
-                .graphql(Some(&who.token), PURGE, json!({ "age": bad, "dry": true }))
-                .await;
+            let body = app.by(who).try_purge(bad, true).await;
             assert_error(&body, "FORBIDDEN");
         }
     }
@@ -675,14 +554,20 @@ async fn an_older_than_longer_than_history_purges_nothing(backend: Backend) {
     // database's calendar: nothing was deleted that long ago.
     for older_than in ["3650000d", "87600000h"] {
         for dry in [true, false] {
-            assert_eq!(purge(&app, older_than, dry).await, report(0, 0, 0, dry));
+            assert_eq!(
+                app.admin().purge(older_than, dry).await,
+                report(0, 0, 0, dry)
+            );
         }
     }
     assert_eq!(archive_count(&app).await, 0);
-    let kept = attachment_with_deleted(&app, &file).await;
+    let kept = app.admin().attachment_with_deleted(&file).await;
     assert_eq!(kept["deletion"]["id"], file_deletion.as_str(), "{kept}");
     // Four hundred days ago is older than a year.
-    assert_eq!(purge(&app, "365d", false).await, report(0, 1, 1, false));
+    assert_eq!(
+        app.admin().purge("365d", false).await,
+        report(0, 1, 1, false)
+    );
 }
 
 /// Makes every DELETE of the attachment named `boom.txt` fail.
@@ -738,21 +623,26 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     deleted.push(ada.id.clone());
     let deleted = sorted(deleted);
     // A dry run counts and changes nothing; a batch of nothing is refused.
-    let stdout = succeeded(&run(&app, &["purge", "--older-than", "0s", "--dry-run"]).await);
+    let stdout = succeeded(&app.run(&["purge", "--older-than", "0s", "--dry-run"]).await);
     assert_eq!(
         stdout.lines().last().unwrap_or_default(),
         "dry run: would purge 1 users and 7 attachments (nothing changed)",
         "{stdout}"
     );
-    let error = failed(&run(&app, &["purge", "--older-than", "0s", "--batch-size", "0"]).await);
+    let error = failed(
+        &app.run(&["purge", "--older-than", "0s", "--batch-size", "0"])
+            .await,
+    );
     assert!(error.contains("--batch-size"), "{error}");
-    let error = failed(&run(&app, &["purge", "--older-than", "1w"]).await);
+    let error = failed(&app.run(&["purge", "--older-than", "1w"]).await);
     assert!(error.contains("--older-than"), "{error}");
     assert_eq!(archive_count(&app).await, 0);
     assert_eq!(attachments_of(&app, &ada.id).await.len(), 7);
     install_delete_fault(&app).await;
 
-    let output = run(&app, &["purge", "--older-than", "0s", "--batch-size", "2"]).await;
+    let output = app
+        .run(&["purge", "--older-than", "0s", "--batch-size", "2"])
+        .await;
     let error = failed(&output);
     eprintln!(
         "DEBUG {error:?} STDERR {}",
@@ -773,7 +663,7 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
         assert!(deleted_at.is_string(), "{id} came back to life");
         present.push(id);
     }
-    let user = user_with_deleted(&app, &ada.id).await;
+    let user = app.admin().user_with_deleted(&ada.id).await;
     if !user.is_null() {
         assert!(user["deletedAt"].is_string(), "{user}");
         present.push(ada.id.clone());
@@ -792,15 +682,17 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     assert!(present.contains(&boom), "{present:?}");
     assert!(present.contains(&ada.id), "the user outlived an attachment");
     assert_eq!(
-        deletion(&app, &user_deletion).await["purgedAt"],
+        app.admin().deletion(&user_deletion).await["purgedAt"],
         Value::Null
     );
-    assert!(attachment_is_live(&app, &bystander_file).await);
+    assert!(app.admin().attachment_is_live(&bystander_file).await);
 
     // With the fault gone, a second run finishes the job.
     remove_delete_fault(&app).await;
     let remaining = present.len();
-    let output = run(&app, &["purge", "--older-than", "0s", "--batch-size", "2"]).await;
+    let output = app
+        .run(&["purge", "--older-than", "0s", "--batch-size", "2"])
+        .await;
     let stdout = succeeded(&output);
     assert_eq!(
         stdout.lines().last().unwrap_or_default(),
@@ -813,11 +705,11 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     let archived = archive(&app).await;
     assert_eq!(entity_ids(&archived), deleted, "each row archived once");
     assert_eq!(archive_count(&app).await, deleted.len() as i64);
-    assert_eq!(user_with_deleted(&app, &ada.id).await, Value::Null);
+    assert_eq!(app.admin().user_with_deleted(&ada.id).await, Value::Null);
     assert_eq!(attachments_of(&app, &ada.id).await, Vec::new());
-    assert!(deletion(&app, &user_deletion).await["purgedAt"].is_string());
-    assert!(user_is_live(&app, &bystander.id).await);
-    assert!(attachment_is_live(&app, &bystander_file).await);
+    assert!(app.admin().deletion(&user_deletion).await["purgedAt"].is_string());
+    assert!(app.admin().user_is_live(&bystander.id).await);
+    assert!(app.admin().attachment_is_live(&bystander_file).await);
 }
 
 async fn archive_export_prints_one_json_line_per_archived_row(backend: Backend) {
@@ -826,11 +718,11 @@ async fn archive_export_prints_one_json_line_per_archived_row(backend: Backend) 
     app.attachment(&ada, "one.txt").await;
     app.attachment(&ada, "two.txt").await;
     let user_deletion = delete_user(&app, &ada.id).await;
-    assert_eq!(purge(&app, "0s", false).await, report(1, 2, 3, false));
+    assert_eq!(app.admin().purge("0s", false).await, report(1, 2, 3, false));
     let archived = archive(&app).await;
     assert_eq!(archived.len(), 3);
 
-    let stdout = succeeded(&run(&app, &["archive", "export"]).await);
+    let stdout = succeeded(&app.run(&["archive", "export"]).await);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     let mut archive_ids = BTreeSet::new();
@@ -888,12 +780,15 @@ async fn archive_export_prints_one_json_line_per_archived_row(backend: Backend) 
     assert_eq!(sorted(exported), entity_ids(&archived));
 
     // Archived within the last hour: all of it; from tomorrow: nothing.
-    let recent = succeeded(&run(&app, &["archive", "export", "--since", "1h"]).await);
+    let recent = succeeded(&app.run(&["archive", "export", "--since", "1h"]).await);
     assert_eq!(recent.lines().count(), 3, "{recent}");
     let tomorrow = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-    let future = succeeded(&run(&app, &["archive", "export", "--since", &tomorrow]).await);
+    let future = succeeded(&app.run(&["archive", "export", "--since", &tomorrow]).await);
     assert_eq!(future, "", "nothing was archived after {tomorrow}");
-    let error = failed(&run(&app, &["archive", "export", "--since", "yesterday"]).await);
+    let error = failed(
+        &app.run(&["archive", "export", "--since", "yesterday"])
+            .await,
+    );
     assert!(error.contains("--since"), "{error}");
 }
 
@@ -901,18 +796,15 @@ async fn seeded_deletions_are_real_deletions_that_restore_brings_back(backend: B
     const DELETED: &str = "{ users(onlyDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id entity entityId deletedAt cascadeCount restoredAt } attachments(includeDeleted: true, first: 100) { totalCount nodes { id deletedAt deletion { id } } } } } }";
     let app = TestApp::spawn(backend).await;
     let stdout = succeeded(
-        &run(
-            &app,
-            &[
-                "seed",
-                "--users",
-                "30",
-                "--attachments-per-user",
-                "3",
-                "--deleted-fraction",
-                "0.5",
-            ],
-        )
+        &app.run(&[
+            "seed",
+            "--users",
+            "30",
+            "--attachments-per-user",
+            "3",
+            "--deleted-fraction",
+            "0.5",
+        ])
         .await,
     );
     assert!(
@@ -967,15 +859,14 @@ async fn seeded_deletions_are_real_deletions_that_restore_brings_back(backend: B
     let chosen = &deleted[0];
     let id = string(&chosen["id"]);
     let deletion_id = string(&chosen["deletion"]["id"]);
-    let body = app.as_admin(RESTORE, json!({ "d": deletion_id })).await;
-    assert_ok(&body);
-    assert!(data(&body)["restore"]["restoredAt"].is_string(), "{body}");
-    assert!(user_is_live(&app, &id).await);
+    let restored = app.admin().restore(&deletion_id, None).await;
+    assert!(restored["restoredAt"].is_string(), "{restored}");
+    assert!(app.admin().user_is_live(&id).await);
     let files: Vec<(String, Value)> = attachments_of(&app, &id).await;
     assert_eq!(files.len(), 3, "{files:?}");
     for (file, deleted_at) in &files {
         assert_eq!(deleted_at, &Value::Null, "{file}");
-        assert!(attachment_is_live(&app, file).await);
+        assert!(app.admin().attachment_is_live(file).await);
     }
     let body = app
         .as_admin(
@@ -996,18 +887,15 @@ async fn seeded_deletions_are_real_deletions_that_restore_brings_back(backend: B
 
     // A bad fraction is one line naming the flag, and seeds nothing.
     let error = failed(
-        &run(
-            &app,
-            &[
-                "seed",
-                "--users",
-                "5",
-                "--attachments-per-user",
-                "1",
-                "--deleted-fraction",
-                "2",
-            ],
-        )
+        &app.run(&[
+            "seed",
+            "--users",
+            "5",
+            "--attachments-per-user",
+            "1",
+            "--deleted-fraction",
+            "2",
+        ])
         .await,
     );
     assert!(error.contains("--deleted-fraction"), "{error}");
@@ -1057,10 +945,10 @@ async fn the_retention_job_archives_deleted_rows_exactly_once(backend: Backend) 
     assert!(purges >= 1, "the job purged: {purges} of {ticks} ticks");
     assert!(purges <= ticks, "purges {purges} of {ticks} ticks");
 
-    assert_eq!(user_with_deleted(&app, &ada.id).await, Value::Null);
-    assert!(deletion(&app, &ada_deletion).await["purgedAt"].is_string());
-    assert!(deletion(&app, &bob_deletion).await["purgedAt"].is_string());
-    assert!(user_is_live(&app, &bob.id).await);
-    assert!(attachment_is_live(&app, &bob_live).await);
-    assert!(user_is_live(&app, &app.admin_id).await);
+    assert_eq!(app.admin().user_with_deleted(&ada.id).await, Value::Null);
+    assert!(app.admin().deletion(&ada_deletion).await["purgedAt"].is_string());
+    assert!(app.admin().deletion(&bob_deletion).await["purgedAt"].is_string());
+    assert!(app.admin().user_is_live(&bob.id).await);
+    assert!(app.admin().attachment_is_live(&bob_live).await);
+    assert!(app.admin().user_is_live(&app.admin_id).await);
 }

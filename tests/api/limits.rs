@@ -182,13 +182,7 @@ async fn a_users_attachments_page_in_sql_through_every_page(backend: Backend) {
     }
     // One deleted in the middle: pages skip it, includeDeleted shows it.
     let gone = ada_files.remove(3);
-    let body = app
-        .as_admin(
-            "mutation($id: ID!) { deleteAttachment(id: $id) { id } }",
-            json!({ "id": gone }),
-        )
-        .await;
-    assert_ok(&body);
+    app.admin().delete_attachment(&gone, None).await;
 
     const PAGE: &str = "query($after: String, $all: Boolean) { users(first: 10) { nodes { email \
         attachments(first: 2, after: $after, includeDeleted: $all) { totalCount \

@@ -7,17 +7,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::keepsake;
-use crate::helpers::{Backend, TestApp, TestDb, assert_ok, data, error_codes, on_both_backends};
+use crate::helpers::{
+    Backend, TestApp, TestDb, assert_ok, data, error_codes, keepsake, on_both_backends, succeeded,
+};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn succeeded(output: &Output) -> String {
-    assert!(output.status.success(), "{}", stderr(output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The one line a failed command wrote, checked to be alone and said once.

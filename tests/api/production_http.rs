@@ -12,8 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::cli::keepsake;
-use crate::helpers::{Backend, TestApp, assert_ok, data, on_both_backends};
+use crate::helpers::{Backend, TestApp, assert_ok, data, keepsake, on_both_backends};
 
 const APP_ORIGIN: &str = "https://app.example.com";
 

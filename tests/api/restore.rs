@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     Backend, TestApp, TestUser, assert_error, assert_internal_without_sql, assert_ok, data,
-    error_codes, on_both_backends,
+    error_codes, id_of, on_both_backends, sorted,
 };
 
 on_both_backends!(
@@ -26,142 +26,12 @@ on_both_backends!(
     listing_users_with_attachments_and_owners_costs_the_same_statements_for_any_size,
 );
 
-const DELETE_USER: &str = "mutation($id: ID!) { deleteUser(id: $id, reason: \"test\") { id entity entityId cascadeCount rowCount restoredAt } }";
-const DELETE_ATTACHMENT: &str =
-    "mutation($id: ID!) { deleteAttachment(id: $id) { id cascadeCount rowCount restoredAt } }";
-const DELETE_ATTACHMENTS: &str = "mutation($ids: [ID!]!) { deleteAttachments(ids: $ids, reason: \"tidy up\") { id entity cascadeCount rowCount restoredAt } }";
-const RESTORE: &str =
-    "mutation($d: ID!) { restore(deletionId: $d) { id restoredAt restoredBy { id } } }";
-const RESTORE_USER: &str = "mutation($id: ID!) { restoreUser(id: $id) { id deletedAt } }";
-const RESTORE_ATTACHMENT: &str =
-    "mutation($id: ID!) { restoreAttachment(id: $id) { id deletedAt } }";
-const CREATE_ATTACHMENT: &str =
-    "mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { id } }";
-
-/// Deletes user `id` as the admin; returns the `Deletion`.
-async fn delete_user(app: &TestApp, id: &str) -> Value {
-    let body = app.as_admin(DELETE_USER, json!({ "id": id })).await;
-    assert_ok(&body);
-    data(&body)["deleteUser"].clone()
-}
-
-/// Restores deletion `deletion` as the admin; returns the `Deletion`.
-async fn restore(app: &TestApp, deletion: &str) -> Value {
-    let body = app.as_admin(RESTORE, json!({ "d": deletion })).await;
-    assert_ok(&body);
-    data(&body)["restore"].clone()
-}
-
-/// The id of a `Deletion` (or anything else) as a string.
-fn id_of(node: &Value) -> String {
-    node["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {node}"))
-        .to_owned()
-}
-
-/// How many entries the deletion log holds, as the admin sees it.
-async fn log_size(app: &TestApp) -> i64 {
-    let body = app
-        .as_admin("{ deletions { totalCount } }", json!({}))
-        .await;
-    assert_ok(&body);
-    data(&body)["deletions"]["totalCount"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no totalCount: {body}"))
-}
-
-/// One deletion log entry, as the admin sees it.
-async fn deletion(app: &TestApp, id: &str) -> Value {
-    let body = app
-        .as_admin(
-            "query($d: ID!) { deletion(id: $d) { id cascadeCount restoredAt restoredBy { id } } }",
-            json!({ "d": id }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["deletion"].clone()
-}
-
-/// The ids of `owner`'s *live* attachments, as the admin lists them by default.
-async fn live_attachments(app: &TestApp, owner: &str) -> Vec<String> {
-    let body = app
-        .as_admin(
-            "query($o: ID!) { attachments(ownerId: $o, first: 100) { totalCount nodes { id } } }",
-            json!({ "o": owner }),
-        )
-        .await;
-    assert_ok(&body);
-    let nodes = data(&body)["attachments"]["nodes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no nodes: {body}"));
-    assert_eq!(
-        data(&body)["attachments"]["totalCount"],
-        nodes.len(),
-        "{body}"
-    );
-    nodes.iter().map(id_of).collect()
-}
-
-/// Every attachment of `owner`, deleted ones too: `(id, deletedAt, deletion id)`.
-async fn all_attachments(app: &TestApp, owner: &str) -> Vec<(String, Value, Value)> {
-    let body = app
-        .as_admin(
-            "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true, first: 100) { nodes { id deletedAt deletion { id } } } }",
-            json!({ "o": owner }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["attachments"]["nodes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no nodes: {body}"))
-        .iter()
-        .map(|n| {
-            (
-                id_of(n),
-                n["deletedAt"].clone(),
-                n["deletion"]["id"].clone(),
-            )
-        })
-        .collect()
-}
-
 /// The deletion id stamped on attachment `id` (`null` when live).
-fn stamped(all: &[(String, Value, Value)], id: &str) -> Value {
+fn stamped(all: &[Value], id: &str) -> Value {
     all.iter()
-        .find(|(a, _, _)| a == id)
-        .unwrap_or_else(|| panic!("attachment {id} not listed in {all:?}"))
-        .2
+        .find(|a| a["id"] == id)
+        .unwrap_or_else(|| panic!("attachment {id} not listed in {all:?}"))["deletion"]["id"]
         .clone()
-}
-
-/// User `id` with `includeDeleted`, as the admin sees it: `{ id deletedAt deletion { id } }`.
-async fn user_state(app: &TestApp, id: &str) -> Value {
-    let body = app
-        .as_admin(
-            "query($id: ID!) { user(id: $id, includeDeleted: true) { id deletedAt deletion { id restoredAt } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["user"].clone()
-}
-
-/// Whether user `id` is live, as the admin sees it by default.
-async fn is_live(app: &TestApp, id: &str) -> bool {
-    let body = app
-        .as_admin(
-            "query($id: ID!) { user(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    !data(&body)["user"].is_null()
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
 }
 
 /// A user with three attachments, the first of which was deleted on its own beforehand;
@@ -171,11 +41,7 @@ async fn user_with_an_earlier_deleted_attachment(app: &TestApp) -> (TestUser, [S
     let early = app.attachment(&ada, "early.txt").await;
     let second = app.attachment(&ada, "second.txt").await;
     let third = app.attachment(&ada, "third.txt").await;
-    let body = app
-        .as_admin(DELETE_ATTACHMENT, json!({ "id": early }))
-        .await;
-    assert_ok(&body);
-    let early_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let early_deletion = id_of(&app.admin().delete_attachment(&early, None).await);
     (ada, [early, second, third], early_deletion)
 }
 
@@ -183,9 +49,9 @@ async fn deleting_a_user_cascades_only_to_their_live_attachments(backend: Backen
     let app = TestApp::spawn(backend).await;
     let (ada, [early, second, third], early_deletion) =
         user_with_an_earlier_deleted_attachment(&app).await;
-    let logged_before = log_size(&app).await;
+    let logged_before = app.admin().log_size().await;
 
-    let deleted = delete_user(&app, &ada.id).await;
+    let deleted = app.admin().delete_user(&ada.id, Some("test")).await;
     assert_eq!(deleted["entity"], "USER", "{deleted}");
     assert_eq!(deleted["entityId"], ada.id.as_str(), "{deleted}");
     assert_eq!(deleted["cascadeCount"], 2, "{deleted}");
@@ -193,24 +59,27 @@ async fn deleting_a_user_cascades_only_to_their_live_attachments(backend: Backen
     assert_eq!(deleted["restoredAt"], Value::Null, "{deleted}");
     let user_deletion = id_of(&deleted);
     assert_ne!(user_deletion, early_deletion);
-    assert_eq!(log_size(&app).await, logged_before + 1);
+    assert_eq!(app.admin().log_size().await, logged_before + 1);
 
     // Hidden by default, even from an admin.
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
     let body = app
         .as_admin("{ attachments { totalCount } }", json!({}))
         .await;
     assert_eq!(data(&body)["attachments"]["totalCount"], 0, "{body}");
 
     // With deleted rows: the earlier one keeps its own deletion, the others carry the user's.
-    let all = all_attachments(&app, &ada.id).await;
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     assert_eq!(all.len(), 3, "{all:?}");
-    assert!(all.iter().all(|(_, at, _)| !at.is_null()), "{all:?}");
+    assert!(all.iter().all(|a| !a["deletedAt"].is_null()), "{all:?}");
     assert_eq!(stamped(&all, &early), early_deletion.as_str());
     assert_eq!(stamped(&all, &second), user_deletion.as_str());
     assert_eq!(stamped(&all, &third), user_deletion.as_str());
     assert_eq!(
-        user_state(&app, &ada.id).await["deletion"]["id"],
+        app.admin().user_with_deleted(&ada.id).await["deletion"]["id"],
         user_deletion.as_str()
     );
 }
@@ -219,10 +88,10 @@ async fn restoring_a_user_deletion_brings_back_exactly_what_it_hid(backend: Back
     let app = TestApp::spawn(backend).await;
     let (ada, [early, second, third], early_deletion) =
         user_with_an_earlier_deleted_attachment(&app).await;
-    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
-    assert!(!is_live(&app, &ada.id).await);
+    let user_deletion = id_of(&app.admin().delete_user(&ada.id, Some("test")).await);
+    assert!(!app.admin().user_is_live(&ada.id).await);
 
-    let restored = restore(&app, &user_deletion).await;
+    let restored = app.admin().restore(&user_deletion, None).await;
     assert_eq!(restored["id"], user_deletion.as_str(), "{restored}");
     assert!(restored["restoredAt"].is_string(), "{restored}");
     assert_eq!(
@@ -231,34 +100,34 @@ async fn restoring_a_user_deletion_brings_back_exactly_what_it_hid(backend: Back
         "{restored}"
     );
 
-    assert!(is_live(&app, &ada.id).await);
+    assert!(app.admin().user_is_live(&ada.id).await);
     let body = app
         .graphql(Some(&ada.token), "{ me { id } }", json!({}))
         .await;
     assert_eq!(data(&body)["me"]["id"], ada.id.as_str(), "{body}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![second.clone(), third.clone()])
     );
     // The one deleted on its own stays deleted, under its own deletion.
-    let all = all_attachments(&app, &ada.id).await;
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     assert_eq!(stamped(&all, &early), early_deletion.as_str());
     assert_eq!(stamped(&all, &second), Value::Null);
     assert_eq!(stamped(&all, &third), Value::Null);
     assert_eq!(
-        deletion(&app, &early_deletion).await["restoredAt"],
+        app.admin().deletion(&early_deletion).await["restoredAt"],
         Value::Null
     );
 
     // The log remembers the undo.
-    let logged = deletion(&app, &user_deletion).await;
+    let logged = app.admin().deletion(&user_deletion).await;
     assert!(logged["restoredAt"].is_string(), "{logged}");
     assert_eq!(
         logged["restoredBy"]["id"],
         app.admin_id.as_str(),
         "{logged}"
     );
-    let state = user_state(&app, &ada.id).await;
+    let state = app.admin().user_with_deleted(&ada.id).await;
     assert_eq!(state["deletedAt"], Value::Null, "{state}");
     assert_eq!(state["deletion"], Value::Null, "{state}");
 }
@@ -267,28 +136,28 @@ async fn a_deletion_restored_once_cannot_be_restored_again(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.member("ada@example.com").await;
     let file = app.attachment(&ada, "a.txt").await;
-    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
-    let first = restore(&app, &user_deletion).await;
-    let logged = log_size(&app).await;
+    let user_deletion = id_of(&app.admin().delete_user(&ada.id, Some("test")).await);
+    let first = app.admin().restore(&user_deletion, None).await;
+    let logged = app.admin().log_size().await;
 
-    let body = app.as_admin(RESTORE, json!({ "d": user_deletion })).await;
+    let body = app.admin().try_restore(&user_deletion, None).await;
     let codes = error_codes(&body);
     assert!(
         codes == ["NOT_FOUND"] || codes == ["BAD_USER_INPUT"],
         "a second restore must be refused: {body}"
     );
-    assert_eq!(log_size(&app).await, logged);
+    assert_eq!(app.admin().log_size().await, logged);
     // The first restore's record stands; the rows are untouched.
     assert_eq!(
-        deletion(&app, &user_deletion).await["restoredAt"],
+        app.admin().deletion(&user_deletion).await["restoredAt"],
         first["restoredAt"]
     );
-    assert!(is_live(&app, &ada.id).await);
-    assert_eq!(live_attachments(&app, &ada.id).await, vec![file]);
+    assert!(app.admin().user_is_live(&ada.id).await);
+    assert_eq!(app.admin().live_attachments(&ada.id).await, vec![file]);
 
     // Nor can a deletion that never was.
     let missing = keepsake::ids::encode(keepsake::ids::Kind::Deletion, 424_242);
-    let body = app.as_admin(RESTORE, json!({ "d": missing })).await;
+    let body = app.admin().try_restore(&missing, None).await;
     assert_error(&body, "NOT_FOUND");
 }
 
@@ -297,32 +166,33 @@ async fn restore_user_undoes_the_cascade_that_restore_attachment_refuses(backend
     let ada = app.member("ada@example.com").await;
     let one = app.attachment(&ada, "one.txt").await;
     let two = app.attachment(&ada, "two.txt").await;
-    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
-    let logged = log_size(&app).await;
+    let user_deletion = id_of(&app.admin().delete_user(&ada.id, Some("test")).await);
+    let logged = app.admin().log_size().await;
 
     // An attachment hidden by its owner's cascade comes back with its owner, not alone.
-    let body = app.as_admin(RESTORE_ATTACHMENT, json!({ "id": one })).await;
+    let body = app.admin().try_restore_attachment(&one, None).await;
     assert_error(&body, "PARENT_DELETED");
-    assert!(!is_live(&app, &ada.id).await);
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
-    let all = all_attachments(&app, &ada.id).await;
+    assert!(!app.admin().user_is_live(&ada.id).await);
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     assert_eq!(stamped(&all, &one), user_deletion.as_str());
     assert_eq!(stamped(&all, &two), user_deletion.as_str());
     assert_eq!(
-        deletion(&app, &user_deletion).await["restoredAt"],
+        app.admin().deletion(&user_deletion).await["restoredAt"],
         Value::Null
     );
-    assert_eq!(log_size(&app).await, logged);
+    assert_eq!(app.admin().log_size().await, logged);
 
-    let body = app.as_admin(RESTORE_USER, json!({ "id": ada.id })).await;
-    assert_ok(&body);
     assert_eq!(
-        data(&body)["restoreUser"],
+        app.admin().restore_user(&ada.id, None).await,
         json!({ "id": ada.id, "deletedAt": null })
     );
-    assert!(deletion(&app, &user_deletion).await["restoredAt"].is_string());
+    assert!(app.admin().deletion(&user_deletion).await["restoredAt"].is_string());
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![one.clone(), two])
     );
     let body = app
@@ -337,7 +207,7 @@ async fn restore_user_undoes_the_cascade_that_restore_attachment_refuses(backend
         "{body}"
     );
     // Nothing is left to undo.
-    let body = app.as_admin(RESTORE_USER, json!({ "id": ada.id })).await;
+    let body = app.admin().try_restore_user(&ada.id, None).await;
     assert_error(&body, "BAD_USER_INPUT");
 }
 
@@ -345,38 +215,38 @@ async fn an_attachment_deleted_before_its_owner_comes_back_only_after_the_owner(
     let app = TestApp::spawn(backend).await;
     let ada = app.member("ada@example.com").await;
     let file = app.attachment(&ada, "file.txt").await;
-    let body = app.as_admin(DELETE_ATTACHMENT, json!({ "id": file })).await;
-    assert_ok(&body);
-    let own_deletion = id_of(&data(&body)["deleteAttachment"]);
-    let user_deletion = id_of(&delete_user(&app, &ada.id).await);
-    let logged = log_size(&app).await;
+    let own_deletion = id_of(&app.admin().delete_attachment(&file, None).await);
+    let user_deletion = id_of(&app.admin().delete_user(&ada.id, Some("test")).await);
+    let logged = app.admin().log_size().await;
 
     for body in [
-        app.as_admin(RESTORE, json!({ "d": own_deletion })).await,
-        app.as_admin(RESTORE_ATTACHMENT, json!({ "id": file }))
-            .await,
+        app.admin().try_restore(&own_deletion, None).await,
+        app.admin().try_restore_attachment(&file, None).await,
     ] {
         assert_error(&body, "PARENT_DELETED");
         assert_eq!(
-            stamped(&all_attachments(&app, &ada.id).await, &file),
+            stamped(&app.admin().attachments_with_deleted(&ada.id).await, &file),
             own_deletion.as_str()
         );
         assert_eq!(
-            deletion(&app, &own_deletion).await["restoredAt"],
+            app.admin().deletion(&own_deletion).await["restoredAt"],
             Value::Null
         );
-        assert!(!is_live(&app, &ada.id).await);
-        assert_eq!(log_size(&app).await, logged);
+        assert!(!app.admin().user_is_live(&ada.id).await);
+        assert_eq!(app.admin().log_size().await, logged);
     }
 
     // The owner comes back without it: the owner's deletion never hid it.
-    restore(&app, &user_deletion).await;
-    assert!(is_live(&app, &ada.id).await);
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    app.admin().restore(&user_deletion, None).await;
+    assert!(app.admin().user_is_live(&ada.id).await);
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
 
-    let restored = restore(&app, &own_deletion).await;
+    let restored = app.admin().restore(&own_deletion, None).await;
     assert!(restored["restoredAt"].is_string(), "{restored}");
-    assert_eq!(live_attachments(&app, &ada.id).await, vec![file]);
+    assert_eq!(app.admin().live_attachments(&ada.id).await, vec![file]);
 }
 
 async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_nothing(
@@ -385,32 +255,35 @@ async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_
     let app = TestApp::spawn(backend).await;
     let first = app.member("a@x.com").await;
     let file = app.attachment(&first, "kept.txt").await;
-    let first_deletion = id_of(&delete_user(&app, &first.id).await);
+    let first_deletion = id_of(&app.admin().delete_user(&first.id, Some("test")).await);
 
     // The email is free again at once.
     let second = app.member("a@x.com").await;
     assert_ne!(second.id, first.id);
-    let logged = log_size(&app).await;
+    let logged = app.admin().log_size().await;
 
     for body in [
-        app.as_admin(RESTORE, json!({ "d": first_deletion })).await,
-        app.as_admin(RESTORE_USER, json!({ "id": first.id })).await,
+        app.admin().try_restore(&first_deletion, None).await,
+        app.admin().try_restore_user(&first.id, None).await,
     ] {
         assert_error(&body, "CONFLICT");
-        let state = user_state(&app, &first.id).await;
+        let state = app.admin().user_with_deleted(&first.id).await;
         assert!(state["deletedAt"].is_string(), "{state}");
         assert_eq!(state["deletion"]["id"], first_deletion.as_str(), "{state}");
         assert_eq!(state["deletion"]["restoredAt"], Value::Null, "{state}");
         assert_eq!(
-            deletion(&app, &first_deletion).await["restoredAt"],
+            app.admin().deletion(&first_deletion).await["restoredAt"],
             Value::Null
         );
         assert_eq!(
-            stamped(&all_attachments(&app, &first.id).await, &file),
+            stamped(
+                &app.admin().attachments_with_deleted(&first.id).await,
+                &file
+            ),
             first_deletion.as_str()
         );
-        assert!(is_live(&app, &second.id).await);
-        assert_eq!(log_size(&app).await, logged);
+        assert!(app.admin().user_is_live(&second.id).await);
+        assert_eq!(app.admin().log_size().await, logged);
     }
 
     // Once the new user moves to another email, the old one comes back whole.
@@ -421,9 +294,9 @@ async fn restoring_a_user_whose_email_was_taken_again_is_a_conflict_and_changes_
         )
         .await;
     assert_ok(&body);
-    restore(&app, &first_deletion).await;
-    assert!(is_live(&app, &first.id).await);
-    assert_eq!(live_attachments(&app, &first.id).await, vec![file]);
+    app.admin().restore(&first_deletion, None).await;
+    assert!(app.admin().user_is_live(&first.id).await);
+    assert_eq!(app.admin().live_attachments(&first.id).await, vec![file]);
 }
 
 async fn a_bulk_delete_is_one_deletion_and_is_restored_as_one(backend: Backend) {
@@ -434,45 +307,36 @@ async fn a_bulk_delete_is_one_deletion_and_is_restored_as_one(backend: Backend) 
         files.push(app.attachment(&ada, name).await);
     }
     let other = app.attachment(&ada, "untouched.txt").await;
-    let logged = log_size(&app).await;
+    let logged = app.admin().log_size().await;
 
-    let body = app
-        .graphql(
-            Some(&ada.token),
-            DELETE_ATTACHMENTS,
-            json!({ "ids": files }),
-        )
+    let bulk = app
+        .by(&ada)
+        .delete_attachments(&files, Some("tidy up"))
         .await;
-    assert_ok(&body);
-    let bulk = data(&body)["deleteAttachments"].clone();
     assert_eq!(bulk["entity"], "ATTACHMENT", "{bulk}");
     assert_eq!(bulk["cascadeCount"], 2, "{bulk}");
     assert_eq!(bulk["rowCount"], 3, "{bulk}");
     let bulk_deletion = id_of(&bulk);
-    assert_eq!(log_size(&app).await, logged + 1);
-    assert_eq!(live_attachments(&app, &ada.id).await, vec![other.clone()]);
-    let all = all_attachments(&app, &ada.id).await;
+    assert_eq!(app.admin().log_size().await, logged + 1);
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        vec![other.clone()]
+    );
+    let all = app.admin().attachments_with_deleted(&ada.id).await;
     for file in &files {
         assert_eq!(stamped(&all, file), bulk_deletion.as_str());
     }
 
     // The member undoes their own bulk delete in one go.
-    let body = app
-        .graphql(Some(&ada.token), RESTORE, json!({ "d": bulk_deletion }))
-        .await;
-    assert_ok(&body);
-    assert_eq!(
-        data(&body)["restore"]["restoredBy"]["id"],
-        ada.id.as_str(),
-        "{body}"
-    );
+    let restored = app.by(&ada).restore(&bulk_deletion, None).await;
+    assert_eq!(restored["restoredBy"]["id"], ada.id.as_str(), "{restored}");
     let mut expected = files.clone();
     expected.push(other);
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(expected)
     );
-    assert_eq!(log_size(&app).await, logged + 1);
+    assert_eq!(app.admin().log_size().await, logged + 1);
 }
 
 async fn a_bulk_delete_with_one_foreign_id_deletes_nothing(backend: Backend) {
@@ -484,22 +348,19 @@ async fn a_bulk_delete_with_one_foreign_id_deletes_nothing(backend: Backend) {
         app.attachment(&ada, "2.txt").await,
     ];
     let theirs = app.attachment(&alan, "alan.txt").await;
-    let logged = log_size(&app).await;
+    let logged = app.admin().log_size().await;
 
     let body = app
-        .graphql(
-            Some(&ada.token),
-            DELETE_ATTACHMENTS,
-            json!({ "ids": [mine[0], theirs, mine[1]] }),
-        )
+        .by(&ada)
+        .try_delete_attachments(&[&mine[0], &theirs, &mine[1]], Some("tidy up"))
         .await;
     assert_error(&body, "NOT_FOUND");
-    assert_eq!(log_size(&app).await, logged);
+    assert_eq!(app.admin().log_size().await, logged);
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(mine.clone())
     );
-    assert_eq!(live_attachments(&app, &alan.id).await, vec![theirs]);
+    assert_eq!(app.admin().live_attachments(&alan.id).await, vec![theirs]);
     let body = app
         .as_admin(
             "{ attachments(onlyDeleted: true) { totalCount } }",
@@ -518,51 +379,37 @@ async fn a_member_undoes_their_own_deletion_only_within_the_undo_window(backend:
     let quick = app.attachment(&ada, "quick.txt").await;
     let slow = app.attachment(&ada, "slow.txt").await;
 
-    let body = app
-        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": quick }))
-        .await;
-    assert_ok(&body);
-    let quick_deletion = id_of(&data(&body)["deleteAttachment"]);
-    let body = app
-        .graphql(Some(&ada.token), RESTORE, json!({ "d": quick_deletion }))
-        .await;
-    assert_ok(&body);
+    let quick_deletion = id_of(&app.by(&ada).delete_attachment(&quick, None).await);
+    let restored = app.by(&ada).restore(&quick_deletion, None).await;
+    assert_eq!(restored["restoredBy"]["id"], ada.id.as_str(), "{restored}");
     assert_eq!(
-        data(&body)["restore"]["restoredBy"]["id"],
-        ada.id.as_str(),
-        "{body}"
-    );
-    assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![quick.clone(), slow.clone()]),
         "quick is back beside slow"
     );
 
-    let body = app
-        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": slow }))
-        .await;
-    assert_ok(&body);
-    let slow_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let slow_deletion = id_of(&app.by(&ada).delete_attachment(&slow, None).await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for body in [
-        app.graphql(Some(&ada.token), RESTORE, json!({ "d": slow_deletion }))
-            .await,
-        app.graphql(Some(&ada.token), RESTORE_ATTACHMENT, json!({ "id": slow }))
-            .await,
+        app.by(&ada).try_restore(&slow_deletion, None).await,
+        app.by(&ada).try_restore_attachment(&slow, None).await,
     ] {
         assert_error(&body, "FORBIDDEN");
         assert_eq!(
-            deletion(&app, &slow_deletion).await["restoredAt"],
+            app.admin().deletion(&slow_deletion).await["restoredAt"],
             Value::Null
         );
-        assert_eq!(live_attachments(&app, &ada.id).await, vec![quick.clone()]);
+        assert_eq!(
+            app.admin().live_attachments(&ada.id).await,
+            vec![quick.clone()]
+        );
     }
 
     // An admin has no window.
-    let restored = restore(&app, &slow_deletion).await;
+    let restored = app.admin().restore(&slow_deletion, None).await;
     assert!(restored["restoredAt"].is_string(), "{restored}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![quick, slow])
     );
 }
@@ -575,61 +422,39 @@ async fn members_never_undo_others_deletions_and_support_undoes_none(backend: Ba
     let by_admin = app.attachment(&ada, "by-admin.txt").await;
     let by_ada = app.attachment(&ada, "by-ada.txt").await;
 
-    let body = app
-        .as_admin(DELETE_ATTACHMENT, json!({ "id": by_admin }))
-        .await;
-    assert_ok(&body);
-    let admin_deletion = id_of(&data(&body)["deleteAttachment"]);
-    let body = app
-        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": by_ada }))
-        .await;
-    assert_ok(&body);
-    let ada_deletion = id_of(&data(&body)["deleteAttachment"]);
+    let admin_deletion = id_of(&app.admin().delete_attachment(&by_admin, None).await);
+    let ada_deletion = id_of(&app.by(&ada).delete_attachment(&by_ada, None).await);
 
     // The member's own attachment, but the admin's deletion: a member cannot read the log,
     // so it answers as a deletion that never existed (guarantee 9).
     for body in [
-        app.graphql(Some(&ada.token), RESTORE, json!({ "d": admin_deletion }))
-            .await,
-        app.graphql(
-            Some(&ada.token),
-            RESTORE_ATTACHMENT,
-            json!({ "id": by_admin }),
-        )
-        .await,
+        app.by(&ada).try_restore(&admin_deletion, None).await,
+        app.by(&ada).try_restore_attachment(&by_admin, None).await,
     ] {
         assert_error(&body, "NOT_FOUND");
     }
     // Support reads everything and restores nothing, however fresh.
     for d in [&admin_deletion, &ada_deletion] {
-        let body = app
-            .graphql(Some(&grace.token), RESTORE, json!({ "d": d }))
-            .await;
+        let body = app.by(&grace).try_restore(d, None).await;
         assert_error(&body, "FORBIDDEN");
     }
-    let body = app
-        .graphql(
-            Some(&grace.token),
-            RESTORE_ATTACHMENT,
-            json!({ "id": by_ada }),
-        )
-        .await;
+    let body = app.by(&grace).try_restore_attachment(&by_ada, None).await;
     assert_error(&body, "FORBIDDEN");
-    assert_eq!(live_attachments(&app, &ada.id).await, Vec::<String>::new());
+    assert_eq!(
+        app.admin().live_attachments(&ada.id).await,
+        Vec::<String>::new()
+    );
     for d in [&admin_deletion, &ada_deletion] {
-        assert_eq!(deletion(&app, d).await["restoredAt"], Value::Null);
+        assert_eq!(app.admin().deletion(d).await["restoredAt"], Value::Null);
     }
 
     // The admin restores anyone's.
-    let restored = restore(&app, &ada_deletion).await;
+    let restored = app.admin().restore(&ada_deletion, None).await;
     assert_eq!(restored["restoredBy"]["id"], app.admin_id.as_str());
-    let body = app
-        .as_admin(RESTORE_ATTACHMENT, json!({ "id": by_admin }))
-        .await;
-    assert_ok(&body);
-    assert!(deletion(&app, &admin_deletion).await["restoredAt"].is_string());
+    app.admin().restore_attachment(&by_admin, None).await;
+    assert!(app.admin().deletion(&admin_deletion).await["restoredAt"].is_string());
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![by_admin, by_ada])
     );
 }
@@ -662,12 +487,12 @@ async fn racing_restores_and_deletes_leave_the_user_and_the_log_in_agreement(bac
     let app = TestApp::spawn(backend).await;
     let ada = app.member("ada@example.com").await;
     let file = app.attachment(&ada, "file.txt").await;
-    let mut in_force = id_of(&delete_user(&app, &ada.id).await);
+    let mut in_force = id_of(&app.admin().delete_user(&ada.id, Some("test")).await);
     let (mut restores, mut deletes) = (0, 0);
     for round in 0..10 {
         let (restored, deleted) = tokio::join!(
-            app.as_admin(RESTORE, json!({ "d": in_force })),
-            app.as_admin(DELETE_USER, json!({ "id": ada.id })),
+            app.admin().try_restore(&in_force, None),
+            app.admin().try_delete_user(&ada.id, Some("test")),
         );
         // The restore has nothing to contend with but the delete: it always succeeds. The
         // delete succeeds only if it ran after the restore; else the user was not live.
@@ -679,21 +504,21 @@ async fn racing_restores_and_deletes_leave_the_user_and_the_log_in_agreement(bac
             assert_error(&deleted, "NOT_FOUND");
         }
 
-        let state = user_state(&app, &ada.id).await;
+        let state = app.admin().user_with_deleted(&ada.id).await;
         let log = user_deletions(&app, &ada.id).await;
         let unrestored: Vec<&String> = log
             .iter()
             .filter(|(_, at)| at.is_null())
             .map(|(id, _)| id)
             .collect();
-        let all = all_attachments(&app, &ada.id).await;
+        let all = app.admin().attachments_with_deleted(&ada.id).await;
         if state["deletedAt"].is_null() {
             assert!(
                 unrestored.is_empty(),
                 "round {round}: live user, yet deletions in force {unrestored:?}; {state}"
             );
             assert_eq!(stamped(&all, &file), Value::Null, "round {round}");
-            in_force = id_of(&delete_user(&app, &ada.id).await);
+            in_force = id_of(&app.admin().delete_user(&ada.id, Some("test")).await);
         } else {
             assert_eq!(
                 unrestored.len(),
@@ -722,11 +547,11 @@ async fn an_attachment_created_while_its_owner_is_deleted_is_never_left_live(bac
     for round in 0..10 {
         let owner = app.member(&format!("owner{round}@example.com")).await;
         app.attachment(&owner, "before.txt").await;
-        let input = json!({ "input": { "ownerId": owner.id, "filename": "racing.txt",
-                                       "contentType": "text/plain", "sizeBytes": 1 } });
+        let input = json!({ "ownerId": owner.id, "filename": "racing.txt",
+                            "contentType": "text/plain", "sizeBytes": 1 });
         let (create, delete) = tokio::join!(
-            app.as_admin(CREATE_ATTACHMENT, input),
-            app.as_admin(DELETE_USER, json!({ "id": owner.id })),
+            app.admin().try_create_attachment(input),
+            app.admin().try_delete_user(&owner.id, Some("test")),
         );
         assert_ok(&delete);
         let user_deletion = id_of(&data(&delete)["deleteUser"]);
@@ -796,34 +621,38 @@ async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
         ]
     };
     app.execute_sql(statements).await;
-    let logged = log_size(&app).await;
+    let logged = app.admin().log_size().await;
 
-    let body = app.as_admin(DELETE_USER, json!({ "id": ada.id })).await;
+    let body = app.admin().try_delete_user(&ada.id, Some("test")).await;
     assert_internal_without_sql(&body);
 
     // Nothing of the cascade stuck: not the user, not 'ok.txt', not the log entry.
-    assert!(is_live(&app, &ada.id).await);
+    assert!(app.admin().user_is_live(&ada.id).await);
     let body = app
         .graphql(Some(&ada.token), "{ me { id } }", json!({}))
         .await;
     assert_eq!(data(&body)["me"]["id"], ada.id.as_str(), "{body}");
     assert_eq!(
-        sorted(live_attachments(&app, &ada.id).await),
+        sorted(app.admin().live_attachments(&ada.id).await),
         sorted(vec![ok, boom])
     );
     assert!(
-        all_attachments(&app, &ada.id)
+        app.admin()
+            .attachments_with_deleted(&ada.id)
             .await
             .iter()
-            .all(|(_, at, d)| at.is_null() && d.is_null())
+            .all(|a| a["deletedAt"].is_null() && a["deletion"].is_null())
     );
-    assert_eq!(user_state(&app, &ada.id).await["deletion"], Value::Null);
-    assert_eq!(log_size(&app).await, logged);
+    assert_eq!(
+        app.admin().user_with_deleted(&ada.id).await["deletion"],
+        Value::Null
+    );
+    assert_eq!(app.admin().log_size().await, logged);
 
     // The fault is that one row: a user without it is deleted as usual.
-    delete_user(&app, &alan.id).await;
-    assert!(!is_live(&app, &alan.id).await);
-    assert_eq!(log_size(&app).await, logged + 1);
+    app.admin().delete_user(&alan.id, Some("test")).await;
+    assert!(!app.admin().user_is_live(&alan.id).await);
+    assert_eq!(app.admin().log_size().await, logged + 1);
 }
 
 fn metric(text: &str, name: &str) -> f64 {

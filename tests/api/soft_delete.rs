@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, TestUser, assert_error, assert_ok, data, error_codes, on_both_backends,
+    Backend, TestApp, TestUser, assert_error, assert_ok, data, error_codes, id_of, on_both_backends,
 };
 
 on_both_backends!(
@@ -181,18 +181,6 @@ struct World {
     bob_attachment: String,
 }
 
-async fn delete(app: &TestApp, token: &str, mutation: &str, id: &str) -> Value {
-    let body = app
-        .graphql(
-            Some(token),
-            &format!("mutation($id: ID!) {{ {mutation}(id: $id, reason: \"test\") {{ id cascadeCount }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)[mutation].clone()
-}
-
 async fn world(backend: Backend) -> World {
     let app = TestApp::spawn(backend).await;
     let grace = app.user("grace@example.com", "SUPPORT").await;
@@ -207,28 +195,27 @@ async fn world(backend: Backend) -> World {
     let bob_attachment = app.attachment(&bob, "bob.txt").await;
     let alan_restored = app.attachment(&alan, "alan-restored.txt").await;
 
-    let bob_deletion = delete(&app, &bob.token, "deleteAttachment", &bob_attachment).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bob_deletion = id_of(
+        &app.by(&bob)
+            .delete_attachment(&bob_attachment, Some("test"))
+            .await,
+    );
     // Ed restores something, so he is a deletion's restorer; then Ed is deleted.
-    let undone = delete(&app, &alan.token, "deleteAttachment", &alan_restored).await;
-    let body = app
-        .graphql(
-            Some(&ed.token),
-            "mutation($d: ID!) { restore(deletionId: $d) { restoredAt } }",
-            json!({ "d": undone["id"] }),
-        )
+    let undone = app
+        .by(&alan)
+        .delete_attachment(&alan_restored, Some("test"))
         .await;
-    assert_ok(&body);
-    delete(&app, &app.admin_token, "deleteUser", &ed.id).await;
-    delete(&app, &app.admin_token, "deleteUser", &bob.id).await;
-    let ada_deletion = delete(&app, &app.admin_token, "deleteUser", &ada.id).await;
+    app.by(&ed).restore(&id_of(&undone), None).await;
+    app.admin().delete_user(&ed.id, Some("test")).await;
+    app.admin().delete_user(&bob.id, Some("test")).await;
+    let ada_deletion = app.admin().delete_user(&ada.id, Some("test")).await;
     assert_eq!(
         ada_deletion["cascadeCount"], 2,
         "Ada's two attachments cascade"
     );
-    delete(&app, &alan.token, "deleteAttachment", &alan_gone).await;
+    app.by(&alan)
+        .delete_attachment(&alan_gone, Some("test"))
+        .await;
 
     World {
         ids: vec![
@@ -467,13 +454,6 @@ async fn every_field_that_can_reach_a_row_has_a_probe() {
     );
 }
 
-const DELETE_ATTACHMENT: &str =
-    "mutation($id: ID!, $reason: String) { deleteAttachment(id: $id, reason: $reason) {
-    id entity entityId actor { id } reason deletedAt cascadeCount restoredAt restoredBy { id } } }";
-const DELETE_USER: &str =
-    "mutation($id: ID!, $reason: String) { deleteUser(id: $id, reason: $reason) {
-    id entity entityId actor { id } reason cascadeCount } }";
-
 async fn deletes_follow_the_role_table(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.member("ada@example.com").await;
@@ -482,29 +462,18 @@ async fn deletes_follow_the_role_table(backend: Backend) {
     let file = app.attachment(&ada, "ada.txt").await;
 
     // Someone else's attachment is invisible to a member: NOT_FOUND, not a hint.
-    let body = app
-        .graphql(Some(&alan.token), DELETE_ATTACHMENT, json!({ "id": file }))
-        .await;
+    let body = app.by(&alan).try_delete_attachment(&file, None).await;
     assert_error(&body, "NOT_FOUND");
     // Support reads everything and deletes nothing.
-    let body = app
-        .graphql(Some(&grace.token), DELETE_ATTACHMENT, json!({ "id": file }))
-        .await;
+    let body = app.by(&grace).try_delete_attachment(&file, None).await;
+    assert_error(&body, "FORBIDDEN");
+    let body = app.by(&grace).try_delete_user(&ada.id, None).await;
+    assert_error(&body, "FORBIDDEN");
+    let body = app.by(&alan).try_delete_user(&ada.id, None).await;
     assert_error(&body, "FORBIDDEN");
     let body = app
-        .graphql(Some(&grace.token), DELETE_USER, json!({ "id": ada.id }))
-        .await;
-    assert_error(&body, "FORBIDDEN");
-    let body = app
-        .graphql(Some(&alan.token), DELETE_USER, json!({ "id": ada.id }))
-        .await;
-    assert_error(&body, "FORBIDDEN");
-    let body = app
-        .graphql(
-            Some(&ada.token),
-            DELETE_ATTACHMENT,
-            json!({ "id": file, "reason": "x".repeat(501) }),
-        )
+        .by(&ada)
+        .try_delete_attachment(&file, Some(&"x".repeat(501)))
         .await;
     assert_error(&body, "BAD_USER_INPUT");
     // Nothing above changed anything.
@@ -518,15 +487,10 @@ async fn deletes_follow_the_role_table(backend: Backend) {
     assert_eq!(data(&body)["attachments"]["totalCount"], 1);
 
     // The owner deletes it, with a reason, and gets the deletion back.
-    let body = app
-        .graphql(
-            Some(&ada.token),
-            DELETE_ATTACHMENT,
-            json!({ "id": file, "reason": "  duplicate upload " }),
-        )
+    let deletion = &app
+        .by(&ada)
+        .delete_attachment(&file, Some("  duplicate upload "))
         .await;
-    assert_ok(&body);
-    let deletion = &data(&body)["deleteAttachment"];
     assert_eq!(deletion["entity"], "ATTACHMENT");
     assert_eq!(deletion["entityId"], file.as_str());
     assert_eq!(deletion["actor"]["id"], ada.id.as_str());
@@ -535,31 +499,18 @@ async fn deletes_follow_the_role_table(backend: Backend) {
     assert!(deletion["deletedAt"].is_string());
     assert_eq!(deletion["restoredAt"], json!(null));
     // Deleting it again, or something that never was: NOT_FOUND.
-    let body = app
-        .graphql(Some(&ada.token), DELETE_ATTACHMENT, json!({ "id": file }))
-        .await;
+    let body = app.by(&ada).try_delete_attachment(&file, None).await;
     assert_error(&body, "NOT_FOUND");
     let nobody = keepsake::ids::encode(keepsake::ids::Kind::Attachment, 999_999);
-    let body = app
-        .as_admin(DELETE_ATTACHMENT, json!({ "id": nobody }))
-        .await;
+    let body = app.admin().try_delete_attachment(&nobody, None).await;
     assert_error(&body, "NOT_FOUND");
 
     // A member deletes their own account; an admin deletes anyone.
-    let body = app
-        .graphql(Some(&alan.token), DELETE_USER, json!({ "id": alan.id }))
-        .await;
-    assert_ok(&body);
-    assert_eq!(data(&body)["deleteUser"]["entity"], "USER");
-    let body = app
-        .as_admin(DELETE_USER, json!({ "id": ada.id, "reason": "left" }))
-        .await;
-    assert_ok(&body);
-    assert_eq!(
-        data(&body)["deleteUser"]["actor"]["id"],
-        app.admin_id.as_str()
-    );
-    let body = app.as_admin(DELETE_USER, json!({ "id": ada.id })).await;
+    let deleted = app.by(&alan).delete_user(&alan.id, None).await;
+    assert_eq!(deleted["entity"], "USER");
+    let deleted = app.admin().delete_user(&ada.id, Some("left")).await;
+    assert_eq!(deleted["actor"]["id"], app.admin_id.as_str());
+    let body = app.admin().try_delete_user(&ada.id, None).await;
     assert_error(&body, "NOT_FOUND");
     // A deleted user cannot be updated or given attachments.
     let body = app
@@ -585,8 +536,7 @@ async fn a_deleted_user_is_gone_for_auth_and_frees_their_email(backend: Backend)
         .graphql(Some(&ada.token), "{ me { id } }", json!({}))
         .await;
     assert_ok(&body);
-    let body = app.as_admin(DELETE_USER, json!({ "id": ada.id })).await;
-    assert_ok(&body);
+    app.admin().delete_user(&ada.id, None).await;
     for query in ["{ me { id } }", "{ users { totalCount } }"] {
         let body = app.graphql(Some(&ada.token), query, json!({})).await;
         assert_error(&body, "UNAUTHENTICATED");
@@ -625,22 +575,9 @@ async fn the_deletion_log_answers_who_when_and_why(backend: Backend) {
     let first = app.attachment(&ada, "a.txt").await;
     let second = app.attachment(&ada, "b.txt").await;
     let before = chrono::Utc::now();
-    let body = app
-        .graphql(
-            Some(&ada.token),
-            DELETE_ATTACHMENT,
-            json!({ "id": first, "reason": "typo" }),
-        )
-        .await;
-    assert_ok(&body);
-    let body = app
-        .as_admin(DELETE_ATTACHMENT, json!({ "id": second, "reason": "spam" }))
-        .await;
-    assert_ok(&body);
-    let body = app
-        .as_admin(DELETE_USER, json!({ "id": ada.id, "reason": "closed" }))
-        .await;
-    assert_ok(&body);
+    app.by(&ada).delete_attachment(&first, Some("typo")).await;
+    app.admin().delete_attachment(&second, Some("spam")).await;
+    app.admin().delete_user(&ada.id, Some("closed")).await;
 
     const LOG: &str = "query($entity: DeletedEntity, $actor: ID, $since: DateTime, $first: Int, $after: String) {
         deletions(entity: $entity, actorId: $actor, since: $since, first: $first, after: $after) {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_error, assert_ok, data, on_both_backends};
+use crate::helpers::{Backend, TestApp, assert_error, assert_ok, data, id_of, on_both_backends};
 
 on_both_backends!(
     stats_agree_with_a_hand_count,
@@ -34,20 +34,6 @@ async fn set_times(
     assert_eq!(app.execute_sql(&[sql]).await, [1], "one log entry moved");
 }
 
-async fn delete_attachments(app: &TestApp, ids: &[&str], reason: Option<&str>) -> String {
-    let body = app
-        .as_admin(
-            "mutation($ids: [ID!]!, $reason: String) { deleteAttachments(ids: $ids, reason: $reason) { id } }",
-            json!({ "ids": ids, "reason": reason }),
-        )
-        .await;
-    assert_ok(&body);
-    data(&body)["deleteAttachments"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 const STATS: &str =
     "query($since: DateTime, $until: DateTime) { deletionStats(since: $since, until: $until) {
     days { day entity deletions cascadedRows restores purges }
@@ -64,18 +50,29 @@ async fn stats_agree_with_a_hand_count(backend: Backend) {
     app.attachment(&alan, "alan-1.txt").await;
     app.attachment(&alan, "alan-2.txt").await;
 
-    let d1 = delete_attachments(&app, &[&files[0]], Some("typo")).await;
-    let d2 = delete_attachments(&app, &[&files[1]], Some("typo")).await;
-    let body = app
-        .as_admin(
-            "mutation($id: ID!) { deleteUser(id: $id, reason: \"spam\") { id cascadeCount } }",
-            json!({ "id": alan.id }),
-        )
-        .await;
-    assert_eq!(data(&body)["deleteUser"]["cascadeCount"], 2);
-    let d3 = data(&body)["deleteUser"]["id"].as_str().unwrap().to_owned();
-    let d4 = delete_attachments(&app, &[&files[2], &files[3], &files[4]], None).await;
-    let d5 = delete_attachments(&app, &[&files[5]], Some("typo")).await;
+    let d1 = id_of(
+        &app.admin()
+            .delete_attachments(&[&files[0]], Some("typo"))
+            .await,
+    );
+    let d2 = id_of(
+        &app.admin()
+            .delete_attachments(&[&files[1]], Some("typo"))
+            .await,
+    );
+    let deleted = app.admin().delete_user(&alan.id, Some("spam")).await;
+    assert_eq!(deleted["cascadeCount"], 2);
+    let d3 = id_of(&deleted);
+    let d4 = id_of(
+        &app.admin()
+            .delete_attachments(&[&files[2], &files[3], &files[4]], None)
+            .await,
+    );
+    let d5 = id_of(
+        &app.admin()
+            .delete_attachments(&[&files[5]], Some("typo"))
+            .await,
+    );
 
     // The hand-made history (UTC):
     //   d1 attachment "typo", 11-01 10:00:00, restored 100 s later
