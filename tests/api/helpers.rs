@@ -112,7 +112,7 @@ impl TestDb {
 pub use raw::{RawConn, raw_connection};
 
 /// Raw connections, past the soft-delete core: the one place outside `src/soft_delete*`
-/// allowed to open or hold one (`ci/ban-bites.sh` checks that no other `allow` of the ban
+/// allowed to open or hold one (`.ci/ban-bites.sh` checks that no other `allow` of the ban
 /// exists). Tests use them to create and drop databases and to plant faults, violations and
 /// locks that no API would make.
 mod raw {
