@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, Set};
 
 use crate::auth::{Role, Viewer};
 use crate::entity::user;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, LIVE_USER_EMAIL, Result, ResultExt};
 use crate::ids::{self, Kind};
 use crate::service::{InScope, Listing, PageRequest, Total, required_text};
 use crate::soft_delete::{self, Handle, Scope, Scoped};
@@ -155,7 +155,7 @@ pub async fn insert(h: &impl Handle, new: NewUser) -> Result<user::Model> {
     };
     soft_delete::insert(h, row)
         .await
-        .on_unique_violation(email_taken(&email))
+        .on_constraint(LIVE_USER_EMAIL, email_taken(&email))
 }
 
 /// `createUser`: admins only.
@@ -202,6 +202,6 @@ pub async fn update(
     }
     soft_delete::update_live(h, row)
         .await
-        .on_unique_violation(email_taken(&email))?
+        .on_constraint(LIVE_USER_EMAIL, email_taken(&email))?
         .ok_or_else(|| Error::not_found(format!("no user with id {}", ids::encode(Kind::User, id))))
 }
