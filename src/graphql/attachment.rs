@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::connection::{self, connection};
 use super::deletion::Deletion;
 use super::loaders::{UserKey, prefetch};
-use super::{ContextExt, User, or_null};
+use super::{ContextExt, User};
 use crate::entity::attachment;
 use crate::error::Result;
 use crate::ids::{self, Kind};
@@ -78,19 +78,17 @@ impl Attachment {
     }
 
     /// The deletion that hid this attachment (its own, or its owner's cascade).
-    async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
+    async fn deletion(&self, ctx: &Context<'_>) -> Result<Option<Deletion>> {
         super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
     /// The user who keeps it, in the scope the attachment was read in: null when that user
     /// is deleted and deleted rows were not asked for.
-    async fn owner(&self, ctx: &Context<'_>) -> Option<User> {
-        let owner = async {
-            ctx.viewer()?;
-            let key = UserKey(self.row.owner_id, self.scope);
-            Ok(ctx.loaders()?.load_one(key).await?)
-        };
-        or_null(ctx, owner.await).map(|u| User::new(u, self.scope))
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        ctx.viewer()?;
+        let key = UserKey(self.row.owner_id, self.scope);
+        let owner = ctx.loaders()?.load_one(key).await?;
+        Ok(owner.map(|u| User::new(u, self.scope)))
     }
 }
 
@@ -138,12 +136,10 @@ impl AttachmentQuery {
             default = false
         )]
         include_deleted: bool,
-    ) -> Option<Attachment> {
-        let found = async {
-            let viewer = ctx.viewer()?;
-            attachments::find(ctx.db()?, viewer, &id, include_deleted).await
-        };
-        or_null(ctx, found.await).map(Attachment::from)
+    ) -> Result<Option<Attachment>> {
+        let viewer = ctx.viewer()?;
+        let found = attachments::find(ctx.db()?, viewer, &id, include_deleted).await?;
+        Ok(found.map(Attachment::from))
     }
 
     /// Attachments, oldest first: one owner's, or all the viewer may see (a member: their

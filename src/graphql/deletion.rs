@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{self, connection};
 use super::loaders::{DeletionKey, UserKey, prefetch};
-use super::{ContextExt, User, or_null};
+use super::{ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
@@ -43,20 +43,14 @@ impl Deletion {
         ctx: &Context<'_>,
         id: Option<i64>,
         include_deleted: Option<bool>,
-    ) -> Option<User> {
-        let user = async {
-            let viewer = ctx.viewer()?;
-            let scope = deletions::child_scope(viewer, self.scope, include_deleted, None)?;
-            match id {
-                Some(id) => Ok(ctx
-                    .loaders()?
-                    .load_one(UserKey(id, scope))
-                    .await?
-                    .map(|u| User::new(u, scope))),
-                None => Ok(None),
-            }
+    ) -> Result<Option<User>> {
+        let viewer = ctx.viewer()?;
+        let scope = deletions::child_scope(viewer, self.scope, include_deleted, None)?;
+        let Some(id) = id else {
+            return Ok(None);
         };
-        or_null(ctx, user.await)
+        let user = ctx.loaders()?.load_one(UserKey(id, scope)).await?;
+        Ok(user.map(|u| User::new(u, scope)))
     }
 }
 
@@ -68,18 +62,14 @@ pub(crate) async fn of_row(
     ctx: &Context<'_>,
     deletion_id: Option<i64>,
     scope: Scope,
-) -> Option<Deletion> {
-    let deletion = async {
-        let viewer = ctx.viewer()?;
-        match deletion_id {
-            Some(id) => {
-                deletions::may_read_log(viewer)?;
-                Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
-            }
-            None => Ok(None),
-        }
+) -> Result<Option<Deletion>> {
+    let viewer = ctx.viewer()?;
+    let Some(id) = deletion_id else {
+        return Ok(None);
     };
-    or_null(ctx, deletion.await).map(|d| Deletion::new(d, scope))
+    deletions::may_read_log(viewer)?;
+    let found = ctx.loaders()?.load_one(DeletionKey(id)).await?;
+    Ok(found.map(|d| Deletion::new(d, scope)))
 }
 
 #[Object]
@@ -102,7 +92,11 @@ impl Deletion {
 
     /// Who deleted: null when that user is not visible in this scope (pass
     /// `includeDeleted: true` to see a deleted actor).
-    async fn actor(&self, ctx: &Context<'_>, include_deleted: Option<bool>) -> Option<User> {
+    async fn actor(
+        &self,
+        ctx: &Context<'_>,
+        include_deleted: Option<bool>,
+    ) -> Result<Option<User>> {
         self.user(ctx, self.row.actor_id, include_deleted).await
     }
 
@@ -138,7 +132,11 @@ impl Deletion {
     }
 
     /// Who undid it.
-    async fn restored_by(&self, ctx: &Context<'_>, include_deleted: Option<bool>) -> Option<User> {
+    async fn restored_by(
+        &self,
+        ctx: &Context<'_>,
+        include_deleted: Option<bool>,
+    ) -> Result<Option<User>> {
         self.user(ctx, self.row.restored_by, include_deleted).await
     }
 
@@ -186,13 +184,11 @@ impl DeletionQuery {
     }
 
     /// One deletion log entry (support and admins).
-    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Option<Deletion> {
-        let found = async {
-            let viewer = ctx.viewer()?;
-            let id = ids::decode(Kind::Deletion, &id)?;
-            deletions::get(ctx.db()?, viewer, id).await
-        };
-        or_null(ctx, found.await).map(|d| Deletion::new(d, Scope::Live))
+    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Deletion>> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::Deletion, &id)?;
+        let found = deletions::get(ctx.db()?, viewer, id).await?;
+        Ok(found.map(|d| Deletion::new(d, Scope::Live)))
     }
 }
 

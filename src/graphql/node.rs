@@ -3,7 +3,8 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use super::{Attachment, ContextExt, User, or_null};
+use super::{Attachment, ContextExt, User};
+use crate::error::Result;
 use crate::service::nodes::{self, NodeRow};
 use crate::soft_delete::Scope;
 
@@ -31,11 +32,8 @@ impl From<NodeRow> for Node {
 #[Object]
 impl NodeQuery {
     /// The object with this global id, or null when the viewer cannot see one.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
-        let node = async {
-            let viewer = ctx.viewer()?;
-            nodes::node(ctx.db()?, viewer, &id).await
-        };
-        or_null(ctx, node.await).map(Node::from)
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let viewer = ctx.viewer()?;
+        Ok(nodes::node(ctx.db()?, viewer, &id).await?.map(Node::from))
     }
 }

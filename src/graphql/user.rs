@@ -7,7 +7,7 @@ use super::attachment::AttachmentConnection;
 use super::connection::{self, connection};
 use super::deletion::Deletion;
 use super::loaders::{AttachmentCount, UserKey, prefetch};
-use super::{Attachment, ContextExt, or_null};
+use super::{Attachment, ContextExt};
 use crate::auth;
 use crate::entity::user;
 use crate::error::Result;
@@ -63,11 +63,8 @@ impl User {
 
     /// The user's email: readable by the user themself, support and admins; anyone else
     /// gets `null` and a `FORBIDDEN` error for this field.
-    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        let email = ctx
-            .viewer()
-            .and_then(|viewer| users::email(viewer, &self.row));
-        or_null(ctx, email.map(Some))
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(Some(users::email(ctx.viewer()?, &self.row)?))
     }
 
     /// Display name.
@@ -97,7 +94,7 @@ impl User {
     }
 
     /// The deletion that hid this user: who, when, why.
-    async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
+    async fn deletion(&self, ctx: &Context<'_>) -> Result<Option<Deletion>> {
         super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
@@ -248,9 +245,10 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> Option<User> {
-        let me = async { users::me(ctx.db()?, ctx.viewer()?).await };
-        or_null(ctx, me.await).map(|u| User::new(u, Scope::Live))
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let viewer = ctx.viewer()?;
+        let me = users::me(ctx.db()?, viewer).await?;
+        Ok(me.map(|u| User::new(u, Scope::Live)))
     }
 
     /// A user by id, or null when there is none the viewer may see.
@@ -263,9 +261,10 @@ impl UserQuery {
             default = false
         )]
         include_deleted: bool,
-    ) -> Option<User> {
-        let user = async { users::find(ctx.db()?, ctx.viewer()?, &id, include_deleted).await };
-        or_null(ctx, user.await).map(User::from)
+    ) -> Result<Option<User>> {
+        let viewer = ctx.viewer()?;
+        let user = users::find(ctx.db()?, viewer, &id, include_deleted).await?;
+        Ok(user.map(User::from))
     }
 
     /// Users, oldest first: live ones, or with `includeDeleted`/`onlyDeleted` (support and
