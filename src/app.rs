@@ -24,7 +24,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Tokens};
 use crate::config::{CorsOrigins, Settings, redact_url};
-use crate::graphql::nulls::Nullability;
 use crate::graphql::{self, KeepsakeSchema, RequestAuth};
 use crate::graphql_http::{self, Incoming, MediaType, Outcome, PersistedQueries, Refusal};
 use crate::metrics::Metrics;
@@ -69,8 +68,6 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
-    /// The schema's field types, to put field errors' nulls where the spec says.
-    pub nullability: Arc<Nullability>,
     /// Documents of Automatic Persisted Queries, by hash.
     pub persisted: Arc<PersistedQueries>,
 }
@@ -90,7 +87,6 @@ impl App {
             db,
             tokens,
             metrics,
-            nullability: Arc::new(Nullability::of_schema().await),
             persisted: Arc::new(PersistedQueries::default()),
         };
         Ok(App {
@@ -415,22 +411,15 @@ async fn graphql_handler(State(state): State<AppState>, request: Request) -> Res
             "authenticated"
         );
     }
-    let document = request.parsed_query().ok().cloned();
-    let operation_name = request.operation_name.clone();
     // APQ: a document sent with its hash is kept once the schema has accepted it.
     let register = register.map(|hash| (hash, request.query.clone()));
     let loaders = graphql::loaders::for_request(state.db.clone());
     let response = state.schema.execute(request.data(auth).data(loaders)).await;
     match graphql_http::classify(response) {
-        Outcome::Executed(mut response) => {
+        Outcome::Executed(response) => {
             if let Some((hash, text)) = register {
                 state.persisted.insert(hash, text);
             }
-            state.nullability.propagate(
-                document.as_ref(),
-                operation_name.as_deref(),
-                &mut response,
-            );
             graphql_http::executed(media, response)
         }
         Outcome::Refused(errors) => graphql_http::refused(media, &errors),
