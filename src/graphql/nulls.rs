@@ -187,21 +187,6 @@ fn operation<'a>(
     Some((root, &op.node.selection_set.node))
 }
 
-/// Kept only until `app.rs` stops calling it: the [`ResponseShape`] extension does this work
-/// now, for every execution. Delete once the handler no longer holds one.
-#[derive(Debug, Default)]
-pub struct Nullability;
-
-impl Nullability {
-    /// Nothing to read: the extension reads the schema's registry.
-    pub async fn of_schema() -> Nullability {
-        Nullability
-    }
-
-    /// Does nothing: the extension has shaped the response already.
-    pub fn propagate(&self, _: Option<&ExecutableDocument>, _: Option<&str>, _: &mut Response) {}
-}
-
 /// The field of `selection` whose response key (alias or name) is `key`, through fragments.
 fn find_field<'a>(
     document: &'a ExecutableDocument,
