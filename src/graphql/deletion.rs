@@ -10,7 +10,7 @@ use super::{ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{Listing, deletions, stored_entity};
+use crate::service::{Listing, deletions, log, stored_entity};
 use crate::soft_delete::{EntityKind, Scope};
 
 /// What a deletion was asked for.
@@ -67,7 +67,7 @@ pub(crate) async fn of_row(
     let Some(id) = deletion_id else {
         return Ok(None);
     };
-    deletions::may_read_log(viewer)?;
+    log::may_read_log(viewer)?;
     let found = ctx.loaders()?.load_one(DeletionKey(id)).await?;
     Ok(found.map(|d| Deletion::new(d, scope)))
 }
@@ -177,8 +177,7 @@ impl DeletionQuery {
         let viewer = ctx.viewer()?;
         let (entity, after) = (entity.map(Into::into), after.as_deref());
         let actor = actor_id.as_deref().map(String::as_str);
-        let listing =
-            deletions::list(ctx.db()?, viewer, entity, actor, since, first, after).await?;
+        let listing = log::list(ctx.db()?, viewer, entity, actor, since, first, after).await?;
         prefetch_people(ctx, &listing).await?;
         Ok(DeletionConnection::of(listing, Deletion::new))
     }
@@ -187,7 +186,7 @@ impl DeletionQuery {
     async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Deletion>> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Deletion, &id)?;
-        let found = deletions::get(ctx.db()?, viewer, id).await?;
+        let found = log::get(ctx.db()?, viewer, id).await?;
         Ok(found.map(|d| Deletion::new(d, Scope::Live)))
     }
 }
@@ -291,14 +290,14 @@ impl StatsQuery {
         until: Option<DateTime<Utc>>,
     ) -> Result<DeletionStats> {
         let viewer = ctx.viewer()?;
-        DeletionStats::try_from(deletions::stats(ctx.db()?, viewer, since, until).await?)
+        DeletionStats::try_from(log::stats(ctx.db()?, viewer, since, until).await?)
     }
 }
 
-impl TryFrom<deletions::PeriodStats> for DeletionStats {
+impl TryFrom<log::PeriodStats> for DeletionStats {
     type Error = crate::error::Error;
 
-    fn try_from(period: deletions::PeriodStats) -> Result<DeletionStats> {
+    fn try_from(period: log::PeriodStats) -> Result<DeletionStats> {
         let reasons = |counts: Vec<(Option<String>, i64)>| {
             let counts = counts.into_iter();
             counts

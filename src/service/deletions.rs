@@ -1,4 +1,4 @@
-//! Deletes and restores under the role table, and the deletion log.
+//! Deletes and restores under the role table; reading the log is [`super::log`].
 //!
 //! Every change runs in one transaction that locks what it checks, so a refusal or a crash
 //! leaves the old state and a success leaves the whole new one. The set-based writes
@@ -6,18 +6,15 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::ColumnTrait;
 
 use crate::auth::{Role, Viewer};
 use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::{Listing, PageRequest, Total, optional_text};
-use crate::soft_delete::{
-    self, Db, DeletionFilter, DeletionStats, EntityKind, Handle, RestoreRefused, Scope, Scoped,
-    Stamp, Tx,
-};
+use crate::service::optional_text;
+use crate::soft_delete::{self, Db, EntityKind, RestoreRefused, Scope, Scoped, Stamp, Tx};
 
 /// The most ids one `deleteAttachments` takes.
 pub const MAX_BULK: usize = 100;
@@ -359,83 +356,6 @@ pub async fn restore_attachment(
         "attachment restored"
     );
     Ok(restored)
-}
-
-/// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
-pub fn may_read_log(viewer: &Viewer) -> Result<()> {
-    viewer
-        .see_deleted()
-        .map(|_| ())
-        .map_err(|_| Error::forbidden("only support and admins may read the deletion log"))
-}
-
-/// `deletions`: the deletion log, newest first, for support and admins; only one entity's
-/// deletions, one actor's (a global id), or those since a moment, when asked.
-pub async fn list(
-    h: &impl Handle,
-    viewer: &Viewer,
-    entity: Option<EntityKind>,
-    actor_id: Option<&str>,
-    since: Option<DateTime<Utc>>,
-    first: Option<i32>,
-    after: Option<&str>,
-) -> Result<Listing<deletion::Model>> {
-    let page = PageRequest::parse(first, after)?;
-    let filter = DeletionFilter {
-        entity,
-        actor: actor_id.map(|id| ids::decode(Kind::User, id)).transpose()?,
-        since,
-    };
-    may_read_log(viewer)?;
-    let found = filter.page(h, page.first, page.after).await?;
-    Ok(Listing::of(
-        found,
-        page,
-        Scope::Live,
-        Total::Deletions(filter),
-    ))
-}
-
-/// How many reasons `deletionStats` ranks.
-const TOP_REASONS: u64 = 10;
-
-/// The deletion log's statistics over the period `[since, until)`.
-#[derive(Clone, Debug)]
-pub struct PeriodStats {
-    /// Start of the period (inclusive).
-    pub since: DateTime<Utc>,
-    /// End of the period (exclusive).
-    pub until: DateTime<Utc>,
-    /// What the log says about it.
-    pub stats: DeletionStats,
-}
-
-/// `deletionStats`: for support and admins, over `[since, until)` (default: the last 30
-/// days).
-pub async fn stats(
-    h: &impl Handle,
-    viewer: &Viewer,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> Result<PeriodStats> {
-    may_read_log(viewer)?;
-    let until = until.unwrap_or_else(Utc::now);
-    let since = since.unwrap_or(until - chrono::Duration::days(30));
-    if since >= until {
-        return Err(Error::bad_input("since: must be before until"));
-    }
-    let stats = soft_delete::deletion_stats(h, since, until, TOP_REASONS).await?;
-    Ok(PeriodStats {
-        since,
-        until,
-        stats,
-    })
-}
-
-/// One log entry, for support and admins.
-pub async fn get(h: &impl Handle, viewer: &Viewer, id: i64) -> Result<Option<deletion::Model>> {
-    may_read_log(viewer)?;
-    Ok(soft_delete::deletion(h, id).await?)
 }
 
 /// The scope a child inherits: its own arguments when given, else its parent's.
