@@ -73,16 +73,48 @@ impl From<anyhow::Error> for Error {
     }
 }
 
-/// Turns a database unique violation into a client error; any other failure stays internal.
+/// A unique index whose violation is the client's conflict, as each backend names it in a
+/// violation's message.
+#[derive(Clone, Copy, Debug)]
+pub struct UniqueIndex {
+    /// The index's name (see the migrations): PostgreSQL quotes it in its message.
+    pub name: &'static str,
+    /// Its `table.column` list: SQLite names the columns instead.
+    pub columns: &'static str,
+}
+
+/// Live users' emails: `ux_users_email_live` on `users(email) WHERE deleted_at IS NULL`.
+pub const LIVE_USER_EMAIL: UniqueIndex = UniqueIndex {
+    name: "ux_users_email_live",
+    columns: "users.email",
+};
+
+impl UniqueIndex {
+    /// Whether a unique violation's message (`SqlErr::UniqueConstraintViolation`) names this
+    /// index: PostgreSQL's `… violates unique constraint "name"` (in any language: the name
+    /// as a whole word), or SQLite's `UNIQUE constraint failed: table.column`.
+    pub fn is_named_in(&self, message: &str) -> bool {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let named = message.match_indices(self.name).any(|(at, name)| {
+            !message[..at].ends_with(word) && !message[at + name.len()..].starts_with(word)
+        });
+        named || message.strip_prefix("UNIQUE constraint failed: ") == Some(self.columns)
+    }
+}
+
+/// Turns the violation of one named unique index into a client error; any other failure,
+/// another index's violation included, stays internal.
 pub trait ResultExt<T> {
-    /// On a unique-constraint violation, fail with `CONFLICT` and `msg` instead.
-    fn on_unique_violation(self, msg: impl FnOnce() -> String) -> Result<T>;
+    /// On a violation of `index`, fail with `CONFLICT` and `msg` instead.
+    fn on_constraint(self, index: UniqueIndex, msg: impl FnOnce() -> String) -> Result<T>;
 }
 
 impl<T> ResultExt<T> for std::result::Result<T, DbErr> {
-    fn on_unique_violation(self, msg: impl FnOnce() -> String) -> Result<T> {
+    fn on_constraint(self, index: UniqueIndex, msg: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|err| match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(msg()),
+            Some(SqlErr::UniqueConstraintViolation(message)) if index.is_named_in(&message) => {
+                Error::Conflict(msg())
+            }
             _ => err.into(),
         })
     }
@@ -99,5 +131,30 @@ impl From<Error> for async_graphql::Error {
             async_graphql::Error::new(err.to_string()),
             |_, ext| ext.set("code", code),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_violation_names_the_live_email_index_on_either_backend() {
+        let postgres = "duplicate key value violates unique constraint \"ux_users_email_live\"";
+        let sqlite = "UNIQUE constraint failed: users.email";
+        assert!(LIVE_USER_EMAIL.is_named_in(postgres));
+        assert!(LIVE_USER_EMAIL.is_named_in(sqlite));
+    }
+
+    #[test]
+    fn another_index_is_not_the_email_conflict() {
+        for other in [
+            "duplicate key value violates unique constraint \"users_pkey\"",
+            "duplicate key value violates unique constraint \"ux_users_email_live_2\"",
+            "UNIQUE constraint failed: users.id",
+            "UNIQUE constraint failed: users.email, users.name",
+        ] {
+            assert!(!LIVE_USER_EMAIL.is_named_in(other), "{other}");
+        }
     }
 }

@@ -8,8 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{Error, Result};
+use crate::soft_delete::EntityKind;
 
-/// What a global id names.
+/// What a global id names: a soft-deletable entity's row, or a deletion log entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     User,
@@ -17,7 +18,17 @@ pub enum Kind {
     Deletion,
 }
 
+impl From<EntityKind> for Kind {
+    fn from(entity: EntityKind) -> Kind {
+        match entity {
+            EntityKind::User => Kind::User,
+            EntityKind::Attachment => Kind::Attachment,
+        }
+    }
+}
+
 impl Kind {
+    /// The prefix inside the id: the GraphQL type's name.
     fn prefix(self) -> &'static str {
         match self {
             Kind::User => "User",

@@ -55,24 +55,15 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
             "authenticated"
         );
     }
-    // Null propagation (graphql::nulls), part 1 of 2: what it needs of the request.
-    let document = request.parsed_query().ok().cloned();
-    let operation_name = request.operation_name.clone();
     // APQ: a document sent with its hash is kept once the schema has accepted it.
     let register = register.map(|hash| (hash, request.query.clone()));
     let loaders = loaders::for_request(state.db.clone());
     let response = state.schema.execute(request.data(auth).data(loaders)).await;
     match graphql_http::classify(response) {
-        Outcome::Executed(mut response) => {
+        Outcome::Executed(response) => {
             if let Some((hash, text)) = register {
                 state.persisted.insert(hash, text);
             }
-            // Null propagation (graphql::nulls), part 2 of 2.
-            state.nullability.propagate(
-                document.as_ref(),
-                operation_name.as_deref(),
-                &mut response,
-            );
             graphql_http::executed(media, response)
         }
         Outcome::Refused(errors) => graphql_http::refused(media, &errors),

@@ -24,7 +24,6 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
 use crate::config::{CorsOrigins, Settings, guard_sqlite_file, redact_url};
-use crate::graphql::nulls::Nullability;
 use crate::graphql::{KeepsakeSchema, UndoWindow, schema_with};
 use crate::graphql_http::PersistedQueries;
 use crate::metrics::Metrics;
@@ -69,8 +68,6 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
-    /// The schema's field types, to put field errors' nulls where the spec says.
-    pub nullability: Arc<Nullability>,
     /// Documents of Automatic Persisted Queries, by hash.
     pub persisted: Arc<PersistedQueries>,
 }
@@ -90,7 +87,6 @@ impl App {
             db,
             tokens,
             metrics,
-            nullability: Arc::new(Nullability::of_schema().await),
             persisted: Arc::new(PersistedQueries::default()),
         };
         Ok(App {

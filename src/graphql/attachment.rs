@@ -1,17 +1,17 @@
 //! Attachments in the schema: `attachment`, `attachments`, the attachment mutations, and
 //! the `Attachment` type.
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::{self, TotalCount, connection};
+use super::connection::{self, connection};
 use super::deletion::Deletion;
 use super::loaders::{UserKey, prefetch};
-use super::{ContextExt, User, or_null};
+use super::{ContextExt, User};
 use crate::entity::attachment;
-use crate::error::Error;
+use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{PageRequest, attachments, deletions};
+use crate::service::{InScope, Listing, attachments, deletions};
 use crate::soft_delete::Scope;
 
 /// A file's metadata, kept by its owner.
@@ -29,6 +29,12 @@ impl Attachment {
 
     pub(crate) fn row_id(&self) -> i64 {
         self.row.id
+    }
+}
+
+impl From<InScope<attachment::Model>> for Attachment {
+    fn from(found: InScope<attachment::Model>) -> Attachment {
+        Attachment::new(found.row, found.scope)
     }
 }
 
@@ -72,34 +78,31 @@ impl Attachment {
     }
 
     /// The deletion that hid this attachment (its own, or its owner's cascade).
-    async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
+    async fn deletion(&self, ctx: &Context<'_>) -> Result<Option<Deletion>> {
         super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
     /// The user who keeps it, in the scope the attachment was read in: null when that user
     /// is deleted and deleted rows were not asked for.
-    async fn owner(&self, ctx: &Context<'_>) -> Option<User> {
-        let owner = async {
-            ctx.viewer()?;
-            let key = UserKey(self.row.owner_id, self.scope);
-            Ok(ctx.loaders()?.load_one(key).await?)
-        };
-        or_null(ctx, owner.await).map(|u| User::new(u, self.scope))
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        ctx.viewer()?;
+        let key = UserKey(self.row.owner_id, self.scope);
+        let owner = ctx.loaders()?.load_one(key).await?;
+        Ok(owner.map(|u| User::new(u, self.scope)))
     }
 }
 
 /// Loads a page's owners in one go when `owner` is selected.
-pub(crate) async fn prefetch_owners(
-    ctx: &Context<'_>,
-    scope: Scope,
-    rows: &[attachment::Model],
-) -> Result<()> {
+async fn prefetch_owners(ctx: &Context<'_>, listing: &Listing<attachment::Model>) -> Result<()> {
     let look = ctx.look_ahead();
     if look.field("nodes").field("owner").exists()
         || look.field("edges").field("node").field("owner").exists()
     {
-        let keys = rows.iter().map(|a| UserKey(a.owner_id, scope));
-        prefetch(ctx.loaders()?, keys).await.map_err(Error::from)?;
+        let keys = listing
+            .rows
+            .iter()
+            .map(|a| UserKey(a.owner_id, listing.scope));
+        prefetch(ctx.loaders()?, keys).await?;
     }
     Ok(())
 }
@@ -133,16 +136,10 @@ impl AttachmentQuery {
             default = false
         )]
         include_deleted: bool,
-    ) -> Option<Attachment> {
-        let attachment = async {
-            let viewer = ctx.viewer()?;
-            let scope = viewer.scope(include_deleted, false)?;
-            let id = ids::decode(Kind::Attachment, &id)?;
-            Ok(attachments::get(ctx.db()?, viewer, scope, id)
-                .await?
-                .map(|a| Attachment::new(a, scope)))
-        };
-        or_null(ctx, attachment.await)
+    ) -> Result<Option<Attachment>> {
+        let viewer = ctx.viewer()?;
+        let found = attachments::find(ctx.db()?, viewer, &id, include_deleted).await?;
+        Ok(found.map(Attachment::from))
     }
 
     /// Attachments, oldest first: one owner's, or all the viewer may see (a member: their
@@ -153,32 +150,15 @@ impl AttachmentQuery {
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only this user's attachments.")] owner_id: Option<ID>,
-        #[graphql(default = false)] include_deleted: bool,
-        #[graphql(default = false)] only_deleted: bool,
+        #[graphql(name = "includeDeleted", default = false)] include: bool,
+        #[graphql(name = "onlyDeleted", default = false)] only: bool,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
-        let scope = viewer.scope(include_deleted, only_deleted)?;
-        let page = PageRequest::parse(first, after.as_deref())?;
-        let owner_id = owner_id
-            .map(|id| ids::decode(Kind::User, &id))
-            .transpose()?;
-        let query = attachments::list_scope(viewer, scope, owner_id)?;
-        let found = query
-            .clone()
-            .page(ctx.db()?, page.first, page.after)
-            .await
-            .map_err(Error::from)?;
-        prefetch_owners(ctx, scope, &found.rows).await?;
-        Ok(AttachmentConnection::new(
-            found
-                .rows
-                .into_iter()
-                .map(|a| Attachment::new(a, scope))
-                .collect(),
-            found.has_next_page,
-            page,
-            TotalCount::Attachments(query),
-        ))
+        let (owner, after) = (owner_id.as_deref().map(String::as_str), after.as_deref());
+        let listing =
+            attachments::list(ctx.db()?, viewer, owner, include, only, first, after).await?;
+        prefetch_owners(ctx, &listing).await?;
+        Ok(AttachmentConnection::of(listing, Attachment::new))
     }
 }
 
@@ -230,7 +210,7 @@ impl AttachmentMutation {
         let ids = ids
             .iter()
             .map(|id| ids::decode(Kind::Attachment, id))
-            .collect::<crate::error::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let logged = deletions::delete_attachments(ctx.db()?, viewer, &ids, reason).await?;
         Ok(Deletion::new(logged, Scope::Live))
     }

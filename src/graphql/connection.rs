@@ -1,40 +1,27 @@
 //! Relay connections (`edges { cursor node }`, `nodes`, `pageInfo`, `totalCount`) over a
-//! scoped, keyset-paginated read. `totalCount` runs its count only when asked for.
+//! [`Listing`] the service read. `totalCount` runs its count only when asked for.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Context, SimpleObject};
 
-use crate::entity::{attachment, user};
+use crate::error::Result;
+use crate::graphql::ContextExt as _;
 use crate::graphql::loaders::AttachmentCount;
-use crate::soft_delete::{ArchiveFilter, DeletionFilter, Scope, Scoped};
+use crate::service::Total;
 
-/// How a connection learns its `totalCount`: a count query run only when asked for.
-#[derive(Clone, Debug)]
-pub enum TotalCount {
-    Users(Scoped<user::Entity>),
-    Attachments(Scoped<attachment::Entity>),
-    Deletions(DeletionFilter),
-    Archive(ArchiveFilter),
-    /// One owner's attachments (`User.attachments`), counted in one batch per response.
-    OfOwner(i64, Scope),
-}
+pub use crate::service::Listing;
 
-impl TotalCount {
-    /// Runs the count.
-    pub async fn get(&self, ctx: &async_graphql::Context<'_>) -> crate::error::Result<u64> {
-        use crate::graphql::ContextExt as _;
-        let db = ctx.db()?;
-        Ok(match self {
-            TotalCount::Users(scope) => scope.clone().count(db).await?,
-            TotalCount::Attachments(scope) => scope.clone().count(db).await?,
-            TotalCount::Deletions(filter) => filter.count(db).await?,
-            TotalCount::Archive(filter) => filter.count(db).await?,
-            TotalCount::OfOwner(owner, scope) => ctx
-                .loaders()?
-                .load_one(AttachmentCount(*owner, *scope))
-                .await?
-                .unwrap_or(0),
-        })
-    }
+/// `totalCount`: one owner's attachments are counted in one batch per response (the
+/// request's loaders); any other listing runs its own count.
+pub async fn total_count(ctx: &Context<'_>, total: &Total) -> Result<i64> {
+    let n = match total {
+        Total::OfOwner(owner, scope) => ctx
+            .loaders()?
+            .load_one(AttachmentCount(*owner, *scope))
+            .await?
+            .unwrap_or(0),
+        total => total.count(ctx.db()?).await?,
+    };
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// Where a page sits in its connection.
@@ -50,7 +37,8 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-/// Declares a connection type and its edge type over an entity, with a lazy `totalCount`.
+/// Declares a connection type and its edge type over a node type, built from a [`Listing`]
+/// by `$conn::of`, with a lazy `totalCount`.
 macro_rules! connection {
     ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
         #[doc = concat!("A page of ", $what, ".")]
@@ -58,7 +46,7 @@ macro_rules! connection {
             rows: Vec<$node>,
             has_next_page: bool,
             has_previous_page: bool,
-            count: connection::TotalCount,
+            total: $crate::service::Total,
         }
 
         #[doc = concat!("One of ", $what, " with its cursor.")]
@@ -71,18 +59,22 @@ macro_rules! connection {
         }
 
         impl $conn {
-            /// A connection over one page of rows.
-            pub fn new(
-                rows: Vec<$node>,
-                has_next_page: bool,
-                page: $crate::service::PageRequest,
-                count: connection::TotalCount,
+            /// The connection over one page of a listing, each row made a node with the
+            /// scope it was read in.
+            pub fn of<M>(
+                listing: connection::Listing<M>,
+                node: impl Fn(M, $crate::soft_delete::Scope) -> $node,
             ) -> $conn {
+                let scope = listing.scope;
                 $conn {
-                    rows,
-                    has_next_page,
-                    has_previous_page: page.after.is_some(),
-                    count,
+                    rows: listing
+                        .rows
+                        .into_iter()
+                        .map(|row| node(row, scope))
+                        .collect(),
+                    has_next_page: listing.has_next_page,
+                    has_previous_page: listing.has_previous_page,
+                    total: listing.total,
                 }
             }
         }
@@ -119,9 +111,8 @@ macro_rules! connection {
             async fn total_count(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-            ) -> async_graphql::Result<i64> {
-                let n = self.count.get(ctx).await?;
-                Ok(i64::try_from(n).unwrap_or(i64::MAX))
+            ) -> $crate::error::Result<i64> {
+                connection::total_count(ctx, &self.total).await
             }
         }
     };

@@ -1,32 +1,24 @@
 //! The deletion log in the schema: `deletions`, `deletion`, `restore`, and the `Deletion`
 //! type that every delete returns.
 
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::{self, TotalCount, connection};
+use super::connection::{self, connection};
 use super::loaders::{DeletionKey, UserKey, prefetch};
-use super::{ContextExt, User, or_null};
+use super::{ContextExt, User};
 use crate::entity::deletion;
-use crate::error::Error;
+use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{PageRequest, deletions};
-use crate::soft_delete::{DeletionFilter, EntityKind, Scope};
+use crate::service::{Listing, deletions, log, stored_entity};
+use crate::soft_delete::{EntityKind, Scope};
 
 /// What a deletion was asked for.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::soft_delete::EntityKind")]
 pub enum DeletedEntity {
     User,
     Attachment,
-}
-
-impl From<DeletedEntity> for EntityKind {
-    fn from(entity: DeletedEntity) -> EntityKind {
-        match entity {
-            DeletedEntity::User => EntityKind::User,
-            DeletedEntity::Attachment => EntityKind::Attachment,
-        }
-    }
 }
 
 /// One soft delete: who, when, why, what it hid, and whether it was undone.
@@ -51,20 +43,14 @@ impl Deletion {
         ctx: &Context<'_>,
         id: Option<i64>,
         include_deleted: Option<bool>,
-    ) -> Option<User> {
-        let user = async {
-            let viewer = ctx.viewer()?;
-            let scope = deletions::child_scope(viewer, self.scope, include_deleted, None)?;
-            match id {
-                Some(id) => Ok(ctx
-                    .loaders()?
-                    .load_one(UserKey(id, scope))
-                    .await?
-                    .map(|u| User::new(u, scope))),
-                None => Ok(None),
-            }
+    ) -> Result<Option<User>> {
+        let viewer = ctx.viewer()?;
+        let scope = deletions::child_scope(viewer, self.scope, include_deleted, None)?;
+        let Some(id) = id else {
+            return Ok(None);
         };
-        or_null(ctx, user.await)
+        let user = ctx.loaders()?.load_one(UserKey(id, scope)).await?;
+        Ok(user.map(|u| User::new(u, scope)))
     }
 }
 
@@ -76,18 +62,14 @@ pub(crate) async fn of_row(
     ctx: &Context<'_>,
     deletion_id: Option<i64>,
     scope: Scope,
-) -> Option<Deletion> {
-    let deletion = async {
-        let viewer = ctx.viewer()?;
-        match deletion_id {
-            Some(id) => {
-                deletions::may_read_log(viewer)?;
-                Ok(ctx.loaders()?.load_one(DeletionKey(id)).await?)
-            }
-            None => Ok(None),
-        }
+) -> Result<Option<Deletion>> {
+    let viewer = ctx.viewer()?;
+    let Some(id) = deletion_id else {
+        return Ok(None);
     };
-    or_null(ctx, deletion.await).map(|d| Deletion::new(d, scope))
+    log::may_read_log(viewer)?;
+    let found = ctx.loaders()?.load_one(DeletionKey(id)).await?;
+    Ok(found.map(|d| Deletion::new(d, scope)))
 }
 
 #[Object]
@@ -99,30 +81,22 @@ impl Deletion {
 
     /// What was deleted: a user (with its attachments) or attachments.
     async fn entity(&self) -> Result<DeletedEntity> {
-        match EntityKind::parse(&self.row.entity) {
-            Some(EntityKind::User) => Ok(DeletedEntity::User),
-            Some(EntityKind::Attachment) => Ok(DeletedEntity::Attachment),
-            None => Err(Error::Internal(anyhow::anyhow!(
-                "deletion {} names an unknown entity {:?}",
-                self.row.id,
-                self.row.entity
-            ))
-            .into()),
-        }
+        Ok(stored_entity(&self.row.entity)?.into())
     }
 
     /// The id of the row the deletion was asked for (the first one, for a bulk delete).
     async fn entity_id(&self) -> ID {
-        let kind = match EntityKind::parse(&self.row.entity) {
-            Some(EntityKind::User) => Kind::User,
-            _ => Kind::Attachment,
-        };
+        let kind = EntityKind::parse(&self.row.entity).map_or(Kind::Attachment, Kind::from);
         ID(ids::encode(kind, self.row.entity_id))
     }
 
     /// Who deleted: null when that user is not visible in this scope (pass
     /// `includeDeleted: true` to see a deleted actor).
-    async fn actor(&self, ctx: &Context<'_>, include_deleted: Option<bool>) -> Option<User> {
+    async fn actor(
+        &self,
+        ctx: &Context<'_>,
+        include_deleted: Option<bool>,
+    ) -> Result<Option<User>> {
         self.user(ctx, self.row.actor_id, include_deleted).await
     }
 
@@ -158,7 +132,11 @@ impl Deletion {
     }
 
     /// Who undid it.
-    async fn restored_by(&self, ctx: &Context<'_>, include_deleted: Option<bool>) -> Option<User> {
+    async fn restored_by(
+        &self,
+        ctx: &Context<'_>,
+        include_deleted: Option<bool>,
+    ) -> Result<Option<User>> {
         self.user(ctx, self.row.restored_by, include_deleted).await
     }
 
@@ -197,54 +175,39 @@ impl DeletionQuery {
         #[graphql(desc = "Only deletions at or after this moment.")] since: Option<DateTime<Utc>>,
     ) -> Result<DeletionConnection> {
         let viewer = ctx.viewer()?;
-        let page = PageRequest::parse(first, after.as_deref())?;
-        let filter = DeletionFilter {
-            entity: entity.map(Into::into),
-            actor: actor_id
-                .map(|id| ids::decode(Kind::User, &id))
-                .transpose()?,
-            since,
-        };
-        let filter = deletions::log(viewer, filter)?;
-        let found = filter
-            .page(ctx.db()?, page.first, page.after)
-            .await
-            .map_err(Error::from)?;
-        // Actors and restorers of the page in one load (for the default, live scope).
-        let look = ctx.look_ahead();
-        let selects = |field: &str| {
-            look.field("nodes").field(field).exists()
-                || look.field("edges").field("node").field(field).exists()
-        };
-        if selects("actor") || selects("restoredBy") {
-            let mut keys = Vec::new();
-            for d in &found.rows {
-                keys.extend(d.actor_id.map(|id| UserKey(id, Scope::Live)));
-                keys.extend(d.restored_by.map(|id| UserKey(id, Scope::Live)));
-            }
-            prefetch(ctx.loaders()?, keys).await.map_err(Error::from)?;
-        }
-        Ok(DeletionConnection::new(
-            found
-                .rows
-                .into_iter()
-                .map(|d| Deletion::new(d, Scope::Live))
-                .collect(),
-            found.has_next_page,
-            page,
-            TotalCount::Deletions(filter),
-        ))
+        let (entity, after) = (entity.map(Into::into), after.as_deref());
+        let actor = actor_id.as_deref().map(String::as_str);
+        let listing = log::list(ctx.db()?, viewer, entity, actor, since, first, after).await?;
+        prefetch_people(ctx, &listing).await?;
+        Ok(DeletionConnection::of(listing, Deletion::new))
     }
 
     /// One deletion log entry (support and admins).
-    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Option<Deletion> {
-        let found = async {
-            let viewer = ctx.viewer()?;
-            let id = ids::decode(Kind::Deletion, &id)?;
-            deletions::get(ctx.db()?, viewer, id).await
-        };
-        or_null(ctx, found.await).map(|d| Deletion::new(d, Scope::Live))
+    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Deletion>> {
+        let viewer = ctx.viewer()?;
+        let id = ids::decode(Kind::Deletion, &id)?;
+        let found = log::get(ctx.db()?, viewer, id).await?;
+        Ok(found.map(|d| Deletion::new(d, Scope::Live)))
     }
+}
+
+/// Loads a page's actors and restorers in one go (for the default, live scope) when either is
+/// selected.
+async fn prefetch_people(ctx: &Context<'_>, listing: &Listing<deletion::Model>) -> Result<()> {
+    let look = ctx.look_ahead();
+    let selects = |field: &str| {
+        look.field("nodes").field(field).exists()
+            || look.field("edges").field("node").field(field).exists()
+    };
+    if selects("actor") || selects("restoredBy") {
+        let mut keys = Vec::new();
+        for d in &listing.rows {
+            keys.extend([d.actor_id, d.restored_by].into_iter().flatten());
+        }
+        let keys = keys.into_iter().map(|id| UserKey(id, Scope::Live));
+        prefetch(ctx.loaders()?, keys).await?;
+    }
+    Ok(())
 }
 
 /// Undoing deletions.
@@ -327,51 +290,47 @@ impl StatsQuery {
         until: Option<DateTime<Utc>>,
     ) -> Result<DeletionStats> {
         let viewer = ctx.viewer()?;
-        deletions::may_read_log(viewer)?;
-        let until = until.unwrap_or_else(Utc::now);
-        let since = since.unwrap_or(until - chrono::Duration::days(30));
-        if since >= until {
-            return Err(Error::bad_input("since: must be before until").into());
-        }
-        let stats = crate::soft_delete::deletion_stats(ctx.db()?, since, until, 10)
-            .await
-            .map_err(Error::from)?;
-        let entity = |text: &str| match EntityKind::parse(text) {
-            Some(EntityKind::User) => Ok(DeletedEntity::User),
-            Some(EntityKind::Attachment) => Ok(DeletedEntity::Attachment),
-            None => Err(Error::Internal(anyhow::anyhow!(
-                "unknown entity {text:?} in the log"
-            ))),
+        DeletionStats::try_from(log::stats(ctx.db()?, viewer, since, until).await?)
+    }
+}
+
+impl TryFrom<log::PeriodStats> for DeletionStats {
+    type Error = crate::error::Error;
+
+    fn try_from(period: log::PeriodStats) -> Result<DeletionStats> {
+        let reasons = |counts: Vec<(Option<String>, i64)>| {
+            let counts = counts.into_iter();
+            counts
+                .map(|(reason, count)| ReasonCount { reason, count })
+                .collect()
         };
-        let days = stats
-            .days
-            .into_iter()
-            .map(|d| {
-                Ok(DeletionDay {
-                    entity: entity(&d.entity)?,
-                    day: d.day,
-                    deletions: d.deletions,
-                    cascaded_rows: d.cascaded_rows,
-                    restores: d.restores,
-                    purges: d.purges,
-                })
-            })
-            .collect::<crate::error::Result<Vec<_>>>()?;
+        let stats = period.stats;
         Ok(DeletionStats {
-            since,
-            until,
-            days,
-            top_reasons: stats
-                .top_reasons
+            since: period.since,
+            until: period.until,
+            days: stats
+                .days
                 .into_iter()
-                .map(|(reason, count)| ReasonCount { reason, count })
-                .collect(),
-            top_restore_reasons: stats
-                .top_restore_reasons
-                .into_iter()
-                .map(|(reason, count)| ReasonCount { reason, count })
-                .collect(),
+                .map(DeletionDay::try_from)
+                .collect::<Result<_>>()?,
+            top_reasons: reasons(stats.top_reasons),
+            top_restore_reasons: reasons(stats.top_restore_reasons),
             median_seconds_to_restore: stats.median_seconds_to_restore,
+        })
+    }
+}
+
+impl TryFrom<crate::soft_delete::DayStats> for DeletionDay {
+    type Error = crate::error::Error;
+
+    fn try_from(day: crate::soft_delete::DayStats) -> Result<DeletionDay> {
+        Ok(DeletionDay {
+            entity: stored_entity(&day.entity)?.into(),
+            day: day.day,
+            deletions: day.deletions,
+            cascaded_rows: day.cascaded_rows,
+            restores: day.restores,
+            purges: day.purges,
         })
     }
 }

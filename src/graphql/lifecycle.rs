@@ -1,17 +1,18 @@
 //! Storage lifecycle in the schema: `purgeDeleted` and its `PurgeReport`, and the archive
 //! of purged rows (`archivedRecords`).
 
-use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
 use super::ContextExt;
-use super::connection::{self, TotalCount, connection};
+use super::connection::{self, connection};
 use super::deletion::DeletedEntity;
 use crate::entity::archive;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::{PageRequest, purge};
-use crate::soft_delete::{ArchiveFilter, EntityKind};
+use crate::service::purge::{self, PurgeReport};
+use crate::service::stored_entity;
+use crate::soft_delete::EntityKind;
 
 /// A purged row as it was when archived.
 #[derive(Clone, Debug)]
@@ -34,24 +35,12 @@ connection!(
 impl ArchivedRecord {
     /// What the row was.
     async fn entity(&self) -> Result<DeletedEntity> {
-        match EntityKind::parse(&self.0.entity) {
-            Some(EntityKind::User) => Ok(DeletedEntity::User),
-            Some(EntityKind::Attachment) => Ok(DeletedEntity::Attachment),
-            None => Err(Error::Internal(anyhow::anyhow!(
-                "archive row {} names an unknown entity {:?}",
-                self.0.id,
-                self.0.entity
-            ))
-            .into()),
-        }
+        Ok(stored_entity(&self.0.entity)?.into())
     }
 
     /// The row's id when it was live.
     async fn entity_id(&self) -> ID {
-        let kind = match EntityKind::parse(&self.0.entity) {
-            Some(EntityKind::User) => Kind::User,
-            _ => Kind::Attachment,
-        };
+        let kind = EntityKind::parse(&self.0.entity).map_or(Kind::Attachment, Kind::from);
         ID(ids::encode(kind, self.0.entity_id))
     }
 
@@ -79,7 +68,6 @@ impl ArchivedRecord {
                 "archive row {} holds invalid JSON: {e}",
                 self.0.id
             ))
-            .into()
         })
     }
 }
@@ -99,47 +87,11 @@ impl LifecycleQuery {
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
     ) -> Result<ArchivedRecordConnection> {
         let viewer = ctx.viewer()?;
-        viewer.require_admin("read the archive")?;
-        let page = PageRequest::parse(first, after.as_deref())?;
-        let filter = ArchiveFilter {
-            entity: entity.map(Into::into),
-            since: None,
-        };
-        let found = filter
-            .page(ctx.db()?, page.first, page.after)
-            .await
-            .map_err(Error::from)?;
-        Ok(ArchivedRecordConnection::new(
-            found.rows.into_iter().map(ArchivedRecord).collect(),
-            found.has_next_page,
-            page,
-            TotalCount::Archive(filter),
-        ))
-    }
-}
-
-/// What a purge did, or on a dry run would do.
-#[derive(SimpleObject, Clone, Copy, Debug)]
-pub struct PurgeReport {
-    /// Users archived and erased (on a dry run: that would be).
-    pub users: i64,
-    /// Attachments archived and erased (on a dry run: that would be).
-    pub attachments: i64,
-    /// Rows copied to the archive; 0 on a dry run.
-    pub archived: i64,
-    /// Whether this was a dry run that changed nothing.
-    pub dry_run: bool,
-}
-
-impl From<purge::PurgeReport> for PurgeReport {
-    fn from(r: purge::PurgeReport) -> PurgeReport {
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        PurgeReport {
-            users: n(r.users),
-            attachments: n(r.attachments),
-            archived: n(r.archived),
-            dry_run: r.dry_run,
-        }
+        let (entity, after) = (entity.map(Into::into), after.as_deref());
+        let listing = purge::archived(ctx.db()?, viewer, entity, first, after).await?;
+        Ok(ArchivedRecordConnection::of(listing, |row, _| {
+            ArchivedRecord(row)
+        }))
     }
 }
 
@@ -159,11 +111,6 @@ impl LifecycleMutation {
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<PurgeReport> {
         let viewer = ctx.viewer()?;
-        // The role first: a member learns nothing from how their argument was written.
-        viewer.require_admin("purge deleted data")?;
-        let older_than = purge::parse_older_than(&older_than)?;
-        Ok(purge::purge_as(ctx.db()?, viewer, older_than, dry_run)
-            .await?
-            .into())
+        purge::purge_as(ctx.db()?, viewer, &older_than, dry_run).await
     }
 }

@@ -15,6 +15,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DbErr};
 
 use crate::entity::{attachment, deletion, user};
+use crate::service::attachments::OwnerPage;
+use crate::service::{Listing, PageRequest};
 use crate::soft_delete::{self, Db, Scope, Scoped};
 
 /// The request's loaders, with a cache that lives as long as the request.
@@ -43,17 +45,6 @@ pub struct Batch {
 /// A user by id, as `scope` shows it (`Attachment.owner`, `Deletion.actor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UserKey(pub i64, pub Scope);
-
-/// One page of an owner's attachments, as `scope` shows it, by ascending id
-/// (`User.attachments`): up to `first + 1` rows past `after`, so the page knows whether
-/// another follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AttachmentPage {
-    pub owner: i64,
-    pub scope: Scope,
-    pub first: u64,
-    pub after: Option<i64>,
-}
 
 /// How many attachments an owner has, as `scope` shows it (`User.attachments.totalCount`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,42 +81,52 @@ impl Loader<UserKey> for Batch {
     }
 }
 
-impl Loader<AttachmentPage> for Batch {
-    type Value = Vec<attachment::Model>;
+/// One page of an owner's attachments, by ascending id (`User.attachments`): up to
+/// `first + 1` rows past `after` are read, so the page knows whether another follows.
+impl Loader<OwnerPage> for Batch {
+    type Value = Listing<attachment::Model>;
     type Error = DbErr;
 
     async fn load(
         &self,
-        keys: &[AttachmentPage],
-    ) -> Result<HashMap<AttachmentPage, Vec<attachment::Model>>, DbErr> {
-        let mut found: HashMap<AttachmentPage, Vec<attachment::Model>> =
+        keys: &[OwnerPage],
+    ) -> Result<HashMap<OwnerPage, Listing<attachment::Model>>, DbErr> {
+        let mut rows: HashMap<OwnerPage, Vec<attachment::Model>> =
             keys.iter().map(|key| (*key, Vec::new())).collect();
-        // One statement per page shape (scope, first, after): usually one for the response.
-        let mut shapes: HashMap<(Scope, u64, Option<i64>), Vec<i64>> = HashMap::new();
+        // One statement per page shape (scope, page): usually one for the response.
+        let mut shapes: HashMap<(Scope, PageRequest), Vec<i64>> = HashMap::new();
         for key in keys {
             shapes
-                .entry((key.scope, key.first, key.after))
+                .entry((key.scope, key.page))
                 .or_default()
                 .push(key.owner);
         }
-        for ((scope, first, after), owners) in shapes {
-            let rows = Scoped::<attachment::Entity>::new(scope)
-                .first_rows_per(&self.db, attachment::Column::OwnerId, &owners, first, after)
+        for ((scope, page), owners) in shapes {
+            let found = Scoped::<attachment::Entity>::new(scope)
+                .first_rows_per(
+                    &self.db,
+                    attachment::Column::OwnerId,
+                    &owners,
+                    page.first,
+                    page.after,
+                )
                 .await?;
-            for row in rows {
-                let key = AttachmentPage {
+            for row in found {
+                let key = OwnerPage {
                     owner: row.owner_id,
                     scope,
-                    first,
-                    after,
+                    page,
                 };
-                found.entry(key).or_default().push(row);
+                rows.entry(key).or_default().push(row);
             }
         }
-        for rows in found.values_mut() {
-            rows.sort_by_key(|a| a.id);
-        }
-        Ok(found)
+        Ok(rows
+            .into_iter()
+            .map(|(key, mut rows)| {
+                rows.sort_by_key(|a| a.id);
+                (key, key.listing(rows))
+            })
+            .collect())
     }
 }
 

@@ -1,6 +1,8 @@
 //! The GraphQL schema: per-feature roots joined with `MergedObject`, output types of their
 //! own (never SeaORM models), and the context every resolver reads the viewer and the
-//! database handle from. Resolvers are thin: check arguments, call `service::`, convert.
+//! database handle from. Resolvers are thin: take the viewer and loaders, call one
+//! `service::` function, convert. A failed nullable field is `null` beside its error: the
+//! [`nulls::ResponseShape`] extension puts it there, for every execution.
 
 mod attachment;
 mod connection;
@@ -63,6 +65,7 @@ pub struct UndoWindow(pub std::time::Duration);
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(limits::Limits)
+        .extension(nulls::ResponseShape)
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
@@ -139,19 +142,5 @@ impl ContextExt for Context<'_> {
         self.data_opt::<UndoWindow>()
             .map(|w| w.0)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without an undo window")))
-    }
-}
-
-/// Resolves a *nullable* field: on error the field is `null` and the error is reported with
-/// its path, as the GraphQL spec asks. (async-graphql 7 would drop the key instead, and null
-/// the whole `data` when every root field fails, which breaks `data.me === null` checks.)
-pub(crate) fn or_null<T>(ctx: &Context<'_>, result: Result<Option<T>>) -> Option<T> {
-    match result {
-        Ok(value) => value,
-        Err(err) => {
-            let err = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
-            ctx.add_error(ctx.set_error_path(err));
-            None
-        }
     }
 }

@@ -3,9 +3,9 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use super::{Attachment, ContextExt, User, or_null};
-use crate::ids::{self, Kind};
-use crate::service::{attachments, users};
+use super::{Attachment, ContextExt, User};
+use crate::error::Result;
+use crate::service::nodes::{self, NodeRow};
 use crate::soft_delete::Scope;
 
 /// Anything with a global id.
@@ -20,23 +20,20 @@ pub enum Node {
 #[derive(Default)]
 pub struct NodeQuery;
 
+impl From<NodeRow> for Node {
+    fn from(row: NodeRow) -> Node {
+        match row {
+            NodeRow::User(u) => Node::User(User::new(u, Scope::Live)),
+            NodeRow::Attachment(a) => Node::Attachment(Attachment::new(a, Scope::Live)),
+        }
+    }
+}
+
 #[Object]
 impl NodeQuery {
     /// The object with this global id, or null when the viewer cannot see one.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
-        let node = async {
-            let viewer = ctx.viewer()?;
-            let db = ctx.db()?;
-            Ok(match ids::decode_any(&id)? {
-                (Kind::User, id) => users::get(db, Scope::Live, id)
-                    .await?
-                    .map(|u| Node::User(User::new(u, Scope::Live))),
-                (Kind::Attachment, id) => attachments::get(db, viewer, Scope::Live, id)
-                    .await?
-                    .map(|a| Node::Attachment(Attachment::new(a, Scope::Live))),
-                (Kind::Deletion, _) => None,
-            })
-        };
-        or_null(ctx, node.await)
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let viewer = ctx.viewer()?;
+        Ok(nodes::node(ctx.db()?, viewer, &id).await?.map(Node::from))
     }
 }

@@ -1,204 +1,187 @@
-//! GraphQL's null propagation for field errors, and response keys in the query's order:
-//! two things async-graphql 7 does not do.
+//! The response in the shape the GraphQL spec asks for, by one schema extension
+//! ([`ResponseShape`]), so every caller of `schema.execute` gets it: response keys in the
+//! query's order, and GraphQL's null propagation for field errors. async-graphql 7 does
+//! neither.
 //!
 //! The spec says a field that fails is `null` beside its error, and when the field is
 //! non-null the `null` moves up to the nearest nullable parent (or to `data` itself).
 //! async-graphql 7 instead leaves the failed field's key out and keeps the parent, and turns
 //! `data` into `null` when every root field failed. Clients then read `undefined` where the
-//! schema promised a value. [`Nullability::propagate`] repairs each response from the
-//! schema's own type information and the request's document (aliases, fragments).
+//! schema promised a value. The extension repairs each response that has field errors from
+//! the schema's own registry and the request's document (aliases, fragments); a response
+//! without errors only has its keys put in order.
 
-use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{EmptySubscription, Name, PathSegment, Response, Schema, Value};
+use async_graphql::registry::{MetaTypeName, Registry};
+use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
 
-use super::{Mutation, Query};
+/// The extension: registered on the schema in `graphql::builder`.
+pub struct ResponseShape;
 
-/// A field's type, as introspection spells it.
-#[derive(Clone, Debug)]
-enum TypeRef {
-    NonNull(Box<TypeRef>),
-    List(Box<TypeRef>),
-    Named(String),
-}
-
-impl TypeRef {
-    fn from_json(t: &serde_json::Value) -> Option<TypeRef> {
-        match t["kind"].as_str()? {
-            "NON_NULL" => Some(TypeRef::NonNull(Box::new(TypeRef::from_json(
-                &t["ofType"],
-            )?))),
-            "LIST" => Some(TypeRef::List(Box::new(TypeRef::from_json(&t["ofType"])?))),
-            _ => Some(TypeRef::Named(t["name"].as_str()?.to_owned())),
-        }
-    }
-
-    fn nullable(&self) -> bool {
-        !matches!(self, TypeRef::NonNull(_))
-    }
-
-    fn nullable_inner(&self) -> &TypeRef {
-        match self {
-            TypeRef::NonNull(inner) => inner,
-            other => other,
-        }
-    }
-
-    fn named(&self) -> &str {
-        match self {
-            TypeRef::NonNull(inner) | TypeRef::List(inner) => inner.named(),
-            TypeRef::Named(name) => name,
-        }
+impl ExtensionFactory for ResponseShape {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ResponseShapeExtension::default())
     }
 }
 
-/// The type of every field of the schema, for null propagation.
-#[derive(Debug, Default)]
-pub struct Nullability {
-    fields: HashMap<(String, String), TypeRef>,
-    /// The object types behind each interface or union.
-    possible: HashMap<String, Vec<String>>,
+/// One request's extension: it keeps the parsed document for the response.
+#[derive(Default)]
+struct ResponseShapeExtension {
+    document: Mutex<Option<ExecutableDocument>>,
 }
 
-const INTROSPECT: &str = "{ __schema { types { name possibleTypes { name }
-    fields { name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
-
-impl Nullability {
-    /// Reads the schema's types (through introspection, without depth or complexity limits).
-    pub async fn of_schema() -> Nullability {
-        let schema =
-            Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish();
-        let response = schema.execute(INTROSPECT).await;
-        let mut out = Nullability::default();
-        let Ok(json) = response.data.into_json() else {
-            return out;
-        };
-        for ty in json["__schema"]["types"].as_array().into_iter().flatten() {
-            let Some(owner) = ty["name"].as_str() else {
-                continue;
-            };
-            for field in ty["fields"].as_array().into_iter().flatten() {
-                if let (Some(name), Some(tref)) =
-                    (field["name"].as_str(), TypeRef::from_json(&field["type"]))
-                {
-                    out.fields.insert((owner.to_owned(), name.to_owned()), tref);
-                }
-            }
-            if let Some(possible) = ty["possibleTypes"].as_array() {
-                let names = possible
-                    .iter()
-                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
-                    .collect();
-                out.possible.insert(owner.to_owned(), names);
-            }
-        }
-        out
-    }
-
-    fn field_type(&self, owner: &str, field: &str) -> Option<&TypeRef> {
-        if let Some(t) = self.fields.get(&(owner.to_owned(), field.to_owned())) {
-            return Some(t);
-        }
-        // An interface's concrete fields (`... on User { email }` under `node`).
-        self.possible
-            .get(owner)?
-            .iter()
-            .find_map(|concrete| self.fields.get(&(concrete.clone(), field.to_owned())))
-    }
-
-    /// Puts the response's keys in the query's order, and moves each field error's `null`
-    /// to where the spec puts it.
-    pub fn propagate(
+#[async_graphql::async_trait::async_trait]
+impl Extension for ResponseShapeExtension {
+    async fn parse_query(
         &self,
-        document: Option<&ExecutableDocument>,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        // Execution consumes the document; the keys' order needs it afterwards.
+        if let Ok(mut slot) = self.document.lock() {
+            *slot = Some(document.clone());
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
-        response: &mut Response,
-    ) {
-        let Some(document) = document else {
-            return;
-        };
-        let Some((root, selection)) = operation(document, operation_name) else {
-            return;
-        };
-        order_keys(document, &[selection], &mut response.data);
-        let paths: Vec<Vec<PathSegment>> = response
-            .errors
-            .iter()
-            .filter(|e| !e.path.is_empty())
-            .map(|e| e.path.clone())
-            .collect();
-        if paths.is_empty() {
-            return;
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let document = self.document.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(document) = document {
+            let registry = &ctx.schema_env.registry;
+            shape(registry, &document, operation_name, &mut response);
         }
-        if response.data == Value::Null {
-            // Every root field failed; rebuild `data` from their errors.
-            response.data = Value::Object(Default::default());
-        }
-        for path in paths {
-            let Some(nullable) = self.nullable_positions(document, root, selection, &path) else {
-                continue; // a path we cannot type: leave it as async-graphql made it
-            };
-            match nullable.iter().rposition(|n| *n) {
-                Some(k) => set_null(&mut response.data, &path[..=k]),
-                None => {
-                    response.data = Value::Null;
-                    return;
-                }
-            }
-        }
-    }
-
-    /// For each segment of `path`, whether that position may be null.
-    fn nullable_positions(
-        &self,
-        document: &ExecutableDocument,
-        root: &str,
-        selection: &SelectionSet,
-        path: &[PathSegment],
-    ) -> Option<Vec<bool>> {
-        let mut flags = Vec::with_capacity(path.len());
-        let mut owner = root.to_owned();
-        let mut selection = selection;
-        let mut current: Option<TypeRef> = None;
-        for segment in path {
-            match segment {
-                PathSegment::Field(key) => {
-                    let field = find_field(document, selection, key)?;
-                    let tref = self.field_type(&owner, field.name.node.as_str())?.clone();
-                    flags.push(tref.nullable());
-                    owner = tref.named().to_owned();
-                    selection = &field.selection_set.node;
-                    current = Some(tref);
-                }
-                PathSegment::Index(_) => {
-                    let TypeRef::List(element) = current?.nullable_inner().clone() else {
-                        return None;
-                    };
-                    flags.push(element.nullable());
-                    current = Some(*element);
-                }
-            }
-        }
-        Some(flags)
+        response
     }
 }
 
-/// The operation a request runs: its root type and selection.
+/// When fields failed, moves each field error's `null` to where the spec puts it; then puts
+/// the response's keys in the query's order (keys the repair inserted included).
+fn shape(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    response: &mut Response,
+) {
+    let Some((root, selection)) = operation(registry, document, operation_name) else {
+        return;
+    };
+    if response.errors.iter().any(|e| !e.path.is_empty()) {
+        propagate_nulls(registry, document, root, selection, response);
+    }
+    order_keys(document, &[selection], &mut response.data);
+}
+
+/// Puts each field error's `null` at the nearest nullable position of its path.
+fn propagate_nulls(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    root: &str,
+    selection: &SelectionSet,
+    response: &mut Response,
+) {
+    let paths: Vec<Vec<PathSegment>> = response
+        .errors
+        .iter()
+        .filter(|e| !e.path.is_empty())
+        .map(|e| e.path.clone())
+        .collect();
+    if response.data == Value::Null {
+        // Every root field failed; rebuild `data` from their errors.
+        response.data = Value::Object(Default::default());
+    }
+    for path in paths {
+        let Some(nullable) = nullable_positions(registry, document, root, selection, &path) else {
+            continue; // a path we cannot type: leave it as async-graphql made it
+        };
+        match nullable.iter().rposition(|n| *n) {
+            Some(k) => set_null(&mut response.data, &path[..=k]),
+            None => {
+                response.data = Value::Null;
+                return;
+            }
+        }
+    }
+}
+
+/// The type of `owner.field`, as the registry spells it (`[User!]!`); an interface's
+/// concrete fields too (`... on User { email }` under `node`).
+fn field_type<'r>(registry: &'r Registry, owner: &str, field: &str) -> Option<&'r str> {
+    let ty = registry.types.get(owner)?;
+    if let Some(meta) = ty.field_by_name(field) {
+        return Some(&meta.ty);
+    }
+    ty.possible_types()?
+        .iter()
+        .find_map(|concrete| registry.types.get(concrete)?.field_by_name(field))
+        .map(|meta| meta.ty.as_str())
+}
+
+/// For each segment of `path`, whether that position may be null.
+fn nullable_positions(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    root: &str,
+    selection: &SelectionSet,
+    path: &[PathSegment],
+) -> Option<Vec<bool>> {
+    let mut flags = Vec::with_capacity(path.len());
+    let mut owner = root;
+    let mut selection = selection;
+    let mut current: Option<MetaTypeName<'_>> = None;
+    for segment in path {
+        match segment {
+            PathSegment::Field(key) => {
+                let field = find_field(document, selection, key)?;
+                let ty = field_type(registry, owner, field.name.node.as_str())?;
+                let tref = MetaTypeName::create(ty);
+                flags.push(!tref.is_non_null());
+                owner = MetaTypeName::concrete_typename(ty);
+                selection = &field.selection_set.node;
+                current = Some(tref);
+            }
+            PathSegment::Index(_) => {
+                let MetaTypeName::List(element) = current?.unwrap_non_null() else {
+                    return None;
+                };
+                let element = MetaTypeName::create(element);
+                flags.push(!element.is_non_null());
+                current = Some(element);
+            }
+        }
+    }
+    Some(flags)
+}
+
+/// The operation a request runs: its root type's name and its selection.
 fn operation<'a>(
+    registry: &'a Registry,
     document: &'a ExecutableDocument,
     name: Option<&str>,
-) -> Option<(&'static str, &'a SelectionSet)> {
+) -> Option<(&'a str, &'a SelectionSet)> {
     let op = match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(&Name::new(name))?,
         (DocumentOperations::Multiple(_), None) => return None,
     };
     let root = match op.node.ty {
-        OperationType::Query => "Query",
-        OperationType::Mutation => "Mutation",
+        OperationType::Query => registry.query_type.as_str(),
+        OperationType::Mutation => registry.mutation_type.as_deref()?,
         OperationType::Subscription => return None,
     };
     Some((root, &op.node.selection_set.node))

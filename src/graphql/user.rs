@@ -1,22 +1,24 @@
 //! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::attachment::AttachmentConnection;
-use super::connection::{self, TotalCount, connection};
+use super::connection::{self, connection};
 use super::deletion::Deletion;
-use super::loaders::{AttachmentCount, AttachmentPage, UserKey, prefetch};
-use super::{Attachment, ContextExt, or_null};
+use super::loaders::{AttachmentCount, UserKey, prefetch};
+use super::{Attachment, ContextExt};
 use crate::auth;
 use crate::entity::user;
-use crate::error::Error;
+use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{PageRequest, attachments, deletions, users};
+use crate::service::attachments::OwnerPage;
+use crate::service::{InScope, Listing, attachments, deletions, users};
 use crate::soft_delete::Scope;
 
 /// What a user may do.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::auth::Role")]
 pub enum Role {
     /// Sees live data: everyone's names, their own email and attachments.
     Member,
@@ -24,26 +26,6 @@ pub enum Role {
     Support,
     /// May do anything.
     Admin,
-}
-
-impl From<auth::Role> for Role {
-    fn from(role: auth::Role) -> Role {
-        match role {
-            auth::Role::Member => Role::Member,
-            auth::Role::Support => Role::Support,
-            auth::Role::Admin => Role::Admin,
-        }
-    }
-}
-
-impl From<Role> for auth::Role {
-    fn from(role: Role) -> auth::Role {
-        match role {
-            Role::Member => auth::Role::Member,
-            Role::Support => auth::Role::Support,
-            Role::Admin => auth::Role::Admin,
-        }
-    }
 }
 
 /// A person who keeps attachments.
@@ -64,6 +46,12 @@ impl User {
     }
 }
 
+impl From<InScope<user::Model>> for User {
+    fn from(found: InScope<user::Model>) -> User {
+        User::new(found.row, found.scope)
+    }
+}
+
 connection!(UserConnection, UserEdge, User, "users");
 
 #[Object]
@@ -75,17 +63,8 @@ impl User {
 
     /// The user's email: readable by the user themself, support and admins; anyone else
     /// gets `null` and a `FORBIDDEN` error for this field.
-    async fn email(&self, ctx: &Context<'_>) -> Option<String> {
-        let email = ctx.viewer().and_then(|viewer| {
-            if users::may_read_email(viewer, &self.row) {
-                Ok(Some(self.row.email.clone()))
-            } else {
-                Err(Error::forbidden(
-                    "email: only the user themself, support and admins may read it",
-                ))
-            }
-        });
-        or_null(ctx, email)
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(Some(users::email(ctx.viewer()?, &self.row)?))
     }
 
     /// Display name.
@@ -95,16 +74,7 @@ impl User {
 
     /// What the user may do.
     async fn role(&self) -> Result<Role> {
-        auth::Role::parse(&self.row.role)
-            .map(Role::from)
-            .ok_or_else(|| {
-                Error::Internal(anyhow::anyhow!(
-                    "user {} has an unknown role {:?}",
-                    self.row.id,
-                    self.row.role
-                ))
-                .into()
-            })
+        Ok(users::role(&self.row)?.into())
     }
 
     /// When the user was created.
@@ -124,7 +94,7 @@ impl User {
     }
 
     /// The deletion that hid this user: who, when, why.
-    async fn deletion(&self, ctx: &Context<'_>) -> Option<Deletion> {
+    async fn deletion(&self, ctx: &Context<'_>) -> Result<Option<Deletion>> {
         super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
@@ -136,125 +106,113 @@ impl User {
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
         #[graphql(
+            name = "includeDeleted",
             desc = "Also deleted attachments (support and admins). Default: the parent's scope."
         )]
-        include_deleted: Option<bool>,
+        include: Option<bool>,
         #[graphql(
+            name = "onlyDeleted",
             desc = "Only deleted attachments (support and admins). Default: the parent's scope."
         )]
-        only_deleted: Option<bool>,
+        only: Option<bool>,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
-        let page = PageRequest::parse(first, after.as_deref())?;
-        let scope = deletions::child_scope(viewer, self.scope, include_deleted, only_deleted)?;
-        attachments::may_list(viewer, self.row.id)?;
+        let (owner, after) = (self.row.id, after.as_deref());
+        let key = attachments::owner_page(viewer, self.scope, owner, first, after, include, only)?;
         // One batched, SQL-paged statement for every user of the response.
-        let key = AttachmentPage {
-            owner: self.row.id,
-            scope,
-            first: page.first,
-            after: page.after,
-        };
-        let mut rows = ctx
-            .loaders()?
-            .load_one(key)
-            .await
-            .map_err(Error::from)?
-            .unwrap_or_default();
-        let has_next_page = rows.len() as u64 > page.first;
-        rows.truncate(page.first as usize);
-        Ok(AttachmentConnection::new(
-            rows.into_iter()
-                .map(|a| Attachment::new(a, scope))
-                .collect(),
-            has_next_page,
-            page,
-            TotalCount::OfOwner(self.row.id, scope),
-        ))
+        let listing = ctx.loaders()?.load_one(key).await?;
+        let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
+        Ok(AttachmentConnection::of(listing, Attachment::new))
     }
 }
 
 /// Loads in one go what a page of users' children will ask for: each user as an owner (so
 /// `attachments { owner }` costs nothing more) and, when selected, their attachments in the
 /// scope they inherit.
-async fn prefetch_children(
-    ctx: &Context<'_>,
-    viewer: &auth::Viewer,
-    scope: Scope,
-    rows: &[user::Model],
-) -> Result<()> {
-    let loaders = ctx.loaders()?;
+async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) -> Result<()> {
+    let (viewer, loaders, scope) = (ctx.viewer()?, ctx.loaders()?, listing.scope);
+    let rows = &listing.rows;
     loaders
         .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), u.clone())))
         .await;
     // Each `attachments` selection (aliases may ask for several pages) in one load.
     let look = ctx.look_ahead();
-    let selections = look
-        .field("nodes")
-        .field("attachments")
-        .selection_fields()
-        .into_iter()
-        .chain(
-            look.field("edges")
-                .field("node")
-                .field("attachments")
-                .selection_fields(),
-        );
+    let nodes = look.field("nodes").field("attachments");
+    let edges = look.field("edges").field("node").field("attachments");
     let mut keys = Vec::new();
     let mut counts = Vec::new();
-    for selection in selections {
-        // Arguments the resolver would refuse are left for it to report.
-        let Some((page, child)) = page_arguments(viewer, scope, &selection) else {
+    for selection in nodes
+        .selection_fields()
+        .into_iter()
+        .chain(edges.selection_fields())
+    {
+        let Some(arguments) = PageArguments::of(&selection) else {
             continue;
         };
+        // Owners whose page the resolver would refuse are left for it to report.
+        let pages = rows
+            .iter()
+            .filter_map(|u| arguments.key(viewer, scope, u.id));
+        let pages: Vec<_> = pages.collect();
         if selection.selection_set().any(|f| f.name() == "totalCount") {
-            counts.extend(
-                rows.iter()
-                    .filter(|u| attachments::may_list(viewer, u.id).is_ok())
-                    .map(|u| AttachmentCount(u.id, child)),
-            );
+            counts.extend(pages.iter().map(|p| AttachmentCount(p.owner, p.scope)));
         }
-        keys.extend(
-            rows.iter()
-                .filter(|u| attachments::may_list(viewer, u.id).is_ok())
-                .map(|u| AttachmentPage {
-                    owner: u.id,
-                    scope: child,
-                    first: page.first,
-                    after: page.after,
-                }),
-        );
+        keys.extend(pages);
     }
     if !keys.is_empty() {
-        prefetch(loaders, keys).await.map_err(Error::from)?;
+        prefetch(loaders, keys).await?;
     }
     if !counts.is_empty() {
-        prefetch(loaders, counts).await.map_err(Error::from)?;
+        prefetch(loaders, counts).await?;
     }
     Ok(())
 }
 
-/// The page and scope a `User.attachments` selection asks for, if its arguments are valid.
-fn page_arguments(
-    viewer: &auth::Viewer,
-    parent: Scope,
-    selection: &async_graphql::SelectionField<'_>,
-) -> Option<(PageRequest, Scope)> {
-    use async_graphql::Value;
-    let (mut first, mut after, mut include, mut only) = (None, None, None, None);
-    for (name, value) in selection.arguments().ok()? {
-        match (name.as_str(), value) {
-            ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
-            ("after", Value::String(s)) => after = Some(s),
-            ("includeDeleted", Value::Boolean(b)) => include = Some(b),
-            ("onlyDeleted", Value::Boolean(b)) => only = Some(b),
-            (_, Value::Null) => {}
-            _ => return None,
+/// The arguments of one `User.attachments` selection, as literals in the document.
+struct PageArguments {
+    first: Option<i32>,
+    after: Option<String>,
+    include: Option<bool>,
+    only: Option<bool>,
+}
+
+impl PageArguments {
+    /// The selection's arguments; `None` when one is not a literal of the right type.
+    fn of(selection: &async_graphql::SelectionField<'_>) -> Option<PageArguments> {
+        use async_graphql::Value;
+        let mut args = PageArguments {
+            first: None,
+            after: None,
+            include: None,
+            only: None,
+        };
+        for (name, value) in selection.arguments().ok()? {
+            match (name.as_str(), value) {
+                ("first", Value::Number(n)) => args.first = Some(i32::try_from(n.as_i64()?).ok()?),
+                ("after", Value::String(s)) => args.after = Some(s),
+                ("includeDeleted", Value::Boolean(b)) => args.include = Some(b),
+                ("onlyDeleted", Value::Boolean(b)) => args.only = Some(b),
+                (_, Value::Null) => {}
+                _ => return None,
+            }
         }
+        Some(args)
     }
-    let page = PageRequest::parse(first, after.as_deref()).ok()?;
-    let scope = deletions::child_scope(viewer, parent, include, only).ok()?;
-    Some((page, scope))
+
+    /// The page `owner`'s `attachments` will ask for, if the resolver would accept it.
+    fn key(&self, viewer: &auth::Viewer, parent: Scope, owner: i64) -> Option<OwnerPage> {
+        let after = self.after.as_deref();
+        attachments::owner_page(
+            viewer,
+            parent,
+            owner,
+            self.first,
+            after,
+            self.include,
+            self.only,
+        )
+        .ok()
+    }
 }
 
 /// Fields for `createUser`.
@@ -287,12 +245,10 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> Option<User> {
-        let me = async {
-            let viewer = ctx.viewer()?;
-            users::get(ctx.db()?, Scope::Live, viewer.id()).await
-        };
-        or_null(ctx, me.await).map(|u| User::new(u, Scope::Live))
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let viewer = ctx.viewer()?;
+        let me = users::me(ctx.db()?, viewer).await?;
+        Ok(me.map(|u| User::new(u, Scope::Live)))
     }
 
     /// A user by id, or null when there is none the viewer may see.
@@ -305,16 +261,10 @@ impl UserQuery {
             default = false
         )]
         include_deleted: bool,
-    ) -> Option<User> {
-        let user = async {
-            let viewer = ctx.viewer()?;
-            let scope = viewer.scope(include_deleted, false)?;
-            let id = ids::decode(Kind::User, &id)?;
-            Ok(users::get(ctx.db()?, scope, id)
-                .await?
-                .map(|u| User::new(u, scope)))
-        };
-        or_null(ctx, user.await)
+    ) -> Result<Option<User>> {
+        let viewer = ctx.viewer()?;
+        let user = users::find(ctx.db()?, viewer, &id, include_deleted).await?;
+        Ok(user.map(User::from))
     }
 
     /// Users, oldest first: live ones, or with `includeDeleted`/`onlyDeleted` (support and
@@ -328,25 +278,10 @@ impl UserQuery {
         #[graphql(default = false)] only_deleted: bool,
     ) -> Result<UserConnection> {
         let viewer = ctx.viewer()?;
-        let scope = viewer.scope(include_deleted, only_deleted)?;
-        let page = PageRequest::parse(first, after.as_deref())?;
-        let query = users::list_scope(scope);
-        let found = query
-            .clone()
-            .page(ctx.db()?, page.first, page.after)
-            .await
-            .map_err(Error::from)?;
-        prefetch_children(ctx, viewer, scope, &found.rows).await?;
-        Ok(UserConnection::new(
-            found
-                .rows
-                .into_iter()
-                .map(|u| User::new(u, scope))
-                .collect(),
-            found.has_next_page,
-            page,
-            TotalCount::Users(query),
-        ))
+        let (include, only, after) = (include_deleted, only_deleted, after.as_deref());
+        let listing = users::list(ctx.db()?, viewer, include, only, first, after).await?;
+        prefetch_children(ctx, &listing).await?;
+        Ok(UserConnection::of(listing, User::new))
     }
 }
 

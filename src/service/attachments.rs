@@ -7,7 +7,7 @@ use crate::auth::{Role, Viewer};
 use crate::entity::{attachment, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::required_text;
+use crate::service::{InScope, Listing, PageRequest, Total, deletions, required_text};
 use crate::soft_delete::{self, Db, Handle, Scope, Scoped};
 
 /// An attachment to record.
@@ -33,6 +33,21 @@ pub async fn get(
     Ok(found.filter(|a| viewer.is_staff() || a.owner_id == viewer.id()))
 }
 
+/// `attachment(id, includeDeleted)`: the attachment with this global id, if the viewer may
+/// see it in the scope asked for.
+pub async fn find(
+    h: &impl Handle,
+    viewer: &Viewer,
+    id: &str,
+    include_deleted: bool,
+) -> Result<Option<InScope<attachment::Model>>> {
+    let scope = viewer.scope(include_deleted, false)?;
+    let id = ids::decode(Kind::Attachment, id)?;
+    Ok(get(h, viewer, scope, id)
+        .await?
+        .map(|row| InScope { row, scope }))
+}
+
 /// Fails with `FORBIDDEN` unless the viewer may list `owner`'s attachments: their own, or
 /// anyone's as support or admin.
 pub fn may_list(viewer: &Viewer, owner: i64) -> Result<()> {
@@ -45,9 +60,65 @@ pub fn may_list(viewer: &Viewer, owner: i64) -> Result<()> {
     }
 }
 
+/// `attachments`: one owner's (`ownerId`, a global id), or all the viewer may see.
+pub async fn list(
+    h: &impl Handle,
+    viewer: &Viewer,
+    owner_id: Option<&str>,
+    include_deleted: bool,
+    only_deleted: bool,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Listing<attachment::Model>> {
+    let scope = viewer.scope(include_deleted, only_deleted)?;
+    let page = PageRequest::parse(first, after)?;
+    let owner_id = owner_id.map(|id| ids::decode(Kind::User, id)).transpose()?;
+    let query = list_scope(viewer, scope, owner_id)?;
+    let found = query.clone().page(h, page.first, page.after).await?;
+    Ok(Listing::of(found, page, scope, Total::Attachments(query)))
+}
+
+/// One page of one owner's attachments (`User.attachments`): the key the GraphQL loaders
+/// read every owner's page of a response by, in one batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OwnerPage {
+    /// The owner's row id.
+    pub owner: i64,
+    /// The scope the page is read in.
+    pub scope: Scope,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+impl OwnerPage {
+    /// The listing of this page out of its rows read one ahead.
+    pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
+        let total = Total::OfOwner(self.owner, self.scope);
+        Listing::read_ahead(rows, self.page, self.scope, total)
+    }
+}
+
+/// `User.attachments`: which page of `owner`'s attachments to read. Without
+/// `includeDeleted`/`onlyDeleted` the scope the owner was read in carries down. A member may
+/// list only their own.
+pub fn owner_page(
+    viewer: &Viewer,
+    parent: Scope,
+    owner: i64,
+    first: Option<i32>,
+    after: Option<&str>,
+    include_deleted: Option<bool>,
+    only_deleted: Option<bool>,
+) -> Result<OwnerPage> {
+    let page = PageRequest::parse(first, after)?;
+    let scope = deletions::child_scope(viewer, parent, include_deleted, only_deleted)?;
+    may_list(viewer, owner)?;
+    Ok(OwnerPage { owner, scope, page })
+}
+
 /// The attachments a listing may show: one owner's, or (no owner given) all the viewer may
 /// see. A member asking for someone else's attachments is `FORBIDDEN`.
-pub fn list_scope(
+fn list_scope(
     viewer: &Viewer,
     scope: Scope,
     owner_id: Option<i64>,

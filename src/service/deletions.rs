@@ -1,4 +1,4 @@
-//! Deletes and restores under the role table, and the deletion log.
+//! Deletes and restores under the role table; reading the log is [`super::log`].
 //!
 //! Every change runs in one transaction that locks what it checks, so a refusal or a crash
 //! leaves the old state and a success leaves the whole new one. The set-based writes
@@ -14,9 +14,7 @@ use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::optional_text;
-use crate::soft_delete::{
-    self, Db, DeletionFilter, EntityKind, Handle, RestoreRefused, Scope, Scoped, Stamp, Tx,
-};
+use crate::soft_delete::{self, Db, EntityKind, RestoreRefused, Scope, Scoped, Stamp, Tx};
 
 /// The most ids one `deleteAttachments` takes.
 pub const MAX_BULK: usize = 100;
@@ -358,26 +356,6 @@ pub async fn restore_attachment(
         "attachment restored"
     );
     Ok(restored)
-}
-
-/// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
-pub fn may_read_log(viewer: &Viewer) -> Result<()> {
-    viewer
-        .see_deleted()
-        .map(|_| ())
-        .map_err(|_| Error::forbidden("only support and admins may read the deletion log"))
-}
-
-/// The deletion log, for support and admins.
-pub fn log(viewer: &Viewer, filter: DeletionFilter) -> Result<DeletionFilter> {
-    may_read_log(viewer)?;
-    Ok(filter)
-}
-
-/// One log entry, for support and admins.
-pub async fn get(h: &impl Handle, viewer: &Viewer, id: i64) -> Result<Option<deletion::Model>> {
-    may_read_log(viewer)?;
-    Ok(soft_delete::deletion(h, id).await?)
 }
 
 /// The scope a child inherits: its own arguments when given, else its parent's.

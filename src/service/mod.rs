@@ -4,6 +4,9 @@
 
 pub mod attachments;
 pub mod deletions;
+pub mod listing;
+pub mod log;
+pub mod nodes;
 pub mod purge;
 pub mod seed;
 pub mod setup;
@@ -11,6 +14,9 @@ pub mod users;
 
 use crate::error::{Error, Result};
 use crate::ids;
+use crate::soft_delete::{EntityKind, Scope};
+
+pub use listing::{Listing, Total};
 
 /// Page size when `first` is not given.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -18,7 +24,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: u64 = 100;
 
 /// A checked `first`/`after` pair.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     /// How many rows to return.
     pub first: u64,
@@ -46,6 +52,25 @@ impl PageRequest {
         let after = after.map(ids::decode_cursor).transpose()?;
         Ok(PageRequest { first, after })
     }
+}
+
+/// A row and the scope it was read in: its children inherit the scope.
+#[derive(Clone, Debug)]
+pub struct InScope<M> {
+    /// The row.
+    pub row: M,
+    /// The scope of the read that reached it.
+    pub scope: Scope,
+}
+
+/// The entity a stored `entity` column (deletion log, archive) names; an unknown one is an
+/// internal error.
+pub fn stored_entity(text: &str) -> Result<EntityKind> {
+    EntityKind::parse(text).ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "the database names an unknown entity {text:?}"
+        ))
+    })
 }
 
 /// Trims `value` and checks it is non-empty, at most `max` characters, and free of control

@@ -7,22 +7,24 @@ use chrono::Utc;
 
 use crate::auth::Viewer;
 use crate::duration;
+use crate::entity::archive;
 use crate::error::{Error, Result};
-use crate::soft_delete::{self, Db, PurgeCounts};
+use crate::service::{Listing, PageRequest, Total};
+use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, PurgeCounts, Scope};
 
 /// Rows per batch (one transaction each) unless asked otherwise.
 pub const DEFAULT_BATCH: u64 = 500;
 
-/// What a purge did (or, dry, would do).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a purge did, or on a dry run would do.
+#[derive(async_graphql::SimpleObject, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PurgeReport {
-    /// Users erased (or that would be).
+    /// Users archived and erased (on a dry run: that would be).
     pub users: u64,
-    /// Attachments erased (or that would be).
+    /// Attachments archived and erased (on a dry run: that would be).
     pub attachments: u64,
-    /// Rows copied to the archive: 0 on a dry run.
+    /// Rows copied to the archive; 0 on a dry run.
     pub archived: u64,
-    /// Whether nothing was changed.
+    /// Whether this was a dry run that changed nothing.
     pub dry_run: bool,
 }
 
@@ -31,14 +33,39 @@ pub fn parse_older_than(text: &str) -> Result<Duration> {
     duration::parse(text).map_err(|problem| Error::bad_input(format!("olderThan: {problem}")))
 }
 
-/// `purgeDeleted`: admins only.
+/// `archivedRecords`: purged rows, oldest archived first, for admins.
+pub async fn archived(
+    h: &impl Handle,
+    viewer: &Viewer,
+    entity: Option<EntityKind>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Listing<archive::Model>> {
+    viewer.require_admin("read the archive")?;
+    let page = PageRequest::parse(first, after)?;
+    let filter = ArchiveFilter {
+        entity,
+        since: None,
+    };
+    let found = filter.page(h, page.first, page.after).await?;
+    Ok(Listing::of(
+        found,
+        page,
+        Scope::Live,
+        Total::Archive(filter),
+    ))
+}
+
+/// `purgeDeleted`: admins only; `olderThan` as the client wrote it (`30d`, `24h`, `90s`…).
 pub async fn purge_as(
     db: &Db,
     viewer: &Viewer,
-    older_than: Duration,
+    older_than: &str,
     dry_run: bool,
 ) -> Result<PurgeReport> {
+    // The role first: a member learns nothing from how their argument was written.
     viewer.require_admin("purge deleted data")?;
+    let older_than = parse_older_than(older_than)?;
     let report = purge(db, older_than, dry_run, DEFAULT_BATCH, |_, _| {}).await?;
     tracing::info!(actor = viewer.id(), ?report, "purge requested");
     Ok(report)

@@ -5,8 +5,9 @@ use sea_orm::{ColumnTrait, Set};
 
 use crate::auth::{Role, Viewer};
 use crate::entity::user;
-use crate::error::{Error, Result, ResultExt};
-use crate::service::required_text;
+use crate::error::{Error, LIVE_USER_EMAIL, Result, ResultExt};
+use crate::ids::{self, Kind};
+use crate::service::{InScope, Listing, PageRequest, Total, required_text};
 use crate::soft_delete::{self, Handle, Scope, Scoped};
 
 /// A user to create.
@@ -68,9 +69,44 @@ fn email_taken(email: &str) -> impl FnOnce() -> String + '_ {
     move || format!("email: {email} is already used by another user")
 }
 
-/// Whether `viewer` may read `user`'s email: their own, or any if support or admin.
-pub fn may_read_email(viewer: &Viewer, user: &user::Model) -> bool {
-    viewer.id() == user.id || viewer.is_staff()
+/// `User.email`: readable by the user themself, support and admins; `FORBIDDEN` to anyone
+/// else.
+pub fn email<'a>(viewer: &Viewer, user: &'a user::Model) -> Result<&'a str> {
+    if viewer.id() == user.id || viewer.is_staff() {
+        Ok(&user.email)
+    } else {
+        Err(Error::forbidden(
+            "email: only the user themself, support and admins may read it",
+        ))
+    }
+}
+
+/// `User.role`: the stored role; an unknown one is an internal error.
+pub fn role(user: &user::Model) -> Result<Role> {
+    Role::parse(&user.role).ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "user {} has an unknown role {:?}",
+            user.id,
+            user.role
+        ))
+    })
+}
+
+/// `me`: the viewer's own live row.
+pub async fn me(h: &impl Handle, viewer: &Viewer) -> Result<Option<user::Model>> {
+    get(h, Scope::Live, viewer.id()).await
+}
+
+/// `user(id, includeDeleted)`: the user with this global id, if the viewer's scope shows it.
+pub async fn find(
+    h: &impl Handle,
+    viewer: &Viewer,
+    id: &str,
+    include_deleted: bool,
+) -> Result<Option<InScope<user::Model>>> {
+    let scope = viewer.scope(include_deleted, false)?;
+    let id = ids::decode(Kind::User, id)?;
+    Ok(get(h, scope, id).await?.map(|row| InScope { row, scope }))
 }
 
 /// The user with this id, if `scope` shows it.
@@ -87,10 +123,21 @@ pub async fn find_by_email(h: &impl Handle, email: &str) -> Result<Option<user::
         .await?)
 }
 
-/// Every user `scope` shows is listed to every signed-in viewer (names are public; emails
-/// are not).
-pub fn list_scope(scope: Scope) -> Scoped<user::Entity> {
-    Scoped::new(scope)
+/// `users`: every user the scope shows is listed to every signed-in viewer (names are
+/// public; emails are not).
+pub async fn list(
+    h: &impl Handle,
+    viewer: &Viewer,
+    include_deleted: bool,
+    only_deleted: bool,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Listing<user::Model>> {
+    let scope = viewer.scope(include_deleted, only_deleted)?;
+    let page = PageRequest::parse(first, after)?;
+    let query = Scoped::<user::Entity>::new(scope);
+    let found = query.clone().page(h, page.first, page.after).await?;
+    Ok(Listing::of(found, page, scope, Total::Users(query)))
 }
 
 /// Creates a user, without a permission check: for the CLI and first start.
@@ -108,7 +155,7 @@ pub async fn insert(h: &impl Handle, new: NewUser) -> Result<user::Model> {
     };
     soft_delete::insert(h, row)
         .await
-        .on_unique_violation(email_taken(&email))
+        .on_constraint(LIVE_USER_EMAIL, email_taken(&email))
 }
 
 /// `createUser`: admins only.
@@ -155,11 +202,6 @@ pub async fn update(
     }
     soft_delete::update_live(h, row)
         .await
-        .on_unique_violation(email_taken(&email))?
-        .ok_or_else(|| {
-            Error::not_found(format!(
-                "no user with id {}",
-                crate::ids::encode(crate::ids::Kind::User, id)
-            ))
-        })
+        .on_constraint(LIVE_USER_EMAIL, email_taken(&email))?
+        .ok_or_else(|| Error::not_found(format!("no user with id {}", ids::encode(Kind::User, id))))
 }

@@ -1,0 +1,87 @@
+//! One page of a listing, read once for every connection: the rows, where the page sits,
+//! the scope the rows were read in, and how to count the whole listing when asked.
+
+use sea_orm::ColumnTrait;
+
+use crate::entity::{attachment, user};
+use crate::error::Result;
+use crate::service::PageRequest;
+use crate::soft_delete::{ArchiveFilter, DeletionFilter, Handle, Page, Scope, Scoped};
+
+/// A page of rows of one listing (`users`, `attachments`, `deletions`, `archivedRecords`,
+/// `User.attachments`).
+#[derive(Clone, Debug)]
+pub struct Listing<M> {
+    /// The rows of the page, in the listing's order.
+    pub rows: Vec<M>,
+    /// Whether rows follow this page.
+    pub has_next_page: bool,
+    /// Whether rows come before this page (whenever `after` was given).
+    pub has_previous_page: bool,
+    /// The scope the rows were read in; their children inherit it.
+    pub scope: Scope,
+    /// How to count every row of the listing.
+    pub total: Total,
+}
+
+impl<M> Listing<M> {
+    /// The listing of one page the core read.
+    pub(crate) fn of(page: Page<M>, request: PageRequest, scope: Scope, total: Total) -> Self {
+        Listing {
+            rows: page.rows,
+            has_next_page: page.has_next_page,
+            has_previous_page: request.after.is_some(),
+            scope,
+            total,
+        }
+    }
+
+    /// The listing of a page read one row ahead (up to `first + 1` rows, as a batched
+    /// loader reads them): the extra row only says that another page follows.
+    pub fn read_ahead(mut rows: Vec<M>, request: PageRequest, scope: Scope, total: Total) -> Self {
+        let has_next_page = rows.len() as u64 > request.first;
+        rows.truncate(request.first as usize);
+        Listing {
+            rows,
+            has_next_page,
+            has_previous_page: request.after.is_some(),
+            scope,
+            total,
+        }
+    }
+}
+
+/// How a listing counts all its rows: a count query, run only when a client asks for
+/// `totalCount`.
+#[derive(Clone, Debug)]
+pub enum Total {
+    /// The users a scope shows.
+    Users(Scoped<user::Entity>),
+    /// The attachments a listing may show.
+    Attachments(Scoped<attachment::Entity>),
+    /// Entries of the deletion log.
+    Deletions(DeletionFilter),
+    /// Archived rows.
+    Archive(ArchiveFilter),
+    /// One owner's attachments in a scope (`User.attachments`). The GraphQL layer counts
+    /// these in one batch per response; [`Total::count`] counts one.
+    OfOwner(i64, Scope),
+}
+
+impl Total {
+    /// Runs the count.
+    pub async fn count(&self, h: &impl Handle) -> Result<u64> {
+        Ok(match self {
+            Total::Users(query) => query.clone().count(h).await?,
+            Total::Attachments(query) => query.clone().count(h).await?,
+            Total::Deletions(filter) => filter.count(h).await?,
+            Total::Archive(filter) => filter.count(h).await?,
+            Total::OfOwner(owner, scope) => {
+                Scoped::<attachment::Entity>::new(*scope)
+                    .filter(attachment::Column::OwnerId.eq(*owner))
+                    .count(h)
+                    .await?
+            }
+        })
+    }
+}
