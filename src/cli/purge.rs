@@ -90,19 +90,18 @@ fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 fn archive_line(record: &archive::Model) -> anyhow::Result<String> {
     let row: serde_json::Value = serde_json::from_str(&record.row)
         .with_context(|| format!("archive row {} holds invalid JSON", record.id))?;
-    let (entity, kind) = match EntityKind::parse(&record.entity) {
-        Some(EntityKind::User) => ("USER", Kind::User),
-        Some(EntityKind::Attachment) => ("ATTACHMENT", Kind::Attachment),
-        None => anyhow::bail!(
+    let Some(kind) = EntityKind::parse(&record.entity) else {
+        anyhow::bail!(
             "archive row {} names an unknown entity {:?}",
             record.id,
             record.entity
-        ),
+        )
     };
     Ok(serde_json::json!({
         "archiveId": record.id,
-        "entity": entity,
-        "entityId": ids::encode(kind, record.entity_id),
+        // The GraphQL enum's value: the stored name in capitals.
+        "entity": kind.as_str().to_ascii_uppercase(),
+        "entityId": ids::encode(kind.into(), record.entity_id),
         "deletionId": record.deletion_id.map(|d| ids::encode(Kind::Deletion, d)),
         "deletedAt": record.deleted_at,
         "archivedAt": record.archived_at,

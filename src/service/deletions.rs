@@ -14,7 +14,9 @@ use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::optional_text;
-use crate::soft_delete::{self, Db, EntityKind, RestoreRefused, Scope, Scoped, Stamp, Tx};
+use crate::soft_delete::{
+    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scope, Scoped, Stamp, Tx,
+};
 
 /// The most ids one `deleteAttachments` takes.
 pub const MAX_BULK: usize = 100;
@@ -201,31 +203,40 @@ async fn restore_in(
 ) -> Result<deletion::Model> {
     may_restore(viewer, logged, undo_window)?;
     let stamp = stamp(viewer, reason)?;
-    let deletion = ids::encode(Kind::Deletion, logged.id);
-    match soft_delete::restore(tx, logged.id, &stamp).await? {
-        Ok(restored) => Ok(restored),
-        Err(RestoreRefused::NotFound) => Err(deletion_not_found(logged.id)),
-        Err(RestoreRefused::AlreadyRestored(at)) => Err(Error::bad_input(format!(
+    soft_delete::restore(tx, logged.id, &stamp)
+        .await
+        .map_err(|err| match err {
+            RestoreError::Refused(why) => refusal(logged.id, why),
+            RestoreError::Database(err) => err.into(),
+        })
+}
+
+/// A refused restore of deletion `id`, in words that say what to do.
+fn refusal(id: i64, why: RestoreRefused) -> Error {
+    let deletion = ids::encode(Kind::Deletion, id);
+    match why {
+        RestoreRefused::NotFound => deletion_not_found(id),
+        RestoreRefused::AlreadyRestored(at) => Error::bad_input(format!(
             "deletionId: deletion {deletion} was already restored at {}",
             at.to_rfc3339()
-        ))),
-        Err(RestoreRefused::Purged {
+        )),
+        RestoreRefused::Purged {
             finished: Some(at), ..
-        }) => Err(Error::Conflict(format!(
+        } => Error::Conflict(format!(
             "deletion {deletion} was purged at {}: its rows are in the archive and cannot be restored",
             at.to_rfc3339()
-        ))),
-        Err(RestoreRefused::Purged { started, .. }) => Err(Error::Conflict(format!(
+        )),
+        RestoreRefused::Purged { started, .. } => Error::Conflict(format!(
             "a purge of deletion {deletion} began at {}: its rows are being archived and it can no longer be restored",
             started.to_rfc3339()
-        ))),
-        Err(RestoreRefused::ParentDeleted { owner }) => Err(Error::ParentDeleted(format!(
+        )),
+        RestoreRefused::ParentDeleted { owner } => Error::ParentDeleted(format!(
             "the owner {} is deleted; restore the owner first",
             ids::encode(Kind::User, owner)
-        ))),
-        Err(RestoreRefused::Conflict) => Err(Error::Conflict(
-            "a live user now holds this user's email; change that user's email first".into(),
         )),
+        RestoreRefused::Conflict => Error::Conflict(
+            "a live user now holds this user's email; change that user's email first".into(),
+        ),
     }
 }
 
@@ -262,16 +273,15 @@ async fn hiding_deletion_for_update<E: soft_delete::SoftDeletable>(
     not_found: fn(i64) -> Error,
 ) -> Result<Option<deletion::Model>> {
     for _ in 0..3 {
-        let hiding = soft_delete::hiding_deletion::<E>(tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        let Some(deletion_id) = hiding else {
-            return Ok(None);
+        let deletion_id = match soft_delete::row_state::<E>(tx, id).await? {
+            RowState::Missing => return Err(not_found(id)),
+            RowState::Live => return Ok(None),
+            RowState::HiddenBy(deletion_id) => deletion_id,
         };
         let logged = known_deletion_for_update(tx, viewer, deletion_id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        if soft_delete::hiding_deletion::<E>(tx, id).await?.flatten() == Some(deletion_id)
+        if soft_delete::row_state::<E>(tx, id).await? == RowState::HiddenBy(deletion_id)
             || logged.restored_at.is_some()
             || logged.purge_started_at.is_some()
         {

@@ -10,7 +10,7 @@ use crate::duration;
 use crate::entity::archive;
 use crate::error::{Error, Result};
 use crate::service::{Listing, PageRequest, Total};
-use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, PurgeCounts, Scope};
+use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, RowCounts, Scope};
 
 /// Rows per batch (one transaction each) unless asked otherwise.
 pub const DEFAULT_BATCH: u64 = 500;
@@ -100,7 +100,7 @@ pub async fn purge(
         });
     }
     let total = candidates.total();
-    let mut done = PurgeCounts::default();
+    let mut done = RowCounts::default();
     progress(0, total);
     loop {
         let outcome = soft_delete::purge_batch(db, cutoff, batch, Utc::now()).await?;

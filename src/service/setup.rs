@@ -13,7 +13,7 @@ pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
 /// Creates an admin when no live admin exists and returns it: `admin@localhost`, or the
 /// first free `admin+N@localhost` when a user already has that address.
 pub async fn ensure_admin(db: &Db) -> Result<Option<user::Model>> {
-    if soft_delete::live_user_with_role_exists(db, Role::Admin.as_str()).await? {
+    if soft_delete::live_user_with_role_exists(db, Role::Admin).await? {
         return Ok(None);
     }
     let mut n = 0;

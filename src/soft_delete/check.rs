@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait as _, DbErr, Statement};
 
-use super::{Handle, exec};
+use super::{EntityKind, Handle, exec};
 use crate::ids::{self, Kind};
 
 /// One broken invariant, about one row or one deletion.
@@ -49,9 +49,10 @@ impl Table {
 
     fn kind(self) -> Kind {
         match self {
-            Table::Users => Kind::User,
-            Table::Attachments => Kind::Attachment,
+            Table::Users => EntityKind::User,
+            Table::Attachments => EntityKind::Attachment,
         }
+        .into()
     }
 
     fn noun(self) -> &'static str {

@@ -21,7 +21,7 @@
 //! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
 //! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
 //! | `scope.rs` | [`Scope`], the [`SeeDeleted`] proof, [`Scoped`] reads, keyset [`Page`]s |
-//! | `rows.rs` | [`insert`], [`update_live`], [`hiding_deletion`] |
+//! | `rows.rs` | [`insert`], [`update_live`], [`row_state`] |
 //! | `delete.rs` | [`delete_user`], [`delete_attachments`] |
 //! | `restore.rs` | [`restore`] and what it checks first |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
@@ -55,9 +55,9 @@ mod stats;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};
-pub use purge::{BatchOutcome, PurgeCounts, purge_batch, purge_candidates};
-pub use restore::{RestoreRefused, deletion_for_update, hid_only_rows_of, restore};
-pub use rows::{hiding_deletion, insert, live_user_with_role_exists, update_live};
+pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
+pub use restore::{RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of, restore};
+pub use rows::{RowState, insert, live_user_with_role_exists, row_state, update_live};
 pub use scope::{Page, Scope, Scoped, SeeDeleted};
 pub use seed::{SeedUser, seed_batch};
 pub use settings::{exclusively, setting, setting_or_insert};

@@ -10,16 +10,16 @@ use sea_orm::{
 use super::{Db, Handle, SoftDeletable, Tx, exec};
 use crate::entity::{archive, attachment, deletion, user};
 
-/// Rows a purge removes, or would.
+/// How many users and attachments an operation touched (a purge, a seed), or would.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PurgeCounts {
-    /// Users archived and erased.
+pub struct RowCounts {
+    /// Users.
     pub users: u64,
-    /// Attachments archived and erased.
+    /// Attachments.
     pub attachments: u64,
 }
 
-impl PurgeCounts {
+impl RowCounts {
     /// Users and attachments together.
     pub fn total(self) -> u64 {
         self.users + self.attachments
@@ -48,7 +48,7 @@ fn purgeable_users(cutoff: DateTimeUtc) -> Condition {
 }
 
 /// What a purge with this cutoff would remove now.
-pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<PurgeCounts, DbErr> {
+pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<RowCounts, DbErr> {
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let attachments = attachment::Entity::find()
         .filter(attachment::Column::DeletedAt.lt(cutoff))
@@ -61,7 +61,7 @@ pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<Pu
         .filter(not_restored(user::Column::DeletionId))
         .count(&exec(h))
         .await?;
-    Ok(PurgeCounts { users, attachments })
+    Ok(RowCounts { users, attachments })
 }
 
 /// Row `row` of `E` as the archive keeps it.
@@ -117,7 +117,7 @@ async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// Rows archived and erased.
-    pub purged: PurgeCounts,
+    pub purged: RowCounts,
     /// Whether rows were due at all: `false` means the purge is done. (Rows can be due and
     /// yet not purged when a restore of their deletion won the race for its lock.)
     pub found: bool,
@@ -191,12 +191,12 @@ pub async fn purge_batch(
     let tx = db.begin().await?;
     let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
     let purged = match purge_rows::<attachment::Entity>(&tx, attachments_due, batch, now).await? {
-        Some(attachments) => PurgeCounts {
+        Some(attachments) => RowCounts {
             users: 0,
             attachments,
         },
         None => match purge_rows::<user::Entity>(&tx, purgeable_users(cutoff), batch, now).await? {
-            Some(users) => PurgeCounts {
+            Some(users) => RowCounts {
                 users,
                 attachments: 0,
             },

@@ -9,6 +9,7 @@ use sea_orm::{
 
 use super::{EntityKind, Handle, SoftDeletable, Stamp, Tx, exec};
 use crate::entity::{attachment, deletion, user};
+use crate::error::LIVE_USER_EMAIL;
 
 /// Why a restore could not happen. Whatever the reason, nothing was changed.
 #[derive(Debug)]
@@ -29,6 +30,27 @@ pub enum RestoreRefused {
     Conflict,
 }
 
+/// Why [`restore`] failed: a refusal (nothing changed) or the database.
+#[derive(Debug)]
+pub enum RestoreError {
+    /// The restore may not happen; the caller drops the transaction.
+    Refused(RestoreRefused),
+    /// The database failed.
+    Database(DbErr),
+}
+
+impl From<DbErr> for RestoreError {
+    fn from(err: DbErr) -> RestoreError {
+        RestoreError::Database(err)
+    }
+}
+
+impl From<RestoreRefused> for RestoreError {
+    fn from(why: RestoreRefused) -> RestoreError {
+        RestoreError::Refused(why)
+    }
+}
+
 /// The deletion with this id, locked for the rest of the transaction.
 pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Model>, DbErr> {
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
@@ -44,42 +66,38 @@ pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Mo
 /// lock). Then the owners of the attachments it brings back are share-locked before they are
 /// checked, so a concurrent `deleteUser` of an owner either commits first (and this restore
 /// is `ParentDeleted`) or waits and then cascades to what this restore brought back.
-pub async fn restore(
-    tx: &Tx,
-    id: i64,
-    stamp: &Stamp,
-) -> Result<Result<deletion::Model, RestoreRefused>, DbErr> {
+pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model, RestoreError> {
     let Some(logged) = deletion_for_update(tx, id).await? else {
-        return Ok(Err(RestoreRefused::NotFound));
+        return Err(RestoreRefused::NotFound.into());
     };
     if let Some(started) = logged.purge_started_at.or(logged.purged_at) {
-        return Ok(Err(RestoreRefused::Purged {
-            started,
-            finished: logged.purged_at,
-        }));
+        let finished = logged.purged_at;
+        return Err(RestoreRefused::Purged { started, finished }.into());
     }
     if let Some(at) = logged.restored_at {
-        return Ok(Err(RestoreRefused::AlreadyRestored(at)));
+        return Err(RestoreRefused::AlreadyRestored(at).into());
     }
     lock_owners_of_hidden_attachments(tx, id).await?;
     // An attachment comes back only under a live owner, or one this deletion brings back.
     let orphan = attachments_under_other_deleted_owner(tx, id).await?;
     if let Some(owner) = orphan {
-        return Ok(Err(RestoreRefused::ParentDeleted { owner }));
+        return Err(RestoreRefused::ParentDeleted { owner }.into());
     }
     match clear_deleted::<user::Entity>(tx, id).await {
         Ok(_) => {}
-        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            return Ok(Err(RestoreRefused::Conflict));
-        }
-        Err(err) => return Err(err),
+        Err(err) => match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(msg)) if LIVE_USER_EMAIL.is_named_in(&msg) => {
+                return Err(RestoreRefused::Conflict.into());
+            }
+            _ => return Err(err.into()),
+        },
     }
     clear_deleted::<attachment::Entity>(tx, id).await?;
     let mut row = logged.into_active_model();
     row.restored_at = Set(Some(stamp.at));
     row.restored_by = Set(Some(stamp.actor));
     row.restore_reason = Set(stamp.reason.clone());
-    Ok(Ok(row.update(&exec(tx)).await?))
+    Ok(row.update(&exec(tx)).await?)
 }
 
 /// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,

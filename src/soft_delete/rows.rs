@@ -7,6 +7,7 @@ use sea_orm::{
 
 use super::{Handle, Scoped, SoftDeletable, Tx, exec};
 use crate::entity::user;
+use crate::role::Role;
 
 /// Inserts a row and returns it as stored.
 pub async fn insert<A>(h: &impl Handle, row: A) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
@@ -39,25 +40,36 @@ where
 }
 
 /// Whether a live user has this role.
-pub async fn live_user_with_role_exists(h: &impl Handle, role: &str) -> Result<bool, DbErr> {
+pub async fn live_user_with_role_exists(h: &impl Handle, role: Role) -> Result<bool, DbErr> {
     Ok(Scoped::<user::Entity>::live()
-        .filter(user::Column::Role.eq(role))
+        .filter(user::Column::Role.eq(role.as_str()))
         .one(h)
         .await?
         .is_some())
 }
 
-/// For row `id` of `E`: `None` when there is no such row, `Some(None)` when it is live, and
-/// `Some(Some(deletion))` with the deletion that hid it. Tells nothing else of a deleted row,
-/// so restore paths can find what to undo without a wide scope.
-pub async fn hiding_deletion<E: SoftDeletable>(
-    tx: &Tx,
-    id: i64,
-) -> Result<Option<Option<i64>>, DbErr> {
+/// What became of one row: gone, live, or hidden by a deletion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowState {
+    /// No such row (never existed, or purged).
+    Missing,
+    /// The row is live.
+    Live,
+    /// The row is hidden by this deletion.
+    HiddenBy(i64),
+}
+
+/// The [`RowState`] of row `id` of `E`. Tells nothing else of a deleted row, so restore
+/// paths can find what to undo without a wide scope.
+pub async fn row_state<E: SoftDeletable>(tx: &Tx, id: i64) -> Result<RowState, DbErr> {
     // No row lock: restores and purges serialise on the deletion's row, which the caller
     // locks next (locking the row first would order locks against the purge's).
     #[allow(clippy::disallowed_methods)] // reads only the deletion id of one row
     let select = E::find();
     let row = select.filter(E::id_column().eq(id)).one(&exec(tx)).await?;
-    Ok(row.map(|row| E::deletion_id_of(&row)))
+    Ok(match row.as_ref().map(E::deletion_id_of) {
+        None => RowState::Missing,
+        Some(None) => RowState::Live,
+        Some(Some(deletion)) => RowState::HiddenBy(deletion),
+    })
 }

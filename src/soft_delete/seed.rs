@@ -3,7 +3,7 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ColumnTrait, ConnectionTrait as _, DbErr, EntityTrait, QueryFilter, Set};
 
-use super::{Db, EntityKind, PurgeCounts, exec};
+use super::{Db, EntityKind, RowCounts, exec};
 use crate::entity::{attachment, deletion, user};
 
 /// One synthetic user for [`seed_batch`].
@@ -24,7 +24,7 @@ pub async fn seed_batch(
     db: &Db,
     users: &[SeedUser],
     attachments_per_user: u64,
-) -> Result<PurgeCounts, DbErr> {
+) -> Result<RowCounts, DbErr> {
     const ROWS_PER_STATEMENT: usize = 3_000;
     let tx = db.begin().await?;
     let rows: Vec<user::ActiveModel> = users
@@ -140,7 +140,7 @@ pub async fn seed_batch(
         }
     }
     tx.commit().await?;
-    Ok(PurgeCounts {
+    Ok(RowCounts {
         users: users.len() as u64,
         attachments: attachments.len() as u64,
     })
