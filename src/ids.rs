@@ -8,7 +8,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{Error, Result};
-use crate::soft_delete::EntityKind;
 
 /// What a global id names: a soft-deletable entity's row, or a deletion log entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,15 +15,6 @@ pub enum Kind {
     User,
     Attachment,
     Deletion,
-}
-
-impl From<EntityKind> for Kind {
-    fn from(entity: EntityKind) -> Kind {
-        match entity {
-            EntityKind::User => Kind::User,
-            EntityKind::Attachment => Kind::Attachment,
-        }
-    }
 }
 
 impl Kind {

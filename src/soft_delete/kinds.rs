@@ -5,6 +5,7 @@ use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
 use crate::entity::{attachment, user};
+use crate::ids::Kind;
 
 /// The soft-deletable entities, as the deletion log names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,6 +29,16 @@ impl EntityKind {
             "user" => Some(EntityKind::User),
             "attachment" => Some(EntityKind::Attachment),
             _ => None,
+        }
+    }
+}
+
+/// The kind of global id a row of this entity has.
+impl From<EntityKind> for Kind {
+    fn from(entity: EntityKind) -> Kind {
+        match entity {
+            EntityKind::User => Kind::User,
+            EntityKind::Attachment => Kind::Attachment,
         }
     }
 }
