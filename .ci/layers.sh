@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The layers of the README's "Map of the code": each top-level module of src/ may import only
+# the modules its row names (arrows point down, so there is no import circle). Fails on any
+# `crate::X` in code (comments aside) that the table does not allow, and proves it bites by
+# checking a planted upward import.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 - "$@" <<'PY'
+import glob, re, sys
+
+ALLOWED = {
+    "entity": set(),
+    "error": set(),
+    "role": set(),
+    "duration": set(),
+    "metrics": set(),
+    "ids": {"error"},
+    "soft_delete": {"entity", "error", "ids", "role"},
+    "auth": {"entity", "error", "ids", "role", "soft_delete"},
+    "service": {"auth", "duration", "entity", "error", "ids", "soft_delete"},
+    "graphql": {"auth", "entity", "error", "ids", "service", "soft_delete"},
+    "graphql_http": set(),
+    "config": {"duration"},
+    "app": {"auth", "config", "graphql", "graphql_http", "metrics", "service", "soft_delete"},
+    "cli": {"app", "auth", "config", "duration", "entity", "error", "ids", "service", "soft_delete"},
+}
+
+
+def violations(files):
+    found = []
+    for path, text in files:
+        rel = path[len("src/"):]
+        top = rel.split("/")[0].removesuffix(".rs")
+        if top in ("lib", "main"):
+            continue
+        if top not in ALLOWED:
+            found.append(f"{path}: module `{top}` is not in the layer table (.ci/layers.sh, README)")
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip().startswith("//"):
+                continue
+            for used in re.findall(r"crate::([a-z_]+)", line):
+                if used != top and used not in ALLOWED[top]:
+                    found.append(f"{path}:{n}: `{top}` may not import `{used}`: {line.strip()}")
+    return found
+
+
+tree = [(p, open(p).read()) for p in sorted(glob.glob("src/**/*.rs", recursive=True))]
+planted = violations([("src/soft_delete/planted.rs", "use crate::service::users;\n")])
+if not planted:
+    sys.exit("FAIL: the layer check missed a planted upward import (soft_delete -> service)")
+bad = violations(tree)
+if bad:
+    print("FAIL: imports against the layers of the README's map:", *bad, sep="\n  ", file=sys.stderr)
+    sys.exit(1)
+print(f"ok: {len(tree)} files keep to the layers; a planted upward import is refused")
+PY
