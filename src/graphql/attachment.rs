@@ -11,7 +11,7 @@ use super::{ContextExt, User};
 use crate::entity::attachment;
 use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{InScope, Listing, attachments, deletions};
+use crate::service::{InScope, Listing, attachments, deletions, restore};
 use crate::soft_delete::Scope;
 
 /// A file's metadata, kept by its owner.
@@ -227,7 +227,7 @@ impl AttachmentMutation {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Attachment, &id)?;
         let window = ctx.undo_window()?;
-        let restored = deletions::restore_attachment(ctx.db()?, viewer, id, reason, window).await?;
+        let restored = restore::restore_attachment(ctx.db()?, viewer, id, reason, window).await?;
         Ok(Attachment::new(restored, Scope::Live))
     }
 }

@@ -10,7 +10,7 @@ use super::{ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{Listing, deletions, log, stored_entity};
+use crate::service::{Listing, deletions, log, restore, stored_entity};
 use crate::soft_delete::{EntityKind, Scope};
 
 /// What a deletion was asked for.
@@ -228,7 +228,7 @@ impl DeletionMutation {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Deletion, &deletion_id)?;
         let window = ctx.undo_window()?;
-        let restored = deletions::restore(ctx.db()?, viewer, id, reason, window).await?;
+        let restored = restore::restore(ctx.db()?, viewer, id, reason, window).await?;
         Ok(Deletion::new(restored, Scope::Live))
     }
 }

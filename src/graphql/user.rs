@@ -13,7 +13,7 @@ use crate::entity::user;
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::attachments::OwnerPage;
-use crate::service::{InScope, Listing, attachments, deletions, users};
+use crate::service::{InScope, Listing, attachments, deletions, restore, users};
 use crate::soft_delete::Scope;
 
 /// What a user may do.
@@ -347,7 +347,7 @@ impl UserMutation {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::User, &id)?;
         let window = ctx.undo_window()?;
-        let user = deletions::restore_user(ctx.db()?, viewer, id, reason, window).await?;
+        let user = restore::restore_user(ctx.db()?, viewer, id, reason, window).await?;
         Ok(User::new(user, Scope::Live))
     }
 }

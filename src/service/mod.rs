@@ -8,6 +8,7 @@ pub mod listing;
 pub mod log;
 pub mod nodes;
 pub mod purge;
+pub mod restore;
 pub mod seed;
 pub mod setup;
 pub mod users;

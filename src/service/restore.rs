@@ -1,0 +1,275 @@
+//! Restores under the role table: one deletion exactly (`restore`), or the deletion hiding
+//! one row (`restoreUser`, `restoreAttachment`), with refusals that say what to do first.
+//!
+//! The deletion's row is locked before anything is checked, so a restore never races a purge
+//! or another restore of it; the undo itself lives in [`crate::soft_delete::restore`].
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::auth::{Role, Viewer};
+use crate::entity::{attachment, deletion, user};
+use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
+use crate::soft_delete::{
+    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scoped, Tx,
+};
+
+use super::deletions::{attachment_not_found, stamp, user_not_found};
+
+fn deletion_not_found(id: i64) -> Error {
+    Error::not_found(format!(
+        "no deletion with id {}",
+        ids::encode(Kind::Deletion, id)
+    ))
+}
+
+/// Whether `viewer` may know of deletion `logged` at all. Support and admins read the whole
+/// log. A member knows only deletions they made *of their own rows*: rights follow the
+/// current role, so an admin demoted to member keeps no hold on deletions they made of
+/// others' data. What a viewer may not know of answers exactly like what does not exist.
+async fn may_know_of(tx: &Tx, viewer: &Viewer, logged: &deletion::Model) -> Result<bool> {
+    match viewer.role() {
+        Role::Admin | Role::Support => Ok(true),
+        Role::Member => Ok(logged.actor_id == Some(viewer.id())
+            && soft_delete::hid_only_rows_of(tx, logged, viewer.id()).await?),
+    }
+}
+
+/// Whether `viewer`, who may know of `logged`, may undo it: admins any; members within the
+/// undo window; support never.
+fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration) -> Result<()> {
+    match viewer.role() {
+        Role::Admin => Ok(()),
+        Role::Support => Err(Error::forbidden(
+            "support may read deleted data but not restore it",
+        )),
+        Role::Member => {
+            let age = Utc::now().signed_duration_since(logged.deleted_at);
+            let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
+            if age > window {
+                return Err(Error::forbidden(format!(
+                    "the undo window ({}s) has passed; ask an admin to restore it",
+                    undo_window.as_secs()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Locks deletion `id` and returns it if the viewer may know of it; `None` otherwise, which
+/// callers answer exactly as for a missing id.
+async fn known_deletion_for_update(
+    tx: &Tx,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Option<deletion::Model>> {
+    let Some(logged) = soft_delete::deletion_for_update(tx, id).await? else {
+        return Ok(None);
+    };
+    Ok(may_know_of(tx, viewer, &logged).await?.then_some(logged))
+}
+
+async fn restore_in(
+    tx: &Tx,
+    viewer: &Viewer,
+    logged: &deletion::Model,
+    reason: Option<String>,
+    undo_window: Duration,
+) -> Result<deletion::Model> {
+    may_restore(viewer, logged, undo_window)?;
+    let stamp = stamp(viewer, reason)?;
+    soft_delete::restore(tx, logged.id, &stamp)
+        .await
+        .map_err(|err| match err {
+            RestoreError::Refused(why) => refusal(logged.id, why),
+            RestoreError::Database(err) => err.into(),
+        })
+}
+
+/// A refused restore of deletion `id`, in words that say what to do.
+fn refusal(id: i64, why: RestoreRefused) -> Error {
+    let deletion = ids::encode(Kind::Deletion, id);
+    match why {
+        RestoreRefused::NotFound => deletion_not_found(id),
+        RestoreRefused::AlreadyRestored(at) => Error::bad_input(format!(
+            "deletionId: deletion {deletion} was already restored at {}",
+            at.to_rfc3339()
+        )),
+        RestoreRefused::Purged {
+            finished: Some(at), ..
+        } => Error::Conflict(format!(
+            "deletion {deletion} was purged at {}: its rows are in the archive and cannot be restored",
+            at.to_rfc3339()
+        )),
+        RestoreRefused::Purged { started, .. } => Error::Conflict(format!(
+            "a purge of deletion {deletion} began at {}: its rows are being archived and it can no longer be restored",
+            started.to_rfc3339()
+        )),
+        RestoreRefused::ParentDeleted { owner } => Error::ParentDeleted(format!(
+            "the owner {} is deleted; restore the owner first",
+            ids::encode(Kind::User, owner)
+        )),
+        RestoreRefused::Conflict => Error::Conflict(
+            "a live user now holds this user's email; change that user's email first".into(),
+        ),
+    }
+}
+
+/// `restore`: undoes exactly one deletion, its cascade included.
+pub async fn restore(
+    db: &Db,
+    viewer: &Viewer,
+    deletion_id: i64,
+    reason: Option<String>,
+    undo_window: Duration,
+) -> Result<deletion::Model> {
+    let tx = db.begin().await?;
+    let logged = known_deletion_for_update(&tx, viewer, deletion_id)
+        .await?
+        .ok_or_else(|| deletion_not_found(deletion_id))?;
+    let restored = restore_in(&tx, viewer, &logged, reason, undo_window).await?;
+    tx.commit().await?;
+    tracing::info!(
+        deletion = deletion_id,
+        actor = viewer.id(),
+        "deletion restored"
+    );
+    Ok(restored)
+}
+
+/// The deletion hiding row `id` of `E`, locked, if the viewer may know of it. `Ok(None)`: the
+/// row is live. `not_found` when there is no such row or the viewer may not know of its
+/// deletion. The row's deletion is read, then locked, then read again: a restore or purge
+/// that changed it meanwhile is seen.
+async fn hiding_deletion_for_update<E: soft_delete::SoftDeletable>(
+    tx: &Tx,
+    viewer: &Viewer,
+    id: i64,
+    not_found: fn(i64) -> Error,
+) -> Result<Option<deletion::Model>> {
+    for _ in 0..3 {
+        let deletion_id = match soft_delete::row_state::<E>(tx, id).await? {
+            RowState::Missing => return Err(not_found(id)),
+            RowState::Live => return Ok(None),
+            RowState::HiddenBy(deletion_id) => deletion_id,
+        };
+        let logged = known_deletion_for_update(tx, viewer, deletion_id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        if soft_delete::row_state::<E>(tx, id).await? == RowState::HiddenBy(deletion_id)
+            || logged.restored_at.is_some()
+            || logged.purge_started_at.is_some()
+        {
+            return Ok(Some(logged));
+        }
+    }
+    Err(Error::Conflict(
+        "the row changed while it was being restored; try again".into(),
+    ))
+}
+
+/// `restoreUser`: undoes the deletion that hid this user.
+pub async fn restore_user(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    reason: Option<String>,
+    undo_window: Duration,
+) -> Result<user::Model> {
+    let tx = db.begin().await?;
+    // Live users are visible to everyone, so "not deleted" tells nothing new.
+    let logged = hiding_deletion_for_update::<user::Entity>(&tx, viewer, id, user_not_found)
+        .await?
+        .ok_or_else(|| Error::bad_input("id: this user is not deleted"))?;
+    let restore = Restore::new(viewer, reason, undo_window);
+    restore
+        .row::<user::Entity>(tx, &logged, id, user_not_found)
+        .await
+}
+
+/// `restoreAttachment`: undoes the deletion that hid this attachment. One hidden by its
+/// owner's deletion comes back with its owner: `PARENT_DELETED` here.
+pub async fn restore_attachment(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    reason: Option<String>,
+    undo_window: Duration,
+) -> Result<attachment::Model> {
+    let tx = db.begin().await?;
+    let Some(logged) =
+        hiding_deletion_for_update::<attachment::Entity>(&tx, viewer, id, attachment_not_found)
+            .await?
+    else {
+        // Live: "not deleted" only to those who may see it; to others, as if missing.
+        let visible = Scoped::<attachment::Entity>::live()
+            .by_id(&tx, id)
+            .await?
+            .is_some_and(|a| viewer.is_staff() || a.owner_id == viewer.id());
+        return Err(if visible {
+            Error::bad_input("id: this attachment is not deleted")
+        } else {
+            attachment_not_found(id)
+        });
+    };
+    if EntityKind::parse(&logged.entity) == Some(EntityKind::User) {
+        return Err(Error::ParentDeleted(format!(
+            "this attachment was hidden by its owner's deletion; restore the owner {} (or deletion {})",
+            ids::encode(Kind::User, logged.entity_id),
+            ids::encode(Kind::Deletion, logged.id)
+        )));
+    }
+    let restore = Restore::new(viewer, reason, undo_window);
+    restore
+        .row::<attachment::Entity>(tx, &logged, id, attachment_not_found)
+        .await
+}
+
+/// A restore of one row's deletion, by `viewer`, for `reason`.
+struct Restore<'a> {
+    viewer: &'a Viewer,
+    reason: Option<String>,
+    undo_window: Duration,
+}
+
+impl<'a> Restore<'a> {
+    fn new(viewer: &'a Viewer, reason: Option<String>, undo_window: Duration) -> Restore<'a> {
+        Restore {
+            viewer,
+            reason,
+            undo_window,
+        }
+    }
+
+    /// Undoes `logged` (the deletion hiding row `id` of `E`, locked in `tx`), commits, and
+    /// returns the row, live again.
+    async fn row<E>(
+        self,
+        tx: Tx,
+        logged: &deletion::Model,
+        id: i64,
+        not_found: fn(i64) -> Error,
+    ) -> Result<E::Model>
+    where
+        E: soft_delete::SoftDeletable,
+        E::Model: Sync,
+    {
+        restore_in(&tx, self.viewer, logged, self.reason, self.undo_window).await?;
+        let row = Scoped::<E>::live()
+            .by_id(&tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        tx.commit().await?;
+        tracing::info!(
+            deletion = logged.id,
+            entity = E::KIND.as_str(),
+            id,
+            actor = self.viewer.id(),
+            "row restored"
+        );
+        Ok(row)
+    }
+}
