@@ -6,6 +6,7 @@ use axum::http::{Method, header};
 use axum::response::Response;
 
 use super::{AppState, MAX_BODY_BYTES};
+use crate::graphql::roots::RootLookups;
 use crate::graphql::{RequestAuth, loaders};
 use crate::graphql_http::{self, Incoming, MediaType, Outcome, Refusal};
 
@@ -58,7 +59,11 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
     // APQ: a document sent with its hash is kept once the schema has accepted it.
     let register = register.map(|hash| (hash, request.query.clone()));
     let loaders = loaders::for_request(state.db.clone());
-    let response = state.schema.execute(request.data(auth).data(loaders)).await;
+    let request = request
+        .data(auth)
+        .data(loaders)
+        .data(RootLookups::default());
+    let response = state.schema.execute(request).await;
     match graphql_http::classify(response) {
         Outcome::Executed(response) => {
             if let Some((hash, text)) = register {

@@ -138,7 +138,13 @@ impl AttachmentQuery {
         include_deleted: bool,
     ) -> Result<Option<Attachment>> {
         let viewer = ctx.viewer()?;
-        let found = attachments::find(ctx.db()?, viewer, &id, include_deleted).await?;
+        let found = attachments::find(
+            super::roots::loaders(ctx).await?,
+            viewer,
+            &id,
+            include_deleted,
+        )
+        .await?;
         Ok(found.map(Attachment::from))
     }
 

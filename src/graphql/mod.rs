@@ -9,9 +9,10 @@ mod connection;
 mod deletion;
 mod lifecycle;
 pub mod limits;
-pub mod loaders;
+pub use crate::service::loaders;
 mod node;
 pub mod nulls;
+pub mod roots;
 mod user;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};

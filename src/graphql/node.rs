@@ -1,9 +1,9 @@
-//! Relay global object identification: `node(id)` under the same visibility as `user` and
-//! `attachment`.
+//! Relay global object identification: `node(id)` and `nodes(ids)` under the same
+//! visibility as `user` and `attachment`.
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use super::{Attachment, ContextExt, User};
+use super::{Attachment, ContextExt, User, roots};
 use crate::error::Result;
 use crate::service::nodes::{self, NodeRow};
 use crate::soft_delete::Scope;
@@ -16,7 +16,7 @@ pub enum Node {
     Attachment(Attachment),
 }
 
-/// `node(id)`.
+/// `node(id)`, `nodes(ids)`.
 #[derive(Default)]
 pub struct NodeQuery;
 
@@ -34,6 +34,17 @@ impl NodeQuery {
     /// The object with this global id, or null when the viewer cannot see one.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let viewer = ctx.viewer()?;
-        Ok(nodes::node(ctx.db()?, viewer, &id).await?.map(Node::from))
+        Ok(nodes::node(roots::loaders(ctx).await?, viewer, &id)
+            .await?
+            .map(Node::from))
+    }
+
+    /// The objects with these global ids (at most 100), in order: `null` where the viewer
+    /// cannot see one. Users and attachments are each read in one batch.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        let viewer = ctx.viewer()?;
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        let found = nodes::nodes(roots::loaders(ctx).await?, viewer, &ids).await?;
+        Ok(found.into_iter().map(|row| row.map(Node::from)).collect())
     }
 }

@@ -263,7 +263,13 @@ impl UserQuery {
         include_deleted: bool,
     ) -> Result<Option<User>> {
         let viewer = ctx.viewer()?;
-        let user = users::find(ctx.db()?, viewer, &id, include_deleted).await?;
+        let user = users::find(
+            super::roots::loaders(ctx).await?,
+            viewer,
+            &id,
+            include_deleted,
+        )
+        .await?;
         Ok(user.map(User::from))
     }
 

@@ -7,6 +7,7 @@ use crate::auth::{Role, Viewer};
 use crate::entity::{attachment, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::loaders::{AttachmentKey, Loaders};
 use crate::service::{InScope, Listing, PageRequest, Total, deletions, required_text};
 use crate::soft_delete::{self, Db, Handle, Scope, Scoped};
 
@@ -19,32 +20,24 @@ pub struct NewAttachment {
     pub size_bytes: i64,
 }
 
-/// The live attachment with this id, if the viewer may see it. Another member's attachment
-/// is as invisible as a missing one.
-pub async fn get(
-    h: &impl Handle,
-    viewer: &Viewer,
-    scope: Scope,
-    id: i64,
-) -> Result<Option<attachment::Model>> {
-    let found = Scoped::<attachment::Entity>::new(scope)
-        .by_id(h, id)
-        .await?;
-    Ok(found.filter(|a| viewer.is_staff() || a.owner_id == viewer.id()))
+/// Whether `viewer` may see attachment `a`: their own, or anyone's as support or admin.
+pub fn may_see(viewer: &Viewer, a: &attachment::Model) -> bool {
+    viewer.is_staff() || a.owner_id == viewer.id()
 }
 
 /// `attachment(id, includeDeleted)`: the attachment with this global id, if the viewer may
 /// see it in the scope asked for.
 pub async fn find(
-    h: &impl Handle,
+    loaders: &Loaders,
     viewer: &Viewer,
     id: &str,
     include_deleted: bool,
 ) -> Result<Option<InScope<attachment::Model>>> {
     let scope = viewer.scope(include_deleted, false)?;
     let id = ids::decode(Kind::Attachment, id)?;
-    Ok(get(h, viewer, scope, id)
-        .await?
+    let found = loaders.load_one(AttachmentKey(id, scope)).await?;
+    Ok(found
+        .filter(|a| may_see(viewer, a))
         .map(|row| InScope { row, scope }))
 }
 

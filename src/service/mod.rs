@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod deletions;
 pub mod listing;
+pub mod loaders;
 pub mod log;
 pub mod nodes;
 pub mod purge;

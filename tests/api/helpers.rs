@@ -279,6 +279,18 @@ impl TestApp {
         changed
     }
 
+    /// The server's `/metrics` page.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(format!("{}/metrics", self.base)).send().await;
+        let response = response.expect("metrics respond");
+        response.text().await.expect("a metrics body")
+    }
+
+    /// The SQL statements the server has run so far (`keepsake_db_statements_total`).
+    pub async fn statements(&self) -> f64 {
+        metric(&self.metrics().await, "keepsake_db_statements_total")
+    }
+
     /// Runs `query` as the admin.
     pub async fn as_admin(&self, query: &str, variables: Value) -> Value {
         self.graphql(Some(&self.admin_token), query, variables)
@@ -460,4 +472,11 @@ impl TestApp {
             );
         }
     }
+}
+
+/// The value of metric `name` on a `/metrics` page.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, assert_ok, data, on_both_backends};
+use crate::helpers::{Backend, TestApp, assert_ok, data, metric, on_both_backends};
 
 on_both_backends!(
     healthz_answers_when_the_database_does,
@@ -23,28 +23,12 @@ async fn healthz_answers_when_the_database_does(backend: Backend) {
     assert_eq!(response.status(), 200);
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
 async fn metrics_count_statements_and_requests(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let scrape = || async {
-        app.http
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    let before = scrape().await;
+    let before = app.metrics().await;
     let body = app.as_admin("{ me { id } }", json!({})).await;
     assert_ok(&body);
-    let after = scrape().await;
+    let after = app.metrics().await;
     assert_eq!(
         metric(&after, "keepsake_graphql_requests_total")
             - metric(&before, "keepsake_graphql_requests_total"),

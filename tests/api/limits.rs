@@ -46,22 +46,6 @@ async fn the_standard_introspection_query_works_with_and_without_a_token(backend
     }
 }
 
-async fn statements(app: &TestApp) -> f64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("keepsake_db_statements_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("keepsake_db_statements_total")
-}
-
 #[track_caller]
 fn assert_refused(body: &Value, words: &[&str]) {
     assert_eq!(
@@ -102,9 +86,9 @@ async fn deep_and_costly_queries_are_refused_before_any_statement_runs(backend: 
         (cube, vec!["costs", "budget is 100000"]),
         (aliases, vec!["costs", "budget is 100000"]),
     ] {
-        let before = statements(&app).await;
+        let before = app.statements().await;
         let body = app.graphql(token, &query, json!({})).await;
-        let after = statements(&app).await;
+        let after = app.statements().await;
         assert_refused(&body, &words);
         // Only the viewer's lookup ran.
         assert_eq!(after - before, 1.0, "statements for {query:.60}");

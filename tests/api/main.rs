@@ -16,6 +16,7 @@ mod http;
 mod lifecycle;
 mod limits;
 mod newcomer;
+mod nodes;
 mod pagination;
 mod production_http;
 mod readme;

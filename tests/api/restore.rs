@@ -655,25 +655,6 @@ async fn a_cascade_that_fails_midway_leaves_nothing_deleted(backend: Backend) {
     assert_eq!(app.admin().log_size().await, logged + 1);
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
-async fn statements_so_far(app: &TestApp) -> f64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics respond")
-        .text()
-        .await
-        .expect("a metrics body");
-    metric(&text, "keepsake_db_statements_total")
-}
-
 async fn listing_users_with_attachments_and_owners_costs_the_same_statements_for_any_size(
     backend: Backend,
 ) {
@@ -689,9 +670,9 @@ async fn listing_users_with_attachments_and_owners_costs_the_same_statements_for
             members += 1;
         }
         let users = n + 1; // and the admin
-        let before = statements_so_far(&app).await;
+        let before = app.statements().await;
         let body = app.as_admin(LIST, json!({ "n": users })).await;
-        let after = statements_so_far(&app).await;
+        let after = app.statements().await;
         assert_ok(&body);
 
         // The answer is whole: every user, every attachment, every owner.

@@ -6,6 +6,7 @@ use async_graphql::parser::types::{ExecutableDocument, Field, Selection, Selecti
 use async_graphql::{Value, Variables};
 
 use super::{MAX_COST, MAX_INTROSPECTION_DEPTH, Measure, STATEMENT_COST};
+use crate::service::nodes::MAX_NODE_IDS;
 use crate::service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// Fields that are paged connections: their rows multiply by the page size.
@@ -114,6 +115,12 @@ impl Walk<'_> {
         if name == "totalCount" && !introspection {
             return 1 + statement;
         }
+        if name == "nodes" && root && !introspection {
+            // `nodes(ids)`: one batched read per entity; what each object selects costs per id.
+            let rows = self.list_len(field, "ids").clamp(1, MAX_NODE_IDS as u64);
+            let each = self.selection(children, level, false, false, true);
+            return (1 + statement).saturating_add(each.saturating_mul(rows));
+        }
         let own = if root && !introspection {
             1 + statement
         } else {
@@ -161,6 +168,25 @@ impl Walk<'_> {
                 }
                 cost
             }
+        }
+    }
+
+    /// How many items list argument `arg` holds (a literal or a variable); 0 when absent.
+    fn list_len(&self, field: &Field, arg: &str) -> u64 {
+        let value = field
+            .arguments
+            .iter()
+            .find(|(name, _)| name.node.as_str() == arg)
+            .map(|(_, value)| &value.node);
+        let resolved = value.and_then(|v| {
+            v.clone()
+                .into_const_with(|name| self.variables.get(&name).cloned().ok_or(()))
+                .ok()
+        });
+        match resolved {
+            Some(Value::List(items)) => items.len() as u64,
+            Some(Value::Null) | None => 0,
+            Some(_) => 1,
         }
     }
 

@@ -42,9 +42,15 @@ pub struct Batch {
     db: Db,
 }
 
-/// A user by id, as `scope` shows it (`Attachment.owner`, `Deletion.actor`).
+/// A user by id, as `scope` shows it (`user`, `node`, `nodes`, `Attachment.owner`,
+/// `Deletion.actor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UserKey(pub i64, pub Scope);
+
+/// An attachment by id, as `scope` shows it (`attachment`, `node`, `nodes`). Whether the
+/// viewer may see it is the service's check, after the load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttachmentKey(pub i64, pub Scope);
 
 /// How many attachments an owner has, as `scope` shows it (`User.attachments.totalCount`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,6 +82,26 @@ impl Loader<UserKey> for Batch {
                 .all(&self.db)
                 .await?;
             found.extend(rows.into_iter().map(|u| (UserKey(u.id, scope), u)));
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<AttachmentKey> for Batch {
+    type Value = attachment::Model;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[AttachmentKey],
+    ) -> Result<HashMap<AttachmentKey, attachment::Model>, DbErr> {
+        let mut found = HashMap::new();
+        for (scope, ids) in by_scope(keys, |AttachmentKey(id, scope)| (id, scope)) {
+            let rows = Scoped::<attachment::Entity>::new(scope)
+                .filter(attachment::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?;
+            found.extend(rows.into_iter().map(|a| (AttachmentKey(a.id, scope), a)));
         }
         Ok(found)
     }
