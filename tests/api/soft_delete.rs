@@ -98,6 +98,17 @@ const PROBES: &[Probe] = &[
         has_wide: false,
     },
     Probe {
+        field: "Query.nodes",
+        query: "query($id: ID!, $alan: ID!) { nodes(ids: [$alan, $id, $id]) { id } }",
+        targets: &[
+            Target::DeletedUser,
+            Target::DeletedAttachment,
+            Target::CascadedAttachment,
+        ],
+        members_may_run: true,
+        has_wide: false,
+    },
+    Probe {
         field: "Query.me",
         query: "{ me { id attachments { nodes { id } } } }",
         targets: &[Target::DeletedAttachment],
