@@ -339,19 +339,24 @@ impl TestApp {
     }
 }
 
+/// Every environment variable the binary reads: cleared wherever a test runs it, so the
+/// caller's shell cannot change what the test sees.
+pub const KEEPSAKE_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "KEEPSAKE_JWT_SECRET",
+    "KEEPSAKE_BIND",
+    "KEEPSAKE_UNDO_WINDOW",
+    "KEEPSAKE_CORS_ORIGINS",
+    "KEEPSAKE_LOG_FORMAT",
+    "KEEPSAKE_RETENTION",
+    "KEEPSAKE_RETENTION_INTERVAL",
+    "RUST_LOG",
+];
+
 /// The binary, with a clean environment for the settings it reads.
 pub fn keepsake(database_url: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keepsake"));
-    for var in [
-        "KEEPSAKE_JWT_SECRET",
-        "KEEPSAKE_BIND",
-        "KEEPSAKE_UNDO_WINDOW",
-        "KEEPSAKE_CORS_ORIGINS",
-        "KEEPSAKE_LOG_FORMAT",
-        "KEEPSAKE_RETENTION",
-        "KEEPSAKE_RETENTION_INTERVAL",
-        "RUST_LOG",
-    ] {
+    for var in KEEPSAKE_ENV {
         cmd.env_remove(var);
     }
     cmd.env("DATABASE_URL", database_url)

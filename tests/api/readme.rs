@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, raw_connection};
+use crate::helpers::{Backend, KEEPSAKE_ENV, raw_connection};
 
 /// The README's ```sh blocks, in order, lines continued by a trailing `\` joined.
 fn readme_blocks() -> Vec<Vec<String>> {
@@ -90,17 +90,7 @@ fn walk(dir: &std::path::Path, lines: &[String], envs: &[(&str, &str)]) -> Strin
         .current_dir(dir)
         .env("BIN", env!("CARGO_BIN_EXE_keepsake"))
         .env("PORT", &port);
-    for var in [
-        "DATABASE_URL",
-        "KEEPSAKE_JWT_SECRET",
-        "KEEPSAKE_BIND",
-        "KEEPSAKE_UNDO_WINDOW",
-        "KEEPSAKE_CORS_ORIGINS",
-        "KEEPSAKE_LOG_FORMAT",
-        "KEEPSAKE_RETENTION",
-        "KEEPSAKE_RETENTION_INTERVAL",
-        "RUST_LOG",
-    ] {
+    for var in KEEPSAKE_ENV {
         cmd.env_remove(var);
     }
     for (key, value) in envs {
