@@ -333,7 +333,9 @@ impl Model {
     }
 
     /// Whether `v` may know of deletion `d` at all (else it answers as a missing id): staff
-    /// any; a member only deletions they made of their own rows, by their current role.
+    /// any; a member only deletions they made of their own rows, by their current role. A
+    /// restored bulk deletion marks no rows any more, so whose they all were cannot be shown:
+    /// it is no member's (the server does not let the first row vouch for the others).
     fn knows(&self, v: usize, d: usize) -> bool {
         let del = &self.deletions[d];
         if self.role(v).is_staff() {
@@ -344,6 +346,7 @@ impl Model {
         }
         match del.entity {
             Entity::User => del.first == v,
+            Entity::Attachment if del.restored_by.is_some() && del.attachments.len() > 1 => false,
             Entity::Attachment => {
                 let first = &self.attachments[del.first];
                 first.life != Life::Purged
