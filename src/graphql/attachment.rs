@@ -1,11 +1,12 @@
 //! Attachments in the schema: `attachment`, `attachments`, the attachment mutations, and
 //! the `Attachment` type.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, ScalarType, Value};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, connection};
 use super::deletion::Deletion;
+use super::leaves::Leaves;
 use super::loaders::{UserKey, prefetch};
 use super::{ContextExt, User};
 use crate::entity::attachment;
@@ -35,6 +36,24 @@ impl Attachment {
 impl From<InScope<attachment::Model>> for Attachment {
     fn from(found: InScope<attachment::Model>) -> Attachment {
         Attachment::new(found.row, found.scope)
+    }
+}
+
+impl Leaves for Attachment {
+    fn leaf(&self, name: &str) -> Option<Value> {
+        let row = &self.row;
+        Some(match name {
+            "id" => Value::String(ids::encode(Kind::Attachment, row.id)),
+            "filename" => Value::String(row.filename.clone()),
+            "contentType" => Value::String(row.content_type.clone()),
+            "sizeBytes" => Value::from(row.size_bytes),
+            "createdAt" => row.created_at.to_value(),
+            "deletedAt" => row
+                .deleted_at
+                .as_ref()
+                .map_or(Value::Null, ScalarType::to_value),
+            _ => return None,
+        })
     }
 }
 

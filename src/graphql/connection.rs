@@ -93,8 +93,8 @@ macro_rules! connection {
             }
 
             /// The rows of this page.
-            async fn nodes(&self) -> &[$node] {
-                &self.rows
+            async fn nodes(&self) -> $crate::graphql::leaves::LeafList<'_, $node> {
+                $crate::graphql::leaves::LeafList(&self.rows)
             }
 
             /// Where this page sits.

@@ -5,6 +5,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, connection};
+use super::leaves::Leaves;
 use super::loaders::{DeletionKey, UserKey, prefetch};
 use super::{ContextExt, User};
 use crate::entity::deletion;
@@ -51,6 +52,13 @@ impl Deletion {
         };
         let user = ctx.loaders()?.load_one(UserKey(id, scope)).await?;
         Ok(user.map(|u| User::new(u, scope)))
+    }
+}
+
+/// Log pages are small and read by staff: their fields resolve one by one.
+impl Leaves for Deletion {
+    fn leaf(&self, _: &str) -> Option<async_graphql::Value> {
+        None
     }
 }
 

@@ -7,6 +7,7 @@
 mod attachment;
 mod connection;
 mod deletion;
+mod leaves;
 mod lifecycle;
 pub mod limits;
 pub use crate::service::loaders;

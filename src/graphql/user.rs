@@ -1,11 +1,12 @@
 //! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object, ScalarType, Value};
 use chrono::{DateTime, Utc};
 
 use super::attachment::AttachmentConnection;
 use super::connection::{self, connection};
 use super::deletion::Deletion;
+use super::leaves::Leaves;
 use super::loaders::{AttachmentCount, UserKey, prefetch};
 use super::{Attachment, ContextExt};
 use crate::auth;
@@ -49,6 +50,25 @@ impl User {
 impl From<InScope<user::Model>> for User {
     fn from(found: InScope<user::Model>) -> User {
         User::new(found.row, found.scope)
+    }
+}
+
+/// A user's fields that read the row alone: `email` depends on the viewer and `role` may
+/// fail, so they resolve as fields.
+impl Leaves for User {
+    fn leaf(&self, name: &str) -> Option<Value> {
+        let row = &self.row;
+        Some(match name {
+            "id" => Value::String(ids::encode(Kind::User, row.id)),
+            "name" => Value::String(row.name.clone()),
+            "createdAt" => row.created_at.to_value(),
+            "updatedAt" => row.updated_at.to_value(),
+            "deletedAt" => row
+                .deleted_at
+                .as_ref()
+                .map_or(Value::Null, ScalarType::to_value),
+            _ => return None,
+        })
     }
 }
 

@@ -261,6 +261,19 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
+    /// Like [`TestApp::graphql`], but the body as the server wrote it, keys in its order.
+    pub async fn graphql_text(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the server");
+        response.text().await.expect("a body")
+    }
+
     /// Runs raw `statements` in order on a connection of its own to the test database,
     /// beside the server's pool (fault triggers, backdating); returns the rows each changed.
     pub async fn execute_sql<S: AsRef<str>>(&self, statements: &[S]) -> Vec<u64> {

@@ -13,6 +13,7 @@ mod errors;
 mod graphql_http;
 mod guarantees;
 mod http;
+mod leaves;
 mod lifecycle;
 mod limits;
 mod newcomer;

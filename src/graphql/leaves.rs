@@ -1,0 +1,113 @@
+//! Lists whose objects ask only for plain fields, resolved in one pass.
+//!
+//! async-graphql resolves every field of every object as a boxed future of its own, walked
+//! through the extension chain and merged into a hashed map: on the yardstick page (50 users
+//! with their 500 attachments) that is ~1,500 futures for `id filename sizeBytes` alone.
+//! A type that implements [`Leaves`] names the fields it can answer from its row without
+//! I/O, a permission check or an error; a [`LeafList`] of it resolves a selection made only
+//! of those fields (and `__typename`) by building each object directly, keys in the
+//! selection's order. Anything else (a field with arguments or directives, a fragment, a
+//! field that loads or may fail, such as an attachment's `owner`) resolves the whole list
+//! the usual way, so loads still batch and errors still carry their paths.
+//!
+//! Nothing here decides what a viewer may see: the rows were read in their scope, and a
+//! leaf is a field anyone who sees the row may read. `tests/api/leaves.rs` checks that each
+//! leaf answers exactly what the field's resolver does. (Extensions that hook `resolve`
+//! would not see leaf fields; the schema registers none.)
+
+use std::borrow::Cow;
+
+use async_graphql::parser::types::{Field, Selection};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::resolve_list;
+use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
+
+/// An output type some of whose fields are plain values of its row.
+pub trait Leaves: OutputType {
+    /// The value of field `name` when it is one of this type's plain fields (exactly what
+    /// its resolver returns, for any viewer who sees the row); `None` for any other field.
+    fn leaf(&self, name: &str) -> Option<Value>;
+}
+
+/// A list field's value: `[T!]!` in the schema, resolved in one pass when it can be.
+pub struct LeafList<'a, T>(pub &'a [T]);
+
+/// What a selection asks of each object: its response keys with the field each names.
+enum Ask<'a> {
+    Field(&'a str),
+    Typename,
+}
+
+/// The selection as (response key, ask) pairs, or `None` when it holds anything but plain
+/// fields without arguments or directives.
+fn plan<'a>(ctx: &'a ContextSelectionSet<'a>) -> Option<Vec<(&'a Name, Ask<'a>)>> {
+    let items = &ctx.item.node.items;
+    let mut keys = Vec::with_capacity(items.len());
+    for item in items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field: &Field = &field.node;
+        if !field.arguments.is_empty()
+            || !field.directives.is_empty()
+            || !field.selection_set.node.items.is_empty()
+        {
+            return None;
+        }
+        let name = field.name.node.as_str();
+        let key = field.alias.as_ref().map_or(&field.name.node, |a| &a.node);
+        // A key asked twice is one field (validation made sure they agree).
+        if keys.iter().any(|(k, _): &(&Name, Ask)| *k == key) {
+            continue;
+        }
+        let ask = if name == "__typename" {
+            Ask::Typename
+        } else {
+            Ask::Field(name)
+        };
+        keys.push((key, ask));
+    }
+    Some(keys)
+}
+
+/// One object, or `None` when a field is not one of `T`'s leaves.
+fn object<T: Leaves>(item: &T, keys: &[(&Name, Ask<'_>)]) -> Option<Value> {
+    let mut map = async_graphql::indexmap::IndexMap::with_capacity(keys.len());
+    for (key, ask) in keys {
+        let value = match ask {
+            Ask::Typename => Value::String(item.introspection_type_name().into_owned()),
+            Ask::Field(name) => item.leaf(name)?,
+        };
+        map.insert((*key).clone(), value);
+    }
+    Some(Value::Object(map))
+}
+
+impl<T: Leaves> OutputType for LeafList<'_, T> {
+    fn type_name() -> Cow<'static, str> {
+        <&[T] as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <&[T] as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <&[T] as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        if let Some(keys) = plan(ctx) {
+            let objects: Option<Vec<Value>> =
+                self.0.iter().map(|item| object(item, &keys)).collect();
+            if let Some(objects) = objects {
+                return Ok(Value::List(objects));
+            }
+        }
+        resolve_list(ctx, field, self.0, Some(self.0.len())).await
+    }
+}
