@@ -2,7 +2,7 @@
 //! deletion log gives them ([`EntityKind`]).
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::{ColumnTrait, Condition, EntityTrait};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryResult};
 
 use crate::entity::{attachment, user};
 use crate::ids::Kind;
@@ -61,6 +61,8 @@ pub trait SoftDeletable: EntityTrait {
     fn deleted_at_of(model: &Self::Model) -> Option<DateTimeUtc>;
     /// The deletion that hid a row (`None`: live).
     fn deletion_id_of(model: &Self::Model) -> Option<i64>;
+    /// A row of a `SELECT` of this entity's columns, read by position (`decode.rs`).
+    fn decode(res: &QueryResult) -> Result<Self::Model, DbErr>;
     /// When a row counts as live: not deleted. A deleted user's attachments need no check of
     /// their own here: no live attachment ever sits under a deleted user, because the user's
     /// delete cascades in the same transaction, `createAttachment` share-locks its owner, and
@@ -74,7 +76,7 @@ pub trait SoftDeletable: EntityTrait {
 /// Implements [`SoftDeletable`] for an entity module whose table has the soft-delete columns
 /// (`id`, `deleted_at`, `deleted_by`, `deletion_id`).
 macro_rules! soft_deletable {
-    ($module:ident, $kind:expr) => {
+    ($module:ident, $kind:expr, $decode:path) => {
         impl SoftDeletable for $module::Entity {
             const KIND: EntityKind = $kind;
             fn id_column() -> $module::Column {
@@ -98,9 +100,16 @@ macro_rules! soft_deletable {
             fn deletion_id_of(model: &$module::Model) -> Option<i64> {
                 model.deletion_id
             }
+            fn decode(res: &QueryResult) -> Result<$module::Model, DbErr> {
+                $decode(res)
+            }
         }
     };
 }
 
-soft_deletable!(user, EntityKind::User);
-soft_deletable!(attachment, EntityKind::Attachment);
+soft_deletable!(user, EntityKind::User, super::decode::user);
+soft_deletable!(
+    attachment,
+    EntityKind::Attachment,
+    super::decode::attachment
+);

@@ -20,6 +20,7 @@
 //! | `mod.rs` | [`Handle`], [`Db`], [`Tx`]: the sealed connection |
 //! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
 //! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
+//! | `decode.rs` | reading their rows by position, without SeaORM's by-name lookups |
 //! | `scope.rs` | [`Scope`], the [`SeeDeleted`] proof, [`Scoped`] reads, keyset [`Page`]s |
 //! | `rows.rs` | [`insert`], [`update_live`], [`row_state`] |
 //! | `delete.rs` | [`delete_user`], [`delete_attachments`] |
@@ -41,6 +42,7 @@ use sea_orm::{
 
 pub mod check;
 mod connect;
+mod decode;
 mod delete;
 mod kinds;
 mod log;

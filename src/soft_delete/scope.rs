@@ -3,11 +3,17 @@
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoCondition, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait as _, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 
+use super::decode::Decoded;
 use super::{Handle, SoftDeletable, exec};
+
+/// The models out of rows read by position.
+fn undecode<E: SoftDeletable>(rows: Vec<Decoded<E>>) -> Vec<E::Model> {
+    rows.into_iter().map(|d| d.0).collect()
+}
 
 /// Proof that the viewer may see deleted rows (support or admin): a wide [`Scope`] holds one,
 /// so it cannot be built without one. Only [`SeeDeleted::for_role`] makes it, and the build
@@ -127,12 +133,16 @@ where
 
     /// The first visible row.
     pub async fn one(self, h: &impl Handle) -> Result<Option<E::Model>, DbErr> {
-        self.select.one(&exec(h)).await
+        let row = self.select.into_model::<Decoded<E>>().one(&exec(h)).await?;
+        Ok(row.map(|d| d.0))
     }
 
     /// Every visible row, by ascending id.
     pub async fn all(self, h: &impl Handle) -> Result<Vec<E::Model>, DbErr> {
-        self.select.order_by_asc(E::id_column()).all(&exec(h)).await
+        let select = self.select.order_by_asc(E::id_column());
+        Ok(undecode(
+            select.into_model::<Decoded<E>>().all(&exec(h)).await?,
+        ))
     }
 
     /// How many rows are visible.
@@ -141,9 +151,11 @@ where
     }
 
     /// For each of `keys`, up to `first + 1` visible rows whose `column` holds it, with ids
-    /// past `after`, by ascending id: the pages of many parents' children at once. One
-    /// statement per 100 keys, a `UNION ALL` of per-key reads each with its own `LIMIT`, so a
-    /// parent with 100,000 children costs `first + 1` rows of its index, not 100,000.
+    /// past `after`, by ascending id: the pages of many parents' children at once, in one
+    /// statement per 100 keys, each key reading its own `LIMIT`, so a parent with 100,000
+    /// children costs `first + 1` rows of its index, not 100,000. PostgreSQL runs the scoped
+    /// read once per key through `CROSS JOIN LATERAL` over a `VALUES` list of the keys;
+    /// SQLite, which has no `LATERAL`, a `UNION ALL` of one read per key.
     pub async fn first_rows_per(
         self,
         h: &impl Handle,
@@ -152,44 +164,112 @@ where
         first: u64,
         after: Option<i64>,
     ) -> Result<Vec<E::Model>, DbErr> {
-        use sea_orm::QueryTrait as _;
-        use sea_orm::sea_query::{Asterisk, UnionType};
         let backend = exec(h).get_database_backend();
         let mut rows = Vec::new();
         for chunk in keys.chunks(100) {
-            let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
-            for (i, key) in chunk.iter().enumerate() {
-                let mut branch = self.select.clone().filter(column.eq(*key));
-                if let Some(after) = after {
-                    branch = branch.filter(E::id_column().gt(after));
-                }
-                let branch = branch
-                    .order_by_asc(E::id_column())
-                    .limit(first.saturating_add(1))
-                    .into_query();
-                let wrapped = Query::select()
-                    .column(Asterisk)
-                    .from_subquery(branch, Alias::new(format!("k{i}")))
-                    .to_owned();
-                union = Some(match union {
-                    None => wrapped,
-                    Some(mut all) => {
-                        all.union(UnionType::All, wrapped);
-                        all
-                    }
-                });
-            }
-            let Some(union) = union else { continue };
+            let statement = match backend {
+                DbBackend::Postgres => self.lateral_pages(column, chunk, first, after),
+                _ => self.union_pages(backend, column, chunk, first, after),
+            };
+            let Some(statement) = statement else { continue };
             #[allow(clippy::disallowed_methods)] // runs the scoped selects built above
             let select = E::find();
-            rows.extend(
-                select
-                    .from_raw_sql(backend.build(&union))
-                    .all(&exec(h))
-                    .await?,
-            );
+            let found = select
+                .from_raw_sql(statement)
+                .into_model::<Decoded<E>>()
+                .all(&exec(h))
+                .await?;
+            rows.extend(found.into_iter().map(|d| d.0));
         }
         Ok(rows)
+    }
+
+    /// The scoped read of one key's page, the key being `key_expr`.
+    fn page_of_key(
+        &self,
+        column: E::Column,
+        key: Expr,
+        first: u64,
+        after: Option<i64>,
+    ) -> sea_orm::sea_query::SelectStatement {
+        use sea_orm::QueryTrait as _;
+        let mut branch = self
+            .select
+            .clone()
+            .filter(Expr::col((E::default(), column)).eq(key));
+        if let Some(after) = after {
+            branch = branch.filter(E::id_column().gt(after));
+        }
+        branch
+            .order_by_asc(E::id_column())
+            .limit(first.saturating_add(1))
+            .into_query()
+    }
+
+    /// PostgreSQL: `SELECT p.* FROM (VALUES ($n), …) AS k(key) CROSS JOIN LATERAL (the
+    /// scoped page of k.key) AS p`: one small read built once, whatever the number of keys.
+    fn lateral_pages(
+        &self,
+        column: E::Column,
+        keys: &[i64],
+        first: u64,
+        after: Option<i64>,
+    ) -> Option<Statement> {
+        use sea_orm::sea_query::PostgresQueryBuilder;
+        if keys.is_empty() {
+            return None;
+        }
+        let key = Expr::col((Alias::new("k"), Alias::new("key")));
+        let page = self.page_of_key(column, key, first, after);
+        let (page_sql, values) = page.build(PostgresQueryBuilder);
+        let mut values = values.0;
+        let mut sql = String::with_capacity(page_sql.len() + 64 + 8 * keys.len());
+        sql.push_str("SELECT p.* FROM (VALUES ");
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            values.push((*key).into());
+            sql.push_str("(CAST($");
+            sql.push_str(itoa::Buffer::new().format(values.len()));
+            sql.push_str(" AS bigint))");
+        }
+        sql.push_str(") AS k(key) CROSS JOIN LATERAL (");
+        sql.push_str(&page_sql);
+        sql.push_str(") AS p");
+        Some(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+    }
+
+    /// SQLite: a `UNION ALL` of one scoped page per key.
+    fn union_pages(
+        &self,
+        backend: DbBackend,
+        column: E::Column,
+        keys: &[i64],
+        first: u64,
+        after: Option<i64>,
+    ) -> Option<Statement> {
+        use sea_orm::sea_query::{Asterisk, UnionType};
+        let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+        for (i, key) in keys.iter().enumerate() {
+            let branch = self.page_of_key(column, Expr::val(*key), first, after);
+            let wrapped = Query::select()
+                .column(Asterisk)
+                .from_subquery(branch, Alias::new(format!("k{i}")))
+                .to_owned();
+            union = Some(match union {
+                None => wrapped,
+                Some(mut all) => {
+                    all.union(UnionType::All, wrapped);
+                    all
+                }
+            });
+        }
+        union.map(|union| backend.build(&union))
     }
 
     /// For each of `keys`, how many visible rows have it in `column`: one `GROUP BY`.
@@ -222,7 +302,12 @@ where
         first: u64,
         after: Option<i64>,
     ) -> Result<Page<E::Model>, DbErr> {
-        keyset_page(h, self.select, E::id_column(), Order::Asc, first, after).await
+        let page: Page<Decoded<E>> =
+            keyset_page(h, self.select, E::id_column(), Order::Asc, first, after).await?;
+        Ok(Page {
+            rows: undecode(page.rows),
+            has_next_page: page.has_next_page,
+        })
     }
 }
 
@@ -235,14 +320,14 @@ pub(super) enum Order {
 
 /// Up to `first` rows of `select` past id `after` in `order`, fetching one more to learn
 /// whether a next page exists. Every connection pages through this.
-pub(super) async fn keyset_page<E: EntityTrait>(
+pub(super) async fn keyset_page<E: EntityTrait, M: FromQueryResult + Send + Sync>(
     h: &impl Handle,
     select: Select<E>,
     id: E::Column,
     order: Order,
     first: u64,
     after: Option<i64>,
-) -> Result<Page<E::Model>, DbErr> {
+) -> Result<Page<M>, DbErr> {
     let select = match (order, after) {
         (Order::Asc, Some(after)) => select.filter(id.gt(after)),
         (Order::Desc, Some(after)) => select.filter(id.lt(after)),
@@ -252,7 +337,11 @@ pub(super) async fn keyset_page<E: EntityTrait>(
         Order::Asc => select.order_by_asc(id),
         Order::Desc => select.order_by_desc(id),
     };
-    let rows = select.limit(first + 1).all(&exec(h)).await?;
+    let rows = select
+        .limit(first + 1)
+        .into_model::<M>()
+        .all(&exec(h))
+        .await?;
     Ok(Page::of(rows, first))
 }
 
