@@ -237,7 +237,12 @@ fn order_with(
                     .position(|(k, _)| *k == key)
                     .unwrap_or(usize::MAX)
             };
-            map.sort_by(|a, _, b, _| position(a.as_str()).cmp(&position(b.as_str())));
+            // Sorting rehashes every key; most objects (every one a leaf list built) are in
+            // order already.
+            let ordered = map.keys().map(|k| position(k.as_str())).is_sorted();
+            if !ordered {
+                map.sort_by(|a, _, b, _| position(a.as_str()).cmp(&position(b.as_str())));
+            }
             for (key, children) in keys {
                 if children.iter().any(|set| !set.items.is_empty())
                     && let Some(child) = map.get_mut(*key)
