@@ -20,7 +20,7 @@ impl Db {
         if is_postgres_url(url) {
             probe_postgres(url).await?;
         }
-        let mut opts = ConnectOptions::new(url.to_owned());
+        let mut opts = ConnectOptions::new(without_loopback_tls(url));
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
@@ -66,6 +66,24 @@ impl Db {
         conn.close().await.ok();
         Ok(exists.is_none())
     }
+}
+
+/// `url`, with `sslmode=disable` added when it names PostgreSQL on this machine (loopback
+/// or a Unix socket) and neither the URL nor `PGSSLMODE` chooses a mode. libpq's default,
+/// `prefer`, would encrypt every row across the loopback interface, where TLS protects
+/// nothing and costs both sides CPU on every response. Any other host keeps the default.
+fn without_loopback_tls(url: &str) -> String {
+    let chosen =
+        url.to_ascii_lowercase().contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some();
+    let local = postgres_options(url).is_ok_and(|o| {
+        let host = o.get_host();
+        host.starts_with('/') || matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
+    });
+    if !is_postgres_url(url) || chosen || !local {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
 }
 
 fn is_postgres_url(url: &str) -> bool {
@@ -116,5 +134,33 @@ async fn probe(
         }
         Ok(Err(SqlxError::Database(err))) => anyhow::bail!("{}", err.message()),
         Ok(Err(err)) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_loopback_tls;
+
+    #[test]
+    fn tls_is_left_out_only_on_this_machine_and_only_when_no_mode_is_chosen() {
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return; // the environment chose; nothing is added then
+        }
+        assert_eq!(
+            without_loopback_tls("postgres://postgres@127.0.0.1:5432/db"),
+            "postgres://postgres@127.0.0.1:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            without_loopback_tls("postgres://u@localhost/db?application_name=k"),
+            "postgres://u@localhost/db?application_name=k&sslmode=disable"
+        );
+        for kept in [
+            "postgres://u@db.example.com/db",
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "postgresql://u@10.0.0.5:5432/db",
+            "sqlite://keepsake.db?mode=rwc",
+        ] {
+            assert_eq!(without_loopback_tls(kept), kept);
+        }
     }
 }
