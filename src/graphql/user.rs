@@ -7,7 +7,7 @@ use super::attachment::AttachmentConnection;
 use super::connection::{self, connection};
 use super::deletion::Deletion;
 use super::leaves::Leaves;
-use super::loaders::{AttachmentCount, UserKey, prefetch};
+use super::loaders::{self, AttachmentCount, UserKey, prefetch};
 use super::{Attachment, ContextExt};
 use crate::auth;
 use crate::entity::user;
@@ -140,23 +140,38 @@ impl User {
         let (owner, after) = (self.row.id, after.as_deref());
         let key = attachments::owner_page(viewer, self.scope, owner, first, after, include, only)?;
         // One batched, SQL-paged statement for every user of the response.
-        let listing = ctx.loaders()?.load_one(key).await?;
+        let listing = loaders::owner_page(ctx.loaders()?, key).await?;
         let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
         Ok(AttachmentConnection::of(listing, Attachment::new))
     }
 }
 
-/// Loads in one go what a page of users' children will ask for: each user as an owner (so
-/// `attachments { owner }` costs nothing more) and, when selected, their attachments in the
-/// scope they inherit.
+/// Loads in one go what a page of users' children will ask for: when selected, their
+/// attachments in the scope they inherit, and each user as an owner (so
+/// `attachments { owner }` costs nothing more).
 async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) -> Result<()> {
     let (viewer, loaders, scope) = (ctx.viewer()?, ctx.loaders()?, listing.scope);
     let rows = &listing.rows;
-    loaders
-        .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), u.clone())))
-        .await;
-    // Each `attachments` selection (aliases may ask for several pages) in one load.
     let look = ctx.look_ahead();
+    let asks_owner = ["nodes", "edges"].iter().any(|connection| {
+        let user = match *connection {
+            "nodes" => look.field("nodes"),
+            _ => look.field("edges").field("node"),
+        };
+        let attachments = user.field("attachments");
+        attachments.field("nodes").field("owner").exists()
+            || attachments
+                .field("edges")
+                .field("node")
+                .field("owner")
+                .exists()
+    });
+    if asks_owner {
+        loaders
+            .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), u.clone())))
+            .await;
+    }
+    // Each `attachments` selection (aliases may ask for several pages) in one load.
     let nodes = look.field("nodes").field("attachments");
     let edges = look.field("edges").field("node").field("attachments");
     let mut keys = Vec::new();
@@ -180,7 +195,7 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
         keys.extend(pages);
     }
     if !keys.is_empty() {
-        prefetch(loaders, keys).await?;
+        loaders::read_pages(loaders, &keys).await?;
     }
     if !counts.is_empty() {
         prefetch(loaders, counts).await?;

@@ -10,6 +10,7 @@
 //! children find it in the request's cache: a fixed number of statements per response.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DbErr};
@@ -24,7 +25,11 @@ pub type Loaders = DataLoader<Batch, HashMapCache>;
 
 /// Builds the loaders of one request.
 pub fn for_request(db: Db) -> Loaders {
-    DataLoader::with_cache(Batch { db }, tokio::spawn, HashMapCache::default())
+    let batch = Batch {
+        db,
+        pages: Mutex::new(HashMap::new()),
+    };
+    DataLoader::with_cache(batch, tokio::spawn, HashMapCache::default())
 }
 
 /// Loads `keys` in one batch into the request's cache, so the children that ask for them
@@ -40,6 +45,49 @@ where
 /// Runs batched loads against one database.
 pub struct Batch {
     db: Db,
+    /// Owners' pages of attachments read ahead by [`read_pages`], each with how many
+    /// selections will take it: handed over, not cloned out of a cache.
+    pages: Mutex<HashMap<OwnerPage, (Listing<attachment::Model>, usize)>>,
+}
+
+/// Reads the pages `keys` name in one batch and keeps them for [`owner_page`], once per
+/// time a key appears (aliases may ask for the same page twice).
+pub async fn read_pages(loaders: &Loaders, keys: &[OwnerPage]) -> Result<(), DbErr> {
+    let batch = loaders.loader();
+    let found = Loader::<OwnerPage>::load(batch, keys).await?;
+    let mut pages = batch.pages.lock().unwrap_or_else(|e| e.into_inner());
+    for (key, listing) in found {
+        let uses = keys.iter().filter(|k| **k == key).count();
+        pages.insert(key, (listing, uses));
+    }
+    Ok(())
+}
+
+/// The page `key` names: the one read ahead for it if any, else read with the request's
+/// other pages in one batch.
+pub async fn owner_page(
+    loaders: &Loaders,
+    key: OwnerPage,
+) -> Result<Option<Listing<attachment::Model>>, DbErr> {
+    let ahead = {
+        let mut pages = loaders
+            .loader()
+            .pages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match pages.get_mut(&key) {
+            Some((listing, uses)) if *uses > 1 => {
+                *uses -= 1;
+                Some(listing.clone())
+            }
+            Some(_) => pages.remove(&key).map(|(listing, _)| listing),
+            None => None,
+        }
+    };
+    match ahead {
+        Some(listing) => Ok(Some(listing)),
+        None => loaders.load_one(key).await,
+    }
 }
 
 /// A user by id, as `scope` shows it (`user`, `node`, `nodes`, `Attachment.owner`,
