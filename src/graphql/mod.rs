@@ -1,8 +1,8 @@
 //! The GraphQL schema: per-feature roots joined with `MergedObject`, output types of their
 //! own (never SeaORM models), and the context every resolver reads the viewer and the
 //! database handle from. Resolvers are thin: take the viewer and loaders, call one
-//! `service::` function, convert. A failed nullable field is `null` beside its error: the
-//! [`nulls::ResponseShape`] extension puts it there, for every execution.
+//! `service::` function, convert. A failed nullable field is `null` beside its error:
+//! [`KeepsakeSchema::execute`], the one way to run a request, puts it there.
 
 mod attachment;
 mod connection;
@@ -14,9 +14,10 @@ pub use crate::service::loaders;
 mod node;
 pub mod nulls;
 pub mod roots;
+mod schema;
 mod user;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject};
 
 use crate::auth::Viewer;
 use crate::error::{Error, Result};
@@ -25,8 +26,7 @@ use crate::soft_delete::Db;
 pub use attachment::Attachment;
 pub use user::User;
 
-/// Keepsake's executable schema.
-pub type KeepsakeSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use schema::KeepsakeSchema;
 
 /// Every query field.
 #[derive(MergedObject, Default)]
@@ -52,23 +52,17 @@ pub use limits::{MAX_COST, MAX_DEPTH, STATEMENT_COST};
 
 /// The schema without data: enough for `keepsake schema` and the drift test.
 pub fn schema() -> KeepsakeSchema {
-    builder().finish()
+    KeepsakeSchema::build(|builder| builder)
 }
 
 /// The schema serving requests against `db`.
 pub fn schema_with(db: Db, undo_window: UndoWindow) -> KeepsakeSchema {
-    builder().data(db).data(undo_window).finish()
+    KeepsakeSchema::build(|builder| builder.data(db.clone()).data(undo_window))
 }
 
 /// How long a member may undo their own deletion (`KEEPSAKE_UNDO_WINDOW`).
 #[derive(Clone, Copy, Debug)]
 pub struct UndoWindow(pub std::time::Duration);
-
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(limits::Limits)
-        .extension(nulls::ResponseShape)
-}
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {

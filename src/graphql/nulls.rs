@@ -1,87 +1,45 @@
-//! The response in the shape the GraphQL spec asks for, by one schema extension
-//! ([`ResponseShape`]), so every caller of `schema.execute` gets it: response keys in the
-//! query's order, and GraphQL's null propagation for field errors. async-graphql 7 does
-//! neither.
+//! The response in the shape the GraphQL spec asks for, applied by
+//! [`super::KeepsakeSchema::execute`] to every execution: response keys in the query's
+//! order, and GraphQL's null propagation for field errors. async-graphql 7 does neither.
 //!
 //! The spec says a field that fails is `null` beside its error, and when the field is
 //! non-null the `null` moves up to the nearest nullable parent (or to `data` itself).
 //! async-graphql 7 instead leaves the failed field's key out and keeps the parent, and turns
 //! `data` into `null` when every root field failed. Clients then read `undefined` where the
-//! schema promised a value. The extension repairs each response that has field errors from
-//! the schema's own registry and the request's document (aliases, fragments); a response
+//! schema promised a value. [`shape`] repairs each response that has field errors from the
+//! schema's own registry and the request's document (aliases, fragments); a response
 //! without errors only has its keys put in order.
 
-use std::sync::{Arc, Mutex};
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-};
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::registry::{MetaTypeName, Registry};
-use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
+use async_graphql::{Name, PathSegment, Response, Value};
 
-/// The extension: registered on the schema in `graphql::builder`.
-pub struct ResponseShape;
-
-impl ExtensionFactory for ResponseShape {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ResponseShapeExtension::default())
-    }
+/// Whether `response` has field errors, whose `null`s only the schema's types can place.
+pub fn needs_types(response: &Response) -> bool {
+    response.errors.iter().any(|e| !e.path.is_empty())
 }
 
-/// One request's extension: it keeps the parsed document for the response.
-#[derive(Default)]
-struct ResponseShapeExtension {
-    document: Mutex<Option<ExecutableDocument>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ResponseShapeExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        // Execution consumes the document; the keys' order needs it afterwards.
-        if let Ok(mut slot) = self.document.lock() {
-            *slot = Some(document.clone());
-        }
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let document = self.document.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(document) = document {
-            let registry = &ctx.schema_env.registry;
-            shape(registry, &document, operation_name, &mut response);
-        }
-        response
-    }
-}
-
-/// When fields failed, moves each field error's `null` to where the spec puts it; then puts
-/// the response's keys in the query's order (keys the repair inserted included).
-fn shape(
-    registry: &Registry,
+/// Puts `response` (of operation `operation_name` of `document`) in the spec's shape: when
+/// fields failed, moves each error's `null` to where the spec puts it, from `registry`'s
+/// types (given whenever [`needs_types`] says so); then puts the keys in the query's order
+/// (keys the repair inserted included).
+pub fn shape(
+    registry: Option<&Registry>,
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     response: &mut Response,
 ) {
-    let Some((root, selection)) = operation(registry, document, operation_name) else {
+    let Some(op) = operation(document, operation_name) else {
         return;
     };
-    if response.errors.iter().any(|e| !e.path.is_empty()) {
+    let selection = &op.selection_set.node;
+    if let Some(registry) = registry
+        && needs_types(response)
+        && let Some(root) = root_type(registry, op)
+    {
         propagate_nulls(registry, document, root, selection, response);
     }
     order_keys(document, &[selection], &mut response.data);
@@ -168,23 +126,26 @@ fn nullable_positions(
     Some(flags)
 }
 
-/// The operation a request runs: its root type's name and its selection.
+/// The operation a request runs.
 fn operation<'a>(
-    registry: &'a Registry,
     document: &'a ExecutableDocument,
     name: Option<&str>,
-) -> Option<(&'a str, &'a SelectionSet)> {
+) -> Option<&'a OperationDefinition> {
     let op = match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(&Name::new(name))?,
         (DocumentOperations::Multiple(_), None) => return None,
     };
-    let root = match op.node.ty {
-        OperationType::Query => registry.query_type.as_str(),
-        OperationType::Mutation => registry.mutation_type.as_deref()?,
-        OperationType::Subscription => return None,
-    };
-    Some((root, &op.node.selection_set.node))
+    Some(&op.node)
+}
+
+/// The name of the root type `op` starts from.
+fn root_type<'a>(registry: &'a Registry, op: &OperationDefinition) -> Option<&'a str> {
+    match op.ty {
+        OperationType::Query => Some(registry.query_type.as_str()),
+        OperationType::Mutation => registry.mutation_type.as_deref(),
+        OperationType::Subscription => None,
+    }
 }
 
 /// The field of `selection` whose response key (alias or name) is `key`, through fragments.
