@@ -445,13 +445,19 @@ pub fn assert_ok(body: &Value) {
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
 }
 
+/// The servers' log goes to the test's captured output, which the harness prints only when
+/// the test fails: errors always (an `INTERNAL` answer then shows its cause), everything
+/// from `info` up with `TEST_LOG` set.
 fn init_test_log() {
-    if std::env::var("TEST_LOG").is_ok() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_test_writer()
-            .try_init();
-    }
+    let filter = if std::env::var("TEST_LOG").is_ok() {
+        "info"
+    } else {
+        "error"
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 impl TestApp {
