@@ -4,10 +4,11 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
+use super::attachment::AttachmentConnection;
 use super::connection::{self, connection};
 use super::leaves::Leaves;
 use super::loaders::{DeletionKey, UserKey, prefetch};
-use super::{ContextExt, User};
+use super::{Attachment, ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
@@ -39,7 +40,7 @@ impl Deletion {
         self.row.id
     }
 
-    async fn user(
+    async fn person(
         &self,
         ctx: &Context<'_>,
         id: Option<i64>,
@@ -105,7 +106,7 @@ impl Deletion {
         ctx: &Context<'_>,
         include_deleted: Option<bool>,
     ) -> Result<Option<User>> {
-        self.user(ctx, self.row.actor_id, include_deleted).await
+        self.person(ctx, self.row.actor_id, include_deleted).await
     }
 
     /// The actor's id, even when the actor is no longer visible.
@@ -145,7 +146,8 @@ impl Deletion {
         ctx: &Context<'_>,
         include_deleted: Option<bool>,
     ) -> Result<Option<User>> {
-        self.user(ctx, self.row.restored_by, include_deleted).await
+        self.person(ctx, self.row.restored_by, include_deleted)
+            .await
     }
 
     /// Why it was undone, as the restorer put it.
@@ -162,6 +164,42 @@ impl Deletion {
     async fn purged_at(&self) -> Option<DateTime<Utc>> {
         self.row.purged_at
     }
+
+    /// The user this deletion hides, for a deletion of a user while it is in force. Hidden
+    /// rows are deleted rows: null unless `includeDeleted` (support and admins).
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default,
+            desc = "Show the deleted user this deletion hides (support and admins)."
+        )]
+        include_deleted: bool,
+    ) -> Result<Option<User>> {
+        let (db, viewer) = (ctx.db()?, ctx.viewer()?);
+        let found = log::hidden_user(db, viewer, &self.row, include_deleted).await?;
+        Ok(found.map(User::from))
+    }
+
+    /// The attachments this deletion hides now, oldest first: a user's cascade, or the
+    /// attachments of a bulk delete; none once it is restored or purged. Hidden rows are
+    /// deleted rows: none unless `includeDeleted` (support and admins).
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            default,
+            desc = "Show the deleted attachments this deletion hides (support and admins)."
+        )]
+        include_deleted: bool,
+    ) -> Result<AttachmentConnection> {
+        let (db, viewer, after) = (ctx.db()?, ctx.viewer()?, after.as_deref());
+        let listing =
+            log::hidden_attachments(db, viewer, &self.row, include_deleted, first, after).await?;
+        Ok(AttachmentConnection::of(listing, Attachment::new))
+    }
 }
 
 /// Reading the deletion log.
@@ -171,6 +209,7 @@ pub struct DeletionQuery;
 #[Object]
 impl DeletionQuery {
     /// The deletion log, newest first (support and admins).
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
     async fn deletions(
         &self,
         ctx: &Context<'_>,
@@ -181,11 +220,26 @@ impl DeletionQuery {
         >,
         #[graphql(desc = "Only deletions by this user.")] actor_id: Option<ID>,
         #[graphql(desc = "Only deletions at or after this moment.")] since: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only deletions before this moment.")] until: Option<DateTime<Utc>>,
+        #[graphql(
+            desc = "Only deletions whose reason contains this text (letters in any case; at most 200 characters)."
+        )]
+        reason: Option<String>,
+        #[graphql(
+            desc = "Only deletions that still hide a user whose email or name, or an attachment whose filename, contains this text (letters in any case; at most 200 characters)."
+        )]
+        search: Option<String>,
     ) -> Result<DeletionConnection> {
         let viewer = ctx.viewer()?;
-        let (entity, after) = (entity.map(Into::into), after.as_deref());
-        let actor = actor_id.as_deref().map(String::as_str);
-        let listing = log::list(ctx.db()?, viewer, entity, actor, since, first, after).await?;
+        let filters = log::LogFilters {
+            entity: entity.map(Into::into),
+            actor_id: actor_id.as_deref().map(String::as_str),
+            since,
+            until,
+            reason: reason.as_deref(),
+            search: search.as_deref(),
+        };
+        let listing = log::list(ctx.db()?, viewer, filters, first, after.as_deref()).await?;
         prefetch_people(ctx, &listing).await?;
         Ok(DeletionConnection::of(listing, Deletion::new))
     }

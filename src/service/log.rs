@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
+use sea_orm::ColumnTrait as _;
+
 use crate::auth::Viewer;
-use crate::entity::deletion;
+use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::{Listing, PageRequest, Total};
-use crate::soft_delete::{self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope};
+use crate::service::{InScope, Listing, PageRequest, Total, optional_text};
+use crate::soft_delete::{self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped};
 
 /// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
 pub fn may_read_log(viewer: &Viewer) -> Result<()> {
@@ -18,23 +20,60 @@ pub fn may_read_log(viewer: &Viewer) -> Result<()> {
         .map_err(|_| Error::forbidden("only support and admins may read the deletion log"))
 }
 
-/// `deletions`: the deletion log, newest first, for support and admins; only one entity's
-/// deletions, one actor's (a global id), or those since a moment, when asked.
+/// What `deletions` may narrow the log to, as the client wrote it.
+#[derive(Clone, Debug, Default)]
+pub struct LogFilters<'a> {
+    /// Only deletions of this entity.
+    pub entity: Option<EntityKind>,
+    /// Only deletions by this user (a global id).
+    pub actor_id: Option<&'a str>,
+    /// Only deletions at or after this moment.
+    pub since: Option<DateTime<Utc>>,
+    /// Only deletions before this moment.
+    pub until: Option<DateTime<Utc>>,
+    /// Only deletions whose reason contains this text.
+    pub reason: Option<&'a str>,
+    /// Only deletions hiding a user whose email or name, or an attachment whose filename,
+    /// contains this text.
+    pub search: Option<&'a str>,
+}
+
+/// The longest `reason` or `search` text a filter takes.
+const MAX_FILTER_TEXT: usize = 200;
+
+impl LogFilters<'_> {
+    /// The core's filter, or `BAD_USER_INPUT` naming the argument that is wrong.
+    fn parse(&self) -> Result<DeletionFilter> {
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && since >= until
+        {
+            return Err(Error::bad_input("since: must be before until"));
+        }
+        Ok(DeletionFilter {
+            entity: self.entity,
+            actor: self
+                .actor_id
+                .map(|id| ids::decode(Kind::User, id))
+                .transpose()?,
+            since: self.since,
+            until: self.until,
+            reason: optional_text("reason", self.reason, MAX_FILTER_TEXT)?,
+            search: optional_text("search", self.search, MAX_FILTER_TEXT)?,
+        })
+    }
+}
+
+/// `deletions`: the deletion log, newest first, for support and admins, narrowed by
+/// `filters` when asked.
 pub async fn list(
     h: &impl Handle,
     viewer: &Viewer,
-    entity: Option<EntityKind>,
-    actor_id: Option<&str>,
-    since: Option<DateTime<Utc>>,
+    filters: LogFilters<'_>,
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<Listing<deletion::Model>> {
     let page = PageRequest::parse(first, after)?;
-    let filter = DeletionFilter {
-        entity,
-        actor: actor_id.map(|id| ids::decode(Kind::User, id)).transpose()?,
-        since,
-    };
+    let filter = filters.parse()?;
     may_read_log(viewer)?;
     let found = filter.page(h, page.first, page.after).await?;
     Ok(Listing::of(
@@ -43,6 +82,46 @@ pub async fn list(
         Scope::Live,
         Total::Deletions(filter),
     ))
+}
+
+/// `Deletion.user`: the user deletion `logged` hides, while it hides one. The rows a
+/// deletion hides are deleted rows: only with `include_deleted` (support and admins; a
+/// member asking is `FORBIDDEN`), else none. Their relationships inherit that scope (a
+/// hidden user's cascade, a hidden attachment's live owner).
+pub async fn hidden_user(
+    h: &impl Handle,
+    viewer: &Viewer,
+    logged: &deletion::Model,
+    include_deleted: bool,
+) -> Result<Option<InScope<user::Model>>> {
+    let scope = viewer.scope(include_deleted, false)?;
+    if EntityKind::parse(&logged.entity) != Some(EntityKind::User) {
+        return Ok(None);
+    }
+    let found = Scoped::<user::Entity>::new(scope)
+        .filter(user::Column::DeletionId.eq(logged.id))
+        .one(h)
+        .await?;
+    Ok(found.map(|row| InScope { row, scope }))
+}
+
+/// `Deletion.attachments`: the attachments deletion `logged` hides now (a user's cascade,
+/// or a bulk delete), oldest first; none once it is restored or purged. Like
+/// [`hidden_user`], only with `include_deleted`.
+pub async fn hidden_attachments(
+    h: &impl Handle,
+    viewer: &Viewer,
+    logged: &deletion::Model,
+    include_deleted: bool,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Listing<attachment::Model>> {
+    let scope = viewer.scope(include_deleted, false)?;
+    let page = PageRequest::parse(first, after)?;
+    let query = Scoped::<attachment::Entity>::new(scope)
+        .filter(attachment::Column::DeletionId.eq(logged.id));
+    let found = query.clone().page(h, page.first, page.after).await?;
+    Ok(Listing::of(found, page, scope, Total::Attachments(query)))
 }
 
 /// How many reasons `deletionStats` ranks.

@@ -1,11 +1,14 @@
 //! The deletion log and the archive, read back with filters and pages.
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryTrait, Select};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, IntoColumnRef, LikeExpr, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryTrait, Select,
+};
 
 use super::scope::{Order, keyset_page};
 use super::{EntityKind, Handle, Page, exec};
-use crate::entity::{archive, deletion};
+use crate::entity::{archive, attachment, deletion, user};
 
 /// Filters on the deletion log.
 #[derive(Clone, Debug, Default)]
@@ -16,6 +19,27 @@ pub struct DeletionFilter {
     pub actor: Option<i64>,
     /// Only deletions at or after this moment.
     pub since: Option<DateTimeUtc>,
+    /// Only deletions before this moment.
+    pub until: Option<DateTimeUtc>,
+    /// Only deletions whose reason contains this text (ASCII letters in any case).
+    pub reason: Option<String>,
+    /// Only deletions hiding a user whose email or name, or an attachment whose filename,
+    /// contains this text (ASCII letters in any case). Restored deletions hide nothing.
+    pub search: Option<String>,
+}
+
+/// `LOWER(column) LIKE '%text%'`, with `%`, `_` and `\` in `text` taken literally.
+fn contains(column: impl IntoColumnRef, text: &str) -> SimpleExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Func::lower(Expr::col(column)).like(LikeExpr::new(pattern).escape('\\'))
 }
 
 impl DeletionFilter {
@@ -31,6 +55,15 @@ impl DeletionFilter {
             })
             .apply_if(self.since, |q, at| {
                 q.filter(deletion::Column::DeletedAt.gte(at))
+            })
+            .apply_if(self.until, |q, at| {
+                q.filter(deletion::Column::DeletedAt.lt(at))
+            })
+            .apply_if(self.reason.as_deref(), |q, text| {
+                q.filter(contains((deletion::Entity, deletion::Column::Reason), text))
+            })
+            .apply_if(self.search.as_deref(), |q, text| {
+                q.filter(hid_a_match(text))
             })
     }
 
@@ -49,6 +82,33 @@ impl DeletionFilter {
     pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
         self.select().count(&exec(h)).await
     }
+}
+
+/// Deletions that hide a user whose email or name, or an attachment whose filename,
+/// contains `text`: the rows still stamped with their deletion, deleted or not purged yet.
+fn hid_a_match(text: &str) -> Condition {
+    let users = Query::select()
+        .column(user::Column::DeletionId)
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::DeletionId)).is_not_null())
+        .cond_where(
+            Condition::any()
+                .add(contains((user::Entity, user::Column::Email), text))
+                .add(contains((user::Entity, user::Column::Name), text)),
+        )
+        .to_owned();
+    let attachments = Query::select()
+        .column(attachment::Column::DeletionId)
+        .from(attachment::Entity)
+        .and_where(Expr::col((attachment::Entity, attachment::Column::DeletionId)).is_not_null())
+        .and_where(contains(
+            (attachment::Entity, attachment::Column::Filename),
+            text,
+        ))
+        .to_owned();
+    Condition::any()
+        .add(Expr::col((deletion::Entity, deletion::Column::Id)).in_subquery(users))
+        .add(Expr::col((deletion::Entity, deletion::Column::Id)).in_subquery(attachments))
 }
 
 /// Deletion log entries by id, in one query.

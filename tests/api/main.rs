@@ -26,5 +26,6 @@ mod retention;
 mod schema;
 mod soft_delete;
 mod stats;
+mod trash_queries;
 mod users;
 mod visibility;

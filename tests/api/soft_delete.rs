@@ -165,6 +165,28 @@ const PROBES: &[Probe] = &[
         has_wide: true,
     },
     Probe {
+        field: "Deletion.user",
+        query: "query($wide: Boolean!) { deletions(first: 100) { nodes { user(includeDeleted: $wide) { id attachments { nodes { id } } } } } }",
+        targets: &[
+            Target::DeletedUser,
+            Target::CascadedAttachment,
+            Target::DeletedActor,
+        ],
+        members_may_run: false,
+        has_wide: true,
+    },
+    Probe {
+        field: "Deletion.attachments",
+        query: "query($wide: Boolean!) { deletions(first: 100) { nodes { attachments(includeDeleted: $wide) { nodes { id owner { id } } } } } }",
+        targets: &[
+            Target::CascadedAttachment,
+            Target::DeletedAttachment,
+            Target::DeletedUser,
+        ],
+        members_may_run: false,
+        has_wide: true,
+    },
+    Probe {
         field: "Attachment.deletion",
         query: "query($b1: ID!, $wide: Boolean!) { attachment(id: $b1, includeDeleted: $wide) { deletion { actor { id } } } }",
         targets: &[Target::DeletedActor],

@@ -1,0 +1,231 @@
+//! What the trash page reads (SPEC §9): the deletion log narrowed by reason, date range and a
+//! search over the deleted rows' names, emails and filenames, and the rows each deletion
+//! hides (`Deletion.user`, `Deletion.attachments`), shown only when staff ask with
+//! `includeDeleted`, like every other deleted row.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, assert_error, assert_ok, data, id_of, on_both_backends};
+
+on_both_backends!(
+    the_log_is_narrowed_by_reason_dates_and_a_search_of_the_deleted_rows,
+    a_search_is_text_never_a_pattern_and_has_a_bound,
+    a_deletion_lists_the_rows_it_hides_only_when_staff_ask,
+);
+
+const LOG: &str = "query($search: String, $reason: String, $since: DateTime, $until: DateTime) {
+    deletions(search: $search, reason: $reason, since: $since, until: $until) {
+        totalCount nodes { id entity } } }";
+
+/// The ids of the deletions `variables` select, and the body.
+async fn log_ids(app: &TestApp, token: &str, variables: Value) -> (Vec<String>, Value) {
+    let body = app.graphql(Some(token), LOG, variables).await;
+    assert_ok(&body);
+    let nodes = data(&body)["deletions"]["nodes"].as_array().unwrap();
+    assert_eq!(
+        data(&body)["deletions"]["totalCount"],
+        json!(nodes.len()),
+        "{body}"
+    );
+    (nodes.iter().map(id_of).collect(), body)
+}
+
+async fn the_log_is_narrowed_by_reason_dates_and_a_search_of_the_deleted_rows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada.lovelace@example.com").await;
+    let alan = app.member("alan@example.com").await;
+    let report = app.attachment(&alan, "Quarterly-Report.pdf").await;
+    let photo = app.attachment(&alan, "photo.png").await;
+    let ada_gone = id_of(
+        &app.admin()
+            .delete_user(&ada.id, Some("Asked to LEAVE"))
+            .await,
+    );
+    let report_gone = id_of(
+        &app.admin()
+            .delete_attachment(&report, Some("duplicate"))
+            .await,
+    );
+    let photo_gone = id_of(&app.admin().delete_attachment(&photo, None).await);
+    let admin = app.admin_token.clone();
+
+    // By the deleted rows' email, name or filename, in any case of ASCII letters.
+    for (search, expected) in [
+        ("LOVELACE", vec![&ada_gone]),
+        ("user ada", vec![&ada_gone]), // names are "User <email>"
+        ("report", vec![&report_gone]),
+        (".p", vec![&photo_gone, &report_gone]),
+        ("nobody", vec![]),
+        ("   ", vec![&photo_gone, &report_gone, &ada_gone]), // blank: no filter
+    ] {
+        let (ids, body) = log_ids(&app, &admin, json!({ "search": search })).await;
+        assert_eq!(
+            ids.iter().collect::<Vec<_>>(),
+            expected,
+            "search {search:?}: {body}"
+        );
+    }
+    // By reason.
+    let (ids, _) = log_ids(&app, &admin, json!({ "reason": "leave" })).await;
+    assert_eq!(ids, vec![ada_gone.clone()]);
+    // By dates: [since, until).
+    let (ids, _) = log_ids(&app, &admin, json!({ "until": "2000-01-01T00:00:00Z" })).await;
+    assert!(ids.is_empty());
+    let (ids, _) = log_ids(
+        &app,
+        &admin,
+        json!({ "since": "2000-01-01T00:00:00Z", "until": "2999-01-01T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(ids.len(), 3);
+    let body = app
+        .graphql(
+            Some(&admin),
+            LOG,
+            json!({ "since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_error(&body, "BAD_USER_INPUT");
+
+    // A restored deletion hides nothing any more, so a search no longer finds it.
+    app.admin().restore(&report_gone, None).await;
+    let (ids, _) = log_ids(&app, &admin, json!({ "search": "report" })).await;
+    assert!(ids.is_empty(), "{ids:?}");
+
+    // The log is staff's: a member is refused, search or not.
+    let body = app
+        .graphql(Some(&alan.token), LOG, json!({ "search": "lovelace" }))
+        .await;
+    assert_error(&body, "FORBIDDEN");
+    assert!(!body.to_string().contains(&ada_gone), "{body}");
+}
+
+async fn a_search_is_text_never_a_pattern_and_has_a_bound(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let plain = app.attachment(&alan, "abc.txt").await;
+    let odd = app.attachment(&alan, "100%_done\\.txt").await;
+    let plain_gone = id_of(&app.admin().delete_attachment(&plain, None).await);
+    let odd_gone = id_of(&app.admin().delete_attachment(&odd, None).await);
+    let admin = app.admin_token.clone();
+    for (search, expected) in [
+        ("%", vec![&odd_gone]),
+        ("_", vec![&odd_gone]),
+        ("\\", vec![&odd_gone]),
+        ("%_done\\", vec![&odd_gone]),
+        ("a_c", vec![]),
+        ("abc", vec![&plain_gone]),
+        ("'; DROP TABLE deletions; --", vec![]),
+    ] {
+        let (ids, body) = log_ids(&app, &admin, json!({ "search": search })).await;
+        assert_eq!(
+            ids.iter().collect::<Vec<_>>(),
+            expected,
+            "search {search:?}: {body}"
+        );
+    }
+    for argument in ["search", "reason"] {
+        let body = app
+            .graphql(Some(&admin), LOG, json!({ argument: "x".repeat(201) }))
+            .await;
+        assert_error(&body, "BAD_USER_INPUT");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{argument}:")), "{message}");
+        let (ids, _) = log_ids(&app, &admin, json!({ argument: "é".repeat(200) })).await;
+        assert!(ids.is_empty());
+        // PostgreSQL cannot take a NUL: refused by name on both databases.
+        let body = app
+            .graphql(Some(&admin), LOG, json!({ argument: "a\u{0}b" }))
+            .await;
+        assert_error(&body, "BAD_USER_INPUT");
+    }
+}
+
+const HIDDEN: &str = "query($d: ID!, $wide: Boolean!) { deletion(id: $d) {
+    user(includeDeleted: $wide) { id attachments { totalCount nodes { id } } }
+    attachments(includeDeleted: $wide) { totalCount nodes { id filename owner { id } } } } }";
+
+async fn a_deletion_lists_the_rows_it_hides_only_when_staff_ask(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let alan = app.member("alan@example.com").await;
+    let grace = app.user("grace@example.com", "SUPPORT").await;
+    let a1 = app.attachment(&ada, "a1.txt").await;
+    let a2 = app.attachment(&ada, "a2.txt").await;
+    let b1 = app.attachment(&alan, "b1.txt").await;
+    let b2 = app.attachment(&alan, "b2.txt").await;
+    let ada_gone = id_of(&app.admin().delete_user(&ada.id, None).await);
+    let bulk = id_of(&app.admin().delete_attachments(&[&b1, &b2], None).await);
+
+    for token in [app.admin_token.as_str(), grace.token.as_str()] {
+        // Asked for: the user and her cascade; the bulk's attachments with their live owner.
+        let body = app
+            .graphql(Some(token), HIDDEN, json!({ "d": ada_gone, "wide": true }))
+            .await;
+        assert_ok(&body);
+        let d = &data(&body)["deletion"];
+        assert_eq!(d["user"]["id"], json!(ada.id), "{body}");
+        assert_eq!(d["user"]["attachments"]["totalCount"], json!(2), "{body}");
+        assert_eq!(d["attachments"]["totalCount"], json!(2), "{body}");
+        let hidden: Vec<&Value> = d["attachments"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| &n["id"])
+            .collect();
+        assert_eq!(hidden, vec![&json!(a1), &json!(a2)]);
+        let body = app
+            .graphql(Some(token), HIDDEN, json!({ "d": bulk, "wide": true }))
+            .await;
+        assert_ok(&body);
+        let d = &data(&body)["deletion"];
+        assert_eq!(
+            d["user"],
+            Value::Null,
+            "an attachment deletion hides no user: {body}"
+        );
+        assert_eq!(d["attachments"]["totalCount"], json!(2), "{body}");
+        assert_eq!(
+            d["attachments"]["nodes"][0]["owner"]["id"],
+            json!(alan.id),
+            "{body}"
+        );
+        // Not asked for: nothing deleted shows.
+        let body = app
+            .graphql(Some(token), HIDDEN, json!({ "d": ada_gone, "wide": false }))
+            .await;
+        assert_ok(&body);
+        let d = &data(&body)["deletion"];
+        assert_eq!(d["user"], Value::Null, "{body}");
+        assert_eq!(d["attachments"]["totalCount"], json!(0), "{body}");
+        assert!(!body.to_string().contains(&a1), "{body}");
+    }
+
+    // Once restored, a deletion hides nothing.
+    app.admin().restore(&bulk, None).await;
+    let body = app
+        .as_admin(HIDDEN, json!({ "d": bulk, "wide": true }))
+        .await;
+    assert_ok(&body);
+    assert_eq!(
+        data(&body)["deletion"]["attachments"]["totalCount"],
+        json!(0),
+        "{body}"
+    );
+
+    // A member who knows a deletion (their own) may not see its rows through it.
+    let own = app.attachment(&alan, "mine.txt").await;
+    let mine = app.by(&alan).delete_attachment(&own, None).await;
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "query($d: ID!) { deletion(id: $d) { attachments(includeDeleted: true) { nodes { id } } } }",
+            json!({ "d": id_of(&mine) }),
+        )
+        .await;
+    assert!(
+        body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(!body.to_string().contains(&own), "{body}");
+}
