@@ -73,13 +73,16 @@ impl Db {
 /// `prefer`, would encrypt every row across the loopback interface, where TLS protects
 /// nothing and costs both sides CPU on every response. Any other host keeps the default.
 fn without_loopback_tls(url: &str) -> String {
+    if !is_postgres_url(url) {
+        return url.to_owned();
+    }
     let chosen =
         url.to_ascii_lowercase().contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some();
     let local = postgres_options(url).is_ok_and(|o| {
         let host = o.get_host();
         host.starts_with('/') || matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
     });
-    if !is_postgres_url(url) || chosen || !local {
+    if chosen || !local {
         return url.to_owned();
     }
     let separator = if url.contains('?') { '&' } else { '?' };
