@@ -13,7 +13,7 @@ use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::soft_delete::{
-    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scoped, Tx,
+    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scope, Scoped, Tx,
 };
 
 use super::deletions::{attachment_not_found, stamp, user_not_found};
@@ -130,7 +130,13 @@ pub async fn restore(
     let logged = known_deletion_for_update(&tx, viewer, deletion_id)
         .await?
         .ok_or_else(|| deletion_not_found(deletion_id))?;
-    let restored = restore_in(&tx, viewer, &logged, reason, undo_window).await?;
+    let restored = match restore_in(&tx, viewer, &logged, reason, undo_window).await {
+        Ok(restored) => restored,
+        Err(refused) => {
+            drop(tx); // rolled back: the holder is read outside it
+            return Err(naming_the_holder(db, viewer, &logged, refused).await);
+        }
+    };
     tx.commit().await?;
     tracing::info!(
         deletion = deletion_id,
@@ -185,9 +191,46 @@ pub async fn restore_user(
         .await?
         .ok_or_else(|| Error::bad_input("id: this user is not deleted"))?;
     let restore = Restore::new(viewer, reason, undo_window);
-    restore
+    match restore
         .row::<user::Entity>(tx, &logged, id, user_not_found)
         .await
+    {
+        Ok(user) => Ok(user),
+        Err(refused) => Err(naming_the_holder(db, viewer, &logged, refused).await),
+    }
+}
+
+/// A user deletion's restore refused because a live user now holds the email: for staff,
+/// who may read emails, the refusal names that user, so the admin knows whose email to
+/// change. Any other refusal, or a viewer who may not read emails, is left as it was.
+async fn naming_the_holder(
+    db: &Db,
+    viewer: &Viewer,
+    logged: &deletion::Model,
+    refused: Error,
+) -> Error {
+    let in_force = logged.restored_at.is_none() && logged.purge_started_at.is_none();
+    let is_user = EntityKind::parse(&logged.entity) == Some(EntityKind::User);
+    let (Error::Conflict(_), true, true, Ok(proof)) =
+        (&refused, in_force, is_user, viewer.see_deleted())
+    else {
+        return refused;
+    };
+    let hidden = Scoped::<user::Entity>::new(Scope::OnlyDeleted(proof))
+        .by_id(db, logged.entity_id)
+        .await;
+    let Ok(Some(hidden)) = hidden else {
+        return refused;
+    };
+    match super::users::find_by_email(db, &hidden.email).await {
+        Ok(Some(holder)) => Error::Conflict(format!(
+            "{} now belongs to a live user, {} ({}); change that user's email first",
+            hidden.email,
+            holder.name,
+            ids::encode(Kind::User, holder.id)
+        )),
+        _ => refused,
+    }
 }
 
 /// `restoreAttachment`: undoes the deletion that hid this attachment. One hidden by its

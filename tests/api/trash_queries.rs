@@ -11,6 +11,7 @@ on_both_backends!(
     the_log_is_narrowed_by_reason_dates_and_a_search_of_the_deleted_rows,
     a_search_is_text_never_a_pattern_and_has_a_bound,
     a_deletion_lists_the_rows_it_hides_only_when_staff_ask,
+    a_refused_restore_names_the_live_user_who_holds_the_email,
 );
 
 const LOG: &str = "query($search: String, $reason: String, $since: DateTime, $until: DateTime) {
@@ -228,4 +229,28 @@ async fn a_deletion_lists_the_rows_it_hides_only_when_staff_ask(backend: Backend
         "{body}"
     );
     assert!(!body.to_string().contains(&own), "{body}");
+}
+
+async fn a_refused_restore_names_the_live_user_who_holds_the_email(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let carol = app.member("carol@example.com").await;
+    let gone = id_of(&app.admin().delete_user(&carol.id, None).await);
+    let holder = app.member("carol@example.com").await;
+    for body in [
+        app.admin().try_restore(&gone, None).await,
+        app.admin().try_restore_user(&carol.id, None).await,
+    ] {
+        assert_error(&body, "CONFLICT");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("carol@example.com"), "{message}");
+        assert!(message.contains(&holder.id), "{message}");
+    }
+    // Nothing changed: the deletion is in force, and the holder keeps the email.
+    let body = app
+        .as_admin(
+            "query($d: ID!) { deletion(id: $d) { restoredAt } }",
+            json!({ "d": gone }),
+        )
+        .await;
+    assert_eq!(data(&body)["deletion"]["restoredAt"], Value::Null, "{body}");
 }
