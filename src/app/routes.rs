@@ -1,6 +1,6 @@
 //! The routes: which path answers what. `/graphql` has its own file; the small handlers
-//! (the GraphiQL playground and its vendored assets, the health check, the metrics) live
-//! here.
+//! (the GraphiQL playground and its vendored assets, the trash page, the health check, the
+//! metrics) live here.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -19,6 +19,7 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
         .route("/graphql", get(graphql_handler).post(graphql_handler))
         .route("/playground", get(playground))
         .route("/playground/vendor/{file}", get(playground_asset))
+        .route("/trash", get(trash))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     middleware::around(routes, &state, cors_origins).with_state(state)
@@ -28,6 +29,13 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
 /// `{"Authorization": "Bearer <token>"}` into its headers pane.
 async fn playground() -> Html<&'static str> {
     Html(include_str!("../../playground/index.html"))
+}
+
+/// The trash: the deletion log, searched and filtered, with restore for admins; one page
+/// with its script and styles inline (no CDN, no build step), signed in with a bearer token
+/// pasted in or carried in the `#token=` fragment of the link the first start prints.
+async fn trash() -> Html<&'static str> {
+    Html(include_str!("../../playground/trash.html"))
 }
 
 /// The playground's vendored scripts and styles (playground/vendor).

@@ -27,10 +27,12 @@ pub(super) async fn serve(settings: &Settings) -> anyhow::Result<()> {
              token:      {token}\n  \
              (valid for 24 h; later: keepsake token --email {})\n  \
              (paste {{\"Authorization\": \"Bearer <token>\"}} into the playground's headers)\n  \
-             playground: {playground}",
+             playground: {playground}\n  \
+             trash:      http://{}/trash#token={token}",
             admin.email,
             ids::encode(Kind::User, admin.id),
-            admin.email
+            admin.email,
+            app.address()
         );
     }
     if settings.demo {

@@ -119,6 +119,12 @@ async fn first_start_creates_an_admin_and_prints_its_token(backend: Backend) {
     let page = client.get(&playground).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("graphiql"));
+    // The trash is served whole too: no script or style from elsewhere.
+    let trash = client.get(format!("{base}/trash")).send().await.unwrap();
+    assert_eq!(trash.status(), 200);
+    let trash = trash.text().await.unwrap();
+    assert!(trash.contains("<title>Keepsake trash</title>"));
+    assert!(!trash.contains("src=\"http") && !trash.contains("href=\"http"));
     let body: serde_json::Value = client
         .post(format!("{base}/graphql"))
         .bearer_auth(&token)

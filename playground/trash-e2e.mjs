@@ -1,0 +1,186 @@
+// The trash (/trash), as the people who undo use it, in headless Chromium against the real
+// binary on a fresh SQLite database:
+//   - an admin opens the sign-in link the first start prints, finds a user deleted with her
+//     attachments by searching her email, restores her, and sees it done (and the API agrees);
+//   - a restore refused with CONFLICT (the email is taken again) is explained, and nothing
+//     changes;
+//   - support sees the log but no Restore button; a member sees no log;
+//   - the page fetches nothing from elsewhere, and the token leaves the address bar.
+// Screenshots of each view at 1280 and 390 px wide go to $TRASH_SHOTS (default
+// /tmp/keepsake-trash-shots), printed at the end. Run by .ci/run after the playground's test.
+//
+//   node playground/trash-e2e.mjs [path/to/keepsake]   (default: target/debug/keepsake)
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const binary = process.argv[2] ?? "target/debug/keepsake";
+const shots = process.env.TRASH_SHOTS ?? "/tmp/keepsake-trash-shots";
+mkdirSync(shots, { recursive: true });
+const dir = mkdtempSync(join(tmpdir(), "keepsake-trash-"));
+const databaseUrl = `sqlite://${dir}/trash.db?mode=rwc`;
+const server = spawn(binary, ["serve", "--bind", "127.0.0.1:0"], {
+  env: { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: "warn" },
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const fail = (message) => {
+  console.error(`FAIL: ${message}`);
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(1);
+};
+const timer = setTimeout(() => fail("timed out"), 120_000);
+
+// The first start prints the admin's token and the trash's sign-in link.
+let token;
+let link;
+const lines = createInterface({ input: server.stdout });
+for await (const line of lines) {
+  const [key, value] = line.trim().split(/:\s+/, 2);
+  if (key === "token") token = value;
+  if (key === "trash") {
+    link = value;
+    break;
+  }
+}
+if (!token || !link) fail("the first start printed no token or trash link");
+if (!link.includes(`#token=${token}`)) fail(`the trash link carries no token: ${link}`);
+lines.on("line", () => {}); // keep draining stdout
+const origin = new URL(link).origin;
+
+async function api(query, variables, as = token) {
+  const response = await fetch(`${origin}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${as}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+const tokenOf = (email) =>
+  execFileSync(binary, ["token", "--email", email], { env: { ...process.env, DATABASE_URL: databaseUrl } })
+    .toString()
+    .trim()
+    .split("\n")
+    .pop();
+const createUser = async (email, role = "MEMBER") =>
+  (await api(`mutation($i: CreateUserInput!) { createUser(input: $i) { id } }`, {
+    i: { email, name: email.split("@")[0].replace(/^./, (c) => c.toUpperCase()), role },
+  })).createUser.id;
+const attach = async (ownerId, filename) =>
+  (await api(`mutation($i: CreateAttachmentInput!) { createAttachment(input: $i) { id } }`, {
+    i: { ownerId, filename, contentType: "text/plain", sizeBytes: 42 },
+  })).createAttachment.id;
+const deleteUser = async (id, reason) =>
+  (await api(`mutation($id: ID!, $r: String) { deleteUser(id: $id, reason: $r) { id } }`, { id, r: reason })).deleteUser.id;
+
+// The world: Ada deleted with her two files, Carol deleted and her email taken again, a file
+// of Bob's deleted on its own, and Grace of support.
+const ada = await createUser("ada@example.com");
+await attach(ada, "notes.txt");
+await attach(ada, "thesis.pdf");
+const bob = await createUser("bob@example.com");
+const report = await attach(bob, "report.pdf");
+await api(`mutation($id: ID!) { deleteAttachment(id: $id, reason: "duplicate") { id } }`, { id: report });
+await deleteUser(ada, "left the team");
+const carol = await createUser("carol@example.com");
+const carolGone = await deleteUser(carol, "asked to be removed");
+await createUser("carol@example.com");
+await createUser("grace@example.com", "SUPPORT");
+const grace = tokenOf("grace@example.com");
+const bobToken = tokenOf("bob@example.com");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const offsite = [];
+  page.on("request", (request) => {
+    if (!request.url().startsWith(origin)) offsite.push(request.url());
+  });
+  page.on("dialog", (dialog) => dialog.accept());
+  const articles = page.locator("article.deletion");
+  const shot = async (name) => page.screenshot({ path: join(shots, name), fullPage: true });
+
+  // The admin's sign-in link: the log, newest first; the token leaves the address bar.
+  await page.goto(link);
+  await page.getByRole("heading", { name: "Deletion log" }).waitFor({ timeout: 20_000 });
+  await articles.first().waitFor();
+  if ((await articles.count()) !== 3) fail(`expected 3 deletions, saw ${await articles.count()}`);
+  if (page.url().includes("token")) fail(`the token stayed in the address bar: ${page.url()}`);
+  await shot("admin-log-1280.png");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("admin-log-390.png");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  console.log("ok: the sign-in link opens the log (3 deletions) and the token leaves the address bar");
+
+  // Search her email: one deletion, her and her two attachments; restore it.
+  await page.getByLabel("Search names, emails, filenames").fill("ada@example.com");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("1 deletion", { exact: true }).waitFor();
+  const found = await articles.first().locator("h3").innerText();
+  if (!found.includes("ada@example.com") || !found.includes("2 attachments")) fail(`the search found: ${found}`);
+  await shot("search-1280.png");
+  await articles.first().getByRole("button", { name: /^Restore / }).click();
+  await articles.first().getByText(/^Restored /).waitFor({ timeout: 10_000 });
+  await shot("restored-1280.png");
+  const back = await api(`query($id: ID!) { user(id: $id) { id attachments { totalCount } } }`, { id: ada });
+  if (!back.user || back.user.attachments.totalCount !== 2) fail(`after the restore the API says ${JSON.stringify(back)}`);
+  console.log("ok: the search finds Ada's deletion; Restore brings her and her 2 attachments back");
+
+  // Carol's email is someone else's now: the refusal is explained, and nothing changes.
+  await page.getByLabel("Search names, emails, filenames").fill("carol");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("1 deletion", { exact: true }).waitFor();
+  await articles.first().getByRole("button", { name: /^Restore / }).click();
+  const outcome = articles.first().locator(".outcome");
+  await outcome.getByText(/Nothing was restored/).waitFor({ timeout: 10_000 });
+  const said = await outcome.innerText();
+  if (!said.includes("carol@example.com") || !said.includes("Carol") || /\{|\}/.test(said)) fail(`the refusal reads: ${said}`);
+  await shot("refused-1280.png");
+  const still = await api(`query($id: ID!) { deletion(id: $id) { restoredAt } }`, { id: carolGone });
+  if (still.deletion.restoredAt !== null) fail("a refused restore changed something");
+  console.log(`ok: the refused restore says why ("${said}") and changes nothing`);
+
+  // Support reads the log; nothing to restore with.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel(/Bearer token/).fill(grace);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await articles.first().waitFor({ timeout: 10_000 });
+  if ((await page.getByRole("button", { name: /^Restore / }).count()) !== 0) fail("support sees a Restore button");
+  await shot("support-1280.png");
+  console.log("ok: support sees the log and no Restore button");
+
+  // A member: no log.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel(/Bearer token/).fill(bobToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Recently deleted" }).waitFor({ timeout: 10_000 });
+  if (await page.getByRole("heading", { name: "Deletion log" }).isVisible()) fail("a member sees the log");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("member-390.png");
+  console.log("ok: a member sees no log");
+
+  // A bad token is refused in words.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel(/Bearer token/).fill("not-a-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText(/Sign-in failed/).waitFor({ timeout: 10_000 });
+  await shot("signin-refused-390.png");
+
+  if (offsite.length) fail(`the trash fetched from elsewhere: ${offsite.join(", ")}`);
+  console.log(`ok: nothing fetched from elsewhere; screenshots: ${shots}`);
+} catch (err) {
+  fail(err.message);
+} finally {
+  clearTimeout(timer);
+  await browser.close();
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
