@@ -4,7 +4,9 @@
 //     attachments by searching her email, restores her, and sees it done (and the API agrees);
 //   - a restore refused with CONFLICT (the email is taken again) is explained, and nothing
 //     changes;
-//   - support sees the log but no Restore button; a member sees no log;
+//   - insights show deletionStats's figures; the purge preview is the dry run's, and the
+//     purge then takes those rows;
+//   - support sees the log but no Restore or Purge; a member sees no log;
 //   - the page fetches nothing from elsewhere, and the token leaves the address bar.
 // Screenshots of each view at 1280 and 390 px wide go to $TRASH_SHOTS (default
 // /tmp/keepsake-trash-shots), printed at the end. Run by .ci/run after the playground's test.
@@ -148,12 +150,52 @@ try {
   if (still.deletion.restoredAt !== null) fail("a refused restore changed something");
   console.log(`ok: the refused restore says why ("${said}") and changes nothing`);
 
+  // Insights: the figures are deletionStats's.
+  await page.getByRole("button", { name: "Insights" }).click();
+  await page.locator("#per-day li").first().waitFor({ timeout: 10_000 });
+  const stats = (await api(`{ deletionStats { days { deletions restores } topReasons { reason } } }`)).deletionStats;
+  const deleted = stats.days.reduce((n, d) => n + d.deletions, 0);
+  const restored = stats.days.reduce((n, d) => n + d.restores, 0);
+  const perDay = await page.locator("#per-day").innerText();
+  if (!perDay.includes(`${deleted} deleted · ${restored} restored`)) fail(`insights show ${perDay}, the API ${deleted}/${restored}`);
+  const reasons = await page.locator("#reasons").innerText();
+  for (const r of stats.topReasons) if (!reasons.includes(r.reason ?? "(no reason given)")) fail(`reason ${r.reason} missing: ${reasons}`);
+  if ((await page.locator("#median").innerText()) === "—") fail("no median time to restore");
+  await shot("insights-1280.png");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("insights-390.png");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  console.log(`ok: insights show ${deleted} deletions and ${restored} restore, as deletionStats does`);
+
+  // Purge: the preview is the dry run's, and the purge does what it said.
+  await page.getByRole("button", { name: "Purge", exact: true }).click();
+  await page.getByLabel(/Deleted more than/).fill("0s");
+  await page.getByRole("button", { name: "Preview" }).click();
+  const dry = (await api(`mutation { purgeDeleted(olderThan: "0s", dryRun: true) { users attachments } }`)).purgeDeleted;
+  const preview = page.locator("#purge-text");
+  await preview.getByText(/would archive/).waitFor({ timeout: 10_000 });
+  const previewText = await preview.innerText();
+  const counts = `${dry.users} user${dry.users === 1 ? "" : "s"} and ${dry.attachments} attachment${dry.attachments === 1 ? "" : "s"}`;
+  if (!previewText.includes(counts)) fail(`the preview says "${previewText}", the dry run ${counts}`);
+  await shot("purge-preview-1280.png");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("purge-preview-390.png");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByRole("button", { name: "Purge now" }).click();
+  await page.locator("#purge-result").getByText(/^Purged /).waitFor({ timeout: 10_000 });
+  const after = (await api(`mutation { purgeDeleted(olderThan: "0s", dryRun: true) { users attachments } }`)).purgeDeleted;
+  if (after.users + after.attachments !== 0) fail(`rows remain after the purge: ${JSON.stringify(after)}`);
+  await shot("purged-1280.png");
+  console.log(`ok: the purge preview matches the dry run (${counts}), and the purge took them`);
+  await page.getByRole("button", { name: "Deletion log" }).click();
+
   // Support reads the log; nothing to restore with.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel(/Bearer token/).fill(grace);
   await page.getByRole("button", { name: "Sign in" }).click();
   await articles.first().waitFor({ timeout: 10_000 });
   if ((await page.getByRole("button", { name: /^Restore / }).count()) !== 0) fail("support sees a Restore button");
+  if (await page.getByRole("button", { name: "Purge", exact: true }).isVisible()) fail("support sees Purge");
   await shot("support-1280.png");
   console.log("ok: support sees the log and no Restore button");
 
