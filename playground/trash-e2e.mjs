@@ -6,7 +6,8 @@
 //     changes;
 //   - insights show deletionStats's figures; the purge preview is the dry run's, and the
 //     purge then takes those rows;
-//   - support sees the log but no Restore or Purge; a member sees no log;
+//   - support sees the log but no Restore or Purge; a member sees no log, only their own
+//     recent deletion with the time left to undo it, and undoes it;
 //   - the page fetches nothing from elsewhere, and the token leaves the address bar.
 // Screenshots of each view at 1280 and 390 px wide go to $TRASH_SHOTS (default
 // /tmp/keepsake-trash-shots), printed at the end. Run by .ci/run after the playground's test.
@@ -35,6 +36,8 @@ const fail = (message) => {
   process.exit(1);
 };
 const timer = setTimeout(() => fail("timed out"), 120_000);
+// Whatever ends this script, the server goes with it.
+process.on("exit", () => server.kill());
 
 // The first start prints the admin's token and the trash's sign-in link.
 let token;
@@ -95,18 +98,23 @@ await createUser("carol@example.com");
 await createUser("grace@example.com", "SUPPORT");
 const grace = tokenOf("grace@example.com");
 const bobToken = tokenOf("bob@example.com");
+const dave = await createUser("dave@example.com");
+const daveToken = tokenOf("dave@example.com");
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
 });
+let page;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const offsite = [];
   page.on("request", (request) => {
     if (!request.url().startsWith(origin)) offsite.push(request.url());
   });
   page.on("dialog", (dialog) => dialog.accept());
+  // A script error on the page is a failure, whatever the page shows.
+  page.on("pageerror", (error) => fail(`the page threw: ${error.message}`));
   const articles = page.locator("article.deletion");
   const shot = async (name) => page.screenshot({ path: join(shots, name), fullPage: true });
 
@@ -199,15 +207,32 @@ try {
   await shot("support-1280.png");
   console.log("ok: support sees the log and no Restore button");
 
-  // A member: no log.
+  // A member: their own recent deletion with the time left, and Undo; nobody else's; no log.
+  // (After the purge, which would have taken them.) Bob deletes a draft of his own; Dave
+  // deletes one of his, which is not Bob's business.
+  const draft = await attach(bob, "draft.txt");
+  await api(`mutation($id: ID!) { deleteAttachment(id: $id, reason: "oops") { id } }`, { id: draft }, bobToken);
+  const daves = await attach(dave, "daves.txt");
+  await api(`mutation($id: ID!) { deleteAttachment(id: $id) { id } }`, { id: daves }, daveToken);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel(/Bearer token/).fill(bobToken);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Recently deleted" }).waitFor({ timeout: 10_000 });
   if (await page.getByRole("heading", { name: "Deletion log" }).isVisible()) fail("a member sees the log");
+  const mine = page.locator("#recent article");
+  await mine.first().waitFor({ timeout: 10_000 });
+  if ((await mine.count()) !== 1) fail(`Bob sees ${await mine.count()} recent deletions, not his one`);
+  const clock = await mine.first().locator(".status").innerText();
+  if (!/left to undo/.test(clock)) fail(`no time left shown: ${clock}`);
+  await shot("member-1280.png");
   await page.setViewportSize({ width: 390, height: 844 });
   await shot("member-390.png");
-  console.log("ok: a member sees no log");
+  await mine.first().getByRole("button", { name: /^Undo/ }).click();
+  await mine.first().getByText(/^Undone:/).waitFor({ timeout: 10_000 });
+  const draftNow = await api(`query($id: ID!) { attachment(id: $id) { id } }`, { id: draft });
+  if (!draftNow.attachment) fail("Undo did not bring Bob's draft back");
+  await shot("member-undone-390.png");
+  console.log(`ok: a member sees only their own recent deletion ("${clock}"), undoes it, and sees no log`);
 
   // A bad token is refused in words.
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -219,7 +244,9 @@ try {
   if (offsite.length) fail(`the trash fetched from elsewhere: ${offsite.join(", ")}`);
   console.log(`ok: nothing fetched from elsewhere; screenshots: ${shots}`);
 } catch (err) {
-  fail(err.message);
+  // What the page showed when it failed, beside the other screenshots.
+  await page?.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
+  fail(`${err.message} (the page then: ${join(shots, "failure.png")})`);
 } finally {
   clearTimeout(timer);
   await browser.close();

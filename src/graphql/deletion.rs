@@ -165,6 +165,18 @@ impl Deletion {
         self.row.purged_at
     }
 
+    /// Until when a member may undo it (`deletedAt` plus the server's undo window); admins
+    /// may restore it at any time before a purge.
+    async fn undo_until(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        let window =
+            chrono::Duration::from_std(ctx.undo_window()?).unwrap_or(chrono::Duration::MAX);
+        Ok(self
+            .row
+            .deleted_at
+            .checked_add_signed(window)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC))
+    }
+
     /// The user this deletion hides, for a deletion of a user while it is in force. Hidden
     /// rows are deleted rows: null unless `includeDeleted` (support and admins).
     async fn user(
@@ -242,6 +254,22 @@ impl DeletionQuery {
         let listing = log::list(ctx.db()?, viewer, filters, first, after.as_deref()).await?;
         prefetch_people(ctx, &listing).await?;
         Ok(DeletionConnection::of(listing, Deletion::new))
+    }
+
+    /// Your own deletions you may still undo, newest first: made by you, in force, inside
+    /// the undo window (`undoUntil`), and, for a member, of your own rows only. What they
+    /// hid stays deleted; `restore` undoes one.
+    async fn recent_deletions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, 0 to 100 (default 20).")] first: Option<i32>,
+    ) -> Result<Vec<Deletion>> {
+        let (db, viewer, window) = (ctx.db()?, ctx.viewer()?, ctx.undo_window()?);
+        let found = restore::recent(db, viewer, first, window).await?;
+        Ok(found
+            .into_iter()
+            .map(|d| Deletion::new(d, Scope::Live))
+            .collect())
     }
 
     /// One deletion log entry (support and admins).

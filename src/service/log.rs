@@ -59,6 +59,7 @@ impl LogFilters<'_> {
             until: self.until,
             reason: optional_text("reason", self.reason, MAX_FILTER_TEXT)?,
             search: optional_text("search", self.search, MAX_FILTER_TEXT)?,
+            in_force: false,
         })
     }
 }

@@ -118,6 +118,58 @@ fn refusal(id: i64, why: RestoreRefused) -> Error {
     }
 }
 
+/// The most deletions `recentDeletions` lists.
+pub const MAX_RECENT: u64 = 100;
+
+/// `recentDeletions`: the viewer's own deletions they may still undo, newest first: made
+/// by them, in force, inside the undo window, and (for a member) of their own rows only, as
+/// `restore` would check. Metadata only: the rows they hid stay deleted rows.
+pub async fn recent(
+    db: &Db,
+    viewer: &Viewer,
+    first: Option<i32>,
+    undo_window: Duration,
+) -> Result<Vec<deletion::Model>> {
+    let first = match first {
+        None => 20,
+        Some(n) if (0..=MAX_RECENT as i32).contains(&n) => n as u64,
+        Some(_) => {
+            return Err(Error::bad_input(format!(
+                "first: must be between 0 and {MAX_RECENT}"
+            )));
+        }
+    };
+    let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
+    let since = Utc::now()
+        .checked_sub_signed(window)
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    let filter = soft_delete::DeletionFilter {
+        actor: Some(viewer.id()),
+        since: Some(since),
+        in_force: true,
+        ..Default::default()
+    };
+    // A read transaction: whose rows a deletion hid is checked as `restore` checks it.
+    let tx = db.begin().await?;
+    let mut found = Vec::new();
+    let mut before = None;
+    while (found.len() as u64) < first {
+        let page = filter.page(&tx, first, before).await?;
+        for logged in &page.rows {
+            if (found.len() as u64) < first && may_know_of(&tx, viewer, logged).await? {
+                found.push(logged.clone());
+            }
+        }
+        match (page.has_next_page, page.rows.last()) {
+            (true, Some(last)) => before = Some(last.id),
+            _ => break,
+        }
+    }
+    // Ended here, not left to a drop: an unfinished transaction would keep its lock.
+    tx.commit().await?;
+    Ok(found)
+}
+
 /// `restore`: undoes exactly one deletion, its cascade included.
 pub async fn restore(
     db: &Db,

@@ -26,6 +26,8 @@ pub struct DeletionFilter {
     /// Only deletions hiding a user whose email or name, or an attachment whose filename,
     /// contains this text (ASCII letters in any case). Restored deletions hide nothing.
     pub search: Option<String>,
+    /// Only deletions in force: neither restored nor being purged.
+    pub in_force: bool,
 }
 
 /// `LOWER(column) LIKE '%text%'`, with `%`, `_` and `\` in `text` taken literally.
@@ -64,6 +66,10 @@ impl DeletionFilter {
             })
             .apply_if(self.search.as_deref(), |q, text| {
                 q.filter(hid_a_match(text))
+            })
+            .apply_if(self.in_force.then_some(()), |q, ()| {
+                q.filter(deletion::Column::RestoredAt.is_null())
+                    .filter(deletion::Column::PurgeStartedAt.is_null())
             })
     }
 

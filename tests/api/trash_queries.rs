@@ -3,6 +3,8 @@
 //! hides (`Deletion.user`, `Deletion.attachments`), shown only when staff ask with
 //! `includeDeleted`, like every other deleted row.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, assert_error, assert_ok, data, id_of, on_both_backends};
@@ -12,6 +14,8 @@ on_both_backends!(
     a_search_is_text_never_a_pattern_and_has_a_bound,
     a_deletion_lists_the_rows_it_hides_only_when_staff_ask,
     a_refused_restore_names_the_live_user_who_holds_the_email,
+    recent_deletions_are_the_viewers_own_that_they_may_still_undo,
+    recent_deletions_end_with_the_undo_window,
 );
 
 const LOG: &str = "query($search: String, $reason: String, $since: DateTime, $until: DateTime) {
@@ -253,4 +257,82 @@ async fn a_refused_restore_names_the_live_user_who_holds_the_email(backend: Back
         )
         .await;
     assert_eq!(data(&body)["deletion"]["restoredAt"], Value::Null, "{body}");
+}
+
+const RECENT: &str = "{ recentDeletions { id entity cascadeCount deletedAt undoUntil } }";
+
+/// The ids `token`'s `recentDeletions` lists, and the body.
+async fn recent(app: &TestApp, token: &str) -> (Vec<String>, Value) {
+    let body = app.graphql(Some(token), RECENT, json!({})).await;
+    assert_ok(&body);
+    let ids = data(&body)["recentDeletions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    (ids, body)
+}
+
+async fn recent_deletions_are_the_viewers_own_that_they_may_still_undo(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let a1 = app.attachment(&alan, "a1.txt").await;
+    let a2 = app.attachment(&alan, "a2.txt").await;
+    let a3 = app.attachment(&alan, "a3.txt").await;
+    let b1 = app.attachment(&bob, "b1.txt").await;
+    let first = id_of(&app.by(&alan).delete_attachment(&a1, None).await);
+    let bulk = id_of(&app.by(&alan).delete_attachments(&[&a2, &a3], None).await);
+    let bobs = id_of(&app.by(&bob).delete_attachment(&b1, None).await);
+    // An admin's delete of Alan's row is the admin's, not Alan's.
+    let theirs = app.attachment(&alan, "a4.txt").await;
+    let admins = id_of(&app.admin().delete_attachment(&theirs, None).await);
+
+    // Newest first; Bob's and the admin's are not Alan's to undo.
+    let (ids, body) = recent(&app, &alan.token).await;
+    assert_eq!(ids, vec![bulk.clone(), first.clone()], "{body}");
+    let newest = &data(&body)["recentDeletions"][0];
+    assert_eq!(newest["cascadeCount"], json!(1), "{body}");
+    let at =
+        |key: &str| chrono::DateTime::parse_from_rfc3339(newest[key].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (at("undoUntil") - at("deletedAt")).num_seconds(),
+        15 * 60,
+        "{body}"
+    );
+    let (ids, _) = recent(&app, &bob.token).await;
+    assert_eq!(ids, vec![bobs]);
+    let (ids, _) = recent(&app, &app.admin_token).await;
+    assert_eq!(ids, vec![admins]);
+
+    // Undone, it leaves the list; the rows it hid never show in it.
+    app.by(&alan).restore(&bulk, None).await;
+    let (ids, body) = recent(&app, &alan.token).await;
+    assert_eq!(ids, vec![first], "{body}");
+    assert!(!body.to_string().contains(&a1), "{body}");
+
+    // Bounds and sign-in.
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "{ recentDeletions(first: 101) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_error(&body, "BAD_USER_INPUT");
+    let body = app.graphql(None, RECENT, json!({})).await;
+    assert_error(&body, "UNAUTHENTICATED");
+}
+
+async fn recent_deletions_end_with_the_undo_window(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.undo_window = Duration::from_secs(0);
+    })
+    .await;
+    let alan = app.member("alan@example.com").await;
+    let a1 = app.attachment(&alan, "a1.txt").await;
+    app.by(&alan).delete_attachment(&a1, None).await;
+    let (ids, body) = recent(&app, &alan.token).await;
+    assert!(ids.is_empty(), "{body}");
 }
