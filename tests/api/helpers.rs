@@ -245,6 +245,12 @@ impl TestApp {
 
     /// Posts a GraphQL request with an optional bearer token; returns the JSON body.
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.graphql_text(token, query, variables).await;
+        serde_json::from_str(&body).unwrap_or_else(|err| panic!("{err}: not JSON: {body}"))
+    }
+
+    /// Like [`TestApp::graphql`], but the body as the server wrote it, keys in its order.
+    pub async fn graphql_text(&self, token: Option<&str>, query: &str, variables: Value) -> String {
         let mut request = self
             .http
             .post(format!("{}/graphql", self.base))
@@ -258,19 +264,6 @@ impl TestApp {
             "HTTP {} for {query}",
             response.status()
         );
-        response.json().await.expect("a JSON body")
-    }
-
-    /// Like [`TestApp::graphql`], but the body as the server wrote it, keys in its order.
-    pub async fn graphql_text(&self, token: Option<&str>, query: &str, variables: Value) -> String {
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request reaches the server");
         response.text().await.expect("a body")
     }
 
