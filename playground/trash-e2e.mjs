@@ -3,7 +3,8 @@
 //   - an admin opens the sign-in link the first start prints, finds a user deleted with her
 //     attachments by searching her email, restores her, and sees it done (and the API agrees);
 //   - a restore refused with CONFLICT (the email is taken again) is explained, and nothing
-//     changes;
+//     changes; one refused with PARENT_DELETED links to the owner's deletion, which restores,
+//     and then the file does;
 //   - insights show deletionStats's figures; the purge preview is the dry run's, and the
 //     purge then takes those rows;
 //   - support sees the log but no Restore or Purge; a member sees no log, only their own
@@ -158,6 +159,34 @@ try {
   if (still.deletion.restoredAt !== null) fail("a refused restore changed something");
   console.log(`ok: the refused restore says why ("${said}") and changes nothing`);
 
+  // PARENT_DELETED: Eve's file, deleted on its own, cannot come back while Eve is deleted;
+  // the refusal links to Eve's deletion, which restores, and then the file does.
+  const eve = await createUser("eve@example.com");
+  const eveFile = await attach(eve, "eve-notes.txt");
+  await api(`mutation($id: ID!) { deleteAttachment(id: $id, reason: "cleanup") { id } }`, { id: eveFile });
+  await deleteUser(eve, "left");
+  await page.getByLabel("Search names, emails, filenames").fill("eve-notes");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("1 deletion", { exact: true }).waitFor();
+  await articles.first().getByRole("button", { name: /^Restore / }).click();
+  const toOwner = articles.first().getByRole("button", { name: "Show the deletion of eve@example.com" });
+  await toOwner.waitFor({ timeout: 10_000 });
+  await shot("parent-deleted-1280.png");
+  await toOwner.click();
+  await page.getByText("1 deletion", { exact: true }).waitFor();
+  const eveEntry = await articles.first().locator("h3").innerText();
+  if (!eveEntry.includes("eve@example.com")) fail(`the link led to: ${eveEntry}`);
+  await articles.first().getByRole("button", { name: /^Restore / }).click();
+  await articles.first().getByText(/^Restored /).waitFor({ timeout: 10_000 });
+  await page.getByLabel("Search names, emails, filenames").fill("eve-notes");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("1 deletion", { exact: true }).waitFor();
+  await articles.first().getByRole("button", { name: /^Restore / }).click();
+  await articles.first().getByText(/^Restored /).waitFor({ timeout: 10_000 });
+  const eveBack = await api(`query($id: ID!) { attachment(id: $id) { id } }`, { id: eveFile });
+  if (!eveBack.attachment) fail("Eve's file did not come back after Eve");
+  console.log("ok: PARENT_DELETED links to the owner's deletion; the owner, then the file, come back");
+
   // Insights: the figures are deletionStats's.
   await page.getByRole("button", { name: "Insights" }).click();
   await page.locator("#per-day li").first().waitFor({ timeout: 10_000 });
@@ -173,7 +202,7 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await shot("insights-390.png");
   await page.setViewportSize({ width: 1280, height: 900 });
-  console.log(`ok: insights show ${deleted} deletions and ${restored} restore, as deletionStats does`);
+  console.log(`ok: insights show ${deleted} deletions and ${restored} restores, as deletionStats does`);
 
   // Purge: the preview is the dry run's, and the purge does what it said.
   await page.getByRole("button", { name: "Purge", exact: true }).click();
