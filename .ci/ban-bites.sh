@@ -2,12 +2,14 @@
 # Proves the soft-delete ban bites, and that it cannot be dodged:
 #  1. clippy refuses a raw `find`, a raw connection type, and a raw connection obtained by
 #     type inference (`Database::connect`), planted in a scratch example;
-#     and a `SeeDeleted` proof made outside `auth` (the role gate of every wide scope);
+#     and a `SeeDeleted` proof made outside `auth` (the role gate of every wide scope), or a
+#     `SeeHidden` proof made outside `service::restore` (a member's view of what they may undo);
 #  2. no source file outside the core (src/soft_delete/) silences the ban with an
 #     `allow`/`expect` (of disallowed_methods/_types, or of the groups that hold them), except
-#     the two documented ones: the test helper tests/api/helpers.rs::raw_connection, and
-#     auth::Viewer::see_deleted, the one place that grants the proof; and that scan itself
-#     refuses a planted dodge.
+#     the three documented ones: the test helper tests/api/helpers.rs::raw_connection,
+#     auth::Viewer::see_deleted, the one place that grants the wide proof, and
+#     service::restore::undoable, the one place that grants the narrow one; and that scan
+#     itself refuses a planted dodge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p examples
@@ -42,12 +44,17 @@ if ! grep -q "SeeDeleted::for_role" <<<"$out"; then
   echo "$out" >&2
   exit 1
 fi
-echo "ok: clippy refuses the planted violations (find, DatabaseConnection, Database::connect, SeeDeleted::for_role)"
+if ! grep -q "SeeHidden::for_undoable" <<<"$out"; then
+  echo "FAIL: clippy did not refuse a SeeHidden proof made outside service::restore:" >&2
+  echo "$out" >&2
+  exit 1
+fi
+echo "ok: clippy refuses the planted violations (find, DatabaseConnection, Database::connect, SeeDeleted::for_role, SeeHidden::for_undoable)"
 
-# The tree as committed: the test helper's allow and the proof's grant, nothing else.
+# The tree as committed: the test helper's allow and the proofs' grants, nothing else.
 hits=$(scan)
-if [ "$(grep -c . <<<"$hits")" -ne 2 ] || ! grep -q "^tests/api/helpers.rs:" <<<"$hits" \
-  || ! grep -q "^src/auth.rs:" <<<"$hits"; then
+if [ "$(grep -c . <<<"$hits")" -ne 3 ] || ! grep -q "^tests/api/helpers.rs:" <<<"$hits" \
+  || ! grep -q "^src/auth.rs:" <<<"$hits" || ! grep -q "^src/service/restore.rs:" <<<"$hits"; then
   echo "FAIL: the soft-delete ban is switched off outside the core:" >&2
   echo "$hits" >&2
   exit 1
@@ -57,4 +64,4 @@ if ! scan | grep -q '^examples/ban_probe_allow.rs:'; then
   echo "FAIL: the source scan missed a planted allow of the ban" >&2
   exit 1
 fi
-echo "ok: no allow of the ban outside the core but the two documented ones; a planted one is refused"
+echo "ok: no allow of the ban outside the core but the three documented ones; a planted one is refused"

@@ -1,6 +1,8 @@
 // The trash (/trash), as the people who undo use it, in headless Chromium against the real
-// binary on a fresh SQLite database:
-//   - an admin opens the sign-in link the first start prints, finds a user deleted with her
+// binary on a fresh database (SQLite, or the empty one $TRASH_DATABASE_URL names, such as a
+// PostgreSQL database made for this run):
+//   - an admin opens the sign-in link the first start prints, filters the log by who deleted,
+//     finds a user deleted with her
 //     attachments by searching her email, restores her, and sees it done (and the API agrees);
 //   - a restore refused with CONFLICT (the email is taken again) is explained, and nothing
 //     changes; one refused with PARENT_DELETED links to the owner's deletion, which restores,
@@ -8,7 +10,9 @@
 //   - insights show deletionStats's figures; the purge preview is the dry run's, and the
 //     purge then takes those rows;
 //   - support sees the log but no Restore or Purge; a member sees no log, only their own
-//     recent deletion with the time left to undo it, and undoes it;
+//     recent deletion with the time left to undo it, and undoes it; then deletes their own
+//     account, is signed out, is offered "Undo account deletion" with the time left (still
+//     after a reload), undoes it, and is signed in again with their files back;
 //   - the page fetches nothing from elsewhere, and the token leaves the address bar.
 // Screenshots of each view at 1280 and 390 px wide go to $TRASH_SHOTS (default
 // /tmp/keepsake-trash-shots), printed at the end. Run by .ci/run after the playground's test.
@@ -25,7 +29,8 @@ const binary = process.argv[2] ?? "target/debug/keepsake";
 const shots = process.env.TRASH_SHOTS ?? "/tmp/keepsake-trash-shots";
 mkdirSync(shots, { recursive: true });
 const dir = mkdtempSync(join(tmpdir(), "keepsake-trash-"));
-const databaseUrl = `sqlite://${dir}/trash.db?mode=rwc`;
+const databaseUrl = process.env.TRASH_DATABASE_URL || `sqlite://${dir}/trash.db?mode=rwc`;
+console.log(`database: ${databaseUrl.split(":")[0]}`);
 const server = spawn(binary, ["serve", "--bind", "127.0.0.1:0"], {
   env: { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: "warn" },
   stdio: ["ignore", "pipe", "inherit"],
@@ -130,6 +135,17 @@ try {
   await shot("admin-log-390.png");
   await page.setViewportSize({ width: 1280, height: 900 });
   console.log("ok: the sign-in link opens the log (3 deletions) and the token leaves the address bar");
+
+  // Who deleted: all three were the admin's; nobody else's.
+  const byWhom = page.getByLabel("Deleted by (name or email)");
+  await byWhom.fill("nobody@example.com");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("0 deletions", { exact: true }).waitFor();
+  await byWhom.fill("ADMIN@localhost");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("3 deletions", { exact: true }).waitFor();
+  await byWhom.fill("");
+  console.log("ok: the log filters by who deleted");
 
   // Search her email: one deletion, her and her two attachments; restore it.
   await page.getByLabel("Search names, emails, filenames").fill("ada@example.com");
@@ -251,6 +267,8 @@ try {
   const mine = page.locator("#recent article");
   await mine.first().waitFor({ timeout: 10_000 });
   if ((await mine.count()) !== 1) fail(`Bob sees ${await mine.count()} recent deletions, not his one`);
+  const named = await mine.first().locator("h3").innerText();
+  if (named !== "draft.txt") fail(`Bob's recent deletion reads "${named}", not the file's name`);
   const clock = await mine.first().locator(".status").innerText();
   if (!/left to undo/.test(clock)) fail(`no time left shown: ${clock}`);
   await shot("member-1280.png");
@@ -262,6 +280,35 @@ try {
   if (!draftNow.attachment) fail("Undo did not bring Bob's draft back");
   await shot("member-undone-390.png");
   console.log(`ok: a member sees only their own recent deletion ("${clock}"), undoes it, and sees no log`);
+
+  // Bob deletes his own account on the page: signed out at once, offered the undo with the
+  // time left, which survives a reload; Undo brings him and his file back and signs him in.
+  await page.getByLabel("Why (optional)").fill("trying it out");
+  await page.getByRole("button", { name: "Delete my account" }).click();
+  const undoHeading = page.getByRole("heading", { name: "Your account is deleted" });
+  await undoHeading.waitFor({ timeout: 10_000 });
+  const undoClock = await page.locator("#account-undo-clock").innerText();
+  if (!/left to undo/.test(undoClock)) fail(`no time left shown for the account: ${undoClock}`);
+  const refused = await fetch(`${origin}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${bobToken}` },
+    body: JSON.stringify({ query: "{ me { id } }" }),
+  }).then((r) => r.json());
+  if (refused.errors?.[0]?.extensions?.code !== "UNAUTHENTICATED") fail(`Bob's session outlived his account: ${JSON.stringify(refused)}`);
+  if ((await api(`query($id: ID!) { user(id: $id) { id } }`, { id: bob })).user) fail("Bob's account is still live");
+  await shot("account-undo-1280.png");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("account-undo-390.png");
+  await page.reload();
+  await undoHeading.waitFor({ timeout: 10_000 });
+  await page.getByRole("button", { name: "Undo account deletion" }).click();
+  await page.getByText("Your account is back, with your attachments.").waitFor({ timeout: 10_000 });
+  await page.getByRole("heading", { name: "Recently deleted" }).waitFor({ timeout: 10_000 });
+  const bobBack = await api(`query($id: ID!) { user(id: $id) { id attachments { nodes { id } } } }`, { id: bob });
+  if (!bobBack.user || bobBack.user.attachments.nodes.map((a) => a.id).join() !== draft) fail(`after the undo the API says ${JSON.stringify(bobBack)}`);
+  await shot("account-undone-390.png");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  console.log(`ok: a member deletes their account ("${undoClock}"), is signed out, and undoes it from the page`);
 
   // A bad token is refused in words.
   await page.getByRole("button", { name: "Sign out" }).click();

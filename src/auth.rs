@@ -3,10 +3,14 @@
 //! A token is an HS256 JWT whose `sub` is the user's GraphQL id. The role is never taken from
 //! the token: each request loads the user's *live* row, so a demotion or a soft delete takes
 //! effect at once (a deleted user's token is `UNAUTHENTICATED`).
+//!
+//! One other kind of token exists: the undo credential ([`UndoGrant`]) that deleting one's
+//! own account returns once. Its `undo` claim names that deletion; it signs nobody in, and
+//! can only restore that deletion inside the undo window.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +60,45 @@ struct Claims {
     sub: String,
     iat: i64,
     exp: i64,
+    /// Only on an undo credential: the id of the one deletion it may restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    undo: Option<String>,
+}
+
+/// A checked undo credential: user `user` may restore deletion `deletion` (their own
+/// account's), and nothing else, until `until`. Only [`Tokens::authenticate`] makes one, from
+/// a token this server signed; the restore checks the deletion again under its lock.
+#[derive(Clone, Debug)]
+pub struct UndoGrant {
+    user: i64,
+    deletion: i64,
+    until: DateTime<Utc>,
+}
+
+impl UndoGrant {
+    /// The deleted user the credential was given to.
+    pub fn user(&self) -> i64 {
+        self.user
+    }
+
+    /// The one deletion it may restore.
+    pub fn deletion(&self) -> i64 {
+        self.deletion
+    }
+
+    /// When it stops working (the deletion's time plus the undo window).
+    pub fn until(&self) -> DateTime<Utc> {
+        self.until
+    }
+}
+
+/// Who a bearer token speaks for.
+#[derive(Clone, Debug)]
+pub enum Bearer {
+    /// A live user, signed in.
+    Viewer(Viewer),
+    /// Nobody signed in: the holder of an undo credential.
+    Undo(UndoGrant),
 }
 
 /// Signs and checks tokens with one HS256 secret.
@@ -102,27 +145,48 @@ impl Tokens {
     /// A token for user `user_id`, valid for `ttl`.
     pub fn issue(&self, user_id: i64, ttl: Duration) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
-        let claims = Claims {
+        self.sign(&Claims {
             sub: ids::encode(Kind::User, user_id),
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs())?),
-        };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
+            undo: None,
+        })
     }
 
-    /// The user id inside a valid, unexpired token.
-    fn verify(&self, token: &str) -> Result<i64> {
+    /// The undo credential for user `user_id`'s deletion of their own account, `deletion_id`,
+    /// valid until `until`. It signs nobody in: see [`UndoGrant`].
+    pub fn issue_undo(
+        &self,
+        user_id: i64,
+        deletion_id: i64,
+        until: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        self.sign(&Claims {
+            sub: ids::encode(Kind::User, user_id),
+            iat: Utc::now().timestamp(),
+            exp: until.timestamp(),
+            undo: Some(ids::encode(Kind::Deletion, deletion_id)),
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+    }
+
+    /// The claims of a token signed with our secret and unexpired; an expired undo
+    /// credential says what it was.
+    fn verify(&self, token: &str) -> Result<Claims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        // Checked below, once the signature holds, so that the message can say which kind
+        // of token expired.
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|err| {
                 match err.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        Error::Unauthenticated("the token has expired; ask for a new one".into())
-                    }
                     jsonwebtoken::errors::ErrorKind::InvalidSignature
                         if self.signed_with_another_secret(token) =>
                     {
@@ -131,8 +195,15 @@ impl Tokens {
                     _ => Error::Unauthenticated("the token is not valid".into()),
                 }
             })?;
-        ids::decode(Kind::User, &data.claims.sub)
-            .map_err(|_| Error::Unauthenticated("the token is not valid".into()))
+        if data.claims.exp <= Utc::now().timestamp() {
+            return Err(Error::Unauthenticated(match data.claims.undo {
+                None => "the token has expired; ask for a new one".into(),
+                Some(_) => "the undo credential has expired: the undo window has passed; an admin \
+                     can still restore the account"
+                    .into(),
+            }));
+        }
+        Ok(data.claims)
     }
 
     /// Whether the token's `kid` names a secret other than ours (tokens without one, issued
@@ -144,8 +215,9 @@ impl Tokens {
             .is_some_and(|kid| kid != self.kid)
     }
 
-    /// The viewer behind an `Authorization` header value, checked against the live users.
-    pub async fn authenticate(&self, h: &impl Handle, header: Option<&str>) -> Result<Viewer> {
+    /// Who an `Authorization` header value speaks for: a signed-in viewer, checked against
+    /// the live users, or the holder of an undo credential.
+    pub async fn authenticate(&self, h: &impl Handle, header: Option<&str>) -> Result<Bearer> {
         let header = header.ok_or_else(|| {
             Error::Unauthenticated("sign in: send an Authorization: Bearer <token> header".into())
         })?;
@@ -155,7 +227,18 @@ impl Tokens {
             .ok_or_else(|| {
                 Error::Unauthenticated("the Authorization header must be 'Bearer <token>'".into())
             })?;
-        let user_id = self.verify(token.trim())?;
+        let claims = self.verify(token.trim())?;
+        let invalid = || Error::Unauthenticated("the token is not valid".into());
+        let user_id = ids::decode(Kind::User, &claims.sub).map_err(|_| invalid())?;
+        if let Some(undo) = claims.undo {
+            // The account is deleted: nothing is read here. The restore checks, under the
+            // deletion's lock, that it is this user's deletion of their own account.
+            return Ok(Bearer::Undo(UndoGrant {
+                user: user_id,
+                deletion: ids::decode(Kind::Deletion, &undo).map_err(|_| invalid())?,
+                until: DateTime::from_timestamp(claims.exp, 0).ok_or_else(invalid)?,
+            }));
+        }
         let user = Scoped::<user::Entity>::live()
             .by_id(h, user_id)
             .await?
@@ -163,7 +246,7 @@ impl Tokens {
         let role = Role::parse(&user.role).ok_or_else(|| {
             anyhow::anyhow!("user {} has an unknown role {:?}", user.id, user.role)
         })?;
-        Ok(Viewer { id: user.id, role })
+        Ok(Bearer::Viewer(Viewer { id: user.id, role }))
     }
 }
 

@@ -48,13 +48,21 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
             .authenticate(&state.db, authorization.as_deref())
             .await,
     );
-    if let RequestAuth::Viewer(viewer) = &auth {
-        tracing::Span::current().record("viewer", viewer.id());
-        tracing::debug!(
-            viewer = viewer.id(),
-            role = viewer.role().as_str(),
-            "authenticated"
-        );
+    match &auth {
+        RequestAuth::Viewer(viewer) => {
+            tracing::Span::current().record("viewer", viewer.id());
+            tracing::debug!(
+                viewer = viewer.id(),
+                role = viewer.role().as_str(),
+                "authenticated"
+            );
+        }
+        RequestAuth::Undo(grant) => tracing::info!(
+            user = grant.user(),
+            deletion = grant.deletion(),
+            "undo credential presented"
+        ),
+        RequestAuth::Unauthenticated(_) | RequestAuth::Failed => {}
     }
     // APQ: a document sent with its hash is kept once the schema has accepted it.
     let register = register.map(|hash| (hash, request.query.clone()));

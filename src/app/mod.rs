@@ -83,7 +83,7 @@ impl App {
         })?;
         let address = listener.local_addr()?;
         let state = AppState {
-            schema: schema_with(db.clone(), UndoWindow(settings.undo_window)),
+            schema: schema_with(db.clone(), UndoWindow(settings.undo_window), tokens.clone()),
             db,
             tokens,
             metrics,

@@ -13,7 +13,7 @@ use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::{Listing, deletions, log, restore, stored_entity};
-use crate::soft_delete::{EntityKind, Scope};
+use crate::soft_delete::{EntityKind, Scope, SeeHidden};
 
 /// What a deletion was asked for.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -29,11 +29,34 @@ pub struct Deletion {
     row: deletion::Model,
     /// The scope of the read that reached this entry; `actor` and `restoredBy` inherit it.
     scope: Scope,
+    /// The undo credential, only in the answer of deleting one's own account.
+    undo_token: Option<String>,
+    /// Proof that the viewer may undo it now (from `recentDeletions`): they may then list
+    /// the rows it hides.
+    undoable: Option<SeeHidden>,
 }
 
 impl Deletion {
     pub(crate) fn new(row: deletion::Model, scope: Scope) -> Deletion {
-        Deletion { row, scope }
+        Deletion {
+            row,
+            scope,
+            undo_token: None,
+            undoable: None,
+        }
+    }
+
+    /// One of `recentDeletions`: the viewer may undo it, and so see what it hides.
+    pub(crate) fn undoable(found: restore::Undoable) -> Deletion {
+        Deletion {
+            undoable: Some(found.proof),
+            ..Deletion::new(found.deletion, Scope::Live)
+        }
+    }
+
+    /// The answer of deleting one's own account, carrying its undo credential.
+    pub(crate) fn with_undo_token(self, undo_token: Option<String>) -> Deletion {
+        Deletion { undo_token, ..self }
     }
 
     pub(crate) fn row_id(&self) -> i64 {
@@ -168,13 +191,14 @@ impl Deletion {
     /// Until when a member may undo it (`deletedAt` plus the server's undo window); admins
     /// may restore it at any time before a purge.
     async fn undo_until(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
-        let window =
-            chrono::Duration::from_std(ctx.undo_window()?).unwrap_or(chrono::Duration::MAX);
-        Ok(self
-            .row
-            .deleted_at
-            .checked_add_signed(window)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC))
+        Ok(restore::undo_until(&self.row, ctx.undo_window()?))
+    }
+
+    /// Given once, in the answer of `deleteUser` for your own account: a credential that can
+    /// do one thing, `restore` this deletion, until `undoUntil` (send it as the bearer
+    /// token). Null everywhere else.
+    async fn undo_token(&self) -> Option<&str> {
+        self.undo_token.as_deref()
     }
 
     /// The user this deletion hides, for a deletion of a user while it is in force. Hidden
@@ -203,13 +227,21 @@ impl Deletion {
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
         #[graphql(
             default,
-            desc = "Show the deleted attachments this deletion hides (support and admins)."
+            desc = "Show the deleted attachments this deletion hides (support and admins; a member too, on a deletion from recentDeletions)."
         )]
         include_deleted: bool,
     ) -> Result<AttachmentConnection> {
         let (db, viewer, after) = (ctx.db()?, ctx.viewer()?, after.as_deref());
-        let listing =
-            log::hidden_attachments(db, viewer, &self.row, include_deleted, first, after).await?;
+        let listing = log::hidden_attachments(
+            db,
+            viewer,
+            &self.row,
+            include_deleted,
+            self.undoable,
+            first,
+            after,
+        )
+        .await?;
         Ok(AttachmentConnection::of(listing, Attachment::new))
     }
 }
@@ -231,6 +263,10 @@ impl DeletionQuery {
             DeletedEntity,
         >,
         #[graphql(desc = "Only deletions by this user.")] actor_id: Option<ID>,
+        #[graphql(
+            desc = "Only deletions by a user whose email or name contains this text (letters in any case; at most 200 characters)."
+        )]
+        actor: Option<String>,
         #[graphql(desc = "Only deletions at or after this moment.")] since: Option<DateTime<Utc>>,
         #[graphql(desc = "Only deletions before this moment.")] until: Option<DateTime<Utc>>,
         #[graphql(
@@ -246,6 +282,7 @@ impl DeletionQuery {
         let filters = log::LogFilters {
             entity: entity.map(Into::into),
             actor_id: actor_id.as_deref().map(String::as_str),
+            actor: actor.as_deref(),
             since,
             until,
             reason: reason.as_deref(),
@@ -258,7 +295,8 @@ impl DeletionQuery {
 
     /// Your own deletions you may still undo, newest first: made by you, in force, inside
     /// the undo window (`undoUntil`), and, for a member, of your own rows only. What they
-    /// hid stays deleted; `restore` undoes one.
+    /// hid stays deleted, but here you may list it: `attachments(includeDeleted: true)`
+    /// shows what Undo (`restore`) would bring back.
     async fn recent_deletions(
         &self,
         ctx: &Context<'_>,
@@ -266,10 +304,7 @@ impl DeletionQuery {
     ) -> Result<Vec<Deletion>> {
         let (db, viewer, window) = (ctx.db()?, ctx.viewer()?, ctx.undo_window()?);
         let found = restore::recent(db, viewer, first, window).await?;
-        Ok(found
-            .into_iter()
-            .map(|d| Deletion::new(d, Scope::Live))
-            .collect())
+        Ok(found.into_iter().map(Deletion::undoable).collect())
     }
 
     /// One deletion log entry (support and admins).
@@ -307,7 +342,8 @@ pub struct DeletionMutation;
 #[Object]
 impl DeletionMutation {
     /// Undoes one whole deletion, its cascade included, and nothing else: admins any; a
-    /// member their own within the undo window; support never.
+    /// member their own within the undo window; support never. Sent with the `undoToken` of
+    /// a deleted account, it restores that account's deletion and nothing else.
     async fn restore(
         &self,
         ctx: &Context<'_>,
@@ -315,10 +351,14 @@ impl DeletionMutation {
         #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Deletion> {
-        let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Deletion, &deletion_id)?;
-        let window = ctx.undo_window()?;
-        let restored = restore::restore(ctx.db()?, viewer, id, reason, window).await?;
+        let (db, window) = (ctx.db()?, ctx.undo_window()?);
+        let restored = match ctx.undo_grant() {
+            Some(grant) => {
+                restore::restore_with_undo_credential(db, grant, id, reason, window).await?
+            }
+            None => restore::restore(db, ctx.viewer()?, id, reason, window).await?,
+        };
         Ok(Deletion::new(restored, Scope::Live))
     }
 }

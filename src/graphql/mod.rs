@@ -19,7 +19,7 @@ mod user;
 
 use async_graphql::{Context, MergedObject};
 
-use crate::auth::Viewer;
+use crate::auth::{Bearer, Tokens, UndoGrant, Viewer};
 use crate::error::{Error, Result};
 use crate::soft_delete::Db;
 
@@ -55,9 +55,15 @@ pub fn schema() -> KeepsakeSchema {
     KeepsakeSchema::build(|builder| builder)
 }
 
-/// The schema serving requests against `db`.
-pub fn schema_with(db: Db, undo_window: UndoWindow) -> KeepsakeSchema {
-    KeepsakeSchema::build(|builder| builder.data(db.clone()).data(undo_window))
+/// The schema serving requests against `db`; `tokens` signs the undo credentials that
+/// deleting one's own account returns.
+pub fn schema_with(db: Db, undo_window: UndoWindow, tokens: Tokens) -> KeepsakeSchema {
+    KeepsakeSchema::build(|builder| {
+        builder
+            .data(db.clone())
+            .data(undo_window)
+            .data(tokens.clone())
+    })
 }
 
 /// How long a member may undo their own deletion (`KEEPSAKE_UNDO_WINDOW`).
@@ -74,6 +80,8 @@ pub fn sdl() -> String {
 pub enum RequestAuth {
     /// A valid token of a live user.
     Viewer(Viewer),
+    /// An undo credential: it may only restore the deletion it names.
+    Undo(UndoGrant),
     /// No token, or one that is bad, expired or of a user who is gone.
     Unauthenticated(String),
     /// The database could not be asked (already logged).
@@ -83,9 +91,10 @@ pub enum RequestAuth {
 impl RequestAuth {
     /// Turns an authentication result into the request's auth state, logging what clients
     /// must not see.
-    pub fn from_result(result: Result<Viewer>) -> RequestAuth {
+    pub fn from_result(result: Result<Bearer>) -> RequestAuth {
         match result {
-            Ok(viewer) => RequestAuth::Viewer(viewer),
+            Ok(Bearer::Viewer(viewer)) => RequestAuth::Viewer(viewer),
+            Ok(Bearer::Undo(grant)) => RequestAuth::Undo(grant),
             Err(Error::Unauthenticated(msg)) => RequestAuth::Unauthenticated(msg),
             Err(err) => {
                 tracing::error!(
@@ -100,8 +109,13 @@ impl RequestAuth {
 
 /// What resolvers read from their context.
 pub(crate) trait ContextExt {
-    /// The signed-in viewer, or `UNAUTHENTICATED`.
+    /// The signed-in viewer, or `UNAUTHENTICATED` (`FORBIDDEN` for an undo credential,
+    /// which signs nobody in).
     fn viewer(&self) -> Result<&Viewer>;
+    /// The request's undo credential, if that is what its token is.
+    fn undo_grant(&self) -> Option<&UndoGrant>;
+    /// The keys that sign undo credentials.
+    fn tokens(&self) -> Result<&Tokens>;
     /// The database handle.
     fn db(&self) -> Result<&Db>;
     /// The configured undo window.
@@ -115,6 +129,12 @@ impl ContextExt for Context<'_> {
         match self.data_opt::<RequestAuth>() {
             Some(RequestAuth::Viewer(viewer)) => Ok(viewer),
             Some(RequestAuth::Unauthenticated(msg)) => Err(Error::Unauthenticated(msg.clone())),
+            Some(RequestAuth::Undo(grant)) => Err(Error::forbidden(format!(
+                "this token is an undo credential: it can only restore deletion {0}, with \
+                 restore(deletionId: \"{0}\"), until {1}",
+                crate::ids::encode(crate::ids::Kind::Deletion, grant.deletion()),
+                grant.until().to_rfc3339()
+            ))),
             Some(RequestAuth::Failed) => Err(Error::Internal(anyhow::anyhow!(
                 "authentication failed earlier in this request"
             ))),
@@ -122,6 +142,18 @@ impl ContextExt for Context<'_> {
                 "sign in: send an Authorization: Bearer <token> header".into(),
             )),
         }
+    }
+
+    fn undo_grant(&self) -> Option<&UndoGrant> {
+        match self.data_opt::<RequestAuth>() {
+            Some(RequestAuth::Undo(grant)) => Some(grant),
+            _ => None,
+        }
+    }
+
+    fn tokens(&self) -> Result<&Tokens> {
+        self.data_opt::<Tokens>()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without token keys")))
     }
 
     fn db(&self) -> Result<&Db> {

@@ -363,7 +363,8 @@ impl UserMutation {
     }
 
     /// Soft-deletes a user (oneself, or anyone as an admin) and, in the same transaction,
-    /// their live attachments, as one deletion. Their email is free again at once.
+    /// their live attachments, as one deletion. Their email is free again at once. Deleting
+    /// your own account signs you out and returns, once, `undoToken`.
     async fn delete_user(
         &self,
         ctx: &Context<'_>,
@@ -373,7 +374,8 @@ impl UserMutation {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::User, &id)?;
         let logged = deletions::delete_user(ctx.db()?, viewer, id, reason).await?;
-        Ok(Deletion::new(logged, Scope::Live))
+        let undo = restore::undo_credential(ctx.tokens()?, viewer, &logged, ctx.undo_window()?)?;
+        Ok(Deletion::new(logged, Scope::Live).with_undo_token(undo))
     }
 
     /// Undoes the deletion that hid this user (admins; a member within the undo window).

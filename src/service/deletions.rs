@@ -21,9 +21,14 @@ pub const MAX_BULK: usize = 100;
 pub const MAX_REASON_CHARS: usize = 500;
 
 pub(super) fn stamp(viewer: &Viewer, reason: Option<String>) -> Result<Stamp> {
+    stamp_by(viewer.id(), reason)
+}
+
+/// Who (user `actor`), why and now, for the log.
+pub(super) fn stamp_by(actor: i64, reason: Option<String>) -> Result<Stamp> {
     let reason = optional_text("reason", reason.as_deref(), MAX_REASON_CHARS)?;
     Ok(Stamp {
-        actor: viewer.id(),
+        actor,
         reason,
         at: Utc::now(),
     })

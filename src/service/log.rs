@@ -10,7 +10,9 @@ use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::{InScope, Listing, PageRequest, Total, optional_text};
-use crate::soft_delete::{self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped};
+use crate::soft_delete::{
+    self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped, SeeHidden,
+};
 
 /// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
 pub fn may_read_log(viewer: &Viewer) -> Result<()> {
@@ -27,6 +29,8 @@ pub struct LogFilters<'a> {
     pub entity: Option<EntityKind>,
     /// Only deletions by this user (a global id).
     pub actor_id: Option<&'a str>,
+    /// Only deletions by a user whose email or name contains this text.
+    pub actor: Option<&'a str>,
     /// Only deletions at or after this moment.
     pub since: Option<DateTime<Utc>>,
     /// Only deletions before this moment.
@@ -55,6 +59,7 @@ impl LogFilters<'_> {
                 .actor_id
                 .map(|id| ids::decode(Kind::User, id))
                 .transpose()?,
+            actor_search: optional_text("actor", self.actor, MAX_FILTER_TEXT)?,
             since: self.since,
             until: self.until,
             reason: optional_text("reason", self.reason, MAX_FILTER_TEXT)?,
@@ -108,19 +113,31 @@ pub async fn hidden_user(
 
 /// `Deletion.attachments`: the attachments deletion `logged` hides now (a user's cascade,
 /// or a bulk delete), oldest first; none once it is restored or purged. Like
-/// [`hidden_user`], only with `include_deleted`.
+/// [`hidden_user`], only with `include_deleted`; a member also when `undoable` proves they
+/// may undo `logged` now (it came from `recentDeletions`), as Undo would show them anyway.
 pub async fn hidden_attachments(
     h: &impl Handle,
     viewer: &Viewer,
     logged: &deletion::Model,
     include_deleted: bool,
+    undoable: Option<SeeHidden>,
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<Listing<attachment::Model>> {
-    let scope = viewer.scope(include_deleted, false)?;
+    let (query, scope) = match (viewer.scope(include_deleted, false), undoable) {
+        (Err(Error::Forbidden(_)), Some(proof))
+            if include_deleted && proof.deletion() == logged.id =>
+        {
+            (Scoped::<attachment::Entity>::hidden_by(proof), Scope::Live)
+        }
+        (scope, _) => {
+            let scope = scope?;
+            let query = Scoped::<attachment::Entity>::new(scope)
+                .filter(attachment::Column::DeletionId.eq(logged.id));
+            (query, scope)
+        }
+    };
     let page = PageRequest::parse(first, after)?;
-    let query = Scoped::<attachment::Entity>::new(scope)
-        .filter(attachment::Column::DeletionId.eq(logged.id));
     let found = query.clone().page(h, page.first, page.after).await?;
     Ok(Listing::of(found, page, scope, Total::Attachments(query)))
 }

@@ -17,6 +17,9 @@ pub struct DeletionFilter {
     pub entity: Option<EntityKind>,
     /// Only deletions by this actor.
     pub actor: Option<i64>,
+    /// Only deletions by an actor whose email or name contains this text (ASCII letters in
+    /// any case), deleted actors included.
+    pub actor_search: Option<String>,
     /// Only deletions at or after this moment.
     pub since: Option<DateTimeUtc>,
     /// Only deletions before this moment.
@@ -55,6 +58,9 @@ impl DeletionFilter {
             .apply_if(self.actor, |q, actor| {
                 q.filter(deletion::Column::ActorId.eq(actor))
             })
+            .apply_if(self.actor_search.as_deref(), |q, text| {
+                q.filter(made_by_a_match(text))
+            })
             .apply_if(self.since, |q, at| {
                 q.filter(deletion::Column::DeletedAt.gte(at))
             })
@@ -88,6 +94,20 @@ impl DeletionFilter {
     pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
         self.select().count(&exec(h)).await
     }
+}
+
+/// Deletions made by a user, deleted or not, whose email or name contains `text`.
+fn made_by_a_match(text: &str) -> SimpleExpr {
+    let users = Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .cond_where(
+            Condition::any()
+                .add(contains((user::Entity, user::Column::Email), text))
+                .add(contains((user::Entity, user::Column::Name), text)),
+        )
+        .to_owned();
+    Expr::col((deletion::Entity, deletion::Column::ActorId)).in_subquery(users)
 }
 
 /// Deletions that hide a user whose email or name, or an attachment whose filename,

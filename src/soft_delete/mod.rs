@@ -21,7 +21,7 @@
 //! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
 //! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
 //! | `decode.rs` | reading their rows by position, without SeaORM's by-name lookups |
-//! | `scope.rs` | [`Scope`], the [`SeeDeleted`] proof, [`Scoped`] reads, keyset [`Page`]s |
+//! | `scope.rs` | [`Scope`], the [`SeeDeleted`] and [`SeeHidden`] proofs, [`Scoped`] reads, keyset [`Page`]s |
 //! | `rows.rs` | [`insert`], [`update_live`], [`row_state`] |
 //! | `delete.rs` | [`delete_user`], [`delete_attachments`] |
 //! | `restore.rs` | [`restore`] and what it checks first |
@@ -60,7 +60,7 @@ pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
 pub use restore::{RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of, restore};
 pub use rows::{RowState, insert, live_user_with_role_exists, row_state, update_live};
-pub use scope::{Page, Scope, Scoped, SeeDeleted};
+pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden};
 pub use seed::{SeedUser, seed_batch};
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};

@@ -32,6 +32,28 @@ impl SeeDeleted {
     }
 }
 
+/// Proof that the viewer may see the rows one deletion hides, and no others: it is their own
+/// deletion of their own rows, in force and inside the undo window, so they could restore it
+/// and see the rows anyway. Only [`SeeHidden::for_undoable`] makes it, and the build allows
+/// that call in one place only, `service::restore`, after the checks a restore makes
+/// (clippy.toml; `.ci/ban-bites.sh` proves it). [`Scoped::hidden_by`] reads with it.
+#[derive(Clone, Copy, Debug)]
+pub struct SeeHidden {
+    deletion: i64,
+}
+
+impl SeeHidden {
+    /// The proof for deletion `deletion`, once a restore's checks have passed for the viewer.
+    pub fn for_undoable(deletion: i64) -> SeeHidden {
+        SeeHidden { deletion }
+    }
+
+    /// The deletion whose rows it shows.
+    pub fn deletion(self) -> i64 {
+        self.deletion
+    }
+}
+
 /// Which rows a read may see. The wide scopes hold a [`SeeDeleted`], which only the auth
 /// layer can make, and only for a viewer whose role allows it: the compiler checks the role
 /// gate.
@@ -103,6 +125,16 @@ where
     pub fn new(scope: Scope) -> Self {
         #[allow(clippy::disallowed_methods)] // the one place a soft-deletable read begins
         let select = E::find().filter(scope.condition::<E>());
+        Scoped { select }
+    }
+
+    /// The rows one deletion hides now, and nothing else (deleted rows, seen with a proof
+    /// that the viewer may undo that deletion).
+    pub fn hidden_by(proof: SeeHidden) -> Self {
+        #[allow(clippy::disallowed_methods)] // narrower than any scope: one deletion's rows
+        let select = E::find()
+            .filter(E::live_condition().not())
+            .filter(E::deletion_id_column().eq(proof.deletion));
         Scoped { select }
     }
 

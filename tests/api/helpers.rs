@@ -285,6 +285,30 @@ impl TestApp {
         changed
     }
 
+    /// Moves deletion `deletion` `seconds_ago` into the past: its log entry and every row
+    /// it hid, consistently.
+    pub async fn backdate(&self, deletion: &str, seconds_ago: i64) {
+        let id = keepsake::ids::decode(keepsake::ids::Kind::Deletion, deletion).unwrap();
+        let at = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago);
+        let moment = if self.db.url.starts_with("sqlite") {
+            format!("'{}'", at.to_rfc3339())
+        } else {
+            format!("'{}'::timestamptz", at.to_rfc3339())
+        };
+        let changed = self
+            .execute_sql(&[
+                format!("UPDATE users SET deleted_at = {moment} WHERE deletion_id = {id}"),
+                format!("UPDATE attachments SET deleted_at = {moment} WHERE deletion_id = {id}"),
+                format!("UPDATE deletions SET deleted_at = {moment} WHERE id = {id}"),
+            ])
+            .await;
+        assert!(
+            changed[0] + changed[1] > 0,
+            "deletion {deletion} hid no rows to backdate"
+        );
+        assert_eq!(changed[2], 1, "deletion {deletion} is logged once");
+    }
+
     /// The server's `/metrics` page.
     pub async fn metrics(&self) -> String {
         let response = self.http.get(format!("{}/metrics", self.base)).send().await;

@@ -146,30 +146,6 @@ fn instant(value: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Moves deletion `deletion` `seconds_ago` into the past: its log entry and every row it
-/// hid, consistently.
-async fn backdate(app: &TestApp, deletion: &str, seconds_ago: i64) {
-    let id = row_id(Kind::Deletion, deletion);
-    let at = Utc::now() - chrono::Duration::seconds(seconds_ago);
-    let moment = if app.db.url.starts_with("sqlite") {
-        format!("'{}'", at.to_rfc3339())
-    } else {
-        format!("'{}'::timestamptz", at.to_rfc3339())
-    };
-    let changed = app
-        .execute_sql(&[
-            format!("UPDATE users SET deleted_at = {moment} WHERE deletion_id = {id}"),
-            format!("UPDATE attachments SET deleted_at = {moment} WHERE deletion_id = {id}"),
-            format!("UPDATE deletions SET deleted_at = {moment} WHERE id = {id}"),
-        ])
-        .await;
-    assert!(
-        changed[0] + changed[1] > 0,
-        "deletion {deletion} hid no rows to backdate"
-    );
-    assert_eq!(changed[2], 1, "deletion {deletion} is logged once");
-}
-
 /// The one error line of a command that must have failed: the only `keepsake:` line on
 /// stderr, and its last.
 #[track_caller]
@@ -210,10 +186,10 @@ async fn a_purge_takes_rows_deleted_longer_ago_than_older_than_to_the_second_and
     let live_old_deletion = delete_attachment(&app, &live_old_file).await;
     let live_recent_deletion = delete_attachment(&app, &live_recent_file).await;
     // Three seconds on either side of an hour.
-    backdate(&app, &old_deletion, 3600 + 3).await;
-    backdate(&app, &live_old_deletion, 3600 + 3).await;
-    backdate(&app, &recent_deletion, 3600 - 3).await;
-    backdate(&app, &live_recent_deletion, 3600 - 3).await;
+    app.backdate(&old_deletion, 3600 + 3).await;
+    app.backdate(&live_old_deletion, 3600 + 3).await;
+    app.backdate(&recent_deletion, 3600 - 3).await;
+    app.backdate(&live_recent_deletion, 3600 - 3).await;
 
     assert_eq!(app.admin().purge("1h", false).await, report(1, 3, 4, false));
 
@@ -281,8 +257,8 @@ async fn a_dry_run_counts_what_a_purge_would_take_and_changes_nothing(backend: B
     let ada_deletion = delete_user(&app, &ada.id).await;
     let bob_deletion = delete_attachment(&app, &bob_old).await;
     let cy_deletion = delete_user(&app, &cy.id).await;
-    backdate(&app, &ada_deletion, 7200).await;
-    backdate(&app, &bob_deletion, 7200).await;
+    app.backdate(&ada_deletion, 7200).await;
+    app.backdate(&bob_deletion, 7200).await;
     let before = counts_with_deleted(&app).await;
     assert_eq!(before, (4, 5));
 
@@ -549,7 +525,7 @@ async fn an_older_than_longer_than_history_purges_nothing(backend: Backend) {
     let ada = app.member("ada@example.com").await;
     let file = app.attachment(&ada, "file.txt").await;
     let file_deletion = delete_attachment(&app, &file).await;
-    backdate(&app, &file_deletion, 400 * 86_400).await;
+    app.backdate(&file_deletion, 400 * 86_400).await;
     // The longest duration the parser takes (ten thousand years) reaches back before any
     // database's calendar: nothing was deleted that long ago.
     for older_than in ["3650000d", "87600000h"] {

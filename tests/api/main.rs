@@ -27,5 +27,6 @@ mod schema;
 mod soft_delete;
 mod stats;
 mod trash_queries;
+mod undo_credential;
 mod users;
 mod visibility;

@@ -16,6 +16,8 @@ on_both_backends!(
     a_refused_restore_names_the_live_user_who_holds_the_email,
     recent_deletions_are_the_viewers_own_that_they_may_still_undo,
     recent_deletions_end_with_the_undo_window,
+    a_member_lists_the_files_of_a_deletion_they_may_undo_and_no_other,
+    the_log_is_narrowed_by_who_deleted,
 );
 
 const LOG: &str = "query($search: String, $reason: String, $since: DateTime, $until: DateTime) {
@@ -335,4 +337,144 @@ async fn recent_deletions_end_with_the_undo_window(backend: Backend) {
     app.by(&alan).delete_attachment(&a1, None).await;
     let (ids, body) = recent(&app, &alan.token).await;
     assert!(ids.is_empty(), "{body}");
+}
+
+const RECENT_FILES: &str = "{ recentDeletions {
+    id attachments(includeDeleted: true, first: 10) { totalCount nodes { id filename deletedAt } } } }";
+
+/// `recentDeletions` with the files each hides: `(deletion id, [filename])`, newest first.
+async fn recent_files(app: &TestApp, token: &str) -> Vec<(String, Vec<String>)> {
+    let body = app.graphql(Some(token), RECENT_FILES, json!({})).await;
+    assert_ok(&body);
+    let entries = data(&body)["recentDeletions"].as_array().unwrap();
+    entries
+        .iter()
+        .map(|d| {
+            let files = &d["attachments"];
+            let names: Vec<String> = files["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["filename"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(files["totalCount"], json!(names.len()), "{body}");
+            (id_of(d), names)
+        })
+        .collect()
+}
+
+async fn a_member_lists_the_files_of_a_deletion_they_may_undo_and_no_other(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let a1 = app.attachment(&alan, "a1.txt").await;
+    let a2 = app.attachment(&alan, "a2.txt").await;
+    let a3 = app.attachment(&alan, "a3.txt").await;
+    let b1 = app.attachment(&bob, "b1-secret.txt").await;
+    let bulk = id_of(&app.by(&alan).delete_attachments(&[&a1, &a2], None).await);
+    let single = id_of(&app.by(&alan).delete_attachment(&a3, None).await);
+    let bobs = id_of(&app.by(&bob).delete_attachment(&b1, None).await);
+    // An admin's deletion of Alan's file is not Alan's to undo, nor to list.
+    let a4 = app.attachment(&alan, "a4-by-admin.txt").await;
+    app.admin().delete_attachment(&a4, None).await;
+
+    // What Undo would bring back, and nothing else.
+    let files = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        recent_files(&app, &alan.token).await,
+        vec![
+            (single.clone(), files(&["a3.txt"])),
+            (bulk.clone(), files(&["a1.txt", "a2.txt"])),
+        ]
+    );
+    assert_eq!(
+        recent_files(&app, &bob.token).await,
+        vec![(bobs.clone(), files(&["b1-secret.txt"]))]
+    );
+    // Without asking for deleted rows, none (they are deleted rows).
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "{ recentDeletions { attachments { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    assert_eq!(
+        data(&body)["recentDeletions"][0]["attachments"]["totalCount"],
+        json!(0),
+        "{body}"
+    );
+
+    // The same deletion reached any other way carries no such right: a delete's answer, a
+    // restore's answer, or another member's deletion.
+    let a5 = app.attachment(&alan, "a5.txt").await;
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "mutation($id: ID!) { deleteAttachment(id: $id) { attachments(includeDeleted: true) { totalCount } } }",
+            json!({ "id": a5 }),
+        )
+        .await;
+    assert_error(&body, "FORBIDDEN");
+    for (who, deletion) in [(&alan, &bobs), (&alan, &single)] {
+        let body = app
+            .graphql(
+                Some(&who.token),
+                "mutation($d: ID!) { restore(deletionId: $d) { attachments(includeDeleted: true) { totalCount } } }",
+                json!({ "d": deletion }),
+            )
+            .await;
+        let codes = crate::helpers::error_codes(&body);
+        assert!(
+            codes == ["NOT_FOUND"] || codes == ["FORBIDDEN"],
+            "{deletion}: {body}"
+        );
+        assert!(!body.to_string().contains("b1-secret"), "{body}");
+    }
+    // Once undone, or once the window has passed, the deletion and its files leave the list.
+    app.backdate(&bulk, 16 * 60).await;
+    let listed = recent_files(&app, &alan.token).await;
+    let ids: Vec<&String> = listed.iter().map(|(id, _)| id).collect();
+    assert!(!ids.contains(&&bulk), "{listed:?}");
+    assert!(!ids.contains(&&single), "restored above: {listed:?}");
+}
+
+async fn the_log_is_narrowed_by_who_deleted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan.turing@example.com").await;
+    let grace = app.user("grace@example.com", "ADMIN").await;
+    let a1 = app.attachment(&alan, "a1.txt").await;
+    let a2 = app.attachment(&alan, "a2.txt").await;
+    let by_alan = id_of(&app.by(&alan).delete_attachment(&a1, None).await);
+    let by_grace = id_of(&app.by(&grace).delete_attachment(&a2, None).await);
+    let grace_gone = id_of(&app.admin().delete_user(&grace.id, None).await);
+    const BY: &str =
+        "query($actor: String) { deletions(actor: $actor) { totalCount nodes { id } } }";
+    for (actor, expected) in [
+        ("TURING", vec![&by_alan]),      // the email, any case
+        ("user grace", vec![&by_grace]), // the name; a deleted actor still counts
+        ("admin@localhost", vec![&grace_gone]),
+        ("%", vec![]), // text, never a pattern
+        ("nobody", vec![]),
+    ] {
+        let body = app
+            .graphql(Some(&app.admin_token), BY, json!({ "actor": actor }))
+            .await;
+        assert_ok(&body);
+        let nodes = data(&body)["deletions"]["nodes"].as_array().unwrap();
+        let ids: Vec<String> = nodes.iter().map(id_of).collect();
+        assert_eq!(ids.iter().collect::<Vec<_>>(), expected, "{actor}: {body}");
+        assert_eq!(data(&body)["deletions"]["totalCount"], json!(ids.len()));
+    }
+    // Bounded like every filter text; still the log, so staff only.
+    let long = "x".repeat(201);
+    let body = app
+        .graphql(Some(&app.admin_token), BY, json!({ "actor": long }))
+        .await;
+    assert_error(&body, "BAD_USER_INPUT");
+    let body = app
+        .graphql(Some(&alan.token), BY, json!({ "actor": "alan" }))
+        .await;
+    assert_error(&body, "FORBIDDEN");
 }
