@@ -14,15 +14,16 @@ ALLOWED = {
     "role": set(),
     "duration": set(),
     "metrics": set(),
+    "storage": set(),
     "ids": {"error"},
     "soft_delete": {"entity", "error", "ids", "role"},
     "auth": {"entity", "error", "ids", "role", "soft_delete"},
-    "service": {"auth", "duration", "entity", "error", "ids", "soft_delete"},
-    "graphql": {"auth", "entity", "error", "ids", "service", "soft_delete"},
+    "service": {"auth", "duration", "entity", "error", "ids", "soft_delete", "storage"},
+    "graphql": {"auth", "entity", "error", "ids", "service", "soft_delete", "storage"},
     "graphql_http": set(),
     "config": {"duration"},
-    "app": {"auth", "config", "graphql", "graphql_http", "metrics", "service", "soft_delete"},
-    "cli": {"app", "auth", "config", "duration", "entity", "error", "ids", "service", "soft_delete"},
+    "app": {"auth", "config", "error", "graphql", "graphql_http", "ids", "metrics", "service", "soft_delete", "storage"},
+    "cli": {"app", "auth", "config", "duration", "entity", "error", "ids", "service", "soft_delete", "storage"},
 }
 
 

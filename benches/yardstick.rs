@@ -17,6 +17,7 @@ use keepsake::graphql::{KeepsakeSchema, RequestAuth, UndoWindow, loaders, schema
 use keepsake::service::seed::{SeedPlan, seed};
 use keepsake::service::setup;
 use keepsake::soft_delete::Db;
+use keepsake::storage::Storage;
 
 /// SPEC §7's page: 50 users with their attachments.
 const YARDSTICK: &str =
@@ -85,8 +86,11 @@ fn world() -> &'static World {
             };
             (db, header, viewer, tokens)
         });
+        let blobs = std::env::temp_dir().join("keepsake-bench-blobs");
+        let storage = Storage::open(&format!("file://{}", blobs.display())).expect("a store");
         let schema = schema_with(
             db.clone(),
+            storage,
             UndoWindow(Duration::from_secs(86_400)),
             tokens.clone(),
         );

@@ -4,7 +4,8 @@
 //!
 //! The layers: [`config`] (CLI and environment), [`app`] (HTTP server), [`auth`] (tokens,
 //! roles, the viewer), [`graphql`] (schema and resolvers), [`service`] (rules), and
-//! [`soft_delete`] (the only module that touches the database), over [`entity`].
+//! [`soft_delete`] (the only module that touches the database), over [`entity`]; [`storage`]
+//! keeps attachments' bytes in an object store.
 
 pub mod app;
 pub mod auth;
@@ -20,3 +21,4 @@ pub mod metrics;
 pub mod role;
 pub mod service;
 pub mod soft_delete;
+pub mod storage;

@@ -11,6 +11,7 @@ mod m20261126_000003_index_deletions_by_entity;
 mod m20261126_000004_index_attachments_owner;
 mod m20261127_000005_add_restore_reason_and_purge_start;
 mod m20261127_000006_index_live_rows;
+mod m20261127_000007_add_attachment_content;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_index_attachments_owner::Migration),
             Box::new(m20261127_000005_add_restore_reason_and_purge_start::Migration),
             Box::new(m20261127_000006_index_live_rows::Migration),
+            Box::new(m20261127_000007_add_attachment_content::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@
 //! handler, and `middleware` holds the layers around every route (CORS, compression, request
 //! timing, tracing).
 
+mod content;
 mod graphql;
 mod middleware;
 mod routes;
@@ -29,6 +30,7 @@ use crate::graphql_http::PersistedQueries;
 use crate::metrics::Metrics;
 use crate::service::purge;
 use crate::soft_delete::{self, Db};
+use crate::storage::Storage;
 
 pub use middleware::{COMPRESS_ABOVE_BYTES, CORS_MAX_AGE};
 pub use routes::router;
@@ -70,6 +72,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Documents of Automatic Persisted Queries, by hash.
     pub persisted: Arc<PersistedQueries>,
+    /// Where attachments' bytes live.
+    pub storage: Storage,
+    /// The largest upload accepted, in bytes (`KEEPSAKE_MAX_UPLOAD`).
+    pub max_upload: u64,
 }
 
 impl App {
@@ -78,12 +84,21 @@ impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         let (db, metrics) = connect(&settings.database_url).await?;
         let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
+        let storage = Storage::open(&settings.storage)
+            .context("KEEPSAKE_STORAGE (--storage): the store cannot be opened")?;
         let listener = TcpListener::bind(settings.bind).await.with_context(|| {
             format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)
         })?;
         let address = listener.local_addr()?;
         let state = AppState {
-            schema: schema_with(db.clone(), UndoWindow(settings.undo_window), tokens.clone()),
+            schema: schema_with(
+                db.clone(),
+                storage.clone(),
+                UndoWindow(settings.undo_window),
+                tokens.clone(),
+            ),
+            storage,
+            max_upload: settings.max_upload,
             db,
             tokens,
             metrics,
@@ -120,6 +135,7 @@ impl App {
             let metrics = self.state.metrics.clone();
             tokio::spawn(purge::retention_loop(
                 self.state.db.clone(),
+                self.state.storage.clone(),
                 age,
                 every,
                 move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),

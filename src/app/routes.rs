@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+use super::content;
 use super::graphql::graphql_handler;
 use super::{AppState, middleware};
 use crate::config::CorsOrigins;
@@ -20,6 +21,10 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
         .route("/playground", get(playground))
         .route("/playground/vendor/{file}", get(playground_asset))
         .route("/trash", get(trash))
+        .route(
+            "/attachments/{id}/content",
+            get(content::get_content).put(content::put_content),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     middleware::around(routes, &state, cors_origins).with_state(state)

@@ -5,7 +5,8 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use super::{Target, redact_url};
+use super::{Target, client_error, redact_url};
+use crate::service;
 use crate::soft_delete::Db;
 
 /// `keepsake migrate`: applies pending migrations, first creating the PostgreSQL database
@@ -35,10 +36,23 @@ pub(super) async fn migrate(target: &Target, create_database: bool) -> anyhow::R
 pub struct ChecksFailed(pub usize);
 
 /// `keepsake check`: prints each violation (or a JSON document) and fails when any is found.
-pub(super) async fn check(db: &Db, json: bool) -> anyhow::Result<()> {
-    let violations = crate::soft_delete::check::check(db)
+pub(super) async fn check(target: &Target, json: bool, fix: bool) -> anyhow::Result<()> {
+    let db = target.connect().await?;
+    let storage = target.storage()?;
+    if fix {
+        let erased = service::content::remove_orphan_blobs(&db, &storage)
+            .await
+            .map_err(client_error)?;
+        eprintln!("--fix: removed {erased} blob(s) no attachment refers to");
+    }
+    let mut violations = crate::soft_delete::check::check(&db)
         .await
         .context("reading the database")?;
+    violations.extend(
+        service::content::check_blobs(&db, &storage)
+            .await
+            .map_err(client_error)?,
+    );
     let mut out = std::io::stdout().lock();
     if json {
         let doc = serde_json::json!({ "ok": violations.is_empty(), "violations": violations });

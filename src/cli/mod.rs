@@ -109,7 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { create_database } => {
             database::migrate(&target()?, create_database).await
         }
-        Command::Check { json } => database::check(&target()?.connect().await?, json).await,
+        Command::Check { json, fix } => database::check(&target()?, json, fix).await,
         Command::User(UserCommand::Add { email, name, role }) => {
             users::add(&target()?, email, name, &role).await
         }
@@ -170,6 +170,14 @@ impl Target {
             }
         );
         Ok(db)
+    }
+
+    /// Opens the attachments' store (`KEEPSAKE_STORAGE`).
+    fn storage(&self) -> anyhow::Result<crate::storage::Storage> {
+        anyhow::Context::context(
+            crate::storage::Storage::open(&self.settings.storage),
+            "KEEPSAKE_STORAGE (--storage): the store cannot be opened",
+        )
     }
 }
 

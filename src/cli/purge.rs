@@ -27,10 +27,16 @@ pub(super) async fn purge(
         anyhow::bail!("--batch-size: must be at least 1");
     }
     let db = target.connect().await?;
+    let storage = target.storage()?;
     let bar = Progress::new("purging", "rows");
-    let report = service::purge::purge(&db, older_than, dry_run, batch_size, |done, total| {
-        bar.update(done, total)
-    })
+    let report = service::purge::purge(
+        &db,
+        &storage,
+        older_than,
+        dry_run,
+        batch_size,
+        |done, total| bar.update(done, total),
+    )
     .await
     .map_err(client_error)?;
     bar.finish();

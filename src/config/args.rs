@@ -76,6 +76,15 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub jwt_secret: Option<String>,
+    /// Where attachments' bytes live: `file://PATH` (a folder, created when missing).
+    #[arg(
+        long,
+        env = "KEEPSAKE_STORAGE",
+        default_value = "file://keepsake-blobs",
+        global = true,
+        hide_env_values = true
+    )]
+    pub storage: String,
     /// How long a member may undo their own deletion.
     #[arg(
         long,
@@ -177,6 +186,10 @@ pub enum Command {
         /// Print one JSON document instead of lines.
         #[arg(long)]
         json: bool,
+        /// Remove the blobs no attachment refers to (what a crash between a purge's commit
+        /// and its erasure leaves), then check again.
+        #[arg(long)]
+        fix: bool,
     },
 }
 
@@ -221,11 +234,21 @@ pub struct ServeArgs {
     /// `https://app.example.com,http://localhost:5173`; `*` for any origin. Unset: none.
     #[arg(long, env = "KEEPSAKE_CORS_ORIGINS", hide_env_values = true)]
     pub cors_origins: Option<String>,
+    /// The largest attachment content accepted, like `100MiB`, `512KiB` or a byte count; a
+    /// larger upload is refused with 413 and leaves nothing behind.
+    #[arg(
+        long,
+        env = "KEEPSAKE_MAX_UPLOAD",
+        default_value = "100MiB",
+        hide_env_values = true
+    )]
+    pub max_upload: String,
 }
 
 impl Default for ServeArgs {
     fn default() -> ServeArgs {
         ServeArgs {
+            max_upload: "100MiB".into(),
             bind: "127.0.0.1:8000".into(),
             demo: false,
             retention: None,

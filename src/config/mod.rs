@@ -39,6 +39,10 @@ pub struct Settings {
     pub retention_interval: Duration,
     /// Which browser origins may call the API (CORS).
     pub cors_origins: CorsOrigins,
+    /// Where attachments' bytes live (`file://PATH`).
+    pub storage: String,
+    /// The largest upload accepted, in bytes.
+    pub max_upload: u64,
 }
 
 /// A setting that cannot be used; its message names the setting and the fix.
@@ -93,7 +97,14 @@ impl Settings {
             .map(CorsOrigins::parse)
             .transpose()?
             .unwrap_or_default();
+        let storage = check_storage(&global.storage)?;
+        let max_upload = parse_size(&serve.max_upload).map_err(|problem| ConfigError {
+            setting: "KEEPSAKE_MAX_UPLOAD (--max-upload)",
+            problem,
+        })?;
         Ok(Settings {
+            storage,
+            max_upload,
             database_url: global.database_url.clone(),
             jwt_secret: global.jwt_secret.clone(),
             undo_window,
@@ -116,6 +127,58 @@ impl Settings {
             retention: None,
             retention_interval: Duration::from_secs(3600),
             cors_origins: CorsOrigins::None,
+            storage: DEFAULT_STORAGE.into(),
+            max_upload: DEFAULT_MAX_UPLOAD,
         }
     }
+}
+
+/// Where attachments' bytes live unless `KEEPSAKE_STORAGE` says otherwise.
+pub const DEFAULT_STORAGE: &str = "file://keepsake-blobs";
+/// The largest upload unless `KEEPSAKE_MAX_UPLOAD` says otherwise: 100 MiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 100 * 1024 * 1024;
+
+/// A `KEEPSAKE_STORAGE` value this server can use: `file://PATH`.
+fn check_storage(url: &str) -> Result<String, ConfigError> {
+    let problem = match url.split_once("://") {
+        Some(("file", path)) if !path.is_empty() => return Ok(url.to_owned()),
+        Some(("file", _)) => {
+            "names no folder; write file://PATH, like file://keepsake-blobs".into()
+        }
+        Some(("s3", _)) => {
+            "s3:// stores are not supported by this build yet; use file://PATH".to_owned()
+        }
+        _ => format!("'{url}' is not a storage URL; write file://PATH, like file://keepsake-blobs"),
+    };
+    Err(ConfigError {
+        setting: "KEEPSAKE_STORAGE (--storage)",
+        problem,
+    })
+}
+
+/// A size like `100MiB`, `10MB`, `512KiB`, `1GiB` or a plain byte count; at least one byte.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_bytes: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0 && unit_bytes > 0)
+        .and_then(|n| n.checked_mul(unit_bytes))
+        .ok_or_else(|| {
+            format!("'{text}' is not a size; write it like 100MiB, 512KiB, 10MB or 1048576")
+        })
 }

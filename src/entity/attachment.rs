@@ -1,4 +1,4 @@
-//! The `attachments` table: a file's metadata, owned by one user.
+//! The `attachments` table: a file's metadata, owned by one user, and the hash of its bytes.
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +15,9 @@ pub struct Model {
     pub deleted_at: Option<DateTimeUtc>,
     pub deleted_by: Option<i64>,
     pub deletion_id: Option<i64>,
+    /// The SHA-256 (hex) of the uploaded bytes, which the object store keeps under it; null
+    /// while no bytes were uploaded.
+    pub sha256: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -47,6 +47,10 @@ impl Leaves for Attachment {
             "filename" => Value::String(row.filename.clone()),
             "contentType" => Value::String(row.content_type.clone()),
             "sizeBytes" => Value::from(row.size_bytes),
+            "sha256" => row
+                .sha256
+                .as_ref()
+                .map_or(Value::Null, |s| Value::String(s.clone())),
             "createdAt" => row.created_at.to_value(),
             "deletedAt" => row
                 .deleted_at
@@ -81,9 +85,16 @@ impl Attachment {
         &self.row.content_type
     }
 
-    /// The file's size in bytes.
+    /// The file's size in bytes: counted from the bytes once they are uploaded
+    /// (`PUT /attachments/{id}/content`), as the client gave it before.
     async fn size_bytes(&self) -> i64 {
         self.row.size_bytes
+    }
+
+    /// The SHA-256 (hex) of the uploaded bytes, also their `ETag`; null while none were
+    /// uploaded. Download them from `GET /attachments/{id}/content`.
+    async fn sha256(&self) -> Option<&str> {
+        self.row.sha256.as_deref()
     }
 
     /// When the attachment was recorded.

@@ -119,6 +119,6 @@ impl LifecycleMutation {
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<PurgeReport> {
         let viewer = ctx.viewer()?;
-        purge::purge_as(ctx.db()?, viewer, &older_than, dry_run).await
+        purge::purge_as(ctx.db()?, ctx.storage()?, viewer, &older_than, dry_run).await
     }
 }

@@ -22,6 +22,7 @@ use async_graphql::{Context, MergedObject};
 use crate::auth::{Bearer, Tokens, UndoGrant, Viewer};
 use crate::error::{Error, Result};
 use crate::soft_delete::Db;
+use crate::storage::Storage;
 
 pub use attachment::Attachment;
 pub use user::User;
@@ -57,10 +58,16 @@ pub fn schema() -> KeepsakeSchema {
 
 /// The schema serving requests against `db`; `tokens` signs the undo credentials that
 /// deleting one's own account returns.
-pub fn schema_with(db: Db, undo_window: UndoWindow, tokens: Tokens) -> KeepsakeSchema {
+pub fn schema_with(
+    db: Db,
+    storage: Storage,
+    undo_window: UndoWindow,
+    tokens: Tokens,
+) -> KeepsakeSchema {
     KeepsakeSchema::build(|builder| {
         builder
             .data(db.clone())
+            .data(storage.clone())
             .data(undo_window)
             .data(tokens.clone())
     })
@@ -116,6 +123,8 @@ pub(crate) trait ContextExt {
     fn undo_grant(&self) -> Option<&UndoGrant>;
     /// The keys that sign undo credentials.
     fn tokens(&self) -> Result<&Tokens>;
+    /// Where attachments' bytes live.
+    fn storage(&self) -> Result<&Storage>;
     /// The database handle.
     fn db(&self) -> Result<&Db>;
     /// The configured undo window.
@@ -149,6 +158,11 @@ impl ContextExt for Context<'_> {
             Some(RequestAuth::Undo(grant)) => Some(grant),
             _ => None,
         }
+    }
+
+    fn storage(&self) -> Result<&Storage> {
+        self.data_opt::<Storage>()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without storage")))
     }
 
     fn tokens(&self) -> Result<&Tokens> {

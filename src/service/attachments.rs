@@ -131,7 +131,7 @@ fn list_scope(
     })
 }
 
-fn check_content_type(value: &str) -> Result<String> {
+pub(crate) fn check_content_type(value: &str) -> Result<String> {
     let value = required_text("contentType", value, 255)?.to_lowercase();
     match value.split_once('/') {
         Some((kind, sub)) if !kind.is_empty() && !sub.is_empty() && !value.contains(' ') => {

@@ -3,6 +3,7 @@
 //! the [`crate::auth::Viewer`]; resolvers call these and only convert the results.
 
 pub mod attachments;
+pub mod content;
 pub mod deletions;
 pub mod listing;
 pub mod loaders;

@@ -9,8 +9,10 @@ use crate::auth::Viewer;
 use crate::duration;
 use crate::entity::archive;
 use crate::error::{Error, Result};
+use crate::service::content;
 use crate::service::{Listing, PageRequest, Total};
 use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, RowCounts, Scope};
+use crate::storage::Storage;
 
 /// Rows per batch (one transaction each) unless asked otherwise.
 pub const DEFAULT_BATCH: u64 = 500;
@@ -59,6 +61,7 @@ pub async fn archived(
 /// `purgeDeleted`: admins only; `olderThan` as the client wrote it (`30d`, `24h`, `90s`…).
 pub async fn purge_as(
     db: &Db,
+    storage: &Storage,
     viewer: &Viewer,
     older_than: &str,
     dry_run: bool,
@@ -66,16 +69,19 @@ pub async fn purge_as(
     // The role first: a member learns nothing from how their argument was written.
     viewer.require_admin("purge deleted data")?;
     let older_than = parse_older_than(older_than)?;
-    let report = purge(db, older_than, dry_run, DEFAULT_BATCH, |_, _| {}).await?;
+    let report = purge(db, storage, older_than, dry_run, DEFAULT_BATCH, |_, _| {}).await?;
     tracing::info!(actor = viewer.id(), ?report, "purge requested");
     Ok(report)
 }
 
 /// Archives and erases every row deleted longer than `older_than` ago, `batch` rows per
 /// transaction. `progress(done, total)` is told after each batch. An interrupted purge
-/// leaves every row either still soft-deleted or archived.
+/// leaves every row either still soft-deleted or archived. After each batch commits, the
+/// blobs its attachments held are erased if no other row refers to them (a crash between
+/// leaves an orphan blob, never a row without its bytes).
 pub async fn purge(
     db: &Db,
+    storage: &Storage,
     older_than: Duration,
     dry_run: bool,
     batch: u64,
@@ -107,6 +113,9 @@ pub async fn purge(
         if !outcome.found {
             break;
         }
+        for sha256 in &outcome.blobs {
+            content::erase_if_unused(db, storage, sha256).await;
+        }
         let purged = outcome.purged;
         done.users += purged.users;
         done.attachments += purged.attachments;
@@ -122,9 +131,13 @@ pub async fn purge(
 
 /// One tick of the retention job: a purge, unless another server is running one.
 /// Returns the report, or `None` when another server held the lock.
-pub async fn retention_tick(db: &Db, retention: Duration) -> Result<Option<PurgeReport>> {
-    let outcome =
-        soft_delete::exclusively(db, purge(db, retention, false, DEFAULT_BATCH, |_, _| {})).await?;
+pub async fn retention_tick(
+    db: &Db,
+    storage: &Storage,
+    retention: Duration,
+) -> Result<Option<PurgeReport>> {
+    let purge = purge(db, storage, retention, false, DEFAULT_BATCH, |_, _| {});
+    let outcome = soft_delete::exclusively(db, purge).await?;
     match outcome {
         None => Ok(None),
         Some(report) => Ok(Some(report?)),
@@ -135,6 +148,7 @@ pub async fn retention_tick(db: &Db, retention: Duration) -> Result<Option<Purge
 /// tick instead of overlapping it), until the process ends. `on_tick` sees each outcome.
 pub async fn retention_loop(
     db: Db,
+    storage: Storage,
     retention: Duration,
     every: Duration,
     mut on_tick: impl FnMut(&Result<Option<PurgeReport>>) + Send,
@@ -143,7 +157,7 @@ pub async fn retention_loop(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let outcome = retention_tick(&db, retention).await;
+        let outcome = retention_tick(&db, &storage, retention).await;
         match &outcome {
             Ok(Some(report)) => tracing::info!(?report, "retention purge ran"),
             Ok(None) => tracing::info!("retention purge skipped: another server holds the lock"),

@@ -82,6 +82,7 @@ pub(super) fn attachment(res: &QueryResult) -> Result<attachment::Model, DbErr> 
         deleted_at: cell(res, 6, "deleted_at")?,
         deleted_by: cell(res, 7, "deleted_by")?,
         deletion_id: cell(res, 8, "deletion_id")?,
+        sha256: cell(res, 9, "sha256")?,
     })
 }
 
@@ -112,7 +113,7 @@ mod tests {
         let attachment: Vec<&str> = attachment::Column::iter().map(|c| c.as_str()).collect();
         assert_eq!(
             attachment.join(","),
-            "id,owner_id,filename,content_type,size_bytes,created_at,deleted_at,deleted_by,deletion_id"
+            "id,owner_id,filename,content_type,size_bytes,created_at,deleted_at,deleted_by,deletion_id,sha256"
         );
         let user: Vec<&str> = user::Column::iter().map(|c| c.as_str()).collect();
         assert_eq!(

@@ -63,6 +63,10 @@ pub trait SoftDeletable: EntityTrait {
     fn deletion_id_of(model: &Self::Model) -> Option<i64>;
     /// A row of a `SELECT` of this entity's columns, read by position (`decode.rs`).
     fn decode(res: &QueryResult) -> Result<Self::Model, DbErr>;
+    /// The blob (SHA-256) whose bytes a row holds in the object store, if any.
+    fn blob_of(_model: &Self::Model) -> Option<String> {
+        None
+    }
     /// When a row counts as live: not deleted. A deleted user's attachments need no check of
     /// their own here: no live attachment ever sits under a deleted user, because the user's
     /// delete cascades in the same transaction, `createAttachment` share-locks its owner, and
@@ -76,7 +80,7 @@ pub trait SoftDeletable: EntityTrait {
 /// Implements [`SoftDeletable`] for an entity module whose table has the soft-delete columns
 /// (`id`, `deleted_at`, `deleted_by`, `deletion_id`).
 macro_rules! soft_deletable {
-    ($module:ident, $kind:expr, $decode:path) => {
+    ($module:ident, $kind:expr, $decode:path $(, blob = $blob:ident)?) => {
         impl SoftDeletable for $module::Entity {
             const KIND: EntityKind = $kind;
             fn id_column() -> $module::Column {
@@ -103,6 +107,11 @@ macro_rules! soft_deletable {
             fn decode(res: &QueryResult) -> Result<$module::Model, DbErr> {
                 $decode(res)
             }
+            $(
+                fn blob_of(model: &$module::Model) -> Option<String> {
+                    model.$blob.clone()
+                }
+            )?
         }
     };
 }
@@ -111,5 +120,6 @@ soft_deletable!(user, EntityKind::User, super::decode::user);
 soft_deletable!(
     attachment,
     EntityKind::Attachment,
-    super::decode::attachment
+    super::decode::attachment,
+    blob = sha256
 );

@@ -31,6 +31,7 @@
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
 //! | `check.rs` | `keepsake check`: the invariants, verified |
+//! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
@@ -40,6 +41,7 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+mod blobs;
 pub mod check;
 mod connect;
 mod decode;
@@ -54,6 +56,7 @@ mod seed;
 mod settings;
 mod stats;
 
+pub use blobs::{blob_in_use, blobs_in_use, lock_blob};
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};

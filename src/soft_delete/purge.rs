@@ -132,10 +132,13 @@ async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(
 }
 
 /// What one purge batch did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// Rows archived and erased.
     pub purged: RowCounts,
+    /// The blobs the erased rows held: each may now be unused (the caller erases those no
+    /// other row refers to, after this commit).
+    pub blobs: Vec<String>,
     /// Whether rows were due at all: `false` means the purge is done. (Rows can be due and
     /// yet not purged when a restore of their deletion won the race for its lock.)
     pub found: bool,
@@ -208,11 +211,15 @@ pub async fn purge_batch(
 ) -> Result<BatchOutcome, DbErr> {
     let tx = db.begin().await?;
     let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
+    let mut blobs = Vec::new();
     let purged = match purge_rows::<attachment::Entity>(&tx, attachments_due, batch, now).await? {
-        Some(attachments) => RowCounts {
-            users: 0,
-            attachments,
-        },
+        Some((attachments, held)) => {
+            blobs = held;
+            RowCounts {
+                users: 0,
+                attachments,
+            }
+        }
         None => match purge_rows::<user::Entity>(
             &tx,
             purgeable_users(cutoff).add(without_attachments()),
@@ -221,7 +228,7 @@ pub async fn purge_batch(
         )
         .await?
         {
-            Some(users) => RowCounts {
+            Some((users, _)) => RowCounts {
                 users,
                 attachments: 0,
             },
@@ -231,6 +238,7 @@ pub async fn purge_batch(
     tx.commit().await?;
     Ok(BatchOutcome {
         purged,
+        blobs,
         found: true,
     })
 }
@@ -238,13 +246,13 @@ pub async fn purge_batch(
 /// In `tx`, purges up to `batch` rows of `E` that `due` selects and no restore took back:
 /// claims their deletions, locks the rows still hidden by a claimed one, archives them,
 /// erases them, and marks the deletions left with no rows as purged. Returns how many rows
-/// it purged, or `None` when no row was due.
+/// it purged and the distinct blobs they held, or `None` when no row was due.
 async fn purge_rows<E>(
     tx: &Tx,
     due: Condition,
     batch: u64,
     now: DateTimeUtc,
-) -> Result<Option<u64>, DbErr>
+) -> Result<Option<(u64, Vec<String>)>, DbErr>
 where
     E: SoftDeletable,
     E::Model: serde::Serialize,
@@ -291,7 +299,10 @@ where
             .await?;
     }
     mark_purged(tx, claimed, now).await?;
-    Ok(Some(rows.len() as u64))
+    let mut blobs: Vec<String> = rows.iter().filter_map(E::blob_of).collect();
+    blobs.sort_unstable();
+    blobs.dedup();
+    Ok(Some((rows.len() as u64, blobs)))
 }
 
 /// The distinct values of `ids`, in ascending order.

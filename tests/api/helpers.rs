@@ -192,6 +192,8 @@ pub struct TestApp {
     /// The admin's GraphQL id.
     pub admin_id: String,
     pub http: reqwest::Client,
+    /// The server's blob store (`KEEPSAKE_STORAGE`), a folder of its own.
+    pub blobs: tempfile::TempDir,
     /// Stops the server when dropped.
     _shutdown: tokio::sync::oneshot::Sender<()>,
     /// Declared last: the database outlives the server.
@@ -216,6 +218,8 @@ impl TestApp {
         init_test_log();
         let db = TestDb::create(&backend).await;
         let mut settings = Settings::for_database(&db.url);
+        let blobs = tempfile::tempdir().expect("a blob folder");
+        settings.storage = format!("file://{}", blobs.path().display());
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let base = format!("http://{}", app.address());
@@ -238,6 +242,7 @@ impl TestApp {
             state,
             admin_token,
             http: reqwest::Client::new(),
+            blobs,
             _shutdown: tx,
             db,
         }
@@ -380,6 +385,8 @@ pub const KEEPSAKE_ENV: &[&str] = &[
     "KEEPSAKE_LOG_FORMAT",
     "KEEPSAKE_RETENTION",
     "KEEPSAKE_RETENTION_INTERVAL",
+    "KEEPSAKE_STORAGE",
+    "KEEPSAKE_MAX_UPLOAD",
     "RUST_LOG",
 ];
 
@@ -389,7 +396,10 @@ pub fn keepsake(database_url: &str) -> std::process::Command {
     for var in KEEPSAKE_ENV {
         cmd.env_remove(var);
     }
+    // Blobs go to a folder of the suite's, not to ./keepsake-blobs in the source tree.
+    let blobs = std::env::temp_dir().join("keepsake-test-blobs");
     cmd.env("DATABASE_URL", database_url)
+        .env("KEEPSAKE_STORAGE", format!("file://{}", blobs.display()))
         .stdin(std::process::Stdio::null());
     cmd
 }
@@ -478,13 +488,15 @@ fn init_test_log() {
 }
 
 impl TestApp {
-    /// Runs the `keepsake` binary with `args` on this test's database (off the async
-    /// threads) and waits for it.
+    /// Runs the `keepsake` binary with `args` on this test's database and blob store (off
+    /// the async threads) and waits for it.
     pub async fn run(&self, args: &[&str]) -> std::process::Output {
         let url = self.db.url.clone();
+        let storage = format!("file://{}", self.blobs.path().display());
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         tokio::task::spawn_blocking(move || {
             keepsake(&url)
+                .env("KEEPSAKE_STORAGE", storage)
                 .args(&args)
                 .output()
                 .expect("the keepsake binary runs")

@@ -389,11 +389,17 @@ async fn a_purged_user_and_its_attachments_are_archived_exactly_as_they_were(bac
                 "created_at",
                 "deleted_at",
                 "deleted_by",
-                "deletion_id"
+                "deletion_id",
+                "sha256"
             ]),
             "{record}"
         );
         assert_eq!(row["id"], json!(row_id(Kind::Attachment, &id)), "{record}");
+        assert_eq!(
+            row["sha256"],
+            Value::Null,
+            "no bytes were uploaded: {record}"
+        );
         assert_eq!(row["filename"], file["filename"], "{record}");
         assert_eq!(row["content_type"], file["contentType"], "{record}");
         assert_eq!(row["size_bytes"], file["sizeBytes"], "{record}");

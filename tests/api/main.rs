@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod cli;
 mod config;
+mod content;
 mod crash;
 mod errors;
 mod graphql_http;

@@ -143,6 +143,7 @@ fn the_readme_commands_work_in_a_fresh_directory_on_sqlite() {
     assert_eq!(answer["data"]["me"]["role"], "MEMBER", "{answer}");
     // The lifecycle and seeding examples said what they did.
     for said in [
+        "the same bytes came back\nhello",
         "dry run: would purge",
         "seeded 10000 users",
         "seeded 11000 users",
@@ -151,6 +152,8 @@ fn the_readme_commands_work_in_a_fresh_directory_on_sqlite() {
     }
     // The default database file, where the README says it is.
     assert!(dir.path().join("keepsake.db").exists());
+    // The uploaded bytes, in the default store beside it.
+    assert!(dir.path().join("keepsake-blobs").join("blobs").is_dir());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,266 @@
+//! Attachment bytes (SPEC §10): upload, download, and erasing a blob once no row refers to it.
+//!
+//! The bytes stream into the object store under a temporary name while they are hashed and
+//! counted; then one transaction locks the attachment (live, the viewer's to change) and the
+//! blob ([`soft_delete::lock_blob`]), gives the bytes their hash's name and points the row at
+//! them. An erasure takes the same blob lock, checks that no row (live or deleted) refers to
+//! the blob, and erases it before it lets go: an upload of the same bytes waits, then finds
+//! the blob gone and writes it again. So a row never points at missing bytes; a crash can only
+//! leave a blob no row refers to, which `keepsake check` reports and `--fix` removes.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use sea_orm::Set;
+
+use crate::auth::{Role, Viewer};
+use crate::entity::attachment;
+use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
+use crate::soft_delete::check::Violation;
+use crate::soft_delete::{self, Db, Scope, Scoped};
+use crate::storage::{self, Storage, UploadError};
+
+use super::attachments::{check_content_type, may_see};
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadRefused {
+    /// Larger than `KEEPSAKE_MAX_UPLOAD` (HTTP 413, code `BAD_USER_INPUT`).
+    #[error("the upload is larger than KEEPSAKE_MAX_UPLOAD ({max} bytes); nothing was stored")]
+    TooLarge { max: u64 },
+    /// Any other refusal, with its code.
+    #[error(transparent)]
+    Api(#[from] Error),
+}
+
+fn not_found(id: i64) -> Error {
+    Error::not_found(format!(
+        "no attachment with id {}",
+        ids::encode(Kind::Attachment, id)
+    ))
+}
+
+/// The live attachment `id` if `viewer` may replace its bytes: their own, or anyone's as an
+/// admin. One they may not see is `NOT_FOUND`, exactly as a missing one; support sees it but
+/// may not change it (`FORBIDDEN`).
+async fn writable(
+    h: &impl soft_delete::Handle,
+    viewer: &Viewer,
+    id: i64,
+    lock: bool,
+) -> Result<attachment::Model> {
+    let read = Scoped::<attachment::Entity>::live();
+    let read = if lock { read.for_update() } else { read };
+    let found = read.by_id(h, id).await?.filter(|a| may_see(viewer, a));
+    let found = found.ok_or_else(|| not_found(id))?;
+    if found.owner_id != viewer.id() && viewer.role() != Role::Admin {
+        return Err(Error::forbidden(
+            "only the owner or an admin may upload an attachment's content",
+        ));
+    }
+    Ok(found)
+}
+
+/// The media type of a `Content-Type` header value: `type/subtype`, lower case, without
+/// parameters.
+fn media_type(value: &str) -> &str {
+    value.split(';').next().unwrap_or_default().trim()
+}
+
+/// `PUT /attachments/{id}/content`: streams `body` into storage and makes it the
+/// attachment's bytes; `sizeBytes` and `sha256` come from the bytes. `declared` is the
+/// request's `Content-Type` (else the attachment's `contentType` stands); either must fit
+/// what the first bytes show. The attachment's earlier bytes are erased if no row still
+/// refers to them.
+pub async fn upload<S, E>(
+    db: &Db,
+    storage: &Storage,
+    viewer: &Viewer,
+    id: i64,
+    declared: Option<&str>,
+    body: S,
+    max: u64,
+) -> Result<attachment::Model, UploadRefused>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::fmt::Display,
+{
+    // Checked before a byte is read, and again under the lock below.
+    let before = writable(db, viewer, id, false).await?;
+    let content_type = match declared.map(media_type).filter(|t| !t.is_empty()) {
+        Some(declared) => check_content_type(declared)?,
+        None => before.content_type.clone(),
+    };
+    let staged = match storage.stage(body, max).await {
+        Ok(staged) => staged,
+        Err(UploadError::TooLarge { max }) => return Err(UploadRefused::TooLarge { max }),
+        Err(UploadError::Body(why)) => {
+            return Err(Error::bad_input(format!(
+                "the upload was cut off ({why}); nothing was stored"
+            ))
+            .into());
+        }
+        Err(UploadError::Store(err)) => return Err(Error::Internal(err.into()).into()),
+    };
+    if let Some(why) = storage::misfit(&content_type, &staged.head) {
+        storage.discard(&staged).await;
+        return Err(Error::bad_input(format!(
+            "contentType: {why}, not {content_type}; send the right Content-Type"
+        ))
+        .into());
+    }
+    let saved = match save(db, storage, viewer, id, &staged, content_type).await {
+        Ok(saved) => saved,
+        Err(err) => {
+            storage.discard(&staged).await;
+            return Err(err.into());
+        }
+    };
+    tracing::info!(
+        attachment = id,
+        actor = viewer.id(),
+        bytes = staged.size,
+        sha256 = %staged.sha256,
+        "content uploaded"
+    );
+    if let Some(old) = before.sha256.filter(|old| *old != staged.sha256) {
+        erase_if_unused(db, storage, &old).await;
+    }
+    Ok(saved)
+}
+
+/// In one transaction: the row (locked, still the viewer's), the blob (locked, its bytes
+/// under their hash's name), then the row pointed at them.
+async fn save(
+    db: &Db,
+    storage: &Storage,
+    viewer: &Viewer,
+    id: i64,
+    staged: &storage::Staged,
+    content_type: String,
+) -> Result<attachment::Model> {
+    let tx = db.begin().await?;
+    writable(&tx, viewer, id, true).await?;
+    soft_delete::lock_blob(&tx, &staged.sha256).await?;
+    storage
+        .keep(staged)
+        .await
+        .map_err(|err| Error::Internal(err.into()))?;
+    let size =
+        i64::try_from(staged.size).map_err(|_| Error::bad_input("the upload is too large"))?;
+    let row = attachment::ActiveModel {
+        id: sea_orm::Unchanged(id),
+        sha256: Set(Some(staged.sha256.clone())),
+        size_bytes: Set(size),
+        content_type: Set(content_type),
+        ..Default::default()
+    };
+    let saved = soft_delete::update_live(&tx, row)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Erases blob `sha256` unless some row, live or deleted, refers to it; under the blob's lock,
+/// so an upload of the same bytes cannot slip in between the check and the erasure. A failure
+/// is logged: the blob stays, an orphan `keepsake check` reports. Whether it erased it.
+pub async fn erase_if_unused(db: &Db, storage: &Storage, sha256: &str) -> bool {
+    let erased: Result<bool> = async {
+        let tx = db.begin().await?;
+        soft_delete::lock_blob(&tx, sha256).await?;
+        let unused = !soft_delete::blob_in_use(&tx, sha256).await?;
+        if unused {
+            storage
+                .erase(sha256)
+                .await
+                .map_err(|err| Error::Internal(err.into()))?;
+        }
+        // Ended here, not left to a drop: the lock goes with the transaction.
+        tx.commit().await?;
+        Ok(unused)
+    }
+    .await;
+    match erased {
+        Ok(true) => {
+            tracing::info!(sha256, "blob erased: no row refers to it");
+            true
+        }
+        Ok(false) => false,
+        Err(err) => {
+            tracing::warn!(
+                sha256,
+                error = format!("{:#}", anyhow::Error::from(err)),
+                "a blob no row refers to stays behind; keepsake check --fix removes it"
+            );
+            false
+        }
+    }
+}
+
+/// `keepsake check`'s half about the store: blobs no row refers to (what a crash between a
+/// purge's commit and its erasure leaves; `--fix` removes them), and rows whose blob is
+/// missing (which must never happen). A blob whose upload is committing as this runs can be
+/// reported once; `--fix` rechecks each under its lock and leaves it.
+pub async fn check_blobs(db: &Db, storage: &Storage) -> Result<Vec<Violation>> {
+    let in_use: BTreeSet<String> = soft_delete::blobs_in_use(db).await?.into_iter().collect();
+    let stored: BTreeSet<String> = storage
+        .blobs()
+        .await
+        .map_err(|err| Error::Internal(err.into()))?
+        .into_iter()
+        .collect();
+    let orphans = stored.difference(&in_use).map(|sha256| Violation {
+        kind: "orphan-blob",
+        message: format!(
+            "blob {sha256} is in the store but no attachment refers to it; keepsake check --fix removes it"
+        ),
+    });
+    let missing = in_use.difference(&stored).map(|sha256| Violation {
+        kind: "missing-blob",
+        message: format!(
+            "attachments with sha256 {sha256} have no blob in the store ({})",
+            storage.label()
+        ),
+    });
+    Ok(orphans.chain(missing).collect())
+}
+
+/// `keepsake check --fix`: erases the blobs no row refers to; how many it erased.
+pub async fn remove_orphan_blobs(db: &Db, storage: &Storage) -> Result<u64> {
+    let mut erased = 0;
+    for found in check_blobs(db, storage).await? {
+        if found.kind != "orphan-blob" {
+            continue;
+        }
+        let sha256 = found.message.split_whitespace().nth(1).unwrap_or_default();
+        if storage::is_sha256(sha256) && erase_if_unused(db, storage, sha256).await {
+            erased += 1;
+        }
+    }
+    Ok(erased)
+}
+
+/// What `GET /attachments/{id}/content` serves: the row (for its name and type) and the blob.
+pub async fn readable(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    include_deleted: bool,
+) -> Result<(attachment::Model, String)> {
+    let scope: Scope = viewer.scope(include_deleted, false)?;
+    let found = Scoped::<attachment::Entity>::new(scope)
+        .by_id(db, id)
+        .await?
+        .filter(|a| may_see(viewer, a))
+        .ok_or_else(|| not_found(id))?;
+    let sha256 = found.sha256.clone().ok_or_else(|| {
+        Error::not_found(format!(
+            "attachment {} holds no content yet; PUT it to /attachments/{{id}}/content",
+            ids::encode(Kind::Attachment, id)
+        ))
+    })?;
+    Ok((found, sha256))
+}

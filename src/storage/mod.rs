@@ -1,0 +1,256 @@
+//! Attachment bytes in an object store (SPEC §10), through the `object_store` crate.
+//!
+//! Content-addressed: a blob lives at `blobs/<sha256>`, once for any number of rows. An upload
+//! streams into `uploads/<random>` while it is hashed and counted (memory holds one chunk,
+//! never the file), then [`Storage::keep`] gives it its hash's name. Which rows refer to a
+//! blob, and when one may be erased, is the database's business (`service::content`).
+
+mod sniff;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _, WriteMultipart};
+use sha2::Digest as _;
+
+pub use sniff::{misfit, sniff};
+
+/// Where blobs live under the store's root.
+const BLOBS: &str = "blobs";
+/// Where uploads land while they stream in.
+const UPLOADS: &str = "uploads";
+/// Bytes buffered before a part is written: what an upload holds in memory, at most twice.
+const CHUNK: usize = 4 * 1024 * 1024;
+/// The first bytes kept for the content-type sniff.
+pub const HEAD_BYTES: usize = 512;
+
+/// The object store attachments' bytes live in.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// Where it is, for logs (`file:///srv/keepsake-blobs`).
+    label: String,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Storage({})", self.label)
+    }
+}
+
+/// An upload streamed into the store under a temporary name, hashed and counted.
+#[derive(Debug)]
+pub struct Staged {
+    temp: Path,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    /// How many bytes.
+    pub size: u64,
+    /// The first [`HEAD_BYTES`] bytes (fewer for a shorter file), for the sniff.
+    pub head: Vec<u8>,
+}
+
+/// Why an upload did not land; whatever it wrote is removed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The body went past the limit.
+    #[error("the upload is larger than the limit of {max} bytes")]
+    TooLarge { max: u64 },
+    /// The client's body broke off (a dropped connection, a bad chunk).
+    #[error("the upload was cut off: {0}")]
+    Body(String),
+    /// The store failed.
+    #[error("the object store failed: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// A blob read back: its bytes as a stream, the range they cover and the blob's size.
+pub struct Blob {
+    pub bytes: futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    pub range: Range<u64>,
+    pub size: u64,
+}
+
+impl Storage {
+    /// The store a `KEEPSAKE_STORAGE` value names: `file://PATH` (created when missing).
+    pub fn open(url: &str) -> anyhow::Result<Storage> {
+        let Some(path) = url.strip_prefix("file://") else {
+            anyhow::bail!(
+                "'{url}' is not a storage URL this server can use; write file://PATH (such as \
+                 file://keepsake-blobs)"
+            );
+        };
+        if path.is_empty() {
+            anyhow::bail!("'{url}' names no folder; write file://PATH");
+        }
+        std::fs::create_dir_all(path)
+            .map_err(|err| anyhow::anyhow!("cannot create the folder {path}: {err}"))?;
+        let root = std::fs::canonicalize(path)
+            .map_err(|err| anyhow::anyhow!("cannot open the folder {path}: {err}"))?;
+        let store = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
+        Ok(Storage {
+            store: Arc::new(store),
+            label: format!("file://{}", root.display()),
+        })
+    }
+
+    /// Where the store is, for logs.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn blob_path(sha256: &str) -> Path {
+        Path::from(format!("{BLOBS}/{sha256}"))
+    }
+
+    /// Streams `body` into the store under a temporary name, hashing and counting it; more
+    /// than `max` bytes, a broken body or a store failure removes what was written.
+    pub async fn stage<S, E>(&self, body: S, max: u64) -> Result<Staged, UploadError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let temp = Path::from(format!("{UPLOADS}/{}", random_name()));
+        let upload = self.store.put_multipart(&temp).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut head = Vec::with_capacity(HEAD_BYTES);
+        let mut body = std::pin::pin!(body);
+        let outcome: Result<(), UploadError> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|err| UploadError::Body(err.to_string()))?;
+                size += chunk.len() as u64;
+                if size > max {
+                    return Err(UploadError::TooLarge { max });
+                }
+                if head.len() < HEAD_BYTES {
+                    let take = (HEAD_BYTES - head.len()).min(chunk.len());
+                    head.extend_from_slice(&chunk[..take]);
+                }
+                hasher.update(&chunk);
+                writer.wait_for_capacity(1).await?;
+                writer.put(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(err) = outcome {
+            let _ = writer.abort().await;
+            let _ = self.store.delete(&temp).await;
+            return Err(err);
+        }
+        writer.finish().await?;
+        Ok(Staged {
+            temp,
+            sha256: hex(&hasher.finalize()),
+            size,
+            head,
+        })
+    }
+
+    /// Gives a staged upload its hash's name, unless a blob of the same bytes is there
+    /// already, and removes the temporary name.
+    pub async fn keep(&self, staged: &Staged) -> object_store::Result<()> {
+        let target = Self::blob_path(&staged.sha256);
+        let kept = match self.store.copy_if_not_exists(&staged.temp, &target).await {
+            Ok(()) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(err) => Err(err),
+        };
+        self.discard(staged).await;
+        kept
+    }
+
+    /// Removes a staged upload that will not be kept.
+    pub async fn discard(&self, staged: &Staged) {
+        if let Err(err) = self.store.delete(&staged.temp).await {
+            tracing::warn!(path = %staged.temp, error = %err, "a staged upload stayed behind");
+        }
+    }
+
+    /// The blob of `sha256`, whole or the bytes of `range` (clamped to its end).
+    pub async fn read(
+        &self,
+        sha256: &str,
+        range: Option<Range<u64>>,
+    ) -> object_store::Result<Blob> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let got = self
+            .store
+            .get_opts(&Self::blob_path(sha256), options)
+            .await?;
+        let (range, size) = (got.range.clone(), got.meta.size);
+        Ok(Blob {
+            bytes: got.into_stream(),
+            range,
+            size,
+        })
+    }
+
+    /// Whether the blob of `sha256` is there.
+    pub async fn holds(&self, sha256: &str) -> object_store::Result<bool> {
+        match self.store.head(&Self::blob_path(sha256)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Erases the blob of `sha256`; one already gone is not an error.
+    pub async fn erase(&self, sha256: &str) -> object_store::Result<()> {
+        match self.store.delete(&Self::blob_path(sha256)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The hashes of every blob in the store.
+    pub async fn blobs(&self) -> object_store::Result<Vec<String>> {
+        let prefix = Path::from(BLOBS);
+        self.store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location.filename().unwrap_or_default().to_owned())
+            .try_collect()
+            .await
+    }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A name no other upload has: 16 random bytes in hex.
+fn random_name() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the time and a counter still keep names apart in one process.
+    if getrandom::fill(&mut bytes).is_err() {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        bytes[..8].copy_from_slice(&t.to_le_bytes());
+        bytes[8..].copy_from_slice(&n.to_le_bytes());
+    }
+    hex(&bytes)
+}
+
+/// Whether `text` is a SHA-256 as [`Staged::sha256`] writes it.
+pub fn is_sha256(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

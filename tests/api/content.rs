@@ -1,0 +1,469 @@
+//! Attachment bytes over HTTP (SPEC §10), on both databases with the file store: upload with
+//! `PUT`, download with `ETag`, `If-None-Match` and `Range`; the same visibility as the
+//! GraphQL fields (a deleted or foreign attachment answers exactly like a missing one); one
+//! blob for identical bytes, erased with the last row that refers to it; and refused or
+//! broken uploads that leave nothing behind.
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use crate::helpers::{Backend, TestApp, TestUser, data, id_of, on_both_backends};
+
+on_both_backends!(
+    content_round_trips_with_its_hash_and_ranges,
+    content_is_seen_exactly_as_its_attachment_is,
+    identical_bytes_are_kept_once_and_erased_with_their_last_row,
+    refused_or_broken_uploads_leave_nothing_behind,
+    check_reports_blobs_without_rows_and_rows_without_blobs,
+);
+
+/// `n` bytes of text that differ from position to position.
+fn text(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| b'a' + ((i * 7 + seed as usize) % 26) as u8)
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn url(app: &TestApp, id: &str) -> String {
+    format!("{}/attachments/{id}/content", app.base)
+}
+
+/// `PUT`s `body` as `token`, declared as `content_type`; the status and the JSON answer.
+async fn put(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .put(url(app, id))
+        .bearer_auth(token)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET`s the content as `token` with extra `headers`; status, headers and body.
+async fn get(
+    app: &TestApp,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(header::HeaderName, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = app.http.get(format!("{}{path}", app.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    let response = request.send().await.expect("the server answers");
+    let (status, head) = (response.status(), response.headers().clone());
+    (status, head, response.bytes().await.unwrap().to_vec())
+}
+
+/// The error code of a content route's JSON error body.
+fn code(body: &[u8]) -> String {
+    let body: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no code in {body}"))
+        .to_owned()
+}
+
+/// The blobs in the server's store, and the files left in its upload area.
+fn stored(app: &TestApp) -> (Vec<String>, Vec<String>) {
+    let list = |dir: &str| -> Vec<String> {
+        let mut names = Vec::new();
+        let root = app.blobs.path().join(dir);
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_type().unwrap().is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    names.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        names.sort();
+        names
+    };
+    (list("blobs"), list("uploads"))
+}
+
+async fn metadata(app: &TestApp, id: &str) -> Value {
+    app.admin()
+        .ok(
+            "query($id: ID!) { attachment(id: $id, includeDeleted: true) { sizeBytes sha256 contentType } }",
+            json!({ "id": id }),
+            "attachment",
+        )
+        .await
+}
+
+async fn content_round_trips_with_its_hash_and_ranges(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let id = app.attachment(&alan, "notes.txt").await;
+    let bytes = text(100_000, 3);
+    let (status, answer) = put(
+        &app,
+        &alan.token,
+        &id,
+        "text/plain; charset=utf-8",
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["sizeBytes"], json!(100_000), "{answer}");
+    assert_eq!(answer["sha256"], json!(sha256(&bytes)), "{answer}");
+    // The metadata comes from the bytes, not from what the client said at creation (42).
+    assert_eq!(
+        metadata(&app, &id).await,
+        json!({ "sizeBytes": 100_000, "sha256": sha256(&bytes), "contentType": "text/plain" })
+    );
+
+    let path = format!("/attachments/{id}/content");
+    let (status, head, body) = get(&app, Some(&alan.token), &path, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body == bytes, "the bytes came back changed");
+    let etag = format!("\"{}\"", sha256(&bytes));
+    assert_eq!(head[header::ETAG], etag.as_str());
+    assert_eq!(head[header::CONTENT_TYPE], "text/plain");
+    assert_eq!(head[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(
+        head[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"
+    );
+
+    let (status, _, body) = get(
+        &app,
+        Some(&alan.token),
+        &path,
+        &[(header::IF_NONE_MATCH, &etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    let (status, _, _) = get(
+        &app,
+        Some(&alan.token),
+        &path,
+        &[(header::IF_NONE_MATCH, "\"other\"")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, head, body) = get(
+        &app,
+        Some(&alan.token),
+        &path,
+        &[(header::RANGE, "bytes=10-19")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head[header::CONTENT_RANGE], "bytes 10-19/100000");
+    assert_eq!(body, bytes[10..20]);
+    let (status, _, body) = get(
+        &app,
+        Some(&alan.token),
+        &path,
+        &[(header::RANGE, "bytes=-5")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(body, bytes[100_000 - 5..]);
+    let (status, head, body) = get(
+        &app,
+        Some(&alan.token),
+        &path,
+        &[(header::RANGE, "bytes=100000-")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(head[header::CONTENT_RANGE], "bytes */100000");
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+
+    // An attachment with no bytes yet says so.
+    let empty = app.attachment(&alan, "later.txt").await;
+    let (status, _, body) = get(
+        &app,
+        Some(&alan.token),
+        &format!("/attachments/{empty}/content"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(String::from_utf8_lossy(&body).contains("holds no content yet"));
+}
+
+async fn content_is_seen_exactly_as_its_attachment_is(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let grace = app.user("grace@example.com", "SUPPORT").await;
+    let id = app.attachment(&alan, "notes.txt").await;
+    let bytes = text(1_000, 1);
+    assert_eq!(
+        put(&app, &alan.token, &id, "text/plain", bytes.clone())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let path = format!("/attachments/{id}/content");
+    let missing = {
+        let other = app.attachment(&alan, "gone.txt").await;
+        app.admin().delete_attachment(&other, None).await;
+        app.admin().purge("0s", false).await;
+        other
+    };
+
+    // Another member: exactly as for an id that never existed (the ids masked).
+    let masked = |body: &[u8], id: &str| String::from_utf8_lossy(body).replace(id, "ID");
+    let (status, _, foreign) = get(&app, Some(&bob.token), &path, &[]).await;
+    let (status_missing, _, absent) = get(
+        &app,
+        Some(&bob.token),
+        &format!("/attachments/{missing}/content"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, status_missing),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+    );
+    assert_eq!(masked(&foreign, &id), masked(&absent, &missing));
+    let (status, answer) = put(&app, &bob.token, &id, "text/plain", b"mine now".to_vec()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    // Support reads everyone's, changes no one's; no token, no bytes.
+    let (status, _, body) = get(&app, Some(&grace.token), &path, &[]).await;
+    assert_eq!((status, body == bytes), (StatusCode::OK, true));
+    let (status, answer) = put(&app, &grace.token, &id, "text/plain", b"x".to_vec()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let (status, _, body) = get(&app, None, &path, &[]).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED".into())
+    );
+
+    // Deleted: gone for everyone, as if missing; staff may ask for it; members may not.
+    let deletion = id_of(&app.by(&alan).delete_attachment(&id, None).await);
+    for token in [&alan.token, &app.admin_token] {
+        let (status, _, body) = get(&app, Some(token), &path, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(masked(&body, &id), masked(&absent, &missing));
+    }
+    let with_deleted = format!("{path}?includeDeleted=true");
+    for token in [&grace.token, &app.admin_token] {
+        let (status, _, body) = get(&app, Some(token), &with_deleted, &[]).await;
+        assert_eq!((status, body == bytes), (StatusCode::OK, true));
+    }
+    let (status, _, body) = get(&app, Some(&alan.token), &with_deleted, &[]).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "FORBIDDEN".into())
+    );
+    // A deleted attachment's bytes cannot be replaced either.
+    let (status, _) = put(&app, &app.admin_token, &id, "text/plain", b"x".to_vec()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Restore is instant: the bytes never left.
+    app.by(&alan).restore(&deletion, None).await;
+    let (status, _, body) = get(&app, Some(&alan.token), &path, &[]).await;
+    assert_eq!((status, body == bytes), (StatusCode::OK, true));
+}
+
+async fn identical_bytes_are_kept_once_and_erased_with_their_last_row(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let alans = app.attachment(&alan, "same.txt").await;
+    let bobs = app.attachment(&bob, "same-too.txt").await;
+    let bytes = text(5_000, 9);
+    let hash = sha256(&bytes);
+    for (user, id) in [(&alan, &alans), (&bob, &bobs)] {
+        let (status, answer) = put(&app, &user.token, id, "text/plain", bytes.clone()).await;
+        assert_eq!(
+            (status, answer["sha256"].clone()),
+            (StatusCode::OK, json!(hash))
+        );
+    }
+    assert_eq!(
+        stored(&app),
+        (vec![hash.clone()], vec![]),
+        "one blob for both"
+    );
+
+    // Alan's row purged: Bob's still refers to the blob, which stays.
+    async fn purge_one(app: &TestApp, user: &TestUser, id: &str) {
+        app.by(user).delete_attachment(id, None).await;
+        app.admin().purge("0s", false).await;
+    }
+    purge_one(&app, &alan, &alans).await;
+    assert_eq!(stored(&app).0, vec![hash.clone()]);
+    let (status, _, body) = get(
+        &app,
+        Some(&bob.token),
+        &format!("/attachments/{bobs}/content"),
+        &[],
+    )
+    .await;
+    assert_eq!((status, body == bytes), (StatusCode::OK, true));
+    // Bob's too: no row refers to it, so the purge erases it after committing.
+    purge_one(&app, &bob, &bobs).await;
+    assert_eq!(stored(&app), (vec![], vec![]), "the last row took its blob");
+
+    // New bytes for an attachment: the old blob goes when nothing else uses it.
+    let carol = app.member("carol@example.com").await;
+    let id = app.attachment(&carol, "draft.txt").await;
+    let (first, second) = (text(300, 1), text(300, 2));
+    put(&app, &carol.token, &id, "text/plain", first.clone()).await;
+    put(&app, &carol.token, &id, "text/plain", second.clone()).await;
+    assert_eq!(stored(&app).0, vec![sha256(&second)]);
+    let row = metadata(&app, &id).await;
+    assert_eq!(row["sha256"], json!(sha256(&second)), "{row}");
+}
+
+async fn refused_or_broken_uploads_leave_nothing_behind(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.max_upload = 4096).await;
+    let alan = app.member("alan@example.com").await;
+    let id = app.attachment(&alan, "notes.txt").await;
+    let untouched = json!({ "sizeBytes": 42, "sha256": null, "contentType": "text/plain" });
+
+    // Too large, said up front by Content-Length.
+    let (status, answer) = put(&app, &alan.token, &id, "text/plain", text(5_000, 0)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        json!("BAD_USER_INPUT")
+    );
+    // Too large, found out while streaming (no Content-Length).
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|i| Ok(text(1_000, i))).collect();
+    let response = app
+        .http
+        .put(url(&app, &id))
+        .bearer_auth(&alan.token)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Bytes that are not what they are said to be.
+    let (status, answer) = put(&app, &alan.token, &id, "image/png", text(100, 0)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let said = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(said.contains("the bytes are not image/png"), "{said}");
+    let (status, answer) = put(
+        &app,
+        &alan.token,
+        &id,
+        "text/plain",
+        b"%PDF-1.7 rest".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    // Cut off mid-stream: the client's body fails after some bytes.
+    let broken: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(text(1_000, 1)),
+        Err(std::io::Error::other("the client went away")),
+    ];
+    let _ = app
+        .http
+        .put(url(&app, &id))
+        .bearer_auth(&alan.token)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            broken,
+        )))
+        .send()
+        .await;
+    // Give the server a moment to see the broken body end, then check: nothing anywhere.
+    for _ in 0..50 {
+        if stored(&app) == (vec![], vec![]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored(&app), (vec![], vec![]));
+    assert_eq!(metadata(&app, &id).await, untouched);
+
+    // Within the limit it lands.
+    let (status, answer) = put(&app, &alan.token, &id, "text/plain", text(4_096, 0)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "query($id: ID!) { attachment(id: $id) { sizeBytes } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data(&body)["attachment"]["sizeBytes"], json!(4096));
+}
+
+async fn check_reports_blobs_without_rows_and_rows_without_blobs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let id = app.attachment(&alan, "notes.txt").await;
+    let bytes = text(2_000, 4);
+    put(&app, &alan.token, &id, "text/plain", bytes.clone()).await;
+    let ok = app.run(&["check"]).await;
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    // What a crash between a purge's commit and its erasure leaves: the row gone, the blob not.
+    let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, &id).unwrap();
+    app.execute_sql(&[format!("DELETE FROM attachments WHERE id = {row}")])
+        .await;
+    let found = app.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert_eq!(found.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "orphan-blob: blob {} is in the store",
+            sha256(&bytes)
+        )),
+        "{said}"
+    );
+    let fixed = app.run(&["check", "--fix"]).await;
+    let said = String::from_utf8_lossy(&fixed.stdout).into_owned();
+    assert!(fixed.status.success(), "{said}");
+    assert!(String::from_utf8_lossy(&fixed.stderr).contains("removed 1 blob(s)"));
+    assert_eq!(stored(&app).0, Vec::<String>::new());
+
+    // A row whose blob went missing is reported, and --fix does not hide it.
+    let other = app.attachment(&alan, "other.txt").await;
+    let bytes = text(500, 5);
+    put(&app, &alan.token, &other, "text/plain", bytes.clone()).await;
+    std::fs::remove_file(app.blobs.path().join("blobs").join(sha256(&bytes))).unwrap();
+    let found = app.run(&["check", "--fix", "--json"]).await;
+    assert_eq!(found.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(doc["violations"][0]["kind"], json!("missing-blob"), "{doc}");
+}
