@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use keepsake::auth::{Bearer, Tokens, Viewer};
 use keepsake::graphql::roots::RootLookups;
-use keepsake::graphql::{KeepsakeSchema, RequestAuth, UndoWindow, loaders, schema_with};
+use keepsake::graphql::{KeepsakeSchema, MaxUpload, RequestAuth, UndoWindow, loaders, schema_with};
 use keepsake::service::seed::{SeedPlan, seed};
 use keepsake::service::setup;
 use keepsake::soft_delete::Db;
@@ -90,7 +90,7 @@ fn world() -> &'static World {
         let storage = Storage::open(&format!("file://{}", blobs.display())).expect("a store");
         let schema = schema_with(
             db.clone(),
-            storage,
+            (storage, MaxUpload(1 << 20)),
             UndoWindow(Duration::from_secs(86_400)),
             tokens.clone(),
         );

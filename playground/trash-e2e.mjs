@@ -9,7 +9,8 @@
 //     and then the file does;
 //   - insights show deletionStats's figures; the purge preview is the dry run's, and the
 //     purge then takes those rows;
-//   - support sees the log but no Restore or Purge; a member sees no log, only their own
+//   - support sees the log but no Restore or Purge, and downloads a deleted file's bytes; a
+//     member sees no log, only their own
 //     recent deletion with the time left to undo it, and undoes it; then deletes their own
 //     account, is signed out, is offered "Undo account deletion" with the time left (still
 //     after a reload), undoes it, and is signed in again with their files back;
@@ -242,6 +243,17 @@ try {
   console.log(`ok: the purge preview matches the dry run (${counts}), and the purge took them`);
   await page.getByRole("button", { name: "Deletion log" }).click();
 
+  // A deleted file with bytes: support sees its size and downloads it.
+  const scan = await attach(dave, "scan.txt");
+  const bytes = "the scanned page, as text\n".repeat(100);
+  const put = await fetch(`${origin}/attachments/${scan}/content`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "text/plain" },
+    body: bytes,
+  });
+  if (!put.ok) fail(`uploading the scan: ${put.status} ${await put.text()}`);
+  await api(`mutation($id: ID!) { deleteAttachment(id: $id, reason: "scanned twice") { id } }`, { id: scan });
+
   // Support reads the log; nothing to restore with.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel(/Bearer token/).fill(grace);
@@ -251,6 +263,17 @@ try {
   if (await page.getByRole("button", { name: "Purge", exact: true }).isVisible()) fail("support sees Purge");
   await shot("support-1280.png");
   console.log("ok: support sees the log and no Restore button");
+  const scanned = articles.filter({ hasText: "scan.txt" }).first();
+  const sizeShown = await scanned.locator("h3").innerText();
+  if (!sizeShown.includes("scan.txt (2.6 KB)")) fail(`the deleted file's size is not shown: ${sizeShown}`);
+  const [saved] = await Promise.all([
+    page.waitForEvent("download", { timeout: 10_000 }),
+    scanned.getByRole("button", { name: /^Download scan\.txt/ }).click(),
+  ]);
+  const { readFileSync } = await import("node:fs");
+  const got = readFileSync(await saved.path(), "utf8");
+  if (saved.suggestedFilename() !== "scan.txt" || got !== bytes) fail(`the download was ${saved.suggestedFilename()}, ${got.length} bytes`);
+  console.log("ok: support downloads a deleted file (scan.txt, 2.6 KB), byte for byte");
 
   // A member: their own recent deletion with the time left, and Undo; nobody else's; no log.
   // (After the purge, which would have taken them.) Bob deletes a draft of his own; Dave

@@ -25,7 +25,14 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
     let Incoming {
         mut request,
         register,
-    } = match graphql_http::read_request(request, MAX_BODY_BYTES, &state.persisted).await {
+    } = match graphql_http::read_request(
+        request,
+        MAX_BODY_BYTES,
+        state.max_upload,
+        &state.persisted,
+    )
+    .await
+    {
         Ok(incoming) => incoming,
         Err(refusal) => return refusal.into_response(media),
     };

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
 use crate::config::{CorsOrigins, Settings, guard_sqlite_file, redact_url};
-use crate::graphql::{KeepsakeSchema, UndoWindow, schema_with};
+use crate::graphql::{KeepsakeSchema, MaxUpload, UndoWindow, schema_with};
 use crate::graphql_http::PersistedQueries;
 use crate::metrics::Metrics;
 use crate::service::purge;
@@ -93,7 +93,7 @@ impl App {
         let state = AppState {
             schema: schema_with(
                 db.clone(),
-                storage.clone(),
+                (storage.clone(), MaxUpload(settings.max_upload)),
                 UndoWindow(settings.undo_window),
                 tokens.clone(),
             ),

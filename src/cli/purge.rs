@@ -42,13 +42,13 @@ pub(super) async fn purge(
     bar.finish();
     if report.dry_run {
         println!(
-            "dry run: would purge {} users and {} attachments (nothing changed)",
-            report.users, report.attachments
+            "dry run: would purge {} users and {} attachments, freeing {} bytes of content (nothing changed)",
+            report.users, report.attachments, report.freed_bytes
         );
     } else {
         println!(
-            "purged {} users and {} attachments; {} rows archived",
-            report.users, report.attachments, report.archived
+            "purged {} users and {} attachments; {} rows archived; {} bytes of content freed",
+            report.users, report.attachments, report.archived, report.freed_bytes
         );
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Attachments in the schema: `attachment`, `attachments`, the attachment mutations, and
 //! the `Attachment` type.
 
-use async_graphql::{Context, ID, InputObject, Object, ScalarType, Value};
+use async_graphql::{Context, ID, InputObject, Object, ScalarType, Upload, Value};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, connection};
@@ -10,9 +10,9 @@ use super::leaves::Leaves;
 use super::loaders::{UserKey, prefetch};
 use super::{ContextExt, User};
 use crate::entity::attachment;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::{InScope, Listing, attachments, deletions, restore};
+use crate::service::{InScope, Listing, attachments, content, deletions, restore};
 use crate::soft_delete::Scope;
 
 /// A file's metadata, kept by its owner.
@@ -137,17 +137,23 @@ async fn prefetch_owners(ctx: &Context<'_>, listing: &Listing<attachment::Model>
     Ok(())
 }
 
-/// Fields for `createAttachment`.
+/// Fields for `createAttachment`: the file itself (`file`, sent as the GraphQL multipart
+/// request spec says), or, the older way, its metadata alone (`filename`, `contentType`,
+/// `sizeBytes`), whose bytes may follow with `PUT /attachments/{id}/content`.
 #[derive(InputObject)]
 pub struct CreateAttachmentInput {
     /// The owner's id: yourself, or anyone as an admin.
     pub owner_id: ID,
-    /// The file's name, 1 to 255 characters.
-    pub filename: String,
-    /// The media type, like `image/png`.
-    pub content_type: String,
-    /// The size in bytes, 0 or more.
-    pub size_bytes: i64,
+    /// The file's bytes (multipart request): `sizeBytes` and `sha256` come from them.
+    pub file: Option<Upload>,
+    /// The file's name, 1 to 255 characters; with `file`, defaults to the uploaded name.
+    pub filename: Option<String>,
+    /// The media type, like `image/png`; with `file`, defaults to the part's type. It must fit
+    /// what the bytes show.
+    pub content_type: Option<String>,
+    /// The size in bytes, 0 or more, without `file` (required then); with `file`, the bytes
+    /// are counted and this is ignored.
+    pub size_bytes: Option<i64>,
 }
 
 /// Queries about attachments.
@@ -211,13 +217,25 @@ impl AttachmentMutation {
         input: CreateAttachmentInput,
     ) -> Result<Attachment> {
         let viewer = ctx.viewer()?;
-        let new = attachments::NewAttachment {
+        let file = match input.file {
+            Some(file) => Some(file.value(ctx).map_err(|err| {
+                Error::bad_input(format!("file: the upload cannot be read ({err})"))
+            })?),
+            None => None,
+        };
+        let new = content::NewAttachment {
             owner_id: ids::decode(Kind::User, &input.owner_id)?,
             filename: input.filename,
             content_type: input.content_type,
             size_bytes: input.size_bytes,
+            file: file.map(|f| content::UploadedFile {
+                filename: f.filename,
+                content_type: f.content_type,
+                file: f.content,
+            }),
         };
-        let created = attachments::create(ctx.db()?, viewer, new).await?;
+        let (db, storage, max) = (ctx.db()?, ctx.storage()?, ctx.max_upload()?);
+        let created = content::create(db, storage, viewer, new, max).await?;
         Ok(Attachment::new(created, Scope::Live))
     }
 

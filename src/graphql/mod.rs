@@ -15,6 +15,7 @@ mod node;
 pub mod nulls;
 pub mod roots;
 mod schema;
+mod stats;
 mod user;
 
 use async_graphql::{Context, MergedObject};
@@ -35,7 +36,7 @@ pub struct Query(
     user::UserQuery,
     attachment::AttachmentQuery,
     deletion::DeletionQuery,
-    deletion::StatsQuery,
+    stats::StatsQuery,
     lifecycle::LifecycleQuery,
     node::NodeQuery,
 );
@@ -60,18 +61,23 @@ pub fn schema() -> KeepsakeSchema {
 /// deleting one's own account returns.
 pub fn schema_with(
     db: Db,
-    storage: Storage,
+    storage: (Storage, MaxUpload),
     undo_window: UndoWindow,
     tokens: Tokens,
 ) -> KeepsakeSchema {
     KeepsakeSchema::build(|builder| {
         builder
             .data(db.clone())
-            .data(storage.clone())
+            .data(storage.0.clone())
+            .data(storage.1)
             .data(undo_window)
             .data(tokens.clone())
     })
 }
+
+/// The largest upload accepted, in bytes (`KEEPSAKE_MAX_UPLOAD`).
+#[derive(Clone, Copy, Debug)]
+pub struct MaxUpload(pub u64);
 
 /// How long a member may undo their own deletion (`KEEPSAKE_UNDO_WINDOW`).
 #[derive(Clone, Copy, Debug)]
@@ -125,6 +131,8 @@ pub(crate) trait ContextExt {
     fn tokens(&self) -> Result<&Tokens>;
     /// Where attachments' bytes live.
     fn storage(&self) -> Result<&Storage>;
+    /// The largest upload accepted, in bytes.
+    fn max_upload(&self) -> Result<u64>;
     /// The database handle.
     fn db(&self) -> Result<&Db>;
     /// The configured undo window.
@@ -158,6 +166,12 @@ impl ContextExt for Context<'_> {
             Some(RequestAuth::Undo(grant)) => Some(grant),
             _ => None,
         }
+    }
+
+    fn max_upload(&self) -> Result<u64> {
+        self.data_opt::<MaxUpload>()
+            .map(|m| m.0)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema built without an upload limit")))
     }
 
     fn storage(&self) -> Result<&Storage> {

@@ -26,16 +26,22 @@ pub struct Incoming {
 
 /// Reads a GraphQL request: from the URL's query string for GET, from a JSON body (at most
 /// `limit` bytes, however it is sent) otherwise. A persisted query's hash sent alone is
-/// looked up in `persisted`.
+/// looked up in `persisted`. A POST of `multipart/form-data` follows the GraphQL multipart
+/// request spec: its files (one, of at most `max_file` bytes) stream to a temporary file
+/// each, never into memory.
 pub async fn read_request(
     request: Request,
     limit: usize,
+    max_file: u64,
     persisted: &PersistedQueries,
 ) -> Result<Incoming, Refusal> {
     let (parts, body) = request.into_parts();
     let params = if parts.method == Method::GET {
         Params::from_uri(&parts.uri)?
     } else {
+        if let Some(content_type) = multipart(&parts.headers) {
+            return read_multipart(content_type, body, max_file).await;
+        }
         check_content_type(&parts.headers)?;
         let declared = parts
             .headers
@@ -47,6 +53,47 @@ pub async fn read_request(
         Params::from_json(&read_body(body, limit).await?)?
     };
     params.into_request(persisted)
+}
+
+/// The `Content-Type` of a multipart POST, if this is one.
+fn multipart(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence
+        .eq_ignore_ascii_case("multipart/form-data")
+        .then(|| value.to_owned())
+}
+
+/// A GraphQL multipart request (operations, map, one file). Persisted queries do not apply.
+/// Tokens travel in `Authorization`, never in cookies, so a form posted from another site
+/// carries none: multipart's being a "simple" request in CORS terms opens no CSRF hole.
+async fn read_multipart(
+    content_type: String,
+    body: Body,
+    max_file: u64,
+) -> Result<Incoming, Refusal> {
+    use futures_util::TryStreamExt as _;
+    let reader = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .into_async_read();
+    let max = usize::try_from(max_file).unwrap_or(usize::MAX);
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(max)
+        .max_num_files(1);
+    match async_graphql::http::receive_body(Some(content_type), reader, options).await {
+        Ok(request) => Ok(Incoming {
+            request,
+            register: None,
+        }),
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            Err(Refusal::PayloadTooLarge { limit: max })
+        }
+        Err(err) => Err(Refusal::BadRequest(format!(
+            "the multipart request is not one the GraphQL multipart request spec describes \
+             (fields operations, map, then one file): {err}"
+        ))),
+    }
 }
 
 /// A POST body must be JSON in UTF-8.

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::loaders::{AttachmentKey, Loaders};
 use crate::service::{InScope, Listing, PageRequest, Total, deletions, required_text};
-use crate::soft_delete::{self, Db, Handle, Scope, Scoped};
+use crate::soft_delete::{self, Db, Handle, Scope, Scoped, Tx};
 
 /// An attachment to record.
 #[derive(Clone, Debug)]
@@ -18,6 +18,8 @@ pub struct NewAttachment {
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
+    /// The SHA-256 of its bytes, when they are uploaded with it (already in storage).
+    pub sha256: Option<String>,
 }
 
 /// Whether `viewer` may see attachment `a`: their own, or anyone's as support or admin.
@@ -159,6 +161,7 @@ pub async fn insert(h: &impl Handle, new: NewAttachment) -> Result<attachment::M
         filename: Set(filename),
         content_type: Set(content_type),
         size_bytes: Set(new.size_bytes),
+        sha256: Set(new.sha256),
         created_at: Set(Utc::now()),
         ..Default::default()
     };
@@ -167,26 +170,38 @@ pub async fn insert(h: &impl Handle, new: NewAttachment) -> Result<attachment::M
 
 /// `createAttachment`: for oneself, or for anyone as an admin. The owner must be live.
 pub async fn create(db: &Db, viewer: &Viewer, new: NewAttachment) -> Result<attachment::Model> {
-    if new.owner_id != viewer.id() && viewer.role() != Role::Admin {
+    may_create(viewer, new.owner_id)?;
+    let tx = db.begin().await?;
+    lock_live_owner(&tx, new.owner_id).await?;
+    let created = insert(&tx, new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// `FORBIDDEN` unless `viewer` may add attachments to `owner`: their own, or anyone's as an
+/// admin.
+pub(crate) fn may_create(viewer: &Viewer, owner: i64) -> Result<()> {
+    if owner != viewer.id() && viewer.role() != Role::Admin {
         return Err(Error::forbidden(
             "you may add attachments only to your own account",
         ));
     }
-    // The owner's row stays share-locked until the insert commits: a concurrent deleteUser
-    // waits for it and then cascades to the new attachment too, or wins first and this
-    // insert finds no live owner. Never a live attachment under a deleted user.
-    let tx = db.begin().await?;
-    let owner = Scoped::<user::Entity>::live()
+    Ok(())
+}
+
+/// Share-locks `owner`'s live row until `tx` ends, or `NOT_FOUND`: a concurrent deleteUser
+/// waits for the insert that follows and then cascades to it too, or wins first and the
+/// insert finds no live owner. Never a live attachment under a deleted user.
+pub(crate) async fn lock_live_owner(tx: &Tx, owner: i64) -> Result<()> {
+    let found = Scoped::<user::Entity>::live()
         .for_share()
-        .by_id(&tx, new.owner_id)
+        .by_id(tx, owner)
         .await?;
-    if owner.is_none() {
+    if found.is_none() {
         return Err(Error::not_found(format!(
             "ownerId: no user with id {}",
-            ids::encode(Kind::User, new.owner_id)
+            ids::encode(Kind::User, owner)
         )));
     }
-    let created = insert(&tx, new).await?;
-    tx.commit().await?;
-    Ok(created)
+    Ok(())
 }

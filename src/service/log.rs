@@ -178,6 +178,12 @@ pub async fn stats(
     })
 }
 
+/// `storageStats`: what the object store holds now, for support and admins.
+pub async fn storage(h: &impl Handle, viewer: &Viewer) -> Result<soft_delete::StorageFigures> {
+    may_read_log(viewer)?;
+    Ok(soft_delete::storage_figures(h).await?)
+}
+
 /// One log entry, for support and admins.
 pub async fn get(h: &impl Handle, viewer: &Viewer, id: i64) -> Result<Option<deletion::Model>> {
     may_read_log(viewer)?;

@@ -18,7 +18,7 @@ use crate::storage::Storage;
 pub const DEFAULT_BATCH: u64 = 500;
 
 /// What a purge did, or on a dry run would do.
-#[derive(async_graphql::SimpleObject, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(async_graphql::SimpleObject, Clone, Copy, Debug, Default, PartialEq)]
 pub struct PurgeReport {
     /// Users archived and erased (on a dry run: that would be).
     pub users: u64,
@@ -26,6 +26,9 @@ pub struct PurgeReport {
     pub attachments: u64,
     /// Rows copied to the archive; 0 on a dry run.
     pub archived: u64,
+    /// Bytes of attachment content erased (on a dry run: that would be), each blob once: the
+    /// blobs of purged rows that no remaining row refers to.
+    pub freed_bytes: f64,
     /// Whether this was a dry run that changed nothing.
     pub dry_run: bool,
 }
@@ -98,15 +101,18 @@ pub async fn purge(
     let cutoff = (now - span).max(chrono::DateTime::UNIX_EPOCH);
     let candidates = soft_delete::purge_candidates(db, cutoff).await?;
     if dry_run {
+        let frees = soft_delete::purge_would_free(db, cutoff).await?;
         return Ok(PurgeReport {
             users: candidates.users,
             attachments: candidates.attachments,
             archived: 0,
+            freed_bytes: frees.bytes as f64,
             dry_run: true,
         });
     }
     let total = candidates.total();
     let mut done = RowCounts::default();
+    let mut freed = 0u64;
     progress(0, total);
     loop {
         let outcome = soft_delete::purge_batch(db, cutoff, batch, Utc::now()).await?;
@@ -114,7 +120,9 @@ pub async fn purge(
             break;
         }
         for sha256 in &outcome.blobs {
-            content::erase_if_unused(db, storage, sha256).await;
+            freed += content::erase_if_unused(db, storage, sha256)
+                .await
+                .unwrap_or(0);
         }
         let purged = outcome.purged;
         done.users += purged.users;
@@ -125,6 +133,7 @@ pub async fn purge(
         users: done.users,
         attachments: done.attachments,
         archived: done.total(),
+        freed_bytes: freed as f64,
         dry_run: false,
     })
 }

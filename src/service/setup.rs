@@ -99,6 +99,7 @@ pub async fn load_demo(db: &Db) -> Result<usize> {
                     filename: (*filename).into(),
                     content_type: (*content_type).into(),
                     size_bytes: *size_bytes,
+                    sha256: None,
                 },
             )
             .await?;

@@ -203,10 +203,16 @@ impl Storage {
         }
     }
 
-    /// Erases the blob of `sha256`; one already gone is not an error.
-    pub async fn erase(&self, sha256: &str) -> object_store::Result<()> {
-        match self.store.delete(&Self::blob_path(sha256)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+    /// Erases the blob of `sha256`, returning its size; one already gone is 0 bytes.
+    pub async fn erase(&self, sha256: &str) -> object_store::Result<u64> {
+        let path = Self::blob_path(sha256);
+        let size = match self.store.head(&path).await {
+            Ok(meta) => meta.size,
+            Err(object_store::Error::NotFound { .. }) => return Ok(0),
+            Err(err) => return Err(err),
+        };
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(size),
             Err(err) => Err(err),
         }
     }

@@ -9,7 +9,7 @@ use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use crate::helpers::{Backend, TestApp, TestUser, data, id_of, on_both_backends};
+use crate::helpers::{Backend, TestApp, data, id_of, on_both_backends};
 
 on_both_backends!(
     content_round_trips_with_its_hash_and_ranges,
@@ -17,6 +17,7 @@ on_both_backends!(
     identical_bytes_are_kept_once_and_erased_with_their_last_row,
     refused_or_broken_uploads_leave_nothing_behind,
     check_reports_blobs_without_rows_and_rows_without_blobs,
+    create_attachment_takes_a_file_as_the_multipart_spec_says,
 );
 
 /// `n` bytes of text that differ from position to position.
@@ -109,6 +110,43 @@ fn stored(app: &TestApp) -> (Vec<String>, Vec<String>) {
         names
     };
     (list("blobs"), list("uploads"))
+}
+
+/// `storageStats`, as the admin sees it: live bytes and blobs, deleted bytes and blobs, and
+/// what a purge of every deleted row would free.
+async fn storage(app: &TestApp) -> [f64; 6] {
+    let stats = app
+        .admin()
+        .ok(
+            "{ storageStats { liveBytes liveBlobs deletedBytes deletedBlobs purgeFreesBytes purgeFreesBlobs } }",
+            json!({}),
+            "storageStats",
+        )
+        .await;
+    [
+        "liveBytes",
+        "liveBlobs",
+        "deletedBytes",
+        "deletedBlobs",
+        "purgeFreesBytes",
+        "purgeFreesBlobs",
+    ]
+    .map(|k| {
+        stats[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} in {stats}"))
+    })
+}
+
+/// `purgeDeleted(olderThan: "0s")`: the attachments it took (or would) and the bytes it freed.
+async fn purge(app: &TestApp, dry_run: bool) -> Value {
+    app.admin()
+        .ok(
+            "mutation($dry: Boolean!) { purgeDeleted(olderThan: \"0s\", dryRun: $dry) { attachments freedBytes } }",
+            json!({ "dry": dry_run }),
+            "purgeDeleted",
+        )
+        .await
 }
 
 async fn metadata(app: &TestApp, id: &str) -> Value {
@@ -313,13 +351,19 @@ async fn identical_bytes_are_kept_once_and_erased_with_their_last_row(backend: B
         (vec![hash.clone()], vec![]),
         "one blob for both"
     );
+    assert_eq!(storage(&app).await, [5_000.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
 
-    // Alan's row purged: Bob's still refers to the blob, which stays.
-    async fn purge_one(app: &TestApp, user: &TestUser, id: &str) {
-        app.by(user).delete_attachment(id, None).await;
-        app.admin().purge("0s", false).await;
-    }
-    purge_one(&app, &alan, &alans).await;
+    // Alan's row deleted: Bob's still refers to the blob, so a purge frees nothing...
+    app.by(&alan).delete_attachment(&alans, None).await;
+    assert_eq!(storage(&app).await, [5_000.0, 1.0, 5_000.0, 1.0, 0.0, 0.0]);
+    assert_eq!(
+        purge(&app, true).await,
+        json!({ "attachments": 1, "freedBytes": 0.0 })
+    );
+    assert_eq!(
+        purge(&app, false).await,
+        json!({ "attachments": 1, "freedBytes": 0.0 })
+    );
     assert_eq!(stored(&app).0, vec![hash.clone()]);
     let (status, _, body) = get(
         &app,
@@ -329,9 +373,28 @@ async fn identical_bytes_are_kept_once_and_erased_with_their_last_row(backend: B
     )
     .await;
     assert_eq!((status, body == bytes), (StatusCode::OK, true));
-    // Bob's too: no row refers to it, so the purge erases it after committing.
-    purge_one(&app, &bob, &bobs).await;
+    // ...and Bob's too: no row refers to it then, so the purge erases it after committing.
+    app.by(&bob).delete_attachment(&bobs, None).await;
+    assert_eq!(storage(&app).await, [0.0, 0.0, 5_000.0, 1.0, 5_000.0, 1.0]);
+    assert_eq!(
+        purge(&app, true).await,
+        json!({ "attachments": 1, "freedBytes": 5_000.0 })
+    );
+    assert_eq!(
+        purge(&app, false).await,
+        json!({ "attachments": 1, "freedBytes": 5_000.0 })
+    );
     assert_eq!(stored(&app), (vec![], vec![]), "the last row took its blob");
+    assert_eq!(storage(&app).await, [0.0; 6]);
+    // The store's figures are staff's, like the log's.
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "{ storageStats { liveBytes } }",
+            json!({}),
+        )
+        .await;
+    crate::helpers::assert_error(&body, "FORBIDDEN");
 
     // New bytes for an attachment: the old blob goes when nothing else uses it.
     let carol = app.member("carol@example.com").await;
@@ -466,4 +529,168 @@ async fn check_reports_blobs_without_rows_and_rows_without_blobs(backend: Backen
     assert_eq!(found.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&found.stdout).unwrap();
     assert_eq!(doc["violations"][0]["kind"], json!("missing-blob"), "{doc}");
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR not a real picture, but PNG's signature";
+
+/// A GraphQL multipart request (operations, map, one file part) for `createAttachment` of
+/// `owner` with `file` named `filename` and declared `part_type`, plus `extra` input fields.
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    owner: &str,
+    extra: &str,
+    (filename, part_type, file): (&str, &str, &[u8]),
+) -> (StatusCode, Value) {
+    let operations = json!({
+        "query": format!("mutation($o: ID!, $f: Upload!) {{ createAttachment(input: {{ownerId: $o, file: $f{extra}}}) {{ id filename contentType sizeBytes sha256 }} }}"),
+        "variables": { "o": owner, "f": null },
+    });
+    let boundary = "keepsake-test-boundary";
+    let mut body = Vec::new();
+    let mut part = |headers: &str, content: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(
+        "Content-Disposition: form-data; name=\"operations\"",
+        operations.to_string().as_bytes(),
+    );
+    part(
+        "Content-Disposition: form-data; name=\"map\"",
+        br#"{"0": ["variables.f"]}"#,
+    );
+    part(
+        &format!(
+            "Content-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\nContent-Type: {part_type}"
+        ),
+        file,
+    );
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(token)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn create_attachment_takes_a_file_as_the_multipart_spec_says(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.max_upload = 64 * 1024).await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let (status, body) = upload(
+        &app,
+        &alan.token,
+        &alan.id,
+        "",
+        ("photo.png", "image/png", PNG),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = &data(&body)["createAttachment"];
+    assert_eq!(created["filename"], json!("photo.png"), "{body}");
+    assert_eq!(created["contentType"], json!("image/png"), "{body}");
+    assert_eq!(created["sizeBytes"], json!(PNG.len()), "{body}");
+    assert_eq!(created["sha256"], json!(sha256(PNG)), "{body}");
+    let path = format!("/attachments/{}/content", id_of(created));
+    let (status, head, bytes) = get(&app, Some(&alan.token), &path, &[]).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, PNG));
+    assert_eq!(head[header::CONTENT_TYPE], "image/png");
+    // The input's name wins over the part's.
+    let (_, body) = upload(
+        &app,
+        &alan.token,
+        &alan.id,
+        ", filename: \"renamed.png\"",
+        ("x.png", "image/png", PNG),
+    )
+    .await;
+    assert_eq!(
+        data(&body)["createAttachment"]["filename"],
+        json!("renamed.png"),
+        "{body}"
+    );
+    assert_eq!(
+        stored(&app).0,
+        vec![sha256(PNG)],
+        "one blob for the same bytes"
+    );
+
+    // Refused, nothing stored and no row: bytes that are not what they say, another's
+    // account, too large, no token.
+    let rows = || async {
+        app.admin()
+            .ok(
+                "query($o: ID!) { attachments(ownerId: $o, includeDeleted: true) { totalCount } }",
+                json!({ "o": alan.id }),
+                "attachments",
+            )
+            .await["totalCount"]
+            .clone()
+    };
+    let before = rows().await;
+    let (_, body) = upload(
+        &app,
+        &alan.token,
+        &alan.id,
+        "",
+        ("notes.txt", "text/plain", PNG),
+    )
+    .await;
+    crate::helpers::assert_error(&body, "BAD_USER_INPUT");
+    let (_, body) = upload(
+        &app,
+        &bob.token,
+        &alan.id,
+        "",
+        ("photo.png", "image/png", PNG),
+    )
+    .await;
+    crate::helpers::assert_error(&body, "FORBIDDEN");
+    let big = [PNG, &text(70 * 1024, 0)].concat();
+    let (status, _) = upload(
+        &app,
+        &alan.token,
+        &alan.id,
+        "",
+        ("big.png", "image/png", &big),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body("--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(rows().await, before);
+    assert_eq!(stored(&app), (vec![sha256(PNG)], vec![]));
+
+    // The metadata-only form still works, and says what it lacks.
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            "mutation($o: ID!) { createAttachment(input: {ownerId: $o, filename: \"a.txt\", contentType: \"text/plain\"}) { id } }",
+            json!({ "o": alan.id }),
+        )
+        .await;
+    crate::helpers::assert_error(&body, "BAD_USER_INPUT");
+    assert!(
+        body.to_string()
+            .contains("sizeBytes: required unless a file is uploaded"),
+        "{body}"
+    );
 }

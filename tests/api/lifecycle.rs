@@ -608,7 +608,7 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     let stdout = succeeded(&app.run(&["purge", "--older-than", "0s", "--dry-run"]).await);
     assert_eq!(
         stdout.lines().last().unwrap_or_default(),
-        "dry run: would purge 1 users and 7 attachments (nothing changed)",
+        "dry run: would purge 1 users and 7 attachments, freeing 0 bytes of content (nothing changed)",
         "{stdout}"
     );
     let error = failed(
@@ -679,7 +679,7 @@ async fn an_interrupted_purge_leaves_every_row_either_deleted_or_archived_and_a_
     assert_eq!(
         stdout.lines().last().unwrap_or_default(),
         format!(
-            "purged 1 users and {} attachments; {remaining} rows archived",
+            "purged 1 users and {} attachments; {remaining} rows archived; 0 bytes of content freed",
             remaining - 1
         ),
         "{stdout}"
