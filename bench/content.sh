@@ -44,9 +44,9 @@ rm -f "$work/copy.bin"
 id=$(attachment)
 t=$(seconds curl -sf -X PUT "$base/attachments/$id/content" -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/octet-stream' --data-binary @"$work/file.bin")
-echo "PUT of ${size} MiB:            ${t} s  $(mbps "$bytes" "$t")  (hashed and stored)"
+echo "PUT of ${size} MiB:            ${t} s  $(mbps "$bytes" "$t")  (hashed and stored); peak RSS $(rss)"
 t=$(seconds curl -sf "$base/attachments/$id/content" -H "Authorization: Bearer $token" -o "$work/back.bin")
-echo "GET of ${size} MiB:            ${t} s  $(mbps "$bytes" "$t")"
+echo "GET of ${size} MiB:            ${t} s  $(mbps "$bytes" "$t"); peak RSS $(rss)"
 cmp "$work/file.bin" "$work/back.bin" && echo "the bytes came back unchanged"
 rm -f "$work/file.bin" "$work/back.bin"
 echo "peak RSS after ${size} MiB up and down: $(rss)"

@@ -87,7 +87,7 @@ fn world() -> &'static World {
             (db, header, viewer, tokens)
         });
         let blobs = std::env::temp_dir().join("keepsake-bench-blobs");
-        let storage = Storage::open(&format!("file://{}", blobs.display())).expect("a store");
+        let storage = Storage::open(&format!("file://{}", blobs.display()), &[]).expect("a store");
         let schema = schema_with(
             db.clone(),
             (storage, MaxUpload(1 << 20)),

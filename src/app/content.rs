@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -63,6 +64,11 @@ async fn viewer_and_id(
     Ok((viewer, id))
 }
 
+/// How much of a refused upload's body is read and dropped before the answer: a client still
+/// sending when the server answers and closes sees a broken pipe instead of the answer.
+/// Larger remainders are not worth reading; such clients see the connection close.
+const DRAIN_BYTES: usize = 1024 * 1024;
+
 /// `PUT /attachments/{id}/content`: the body becomes the attachment's bytes, streamed to the
 /// store; answers the attachment's new metadata.
 pub(super) async fn put_content(
@@ -70,8 +76,28 @@ pub(super) async fn put_content(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let headers = request.headers().clone();
-    let (viewer, id) = match viewer_and_id(&state, &headers, &id).await {
+    let (parts, body) = request.into_parts();
+    let mut body = body.into_data_stream();
+    let response = put(&state, &parts.headers, &id, &mut body).await;
+    if !response.status().is_success() {
+        let mut drained = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            drained += chunk.len();
+            if drained > DRAIN_BYTES {
+                break;
+            }
+        }
+    }
+    response
+}
+
+async fn put(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &mut axum::body::BodyDataStream,
+) -> Response {
+    let (viewer, id) = match viewer_and_id(state, headers, id).await {
         Ok(found) => found,
         Err(err) => return error_response(err),
     };
@@ -93,7 +119,6 @@ pub(super) async fn put_content(
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let body = request.into_body().into_data_stream();
     let uploaded = content::upload(
         &state.db,
         &state.storage,

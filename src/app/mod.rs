@@ -84,7 +84,7 @@ impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         let (db, metrics) = connect(&settings.database_url).await?;
         let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
-        let storage = Storage::open(&settings.storage)
+        let storage = Storage::open(&settings.storage, &settings.storage_options)
             .context("KEEPSAKE_STORAGE (--storage): the store cannot be opened")?;
         let listener = TcpListener::bind(settings.bind).await.with_context(|| {
             format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)

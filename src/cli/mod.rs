@@ -175,7 +175,7 @@ impl Target {
     /// Opens the attachments' store (`KEEPSAKE_STORAGE`).
     fn storage(&self) -> anyhow::Result<crate::storage::Storage> {
         anyhow::Context::context(
-            crate::storage::Storage::open(&self.settings.storage),
+            crate::storage::Storage::open(&self.settings.storage, &self.settings.storage_options),
             "KEEPSAKE_STORAGE (--storage): the store cannot be opened",
         )
     }

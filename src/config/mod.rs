@@ -39,8 +39,11 @@ pub struct Settings {
     pub retention_interval: Duration,
     /// Which browser origins may call the API (CORS).
     pub cors_origins: CorsOrigins,
-    /// Where attachments' bytes live (`file://PATH`).
+    /// Where attachments' bytes live (`file://PATH` or `s3://BUCKET/PREFIX`).
     pub storage: String,
+    /// object_store's `aws_*` options for an `s3://` store, over the AWS variables (for
+    /// embedding and tests; the server reads the variables).
+    pub storage_options: Vec<(String, String)>,
     /// The largest upload accepted, in bytes.
     pub max_upload: u64,
 }
@@ -104,6 +107,7 @@ impl Settings {
         })?;
         Ok(Settings {
             storage,
+            storage_options: Vec::new(),
             max_upload,
             database_url: global.database_url.clone(),
             jwt_secret: global.jwt_secret.clone(),
@@ -128,6 +132,7 @@ impl Settings {
             retention_interval: Duration::from_secs(3600),
             cors_origins: CorsOrigins::None,
             storage: DEFAULT_STORAGE.into(),
+            storage_options: Vec::new(),
             max_upload: DEFAULT_MAX_UPLOAD,
         }
     }
@@ -138,17 +143,21 @@ pub const DEFAULT_STORAGE: &str = "file://keepsake-blobs";
 /// The largest upload unless `KEEPSAKE_MAX_UPLOAD` says otherwise: 100 MiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 * 1024 * 1024;
 
-/// A `KEEPSAKE_STORAGE` value this server can use: `file://PATH`.
+/// A `KEEPSAKE_STORAGE` value this server can use: `file://PATH` or `s3://BUCKET[/PREFIX]`.
 fn check_storage(url: &str) -> Result<String, ConfigError> {
     let problem = match url.split_once("://") {
         Some(("file", path)) if !path.is_empty() => return Ok(url.to_owned()),
+        Some(("s3", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
+            return Ok(url.to_owned());
+        }
         Some(("file", _)) => {
             "names no folder; write file://PATH, like file://keepsake-blobs".into()
         }
-        Some(("s3", _)) => {
-            "s3:// stores are not supported by this build yet; use file://PATH".to_owned()
-        }
-        _ => format!("'{url}' is not a storage URL; write file://PATH, like file://keepsake-blobs"),
+        Some(("s3", _)) => "names no bucket; write s3://BUCKET/PREFIX".to_owned(),
+        _ => format!(
+            "'{url}' is not a storage URL; write file://PATH (like file://keepsake-blobs) or \
+             s3://BUCKET/PREFIX"
+        ),
     };
     Err(ConfigError {
         setting: "KEEPSAKE_STORAGE (--storage)",

@@ -12,7 +12,7 @@ use super::{ContextExt, User};
 use crate::entity::attachment;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::{InScope, Listing, attachments, content, deletions, restore};
+use crate::service::{InScope, Listing, attachments, deletions, restore, uploads};
 use crate::soft_delete::Scope;
 
 /// A file's metadata, kept by its owner.
@@ -223,19 +223,19 @@ impl AttachmentMutation {
             })?),
             None => None,
         };
-        let new = content::NewAttachment {
+        let new = uploads::NewAttachment {
             owner_id: ids::decode(Kind::User, &input.owner_id)?,
             filename: input.filename,
             content_type: input.content_type,
             size_bytes: input.size_bytes,
-            file: file.map(|f| content::UploadedFile {
+            file: file.map(|f| uploads::UploadedFile {
                 filename: f.filename,
                 content_type: f.content_type,
                 file: f.content,
             }),
         };
         let (db, storage, max) = (ctx.db()?, ctx.storage()?, ctx.max_upload()?);
-        let created = content::create(db, storage, viewer, new, max).await?;
+        let created = uploads::create(db, storage, viewer, new, max).await?;
         Ok(Attachment::new(created, Scope::Live))
     }
 

@@ -12,7 +12,7 @@ use super::{Attachment, ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::{Listing, deletions, log, restore, stored_entity};
+use crate::service::{Listing, deletions, log, restore, stored_entity, undo};
 use crate::soft_delete::{EntityKind, Scope, SeeHidden};
 
 /// What a deletion was asked for.
@@ -47,7 +47,7 @@ impl Deletion {
     }
 
     /// One of `recentDeletions`: the viewer may undo it, and so see what it hides.
-    pub(crate) fn undoable(found: restore::Undoable) -> Deletion {
+    pub(crate) fn undoable(found: undo::Undoable) -> Deletion {
         Deletion {
             undoable: Some(found.proof),
             ..Deletion::new(found.deletion, Scope::Live)
@@ -303,7 +303,7 @@ impl DeletionQuery {
         #[graphql(desc = "How many, 0 to 100 (default 20).")] first: Option<i32>,
     ) -> Result<Vec<Deletion>> {
         let (db, viewer, window) = (ctx.db()?, ctx.viewer()?, ctx.undo_window()?);
-        let found = restore::recent(db, viewer, first, window).await?;
+        let found = undo::recent(db, viewer, first, window).await?;
         Ok(found.into_iter().map(Deletion::undoable).collect())
     }
 
@@ -355,7 +355,7 @@ impl DeletionMutation {
         let (db, window) = (ctx.db()?, ctx.undo_window()?);
         let restored = match ctx.undo_grant() {
             Some(grant) => {
-                restore::restore_with_undo_credential(db, grant, id, reason, window).await?
+                undo::restore_with_undo_credential(db, grant, id, reason, window).await?
             }
             None => restore::restore(db, ctx.viewer()?, id, reason, window).await?,
         };

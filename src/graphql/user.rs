@@ -14,7 +14,7 @@ use crate::entity::user;
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::attachments::OwnerPage;
-use crate::service::{InScope, Listing, attachments, deletions, restore, users};
+use crate::service::{InScope, Listing, attachments, deletions, restore, undo, users};
 use crate::soft_delete::Scope;
 
 /// What a user may do.
@@ -374,7 +374,7 @@ impl UserMutation {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::User, &id)?;
         let logged = deletions::delete_user(ctx.db()?, viewer, id, reason).await?;
-        let undo = restore::undo_credential(ctx.tokens()?, viewer, &logged, ctx.undo_window()?)?;
+        let undo = undo::undo_credential(ctx.tokens()?, viewer, &logged, ctx.undo_window()?)?;
         Ok(Deletion::new(logged, Scope::Live).with_undo_token(undo))
     }
 

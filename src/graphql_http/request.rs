@@ -72,16 +72,28 @@ async fn read_multipart(
     body: Body,
     max_file: u64,
 ) -> Result<Incoming, Refusal> {
-    use futures_util::TryStreamExt as _;
-    let reader = body
-        .into_data_stream()
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    let mut stream = body.into_data_stream();
+    let reader = (&mut stream)
         .map_err(std::io::Error::other)
         .into_async_read();
     let max = usize::try_from(max_file).unwrap_or(usize::MAX);
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(max)
         .max_num_files(1);
-    match async_graphql::http::receive_body(Some(content_type), reader, options).await {
+    let received = async_graphql::http::receive_body(Some(content_type), reader, options).await;
+    if received.is_err() {
+        // Read a little of what is left, so that a client still sending sees the answer
+        // rather than a broken pipe.
+        let mut drained = 0;
+        while let Some(Ok(chunk)) = stream.next().await {
+            drained += chunk.len();
+            if drained > 1024 * 1024 {
+                break;
+            }
+        }
+    }
+    match received {
         Ok(request) => Ok(Incoming {
             request,
             register: None,

@@ -13,6 +13,8 @@ pub mod purge;
 pub mod restore;
 pub mod seed;
 pub mod setup;
+pub mod undo;
+pub mod uploads;
 pub mod users;
 
 use crate::error::{Error, Result};

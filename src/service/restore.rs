@@ -1,5 +1,6 @@
 //! Restores under the role table: one deletion exactly (`restore`), or the deletion hiding
 //! one row (`restoreUser`, `restoreAttachment`), with refusals that say what to do first.
+//! What a member may still undo, and the undo credential, are [`super::undo`].
 //!
 //! The deletion's row is locked before anything is checked, so a restore never races a purge
 //! or another restore of it; the undo itself lives in [`crate::soft_delete::restore`].
@@ -8,18 +9,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Role, Tokens, UndoGrant, Viewer};
+use crate::auth::{Role, Viewer};
 use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::soft_delete::{
-    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scope, Scoped, SeeHidden, Stamp,
-    Tx,
+    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scope, Scoped, Stamp, Tx,
 };
 
-use super::deletions::{attachment_not_found, stamp, stamp_by, user_not_found};
+use super::deletions::{attachment_not_found, stamp, user_not_found};
 
-fn deletion_not_found(id: i64) -> Error {
+pub(super) fn deletion_not_found(id: i64) -> Error {
     Error::not_found(format!(
         "no deletion with id {}",
         ids::encode(Kind::Deletion, id)
@@ -30,7 +30,11 @@ fn deletion_not_found(id: i64) -> Error {
 /// log. A member knows only deletions they made *of their own rows*: rights follow the
 /// current role, so an admin demoted to member keeps no hold on deletions they made of
 /// others' data. What a viewer may not know of answers exactly like what does not exist.
-async fn may_know_of(tx: &Tx, viewer: &Viewer, logged: &deletion::Model) -> Result<bool> {
+pub(super) async fn may_know_of(
+    tx: &Tx,
+    viewer: &Viewer,
+    logged: &deletion::Model,
+) -> Result<bool> {
     match viewer.role() {
         Role::Admin | Role::Support => Ok(true),
         Role::Member => Ok(logged.actor_id == Some(viewer.id())
@@ -40,7 +44,11 @@ async fn may_know_of(tx: &Tx, viewer: &Viewer, logged: &deletion::Model) -> Resu
 
 /// Whether `viewer`, who may know of `logged`, may undo it: admins any; members within the
 /// undo window; support never.
-fn may_restore(viewer: &Viewer, logged: &deletion::Model, undo_window: Duration) -> Result<()> {
+pub(super) fn may_restore(
+    viewer: &Viewer,
+    logged: &deletion::Model,
+    undo_window: Duration,
+) -> Result<()> {
     match viewer.role() {
         Role::Admin => Ok(()),
         Role::Support => Err(Error::forbidden(
@@ -60,7 +68,7 @@ pub fn undo_until(logged: &deletion::Model, undo_window: Duration) -> DateTime<U
 }
 
 /// `FORBIDDEN` once the undo window of `logged` has passed.
-fn inside_window(logged: &deletion::Model, undo_window: Duration) -> Result<()> {
+pub(super) fn inside_window(logged: &deletion::Model, undo_window: Duration) -> Result<()> {
     if Utc::now() > undo_until(logged, undo_window) {
         return Err(Error::forbidden(format!(
             "the undo window ({}s) has passed; ask an admin to restore it",
@@ -68,70 +76,6 @@ fn inside_window(logged: &deletion::Model, undo_window: Duration) -> Result<()> 
         )));
     }
     Ok(())
-}
-
-/// Whether `logged` is `user`'s deletion of their own account (and of nothing but their
-/// own rows): the one kind of deletion an undo credential is given for and may restore.
-async fn is_own_account_deletion(tx: &Tx, logged: &deletion::Model, user: i64) -> Result<bool> {
-    Ok(EntityKind::parse(&logged.entity) == Some(EntityKind::User)
-        && logged.entity_id == user
-        && logged.actor_id == Some(user)
-        && soft_delete::hid_only_rows_of(tx, logged, user).await?)
-}
-
-/// The undo credential `deleteUser` returns, once, when `viewer` has just deleted their own
-/// account (`logged`): it can only restore that deletion, until [`undo_until`]. `None` for
-/// any other deletion.
-pub fn undo_credential(
-    tokens: &Tokens,
-    viewer: &Viewer,
-    logged: &deletion::Model,
-    undo_window: Duration,
-) -> Result<Option<String>> {
-    let own_account = EntityKind::parse(&logged.entity) == Some(EntityKind::User)
-        && logged.entity_id == viewer.id()
-        && logged.actor_id == Some(viewer.id());
-    if !own_account {
-        return Ok(None);
-    }
-    let until = undo_until(logged, undo_window);
-    Ok(Some(tokens.issue_undo(viewer.id(), logged.id, until)?))
-}
-
-/// `restore` with an undo credential: the one deletion it names, if that is still its
-/// holder's deletion of their own account, in force and inside the undo window. The holder
-/// is recorded as the restorer.
-pub async fn restore_with_undo_credential(
-    db: &Db,
-    grant: &UndoGrant,
-    deletion_id: i64,
-    reason: Option<String>,
-    undo_window: Duration,
-) -> Result<deletion::Model> {
-    if deletion_id != grant.deletion() {
-        return Err(Error::forbidden(format!(
-            "this undo credential can only restore deletion {}",
-            ids::encode(Kind::Deletion, grant.deletion())
-        )));
-    }
-    let stamp = stamp_by(grant.user(), reason)?;
-    let tx = db.begin().await?;
-    let logged = soft_delete::deletion_for_update(&tx, deletion_id)
-        .await?
-        .ok_or_else(|| deletion_not_found(deletion_id))?;
-    // Signed by us for exactly this; checked again so that no credential reaches further.
-    if !is_own_account_deletion(&tx, &logged, grant.user()).await? {
-        return Err(deletion_not_found(deletion_id));
-    }
-    inside_window(&logged, undo_window)?;
-    let restored = undo(&tx, &logged, &stamp).await?;
-    tx.commit().await?;
-    tracing::info!(
-        deletion = deletion_id,
-        user = grant.user(),
-        "own account restored with an undo credential"
-    );
-    Ok(restored)
 }
 
 /// Locks deletion `id` and returns it if the viewer may know of it; `None` otherwise, which
@@ -159,7 +103,11 @@ async fn restore_in(
 }
 
 /// Undoes `logged` (locked in `tx`), or says in words why it cannot be.
-async fn undo(tx: &Tx, logged: &deletion::Model, stamp: &Stamp) -> Result<deletion::Model> {
+pub(super) async fn undo(
+    tx: &Tx,
+    logged: &deletion::Model,
+    stamp: &Stamp,
+) -> Result<deletion::Model> {
     soft_delete::restore(tx, logged.id, stamp)
         .await
         .map_err(|err| match err {
@@ -169,7 +117,7 @@ async fn undo(tx: &Tx, logged: &deletion::Model, stamp: &Stamp) -> Result<deleti
 }
 
 /// A refused restore of deletion `id`, in words that say what to do.
-fn refusal(id: i64, why: RestoreRefused) -> Error {
+pub(super) fn refusal(id: i64, why: RestoreRefused) -> Error {
     let deletion = ids::encode(Kind::Deletion, id);
     match why {
         RestoreRefused::NotFound => deletion_not_found(id),
@@ -195,92 +143,6 @@ fn refusal(id: i64, why: RestoreRefused) -> Error {
             "a live user now holds this user's email; change that user's email first".into(),
         ),
     }
-}
-
-/// The most deletions `recentDeletions` lists.
-pub const MAX_RECENT: u64 = 100;
-
-/// A deletion the viewer may undo now, with the proof that lets them see the rows it hides
-/// (what Undo would bring back) though they may not see deleted rows otherwise.
-#[derive(Clone, Debug)]
-pub struct Undoable {
-    pub deletion: deletion::Model,
-    pub proof: SeeHidden,
-}
-
-/// The proof that `viewer` may see the rows `logged` hides because they may undo it now:
-/// made by them, in force, and passing `restore`'s own checks (who may know of it, who may
-/// restore it, the undo window). `None` otherwise.
-async fn undoable(
-    tx: &Tx,
-    viewer: &Viewer,
-    logged: &deletion::Model,
-    undo_window: Duration,
-) -> Result<Option<SeeHidden>> {
-    let may = logged.restored_at.is_none()
-        && logged.purge_started_at.is_none()
-        && logged.actor_id == Some(viewer.id())
-        && may_restore(viewer, logged, undo_window).is_ok()
-        && may_know_of(tx, viewer, logged).await?;
-    // The one grant of the narrow proof, after a restore's own checks (clippy.toml).
-    #[allow(clippy::disallowed_methods)]
-    let proof = may.then(|| SeeHidden::for_undoable(logged.id));
-    Ok(proof)
-}
-
-/// `recentDeletions`: the viewer's own deletions they may still undo, newest first: made
-/// by them, in force, inside the undo window, and (for a member) of their own rows only, as
-/// `restore` would check. Each carries the proof to list the rows it hides.
-pub async fn recent(
-    db: &Db,
-    viewer: &Viewer,
-    first: Option<i32>,
-    undo_window: Duration,
-) -> Result<Vec<Undoable>> {
-    let first = match first {
-        None => 20,
-        Some(n) if (0..=MAX_RECENT as i32).contains(&n) => n as u64,
-        Some(_) => {
-            return Err(Error::bad_input(format!(
-                "first: must be between 0 and {MAX_RECENT}"
-            )));
-        }
-    };
-    let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
-    let since = Utc::now()
-        .checked_sub_signed(window)
-        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-    let filter = soft_delete::DeletionFilter {
-        actor: Some(viewer.id()),
-        since: Some(since),
-        in_force: true,
-        ..Default::default()
-    };
-    // A read transaction: whose rows a deletion hid is checked as `restore` checks it.
-    let tx = db.begin().await?;
-    let mut found = Vec::new();
-    let mut before = None;
-    while (found.len() as u64) < first {
-        let page = filter.page(&tx, first, before).await?;
-        for logged in &page.rows {
-            if (found.len() as u64) >= first {
-                break;
-            }
-            if let Some(proof) = undoable(&tx, viewer, logged, undo_window).await? {
-                found.push(Undoable {
-                    deletion: logged.clone(),
-                    proof,
-                });
-            }
-        }
-        match (page.has_next_page, page.rows.last()) {
-            (true, Some(last)) => before = Some(last.id),
-            _ => break,
-        }
-    }
-    // Ended here, not left to a drop: an unfinished transaction would keep its lock.
-    tx.commit().await?;
-    Ok(found)
 }
 
 /// `restore`: undoes exactly one deletion, its cascade included.

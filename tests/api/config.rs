@@ -44,6 +44,24 @@ fn bad_durations_and_addresses_are_named() {
             .arg("migrate"),
     );
     fails_naming(
+        "KEEPSAKE_STORAGE",
+        keepsake(&url)
+            .env("KEEPSAKE_STORAGE", "ftp://files.example.com/blobs")
+            .arg("migrate"),
+    );
+    fails_naming(
+        "KEEPSAKE_STORAGE",
+        keepsake(&url)
+            .env("KEEPSAKE_STORAGE", "s3://")
+            .arg("migrate"),
+    );
+    fails_naming(
+        "KEEPSAKE_MAX_UPLOAD",
+        keepsake(&url)
+            .env("KEEPSAKE_MAX_UPLOAD", "a lot")
+            .arg("migrate"),
+    );
+    fails_naming(
         "KEEPSAKE_BIND",
         keepsake(&url)
             .env("KEEPSAKE_BIND", "localhost")

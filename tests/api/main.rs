@@ -24,6 +24,7 @@ mod production_http;
 mod readme;
 mod restore;
 mod retention;
+mod s3;
 mod schema;
 mod soft_delete;
 mod stats;

@@ -1,0 +1,210 @@
+//! Attachment bytes in an S3-compatible store (SPEC §10), spoken to over the S3 protocol: a real
+//! server, moto's (`pip install 'moto[server]'`, which `.ci/run` does), started here on a free
+//! port with a bucket of its own. Outside CI, a machine without `moto_server` skips these tests
+//! and says so; in CI (`CI` set) its absence fails them.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header;
+use serde_json::json;
+use sha2::Digest as _;
+
+use crate::helpers::{Backend, TestApp, on_both_backends};
+
+on_both_backends!(content_round_trips_through_s3_and_its_blobs_go_with_their_last_row);
+
+const BUCKET: &str = "keepsake-test";
+
+/// A moto S3 server on a free port, stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// Starts one with an empty bucket; `None` (after saying why) where moto is not installed
+    /// and this is not CI.
+    async fn start() -> Option<Moto> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = match Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(err) if std::env::var_os("CI").is_none() => {
+                eprintln!(
+                    "SKIPPED: the S3 tests need moto_server (pip install 'moto[server]'): {err}"
+                );
+                return None;
+            }
+            Err(err) => panic!("moto_server does not start ({err}); .ci/run installs it"),
+        };
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..150 {
+            if let Ok(response) = http.put(format!("{}/{BUCKET}", moto.endpoint)).send().await
+                && response.status().is_success()
+            {
+                return Some(moto);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto_server did not answer on {}", moto.endpoint);
+    }
+
+    /// The object_store options that reach it.
+    fn options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+            ("aws_region", "us-east-1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+    }
+
+    /// The keys under `prefix` in the bucket, as S3's ListObjectsV2 names them.
+    async fn keys(&self, prefix: &str) -> Vec<String> {
+        let listing = reqwest::Client::new()
+            .get(format!(
+                "{}/{BUCKET}?list-type=2&prefix={prefix}",
+                self.endpoint
+            ))
+            .send()
+            .await
+            .expect("moto answers")
+            .text()
+            .await
+            .unwrap();
+        listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn content_round_trips_through_s3_and_its_blobs_go_with_their_last_row(backend: Backend) {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let prefix = format!("run-{}", std::process::id());
+    let options = moto.options();
+    let storage = format!("s3://{BUCKET}/{prefix}");
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.storage = storage;
+        settings.storage_options = options;
+    })
+    .await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    // Over 5 MiB: more than one part of S3's multipart upload.
+    let bytes: Vec<u8> = (0..6 * 1024 * 1024 + 123)
+        .map(|i: usize| b'a' + (i % 26) as u8)
+        .collect();
+    let mut ids = Vec::new();
+    for user in [&alan, &bob] {
+        let id = app.attachment(user, "big.txt").await;
+        let response = app
+            .http
+            .put(format!("{}/attachments/{id}/content", app.base))
+            .bearer_auth(&user.token)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["sha256"], json!(sha256(&bytes)), "{answer}");
+        ids.push((user, id));
+    }
+    let blobs = format!("{prefix}/blobs/");
+    assert_eq!(
+        moto.keys(&blobs).await,
+        vec![format!("{blobs}{}", sha256(&bytes))],
+        "one object for the same bytes"
+    );
+    assert!(moto.keys(&format!("{prefix}/uploads/")).await.is_empty());
+
+    // Back whole, and a range of it.
+    let (alan_file, bob_file) = (&ids[0].1, &ids[1].1);
+    let url = format!("{}/attachments/{alan_file}/content", app.base);
+    let whole = app
+        .http
+        .get(&url)
+        .bearer_auth(&alan.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(
+        whole.headers()[header::ETAG],
+        format!("\"{}\"", sha256(&bytes)).as_str()
+    );
+    assert!(
+        whole.bytes().await.unwrap() == bytes,
+        "the bytes came back changed"
+    );
+    let part = app
+        .http
+        .get(&url)
+        .bearer_auth(&alan.token)
+        .header(header::RANGE, "bytes=5242870-5242889")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap(), bytes[5_242_870..5_242_890]);
+
+    // Purged one at a time: the object stays while a row refers to it, then goes.
+    let purge = |user: &crate::helpers::TestUser, id: String| {
+        let app = &app;
+        let token = user.token.clone();
+        async move {
+            let deleted = app
+                .graphql(
+                    Some(&token),
+                    "mutation($id: ID!) { deleteAttachment(id: $id) { id } }",
+                    json!({ "id": id }),
+                )
+                .await;
+            assert!(deleted["errors"].is_null(), "{deleted}");
+            app.admin().purge("0s", false).await;
+        }
+    };
+    purge(&alan, alan_file.clone()).await;
+    assert_eq!(moto.keys(&blobs).await.len(), 1);
+    purge(&bob, bob_file.clone()).await;
+    assert!(
+        moto.keys(&blobs).await.is_empty(),
+        "the last row took its object"
+    );
+}
