@@ -3,12 +3,12 @@
 #  1. clippy refuses a raw `find`, a raw connection type, and a raw connection obtained by
 #     type inference (`Database::connect`), planted in a scratch example;
 #     and a `SeeDeleted` proof made outside `auth` (the role gate of every wide scope), or a
-#     `SeeHidden` proof made outside `service::restore` (a member's view of what they may undo);
+#     `SeeHidden` proof made outside `service::undo` (a member's view of what they may undo);
 #  2. no source file outside the core (src/soft_delete/) silences the ban with an
 #     `allow`/`expect` (of disallowed_methods/_types, or of the groups that hold them), except
 #     the three documented ones: the test helper tests/api/helpers.rs::raw_connection,
 #     auth::Viewer::see_deleted, the one place that grants the wide proof, and
-#     service::restore::undoable, the one place that grants the narrow one; and that scan
+#     service::undo::undoable, the one place that grants the narrow one; and that scan
 #     itself refuses a planted dodge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ if ! grep -q "SeeDeleted::for_role" <<<"$out"; then
   exit 1
 fi
 if ! grep -q "SeeHidden::for_undoable" <<<"$out"; then
-  echo "FAIL: clippy did not refuse a SeeHidden proof made outside service::restore:" >&2
+  echo "FAIL: clippy did not refuse a SeeHidden proof made outside service::undo:" >&2
   echo "$out" >&2
   exit 1
 fi
@@ -54,7 +54,7 @@ echo "ok: clippy refuses the planted violations (find, DatabaseConnection, Datab
 # The tree as committed: the test helper's allow and the proofs' grants, nothing else.
 hits=$(scan)
 if [ "$(grep -c . <<<"$hits")" -ne 3 ] || ! grep -q "^tests/api/helpers.rs:" <<<"$hits" \
-  || ! grep -q "^src/auth.rs:" <<<"$hits" || ! grep -q "^src/service/restore.rs:" <<<"$hits"; then
+  || ! grep -q "^src/auth.rs:" <<<"$hits" || ! grep -q "^src/service/undo.rs:" <<<"$hits"; then
   echo "FAIL: the soft-delete ban is switched off outside the core:" >&2
   echo "$hits" >&2
   exit 1

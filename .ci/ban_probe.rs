@@ -13,6 +13,6 @@ fn main() {
     let _inferred = sea_orm::Database::connect("sqlite::memory:");
     // A proof of "may see deleted rows" made outside `auth`: must fail `disallowed_methods`.
     let _forged = keepsake::soft_delete::SeeDeleted::for_role(keepsake::role::Role::Admin);
-    // A proof of "may see what deletion 1 hid" made outside `service::restore`: must fail.
+    // A proof of "may see what deletion 1 hid" made outside `service::undo`: must fail.
     let _narrow = keepsake::soft_delete::SeeHidden::for_undoable(1);
 }

@@ -63,6 +63,7 @@ fn world() -> &'static World {
                     attachments_per_user: 10,
                     deleted_fraction: 0.2,
                     deleted_multiplier: 0.0,
+                    content_bytes: 0,
                 };
                 seed(&db, plan, |_, _| {}).await.expect("seeded");
             }

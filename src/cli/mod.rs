@@ -127,12 +127,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             attachments_per_user,
             deleted_fraction,
             deleted_multiplier,
+            content_bytes,
         } => {
             let plan = SeedPlan {
                 users,
                 attachments_per_user,
                 deleted_fraction,
                 deleted_multiplier,
+                content_bytes,
             };
             seed::seed(&target()?, plan).await
         }

@@ -19,5 +19,20 @@ pub(super) async fn seed(target: &Target, plan: SeedPlan) -> anyhow::Result<()> 
         "seeded {users} users and {attachments} attachments in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    if plan.content_bytes > 0 {
+        let storage = target.storage()?;
+        let bar = Progress::new("content", "attachments");
+        let filled = service::seed::fill_content(&db, &storage, plan.content_bytes, |done| {
+            bar.update(done, attachments.max(done))
+        })
+        .await
+        .map_err(client_error)?;
+        bar.finish();
+        println!(
+            "gave {filled} attachments {} bytes of content each, in {}",
+            plan.content_bytes,
+            storage.label()
+        );
+    }
     Ok(())
 }

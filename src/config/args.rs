@@ -176,6 +176,10 @@ pub enum Command {
         /// databases for benchmarks).
         #[arg(long, default_value_t = 0.0)]
         deleted_multiplier: f64,
+        /// Give every attachment this many bytes of generated text (deterministic, distinct
+        /// per attachment), stored in KEEPSAKE_STORAGE like uploads; 0 to 1048576.
+        #[arg(long, default_value_t = 0)]
+        content_bytes: u64,
     },
     /// The archive of purged rows.
     #[command(subcommand)]

@@ -4,6 +4,10 @@ use chrono::{Duration as ChronoDuration, Utc};
 
 use crate::error::{Error, Result};
 use crate::soft_delete::{self, Db, SeedUser};
+use crate::storage::Storage;
+
+/// The most bytes `--content-bytes` gives each attachment.
+pub const MAX_CONTENT_BYTES: u64 = 1024 * 1024;
 
 /// Users per transaction.
 pub const USERS_PER_BATCH: u64 = 1_000;
@@ -25,6 +29,8 @@ pub struct SeedPlan {
     pub deleted_fraction: f64,
     /// Extra users, all deleted, as a multiple of `users`.
     pub deleted_multiplier: f64,
+    /// Bytes of generated content per attachment (0: metadata only).
+    pub content_bytes: u64,
 }
 
 impl SeedPlan {
@@ -39,6 +45,11 @@ impl SeedPlan {
             return Err(Error::bad_input(
                 "--deleted-multiplier: must be between 0 and 1000",
             ));
+        }
+        if self.content_bytes > MAX_CONTENT_BYTES {
+            return Err(Error::bad_input(format!(
+                "--content-bytes: at most {MAX_CONTENT_BYTES}"
+            )));
         }
         if self.attachments_per_user > 1_000 {
             return Err(Error::bad_input("--attachments-per-user: at most 1000"));
@@ -108,4 +119,48 @@ pub async fn seed(
         progress(users_done, total);
     }
     Ok((users_done, attachments_done))
+}
+
+/// The generated content of attachment `id`: `size` bytes of text that name it, the same on
+/// every run, different for every attachment.
+pub fn seed_content(id: i64, size: u64) -> Vec<u8> {
+    let line = format!("keepsake seed content of attachment {id}\n");
+    line.bytes().cycle().take(size as usize).collect()
+}
+
+/// `keepsake seed --content-bytes N`: gives every attachment without content (live or
+/// deleted) `N` bytes of [`seed_content`], stored as uploads are, 1,000 rows per transaction.
+/// Returns how many it filled.
+pub async fn fill_content(
+    db: &Db,
+    storage: &Storage,
+    size: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<u64> {
+    let mut after = 0;
+    let mut filled = 0;
+    loop {
+        let ids = soft_delete::attachments_without_content(db, after, 1_000).await?;
+        let Some(last) = ids.last() else {
+            return Ok(filled);
+        };
+        after = *last;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = bytes::Bytes::from(seed_content(id, size));
+            let body = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+            let staged = storage
+                .stage(body, MAX_CONTENT_BYTES)
+                .await
+                .map_err(|err| Error::Internal(err.into()))?;
+            storage
+                .keep(&staged)
+                .await
+                .map_err(|err| Error::Internal(err.into()))?;
+            rows.push((id, staged.sha256, staged.size as i64));
+        }
+        soft_delete::set_seeded_content(db, &rows).await?;
+        filled += rows.len() as u64;
+        progress(filled);
+    }
 }

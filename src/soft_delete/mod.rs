@@ -67,7 +67,7 @@ pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
 pub use restore::{RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of, restore};
 pub use rows::{RowState, insert, live_user_with_role_exists, row_state, update_live};
 pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden};
-pub use seed::{SeedUser, seed_batch};
+pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_content};
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};
 

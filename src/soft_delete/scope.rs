@@ -35,7 +35,7 @@ impl SeeDeleted {
 /// Proof that the viewer may see the rows one deletion hides, and no others: it is their own
 /// deletion of their own rows, in force and inside the undo window, so they could restore it
 /// and see the rows anyway. Only [`SeeHidden::for_undoable`] makes it, and the build allows
-/// that call in one place only, `service::restore`, after the checks a restore makes
+/// that call in one place only, `service::undo`, after the checks a restore makes
 /// (clippy.toml; `.ci/ban-bites.sh` proves it). [`Scoped::hidden_by`] reads with it.
 #[derive(Clone, Copy, Debug)]
 pub struct SeeHidden {

@@ -145,3 +145,49 @@ pub async fn seed_batch(
         attachments: attachments.len() as u64,
     })
 }
+
+/// Up to `limit` attachments, live or deleted, with no content yet and ids past `after`, by
+/// id: what `keepsake seed --content-bytes` fills next.
+pub async fn attachments_without_content(
+    h: &impl super::Handle,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<i64>, DbErr> {
+    use sea_orm::{QueryOrder as _, QuerySelect as _};
+    #[allow(clippy::disallowed_methods)] // seeding fills deleted rows too, by definition
+    let select = attachment::Entity::find();
+    let rows = select
+        .select_only()
+        .column(attachment::Column::Id)
+        .filter(attachment::Column::Sha256.is_null())
+        .filter(attachment::Column::Id.gt(after))
+        .order_by_asc(attachment::Column::Id)
+        .limit(limit)
+        .into_tuple::<i64>()
+        .all(&exec(h))
+        .await?;
+    Ok(rows)
+}
+
+/// Points seeded attachments (`id`, `sha256`, `size`), live or deleted, at their bytes, in
+/// one transaction. Seeding only: the bytes are already in storage.
+pub async fn set_seeded_content(db: &Db, rows: &[(i64, String, i64)]) -> Result<(), DbErr> {
+    let tx = db.begin().await?;
+    for (id, sha256, size) in rows {
+        #[allow(clippy::disallowed_methods)] // seeding fills deleted rows too, by definition
+        let update = attachment::Entity::update_many();
+        update
+            .col_expr(
+                attachment::Column::Sha256,
+                sea_orm::sea_query::Expr::value(sha256.clone()),
+            )
+            .col_expr(
+                attachment::Column::SizeBytes,
+                sea_orm::sea_query::Expr::value(*size),
+            )
+            .filter(attachment::Column::Id.eq(*id))
+            .exec(&exec(&tx))
+            .await?;
+    }
+    tx.commit().await
+}

@@ -18,6 +18,8 @@ on_both_backends!(
     refused_or_broken_uploads_leave_nothing_behind,
     check_reports_blobs_without_rows_and_rows_without_blobs,
     create_attachment_takes_a_file_as_the_multipart_spec_says,
+    seeded_attachments_can_hold_generated_content,
+    an_upload_racing_the_erasure_of_the_same_bytes_keeps_them,
 );
 
 /// `n` bytes of text that differ from position to position.
@@ -692,5 +694,118 @@ async fn create_attachment_takes_a_file_as_the_multipart_spec_says(backend: Back
         body.to_string()
             .contains("sizeBytes: required unless a file is uploaded"),
         "{body}"
+    );
+}
+
+async fn seeded_attachments_can_hold_generated_content(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let seeded = app
+        .run(&[
+            "seed",
+            "--users",
+            "20",
+            "--attachments-per-user",
+            "2",
+            "--deleted-fraction",
+            "0.5",
+            "--content-bytes",
+            "100",
+        ])
+        .await;
+    let said = crate::helpers::succeeded(&seeded);
+    assert!(
+        said.contains("gave 40 attachments 100 bytes of content each"),
+        "{said}"
+    );
+    // Every attachment, live or deleted, holds its own 100 bytes.
+    let [live_bytes, live_blobs, deleted_bytes, deleted_blobs, ..] = storage(&app).await;
+    assert_eq!(live_blobs + deleted_blobs, 40.0);
+    assert_eq!(live_bytes, 100.0 * live_blobs);
+    assert_eq!(deleted_bytes, 100.0 * deleted_blobs);
+    assert_eq!(stored(&app).0.len(), 40);
+    // Deterministic: the bytes name their attachment.
+    let page = app
+        .admin()
+        .ok(
+            "{ attachments(first: 1) { nodes { id } } }",
+            json!({}),
+            "attachments",
+        )
+        .await;
+    let id = id_of(&page["nodes"][0]);
+    let (status, _, body) = get(
+        &app,
+        Some(&app.admin_token),
+        &format!("/attachments/{id}/content"),
+        &[],
+    )
+    .await;
+    let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, &id).unwrap();
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            keepsake::service::seed::seed_content(row, 100)
+        )
+    );
+    let checked = app.run(&["check"]).await;
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+}
+
+/// The interleaving a per-blob lock exists for: Bob uploads the bytes whose last row a purge
+/// is taking. Bob's upload parks just before pointing his row at the blob (which it has made
+/// sure exists); the purge erases the blob only if no row refers to it, so it must wait for
+/// Bob's transaction, see his row, and keep the blob. Without the lock it erases the blob
+/// under Bob's committed row.
+async fn an_upload_racing_the_erasure_of_the_same_bytes_keeps_them(backend: Backend) {
+    use crate::helpers::{Gate, race};
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    let bytes = text(3_000, 7);
+    let alans = app.attachment(&alan, "a.txt").await;
+    put(&app, &alan.token, &alans, "text/plain", bytes.clone()).await;
+    app.by(&alan).delete_attachment(&alans, None).await;
+    let bobs = app.attachment(&bob, "b.txt").await;
+    let gate = Gate::install(
+        &app,
+        "BEFORE UPDATE",
+        "attachments",
+        "OLD.sha256 IS NULL AND NEW.sha256 IS NOT NULL",
+    )
+    .await;
+    let raced = race(
+        &app,
+        gate,
+        put(&app, &bob.token, &bobs, "text/plain", bytes.clone()),
+        purge(&app, false),
+    )
+    .await;
+    assert_eq!(raced.first.0, StatusCode::OK, "{}", raced.first.1);
+    assert_eq!(raced.second["attachments"], json!(1), "{}", raced.second);
+    if app.is_postgres() {
+        assert!(
+            raced.second_waited,
+            "the erasure must wait for the upload's blob lock"
+        );
+    }
+    assert_eq!(raced.second["freedBytes"], json!(0.0), "{}", raced.second);
+    let (status, _, body) = get(
+        &app,
+        Some(&bob.token),
+        &format!("/attachments/{bobs}/content"),
+        &[],
+    )
+    .await;
+    assert_eq!((status, body == bytes), (StatusCode::OK, true));
+    let checked = app.run(&["check"]).await;
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
     );
 }
