@@ -40,10 +40,12 @@ pub(super) async fn check(target: &Target, json: bool, fix: bool) -> anyhow::Res
     let db = target.connect().await?;
     let storage = target.storage()?;
     if fix {
-        let erased = service::content::remove_orphan_blobs(&db, &storage)
+        let (erased, removed) = service::content::remove_orphan_blobs(&db, &storage)
             .await
             .map_err(client_error)?;
-        eprintln!("--fix: removed {erased} blob(s) no attachment refers to");
+        eprintln!(
+            "--fix: removed {erased} blob(s) no attachment refers to and {removed} stale upload(s)"
+        );
     }
     let mut violations = crate::soft_delete::check::check(&db)
         .await

@@ -229,22 +229,45 @@ pub async fn check_blobs(db: &Db, storage: &Storage) -> Result<Vec<Violation>> {
             storage.label()
         ),
     });
-    Ok(orphans.chain(missing).collect())
+    let stale = storage
+        .stale_uploads(STALE_UPLOAD)
+        .await
+        .map_err(|err| Error::Internal(err.into()))?
+        .into_iter()
+        .map(|path| Violation {
+            kind: "stale-upload",
+            message: format!(
+                "{path} was uploaded over an hour ago and never kept; keepsake check --fix removes it"
+            ),
+        });
+    Ok(orphans.chain(missing).chain(stale).collect())
 }
 
-/// `keepsake check --fix`: erases the blobs no row refers to; how many it erased.
-pub async fn remove_orphan_blobs(db: &Db, storage: &Storage) -> Result<u64> {
-    let mut erased = 0;
+/// How old a staged upload must be before `check` calls it left behind.
+const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `keepsake check --fix`: erases the blobs no row refers to and the stale uploads; how many
+/// of each.
+pub async fn remove_orphan_blobs(db: &Db, storage: &Storage) -> Result<(u64, u64)> {
+    let (mut erased, mut removed) = (0, 0);
     for found in check_blobs(db, storage).await? {
-        if found.kind != "orphan-blob" {
-            continue;
-        }
-        let sha256 = found.message.split_whitespace().nth(1).unwrap_or_default();
-        if storage::is_sha256(sha256) && erase_if_unused(db, storage, sha256).await.is_some() {
-            erased += 1;
+        let name = found.message.split_whitespace().nth(1).unwrap_or_default();
+        match found.kind {
+            "orphan-blob" if storage::is_sha256(name) => {
+                erased += u64::from(erase_if_unused(db, storage, name).await.is_some());
+            }
+            "stale-upload" => {
+                let path = found.message.split_whitespace().next().unwrap_or_default();
+                storage
+                    .remove_upload(path)
+                    .await
+                    .map_err(|err| Error::Internal(err.into()))?;
+                removed += 1;
+            }
+            _ => {}
         }
     }
-    Ok(erased)
+    Ok((erased, removed))
 }
 
 /// What `GET /attachments/{id}/content` serves: the row (for its name and type) and the blob.

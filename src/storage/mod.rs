@@ -267,6 +267,33 @@ impl Storage {
         }
     }
 
+    /// Uploads staged longer ago than `age` and never kept: what a crash between an upload's
+    /// end and its row's commit leaves (a live upload is seconds old). Their paths.
+    pub async fn stale_uploads(
+        &self,
+        age: std::time::Duration,
+    ) -> object_store::Result<Vec<String>> {
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+        let prefix = Path::from(UPLOADS);
+        self.store
+            .list(Some(&prefix))
+            .try_filter(|meta| std::future::ready(meta.last_modified < cutoff))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+    }
+
+    /// Removes a stale upload [`Storage::stale_uploads`] named.
+    pub async fn remove_upload(&self, path: &str) -> object_store::Result<()> {
+        if !path.starts_with(UPLOADS) {
+            return Ok(());
+        }
+        match self.store.delete(&Path::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
     /// The hashes of every blob in the store.
     pub async fn blobs(&self) -> object_store::Result<Vec<String>> {
         let prefix = Path::from(BLOBS);

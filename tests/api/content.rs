@@ -516,11 +516,35 @@ async fn check_reports_blobs_without_rows_and_rows_without_blobs(backend: Backen
         )),
         "{said}"
     );
+    // An upload staged two hours ago and never kept (a crash before its row committed) is
+    // reported too; one staged a moment ago may still be on its way, and is not.
+    let uploads = app.blobs.path().join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let old = std::fs::File::create(uploads.join("left-behind")).unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    std::fs::write(uploads.join("on-its-way"), b"...").unwrap();
+    let found = app.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert!(
+        said.contains("stale-upload: uploads/left-behind was uploaded over an hour ago"),
+        "{said}"
+    );
+    assert!(!said.contains("on-its-way"), "{said}");
     let fixed = app.run(&["check", "--fix"]).await;
     let said = String::from_utf8_lossy(&fixed.stdout).into_owned();
     assert!(fixed.status.success(), "{said}");
-    assert!(String::from_utf8_lossy(&fixed.stderr).contains("removed 1 blob(s)"));
-    assert_eq!(stored(&app).0, Vec::<String>::new());
+    assert!(
+        String::from_utf8_lossy(&fixed.stderr)
+            .contains("removed 1 blob(s) no attachment refers to and 1 stale upload(s)"),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    assert_eq!(
+        stored(&app),
+        (Vec::<String>::new(), vec!["on-its-way".to_owned()])
+    );
+    std::fs::remove_file(uploads.join("on-its-way")).unwrap();
 
     // A row whose blob went missing is reported, and --fix does not hide it.
     let other = app.attachment(&alan, "other.txt").await;

@@ -13,7 +13,7 @@ use sha2::Digest as _;
 
 use crate::helpers::{Backend, TestApp, on_both_backends};
 
-on_both_backends!(content_round_trips_through_s3_and_its_blobs_go_with_their_last_row);
+on_both_backends!(content_round_trips_through_s3_and_check_finds_orphans_there);
 
 const BUCKET: &str = "keepsake-test";
 
@@ -111,7 +111,7 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-async fn content_round_trips_through_s3_and_its_blobs_go_with_their_last_row(backend: Backend) {
+async fn content_round_trips_through_s3_and_check_finds_orphans_there(backend: Backend) {
     let Some(moto) = Moto::start().await else {
         return;
     };
@@ -207,4 +207,51 @@ async fn content_round_trips_through_s3_and_its_blobs_go_with_their_last_row(bac
         moto.keys(&blobs).await.is_empty(),
         "the last row took its object"
     );
+
+    // `keepsake check` over S3, with the AWS variables as an operator sets them: the state a
+    // crash between a purge's commit and its erasure leaves (the row gone, the object kept)
+    // is reported, and --fix removes the object.
+    let carol = app.member("carol@example.com").await;
+    let file = app.attachment(&carol, "c.txt").await;
+    let response = app
+        .http
+        .put(format!("{}/attachments/{file}/content", app.base))
+        .bearer_auth(&carol.token)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(b"orphan to be".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let check = |args: &'static [&'static str]| {
+        let mut cmd = crate::helpers::keepsake(&app.db.url);
+        cmd.env("KEEPSAKE_STORAGE", format!("s3://{BUCKET}/{prefix}"))
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .args(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("keepsake runs"))
+    };
+    let ok = check(&["check"]).await.unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, &file).unwrap();
+    app.execute_sql(&[format!("DELETE FROM attachments WHERE id = {row}")])
+        .await;
+    let found = check(&["check"]).await.unwrap();
+    let said = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert_eq!(found.status.code(), Some(1), "{said}");
+    assert!(said.contains("orphan-blob"), "{said}");
+    let fixed = check(&["check", "--fix"]).await.unwrap();
+    assert!(
+        fixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fixed.stdout)
+    );
+    assert!(moto.keys(&blobs).await.is_empty(), "--fix took the orphan");
 }
