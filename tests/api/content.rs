@@ -503,9 +503,7 @@ async fn check_reports_blobs_without_rows_and_rows_without_blobs(backend: Backen
     );
 
     // What a crash between a purge's commit and its erasure leaves: the row gone, the blob not.
-    let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, &id).unwrap();
-    app.execute_sql(&[format!("DELETE FROM attachments WHERE id = {row}")])
-        .await;
+    app.erase_attachment_row(&id).await;
     let found = app.run(&["check"]).await;
     let said = String::from_utf8_lossy(&found.stdout).into_owned();
     assert_eq!(found.status.code(), Some(1), "{said}");

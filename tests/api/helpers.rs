@@ -314,6 +314,16 @@ impl TestApp {
         assert_eq!(changed[2], 1, "deletion {deletion} is logged once");
     }
 
+    /// Erases attachment `id`'s row behind the server's back, its blob left in the store: the
+    /// state a crash between a purge's commit and its erasure of the blob leaves.
+    pub async fn erase_attachment_row(&self, id: &str) {
+        let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, id).unwrap();
+        let erased = self
+            .execute_sql(&[format!("DELETE FROM attachments WHERE id = {row}")])
+            .await;
+        assert_eq!(erased, [1], "attachment {id} erased");
+    }
+
     /// The server's `/metrics` page.
     pub async fn metrics(&self) -> String {
         let response = self.http.get(format!("{}/metrics", self.base)).send().await;

@@ -240,9 +240,7 @@ async fn content_round_trips_through_s3_and_check_finds_orphans_there(backend: B
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
-    let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, &file).unwrap();
-    app.execute_sql(&[format!("DELETE FROM attachments WHERE id = {row}")])
-        .await;
+    app.erase_attachment_row(&file).await;
     let found = check(&["check"]).await.unwrap();
     let said = String::from_utf8_lossy(&found.stdout).into_owned();
     assert_eq!(found.status.code(), Some(1), "{said}");
