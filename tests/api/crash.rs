@@ -746,3 +746,96 @@ async fn the_row_agrees_with_its_deletion(app: &TestApp, logged: &Value) {
     };
     assert!(agrees, "deletion {logged} disagrees with its {kind}: {row}");
 }
+
+/// A real crash between a purge's commit and its erasure of the bytes: `keepsake purge`
+/// parks at the blob's lock (the test holds it; the row's batch has committed) and is
+/// SIGKILLed there. The row is gone and archived, the blob stays (an orphan, never a row
+/// without its bytes); `keepsake check` reports it and `--fix` removes it. PostgreSQL only:
+/// the blob's lock, where the process is stopped, is an advisory lock there (SQLite's writer
+/// lock cannot hold one process between its transactions). `content.rs` checks the state
+/// this leaves on both databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL (a PostgreSQL server); CI runs it"
+)]
+async fn on_postgres_killing_a_purge_between_commit_and_blob_erasure_leaves_an_orphan_check_removes()
+ {
+    let app = TestApp::spawn(Backend::postgres()).await;
+    let alan = app.member("alan@example.com").await;
+    let id = app.attachment(&alan, "notes.txt").await;
+    let bytes = b"bytes a crashed purge leaves behind".to_vec();
+    let response = app
+        .http
+        .put(format!("{}/attachments/{id}/content", app.base))
+        .bearer_auth(&alan.token)
+        .header("content-type", "text/plain")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let answer: Value = response.json().await.unwrap();
+    let sha256 = answer["sha256"].as_str().unwrap().to_owned();
+    app.by(&alan).delete_attachment(&id, None).await;
+
+    // Hold the blob's lock, the one the purge takes after its batch commits.
+    let holder = raw_connection(&app.db.url).await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_lock(hashtextextended('{sha256}', 14))"
+        ))
+        .await
+        .unwrap();
+    let mut purge = Process(
+        keepsake(&app.db.url)
+            .env(
+                "KEEPSAKE_STORAGE",
+                format!("file://{}", app.blobs.path().display()),
+            )
+            .args(["purge", "--older-than", "0s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("keepsake purge starts"),
+    );
+    let archived = "SELECT COUNT(*) AS n FROM archive";
+    let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    assert!(
+        eventually(|| async { number(&app, archived).await == 1 }).await,
+        "the purge never committed its batch"
+    );
+    assert!(
+        eventually(|| async { number(&app, waiting).await >= 1 }).await,
+        "the purge never reached the blob's lock"
+    );
+    purge.kill();
+    holder
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_unlock(hashtextextended('{sha256}', 14))"
+        ))
+        .await
+        .unwrap();
+    holder.close().await.unwrap();
+
+    let blob = app.blobs.path().join("blobs").join(&sha256);
+    assert!(blob.exists(), "the purge died before erasing the blob");
+    let row = ids::decode(Kind::Attachment, &id).unwrap();
+    let gone = format!("SELECT COUNT(*) AS n FROM attachments WHERE id = {row}");
+    assert_eq!(number(&app, &gone).await, 0, "the row's purge committed");
+    let found = app.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert_eq!(found.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("orphan-blob: blob {sha256}")),
+        "{said}"
+    );
+    let fixed = app.run(&["check", "--fix"]).await;
+    assert!(
+        fixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fixed.stdout)
+    );
+    assert!(!blob.exists(), "--fix removed the orphan");
+}
