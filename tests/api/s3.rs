@@ -121,6 +121,7 @@ async fn content_round_trips_through_s3_and_check_finds_orphans_there(backend: B
     let app = TestApp::spawn_with(backend, |settings| {
         settings.storage = storage;
         settings.storage_options = options;
+        settings.max_upload = 8 * 1024 * 1024;
     })
     .await;
     let alan = app.member("alan@example.com").await;
@@ -147,6 +148,43 @@ async fn content_round_trips_through_s3_and_check_finds_orphans_there(backend: B
         ids.push((user, id));
     }
     let blobs = format!("{prefix}/blobs/");
+    // Over the limit while streaming (no Content-Length), and cut off mid-stream: the
+    // multipart uploads are aborted, nothing is kept, the rows are as they were.
+    let file = &ids[0].1;
+    let too_big = (0..9).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1024 * 1024]));
+    let cut_off = [
+        Ok(vec![b'y'; 6 * 1024 * 1024]),
+        Err(std::io::Error::other("the client went away")),
+    ];
+    for (body, expected) in [
+        (
+            reqwest::Body::wrap_stream(futures_util::stream::iter(too_big.collect::<Vec<_>>())),
+            Some(StatusCode::PAYLOAD_TOO_LARGE),
+        ),
+        (
+            reqwest::Body::wrap_stream(futures_util::stream::iter(cut_off)),
+            None,
+        ),
+    ] {
+        let sent = app
+            .http
+            .put(format!("{}/attachments/{file}/content", app.base))
+            .bearer_auth(&alan.token)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(body)
+            .send()
+            .await;
+        if let Some(expected) = expected {
+            assert_eq!(sent.unwrap().status(), expected);
+        }
+    }
+    for _ in 0..50 {
+        if moto.keys(&format!("{prefix}/uploads/")).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(moto.keys(&format!("{prefix}/uploads/")).await.is_empty());
     assert_eq!(
         moto.keys(&blobs).await,
         vec![format!("{blobs}{}", sha256(&bytes))],
