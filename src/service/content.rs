@@ -93,24 +93,13 @@ where
         Some(declared) => check_content_type(declared)?,
         None => before.content_type.clone(),
     };
-    let staged = match storage.stage(body, max).await {
-        Ok(staged) => staged,
-        Err(UploadError::TooLarge { max }) => return Err(UploadRefused::TooLarge { max }),
-        Err(UploadError::Body(why)) => {
-            return Err(Error::bad_input(format!(
-                "the upload was cut off ({why}); nothing was stored"
-            ))
-            .into());
-        }
-        Err(UploadError::Store(err)) => return Err(Error::Internal(err.into()).into()),
-    };
-    if let Some(why) = storage::misfit(&content_type, &staged.head) {
-        storage.discard(&staged).await;
-        return Err(Error::bad_input(format!(
-            "contentType: {why}, not {content_type}; send the right Content-Type"
+    let cut_off = |why| {
+        Error::bad_input(format!(
+            "the upload was cut off ({why}); nothing was stored"
         ))
-        .into());
-    }
+    };
+    let fix = "send the right Content-Type";
+    let staged = stage_checked(storage, body, max, &content_type, cut_off, fix).await?;
     let saved = match save(db, storage, viewer, id, &staged, content_type).await {
         Ok(saved) => saved,
         Err(err) => {
@@ -129,6 +118,36 @@ where
         erase_if_unused(db, storage, &old).await;
     }
     Ok(saved)
+}
+
+/// Streams `body` into storage and checks its first bytes against `content_type`: the staged
+/// upload, or the refusal, with nothing left behind. `body_failed` says what a broken body
+/// means to the caller; `fix` ends the content-type refusal.
+pub(super) async fn stage_checked<S, E>(
+    storage: &Storage,
+    body: S,
+    max: u64,
+    content_type: &str,
+    body_failed: impl FnOnce(String) -> Error,
+    fix: &str,
+) -> Result<storage::Staged, UploadRefused>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::fmt::Display,
+{
+    let staged = match storage.stage(body, max).await {
+        Ok(staged) => staged,
+        Err(UploadError::TooLarge { max }) => return Err(UploadRefused::TooLarge { max }),
+        Err(UploadError::Body(why)) => return Err(body_failed(why).into()),
+        Err(UploadError::Store(err)) => return Err(Error::Internal(err.into()).into()),
+    };
+    if let Some(why) = storage::misfit(content_type, &staged.head) {
+        storage.discard(&staged).await;
+        return Err(
+            Error::bad_input(format!("contentType: {why}, not {content_type}; {fix}")).into(),
+        );
+    }
+    Ok(staged)
 }
 
 /// In one transaction: the row (locked, still the viewer's), the blob (locked, its bytes

@@ -8,10 +8,10 @@ use crate::auth::Viewer;
 use crate::entity::attachment;
 use crate::error::{Error, Result};
 use crate::soft_delete::{self, Db};
-use crate::storage::{self, Storage, UploadError};
+use crate::storage::Storage;
 
 use super::attachments::check_content_type;
-use super::content::{UploadRefused, erase_if_unused, media_type};
+use super::content::{UploadRefused, erase_if_unused, media_type, stage_checked};
 
 /// A file a client uploaded with `createAttachment` (GraphQL multipart request spec), already
 /// in a temporary file: what it was called and declared as, and its bytes.
@@ -109,23 +109,11 @@ async fn create_with_file(
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     let content_type = check_content_type(&declared)?;
-    let staged = match storage.stage(chunks(upload.file), max).await {
-        Ok(staged) => staged,
-        Err(UploadError::TooLarge { max }) => return Err(UploadRefused::TooLarge { max }),
-        Err(UploadError::Body(why)) => {
-            return Err(
-                Error::Internal(anyhow::anyhow!("reading the uploaded file: {why}")).into(),
-            );
-        }
-        Err(UploadError::Store(err)) => return Err(Error::Internal(err.into()).into()),
-    };
-    if let Some(why) = storage::misfit(&content_type, &staged.head) {
-        storage.discard(&staged).await;
-        return Err(Error::bad_input(format!(
-            "contentType: {why}, not {content_type}; give the file's real type"
-        ))
-        .into());
-    }
+    // The part is a temporary file of our own by now: failing to read it is ours.
+    let unreadable = |why| Error::Internal(anyhow::anyhow!("reading the uploaded file: {why}"));
+    let fix = "give the file's real type";
+    let file = chunks(upload.file);
+    let staged = stage_checked(storage, file, max, &content_type, unreadable, fix).await?;
     let new = super::attachments::NewAttachment {
         owner_id,
         filename: filename.unwrap_or(upload.filename),
