@@ -17,6 +17,7 @@ pub mod error;
 pub mod graphql;
 pub mod graphql_http;
 pub mod ids;
+pub mod json;
 pub mod metrics;
 pub mod role;
 pub mod service;

@@ -143,12 +143,25 @@ async fn put(
     }
 }
 
-/// `?includeDeleted=true` (support and admins).
+/// `?includeDeleted=true` (support and admins). Read as text, so that a value other than
+/// `true` or `false` gets this API's JSON error rather than the framework's plain text.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ContentQuery {
     #[serde(default)]
-    include_deleted: bool,
+    include_deleted: Option<String>,
+}
+
+impl ContentQuery {
+    fn include_deleted(&self) -> Result<bool, Error> {
+        match self.include_deleted.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(Error::bad_input(format!(
+                "includeDeleted must be true or false, not {other:?}"
+            ))),
+        }
+    }
 }
 
 /// A single `Range: bytes=…` over `size` bytes: `Ok(None)` to serve it whole (no range, or
@@ -157,7 +170,11 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u
     let Some(spec) = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .map(str::trim)
+        .and_then(|v| {
+            let (unit, spec) = v.split_once('=')?;
+            unit.trim().eq_ignore_ascii_case("bytes").then_some(spec)
+        })
     else {
         return Ok(None);
     };
@@ -168,7 +185,12 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u
         return Ok(None);
     };
     let (start, end) = (start.trim(), end.trim());
-    let range = match (start.parse::<u64>(), end.parse::<u64>()) {
+    // Digits only: `u64::from_str` would also take `+5`.
+    let number = |text: &str| match text.bytes().all(|b| b.is_ascii_digit()) {
+        true => text.parse::<u64>().map_err(|_| ()),
+        false => Err(()),
+    };
+    let range = match (number(start), number(end)) {
         // The last `n` bytes.
         (Err(_), Ok(n)) if start.is_empty() => {
             if n == 0 {
@@ -177,7 +199,7 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u
             size.saturating_sub(n)..size
         }
         (Ok(first), Err(_)) if end.is_empty() => first..size,
-        (Ok(first), Ok(last)) if last >= first => first..(last + 1).min(size),
+        (Ok(first), Ok(last)) if last >= first => first..last.saturating_add(1).min(size),
         _ => return Ok(None),
     };
     if range.start >= size {
@@ -192,7 +214,7 @@ fn disposition(filename: &str) -> HeaderValue {
     let ascii: String = filename
         .chars()
         .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '/') || c == ' ' {
                 c
             } else {
                 '_'
@@ -215,8 +237,45 @@ fn disposition(filename: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
+/// The headers every answer about the content carries: its `ETag`, ranges, and caching
+/// that keeps one viewer's answer from another (`private`, revalidated, varying by token).
+fn validators(etag: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+    headers
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks of it) or is `*`.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// Whether a `Range` may be served: always without `If-Range`; with it, only while it names
+/// the current content (a strong comparison), so a resumed download never splices two files.
+fn if_range_holds(headers: &HeaderMap, etag: &str) -> bool {
+    match headers.get(header::IF_RANGE).map(|v| v.to_str()) {
+        None => true,
+        Some(Ok(value)) => value.trim() == etag,
+        Some(Err(_)) => false,
+    }
+}
+
 /// `GET /attachments/{id}/content`: the bytes, with `ETag` (the SHA-256), `If-None-Match`
-/// (304) and one `Range` (206).
+/// (304), one `Range` (206) and `If-Range`.
 pub(super) async fn get_content(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -227,48 +286,55 @@ pub(super) async fn get_content(
         Ok(found) => found,
         Err(err) => return error_response(err),
     };
-    let (row, sha256) = match content::readable(&state.db, &viewer, id, query.include_deleted).await
-    {
-        Ok(found) => found,
+    let include_deleted = match query.include_deleted() {
+        Ok(include) => include,
         Err(err) => return error_response(err),
     };
-    let etag = format!("\"{sha256}\"");
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response_headers = HeaderMap::new();
-    response_headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
-    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
-    if matches {
-        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
-    }
-    let size = u64::try_from(row.size_bytes).unwrap_or_default();
-    let range = match byte_range(&headers, size) {
-        Ok(range) => range,
-        Err(()) => {
-            response_headers.insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{size}")).expect("digits"),
-            );
-            let mut refused = refusal(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "BAD_USER_INPUT",
-                &format!("Range: the content has {size} bytes"),
-            );
-            refused.headers_mut().extend(response_headers);
-            return refused;
+    // A PUT or a purge may erase the blob between reading the row and reading its bytes:
+    // then the row is read again, once, and answers for itself (new bytes, or 404).
+    let mut attempts = 0;
+    let (row, sha256, range, blob) = loop {
+        attempts += 1;
+        let (row, sha256) = match content::readable(&state.db, &viewer, id, include_deleted).await {
+            Ok(found) => found,
+            Err(err) => return error_response(err),
+        };
+        let etag = format!("\"{sha256}\"");
+        let mut response_headers = validators(&etag);
+        if none_match(&headers, &etag) {
+            return (StatusCode::NOT_MODIFIED, response_headers).into_response();
+        }
+        let size = u64::try_from(row.size_bytes).unwrap_or_default();
+        let range = match if_range_holds(&headers, &etag) {
+            true => byte_range(&headers, size),
+            false => Ok(None),
+        };
+        let range = match range {
+            Ok(range) => range,
+            Err(()) => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response_headers.insert(header::CONTENT_RANGE, value);
+                }
+                let mut refused = refusal(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "BAD_USER_INPUT",
+                    &format!("Range: the content has {size} bytes"),
+                );
+                refused.headers_mut().extend(response_headers);
+                return refused;
+            }
+        };
+        match state.storage.read(&sha256, range.clone()).await {
+            Ok(blob) => break (row, sha256, range, blob),
+            Err(object_store::Error::NotFound { .. }) if attempts == 1 => continue,
+            Err(err) => {
+                return error_response(Error::Internal(anyhow::anyhow!(
+                    "attachment {id}: its blob {sha256} cannot be read: {err}"
+                )));
+            }
         }
     };
-    let blob = match state.storage.read(&sha256, range.clone()).await {
-        Ok(blob) => blob,
-        Err(err) => {
-            return error_response(Error::Internal(anyhow::anyhow!(
-                "attachment {id}: its blob {sha256} cannot be read: {err}"
-            )));
-        }
-    };
+    let mut response_headers = validators(&format!("\"{sha256}\""));
     let content_type = HeaderValue::from_str(&row.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     response_headers.insert(header::CONTENT_TYPE, content_type);
@@ -325,6 +391,59 @@ mod tests {
         assert_eq!(range("bytes=0-1,5-6", 100), Ok(None));
         assert_eq!(range("bytes=9-3", 100), Ok(None));
         assert_eq!(range("items=0-1", 100), Ok(None));
+        assert_eq!(range("Bytes=0-0", 100), Ok(Some(0..1)));
+        assert_eq!(range("bytes=0-18446744073709551615", 100), Ok(Some(0..100)));
+        assert_eq!(range("bytes=+5-9", 100), Ok(None));
+        assert_eq!(range("bytes=-0", 100), Err(()));
+        assert_eq!(range("bytes=0-", 0), Err(()));
+        assert_eq!(range("bytes=99999999999999999999-", 100), Ok(None));
+    }
+
+    fn with(name: header::HeaderName, values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_reads_lists() {
+        let etag = "\"abc\"";
+        for yes in [
+            &["\"abc\""][..],
+            &["W/\"abc\""],
+            &["\"x\", W/\"abc\""],
+            &["\"x\"", "\"abc\""],
+            &["*"],
+        ] {
+            assert!(
+                none_match(&with(header::IF_NONE_MATCH, yes), etag),
+                "{yes:?}"
+            );
+        }
+        for no in [&[][..], &["\"abcd\""], &["abc"], &["W/\"x\""]] {
+            assert!(
+                !none_match(&with(header::IF_NONE_MATCH, no), etag),
+                "{no:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn if_range_lets_a_range_through_only_for_the_current_content() {
+        let etag = "\"abc\"";
+        assert!(if_range_holds(&HeaderMap::new(), etag));
+        assert!(if_range_holds(&with(header::IF_RANGE, &["\"abc\""]), etag));
+        assert!(!if_range_holds(
+            &with(header::IF_RANGE, &["W/\"abc\""]),
+            etag
+        ));
+        assert!(!if_range_holds(&with(header::IF_RANGE, &["\"old\""]), etag));
+        assert!(!if_range_holds(
+            &with(header::IF_RANGE, &["Tue, 01 Jan 2030 00:00:00 GMT"]),
+            etag
+        ));
     }
 
     #[test]
@@ -333,6 +452,13 @@ mod tests {
         assert_eq!(
             value.to_str().unwrap(),
             "attachment; filename=\"a _quoted__name__.txt\"; filename*=UTF-8''a%20%22quoted%22%5Cname%0D%0A.txt"
+        );
+        let value = disposition("../etc/passwd");
+        assert!(
+            value
+                .to_str()
+                .unwrap()
+                .starts_with("attachment; filename=\".._etc_passwd\";")
         );
         let value = disposition("résumé.pdf");
         assert!(

@@ -22,6 +22,31 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
         .headers()
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let authenticate = || async {
+        RequestAuth::from_result(
+            state
+                .tokens
+                .authenticate(&state.db, authorization.as_deref())
+                .await,
+        )
+    };
+    // A request that may carry a file is signed in before a byte of it is read: only a
+    // signed-in user may upload, and nobody else gets to fill the disk with temporary files.
+    let early = if graphql_http::is_multipart(&method, request.headers()) {
+        let auth = authenticate().await;
+        if !matches!(auth, RequestAuth::Viewer(_)) {
+            graphql_http::drain(request.into_body()).await;
+            return Refusal::Unauthenticated(
+                "uploads need a signed-in user: send the multipart request with \
+                 Authorization: Bearer <token> (keepsake token --email …)"
+                    .into(),
+            )
+            .into_response(media);
+        }
+        Some(auth)
+    } else {
+        None
+    };
     let Incoming {
         mut request,
         register,
@@ -49,12 +74,10 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
     if !missing.is_empty() {
         return graphql_http::refused(media, &missing);
     }
-    let auth = RequestAuth::from_result(
-        state
-            .tokens
-            .authenticate(&state.db, authorization.as_deref())
-            .await,
-    );
+    let auth = match early {
+        Some(auth) => auth,
+        None => authenticate().await,
+    };
     match &auth {
         RequestAuth::Viewer(viewer) => {
             tracing::Span::current().record("viewer", viewer.id());

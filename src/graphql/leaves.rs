@@ -6,7 +6,8 @@
 //! A type that implements [`Leaves`] names the fields it can answer from its row without
 //! I/O, a permission check or an error; a [`LeafList`] of it resolves a selection made only
 //! of those fields (and `__typename`) by building each object directly, keys in the
-//! selection's order. Anything else (a field with arguments or directives, a fragment, a
+//! selection's order, written straight to JSON and handed to the executor as one spliced
+//! value (`crate::json`): no `Value` tree, no hashed map per object. Anything else (a field with arguments or directives, a fragment, a
 //! field that loads or may fail, such as an attachment's `owner`) resolves the whole list
 //! the usual way, so loads still batch and errors still carry their paths.
 //!
@@ -22,11 +23,24 @@ use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
 
+use crate::json;
+
 /// An output type some of whose fields are plain values of its row.
 pub trait Leaves: OutputType {
     /// The value of field `name` when it is one of this type's plain fields (exactly what
     /// its resolver returns, for any viewer who sees the row); `None` for any other field.
     fn leaf(&self, name: &str) -> Option<Value>;
+
+    /// Writes field `name`'s value as JSON to `out` when it is one of this type's plain
+    /// fields, exactly as [`Leaves::leaf`]'s value would be written; `false` (nothing
+    /// written) for any other field. A type overrides it for fields it can write without
+    /// building a `Value` first.
+    fn write_leaf(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match self.leaf(name) {
+            Some(value) => json::write_value(&value, out).is_ok(),
+            None => false,
+        }
+    }
 }
 
 /// A list field's value: `[T!]!` in the schema, resolved in one pass when it can be.
@@ -70,17 +84,41 @@ fn plan<'a>(ctx: &'a ContextSelectionSet<'a>) -> Option<Vec<(&'a Name, Ask<'a>)>
     Some(keys)
 }
 
-/// One object, or `None` when a field is not one of `T`'s leaves.
-fn object<T: Leaves>(item: &T, keys: &[(&Name, Ask<'_>)]) -> Option<Value> {
-    let mut map = async_graphql::indexmap::IndexMap::with_capacity(keys.len());
-    for (key, ask) in keys {
-        let value = match ask {
-            Ask::Typename => Value::String(item.introspection_type_name().into_owned()),
-            Ask::Field(name) => item.leaf(name)?,
-        };
-        map.insert((*key).clone(), value);
+/// The list as JSON text in a splice buffer, or `None` when a field is not one of `T`'s
+/// leaves.
+fn render<T: Leaves>(items: &[T], keys: &[(&Name, Ask<'_>)]) -> Option<Vec<u8>> {
+    // Each key as `"key":`, escaped once for the whole list.
+    let mut prefixes = Vec::with_capacity(keys.len());
+    for (key, _) in keys {
+        let mut prefix = Vec::with_capacity(key.len() + 3);
+        json::write_key(key, &mut prefix).ok()?;
+        prefixes.push(prefix);
     }
-    Some(Value::Object(map))
+    let mut out = json::splice_buffer(2 + items.len() * (keys.len() * 24 + 2));
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        for (j, ((_, ask), prefix)) in keys.iter().zip(&prefixes).enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(prefix);
+            match ask {
+                Ask::Typename => json::write_str(&item.introspection_type_name(), &mut out).ok()?,
+                Ask::Field(name) => {
+                    if !item.write_leaf(name, &mut out) {
+                        return None;
+                    }
+                }
+            }
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+    Some(out)
 }
 
 impl<T: Leaves> OutputType for LeafList<'_, T> {
@@ -101,12 +139,10 @@ impl<T: Leaves> OutputType for LeafList<'_, T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if let Some(keys) = plan(ctx) {
-            let objects: Option<Vec<Value>> =
-                self.0.iter().map(|item| object(item, &keys)).collect();
-            if let Some(objects) = objects {
-                return Ok(Value::List(objects));
-            }
+        if let Some(keys) = plan(ctx)
+            && let Some(text) = render(self.0, &keys)
+        {
+            return Ok(json::spliced(text));
         }
         resolve_list(ctx, field, self.0, Some(self.0.len())).await
     }

@@ -16,6 +16,7 @@ pub mod nulls;
 pub mod roots;
 mod schema;
 mod stats;
+mod upload;
 mod user;
 
 use async_graphql::{Context, MergedObject};

@@ -71,6 +71,7 @@ impl KeepsakeSchema {
             None
         };
         nulls::shape(registry, &document, operation.as_deref(), &mut response);
+        code_every_error(&mut response);
         response
     }
 
@@ -85,6 +86,24 @@ impl KeepsakeSchema {
             self.checked.execute("{ __typename }").await;
         }
         self.env.get()
+    }
+}
+
+/// Gives every field error an `extensions.code`. Keepsake's own errors carry one already;
+/// the ones async-graphql makes itself do not: an argument its scalar cannot parse (a file
+/// marker where no file was sent, a malformed date) is the client's to fix.
+fn code_every_error(response: &mut Response) {
+    // Errors without a path are refusals before execution; `graphql_http` codes those.
+    for error in response.errors.iter_mut().filter(|e| !e.path.is_empty()) {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let code = if error.message.starts_with("Failed to parse") {
+                "BAD_USER_INPUT"
+            } else {
+                "INTERNAL"
+            };
+            extensions.set("code", code);
+        }
     }
 }
 

@@ -18,7 +18,9 @@
 //! | a mutation sent with `GET` | 405 | 405 |
 //! | `Accept` allows neither media type | 406 | 406 |
 //! | body larger than the limit, `Content-Length` or chunked | 413 | 413 |
-//! | `POST` without `Content-Type: application/json` | 415 | 415 |
+//! | `POST` without `Content-Type: application/json` (or multipart with a file) | 415 | 415 |
+//! | multipart (a file) without a valid bearer token, before the body is read | 401 | 401 |
+//! | a multipart request's file larger than `KEEPSAKE_MAX_UPLOAD` | 413 | 413 |
 //!
 //! This file holds the codes, the media types and [`Refusal`] (every status a request can be
 //! refused with); the steps live beside it: `negotiate` (the `Accept` header), `request`
@@ -26,6 +28,7 @@
 //! execution) and `response` (status and body of an answer).
 
 mod document;
+mod multipart;
 mod negotiate;
 mod persisted;
 mod request;
@@ -37,9 +40,10 @@ use axum::response::Response;
 use response::{Refused, body_response};
 
 pub use document::{check_required_variables, is_mutation, parse_document};
+pub use multipart::drain;
 pub use negotiate::negotiate;
 pub use persisted::{DocumentHash, PersistedQueries, document_hash};
-pub use request::{Incoming, read_request};
+pub use request::{Incoming, is_multipart, read_request};
 pub use response::{Outcome, classify, executed, refused};
 
 /// `extensions.code` of a document that is not GraphQL (SPEC §4).
@@ -113,6 +117,19 @@ pub enum Refusal {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// 413: a multipart request's file is larger than `KEEPSAKE_MAX_UPLOAD`.
+    #[error(
+        "the file is larger than KEEPSAKE_MAX_UPLOAD ({limit} bytes); nothing was stored. Send \
+         a smaller file, or ask the operator to raise the limit"
+    )]
+    UploadTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// 401: a multipart request (one that carries a file) without a valid bearer token. Only
+    /// a signed-in user may upload, so the file is not read at all.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// 415: a POST whose body is not declared `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -126,7 +143,10 @@ impl Refusal {
             Refusal::PersistedQueryNotFound => StatusCode::OK,
             Refusal::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            Refusal::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::PayloadTooLarge { .. } | Refusal::UploadTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
@@ -135,6 +155,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::PersistedQueryNotFound => PERSISTED_QUERY_NOT_FOUND,
+            Refusal::Unauthenticated(_) => "UNAUTHENTICATED",
             _ => BAD_REQUEST,
         }
     }

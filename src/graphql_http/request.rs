@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, header};
 use serde::Deserialize;
 
 use super::Refusal;
+use super::multipart::read_multipart;
 use super::persisted::{DocumentHash, PersistedQueries, document_hash, persisted_query};
 
 /// What a request body should look like, for messages.
@@ -27,8 +28,8 @@ pub struct Incoming {
 /// Reads a GraphQL request: from the URL's query string for GET, from a JSON body (at most
 /// `limit` bytes, however it is sent) otherwise. A persisted query's hash sent alone is
 /// looked up in `persisted`. A POST of `multipart/form-data` follows the GraphQL multipart
-/// request spec: its files (one, of at most `max_file` bytes) stream to a temporary file
-/// each, never into memory.
+/// request spec (`multipart.rs`): its one file, of at most `max_file` bytes, streams to a
+/// temporary file, never into memory.
 pub async fn read_request(
     request: Request,
     limit: usize,
@@ -40,7 +41,7 @@ pub async fn read_request(
         Params::from_uri(&parts.uri)?
     } else {
         if let Some(content_type) = multipart(&parts.headers) {
-            return read_multipart(content_type, body, max_file).await;
+            return read_multipart(&content_type, body, limit, max_file, persisted).await;
         }
         check_content_type(&parts.headers)?;
         let declared = parts
@@ -55,6 +56,12 @@ pub async fn read_request(
     params.into_request(persisted)
 }
 
+/// Whether the request is a multipart POST (the GraphQL multipart request spec): one that
+/// may carry a file.
+pub fn is_multipart(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST && multipart(headers).is_some()
+}
+
 /// The `Content-Type` of a multipart POST, if this is one.
 fn multipart(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
@@ -62,50 +69,6 @@ fn multipart(headers: &HeaderMap) -> Option<String> {
     essence
         .eq_ignore_ascii_case("multipart/form-data")
         .then(|| value.to_owned())
-}
-
-/// A GraphQL multipart request (operations, map, one file). Persisted queries do not apply.
-/// Tokens travel in `Authorization`, never in cookies, so a form posted from another site
-/// carries none: multipart's being a "simple" request in CORS terms opens no CSRF hole.
-async fn read_multipart(
-    content_type: String,
-    body: Body,
-    max_file: u64,
-) -> Result<Incoming, Refusal> {
-    use futures_util::{StreamExt as _, TryStreamExt as _};
-    let mut stream = body.into_data_stream();
-    let reader = (&mut stream)
-        .map_err(std::io::Error::other)
-        .into_async_read();
-    let max = usize::try_from(max_file).unwrap_or(usize::MAX);
-    let options = async_graphql::http::MultipartOptions::default()
-        .max_file_size(max)
-        .max_num_files(1);
-    let received = async_graphql::http::receive_body(Some(content_type), reader, options).await;
-    if received.is_err() {
-        // Read a little of what is left, so that a client still sending sees the answer
-        // rather than a broken pipe.
-        let mut drained = 0;
-        while let Some(Ok(chunk)) = stream.next().await {
-            drained += chunk.len();
-            if drained > 1024 * 1024 {
-                break;
-            }
-        }
-    }
-    match received {
-        Ok(request) => Ok(Incoming {
-            request,
-            register: None,
-        }),
-        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
-            Err(Refusal::PayloadTooLarge { limit: max })
-        }
-        Err(err) => Err(Refusal::BadRequest(format!(
-            "the multipart request is not one the GraphQL multipart request spec describes \
-             (fields operations, map, then one file): {err}"
-        ))),
-    }
 }
 
 /// A POST body must be JSON in UTF-8.
@@ -164,7 +127,7 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Vec<u8>, Refusal> {
 }
 
 /// The parameters of a GraphQL-over-HTTP request, checked.
-struct Params {
+pub(super) struct Params {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<serde_json::Map<String, serde_json::Value>>,
@@ -173,7 +136,7 @@ struct Params {
 
 impl Params {
     /// From a POST body: one JSON object.
-    fn from_json(body: &[u8]) -> Result<Params, Refusal> {
+    pub(super) fn from_json(body: &[u8]) -> Result<Params, Refusal> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::BadRequest(format!(
                 "the request body is empty; send a JSON object such as {EXAMPLE}"
@@ -245,7 +208,7 @@ impl Params {
         })
     }
 
-    fn into_request(self, persisted: &PersistedQueries) -> Result<Incoming, Refusal> {
+    pub(super) fn into_request(self, persisted: &PersistedQueries) -> Result<Incoming, Refusal> {
         let hash = self
             .extensions
             .as_ref()

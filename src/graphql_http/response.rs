@@ -37,7 +37,7 @@ pub fn classify(response: async_graphql::Response) -> Outcome {
 
 /// An executed response: 200 in either media type, `data` always present.
 pub fn executed(media: MediaType, response: async_graphql::Response) -> Response {
-    let mut http = body_response(StatusCode::OK, media, &response);
+    let mut http = body_response(StatusCode::OK, media, &Executed(&response));
     if response.errors.is_empty()
         && let Some(value) = response.cache_control.value()
         && let Ok(value) = HeaderValue::from_str(&value)
@@ -58,6 +58,27 @@ pub fn refused(media: MediaType, errors: &[ServerError]) -> Response {
     body_response(status, media, &Refused { errors })
 }
 
+/// An executed response's body: written by [`crate::json`], which copies in the lists the
+/// resolvers wrote as JSON already.
+struct Executed<'a>(&'a async_graphql::Response);
+
+impl Body for Executed<'_> {
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        crate::json::write_response(self.0, out)
+    }
+}
+
+/// What can be written as a JSON body.
+pub(super) trait Body {
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+impl Body for Refused<'_> {
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
+    }
+}
+
 /// The body of an answer without `data`.
 #[derive(Serialize)]
 pub(super) struct Refused<'a> {
@@ -65,15 +86,11 @@ pub(super) struct Refused<'a> {
 }
 
 /// `body` as JSON in `media`, with `status`.
-pub(super) fn body_response(
-    status: StatusCode,
-    media: MediaType,
-    body: &impl Serialize,
-) -> Response {
+pub(super) fn body_response(status: StatusCode, media: MediaType, body: &impl Body) -> Response {
     // Most answers are small, and a page of rows runs to tens of kilobytes: starting at 8 KiB
     // spares the copies of growing from nothing, and costs little when the answer is tiny.
     let mut bytes = Vec::with_capacity(8 * 1024);
-    match serde_json::to_writer(&mut bytes, body) {
+    match body.write(&mut bytes) {
         Ok(()) => (
             status,
             [(header::CONTENT_TYPE, media.content_type())],

@@ -23,13 +23,13 @@ on_both_backends!(
 );
 
 /// `n` bytes of text that differ from position to position.
-fn text(n: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn text(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| b'a' + ((i * 7 + seed as usize) % 26) as u8)
         .collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -62,7 +62,7 @@ async fn put(
 }
 
 /// `GET`s the content as `token` with extra `headers`; status, headers and body.
-async fn get(
+pub(crate) async fn get(
     app: &TestApp,
     token: Option<&str>,
     path: &str,
@@ -81,7 +81,7 @@ async fn get(
 }
 
 /// The error code of a content route's JSON error body.
-fn code(body: &[u8]) -> String {
+pub(crate) fn code(body: &[u8]) -> String {
     let body: Value = serde_json::from_slice(body)
         .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
     body["errors"][0]["extensions"]["code"]
@@ -91,7 +91,7 @@ fn code(body: &[u8]) -> String {
 }
 
 /// The blobs in the server's store, and the files left in its upload area.
-fn stored(app: &TestApp) -> (Vec<String>, Vec<String>) {
+pub(crate) fn stored(app: &TestApp) -> (Vec<String>, Vec<String>) {
     let list = |dir: &str| -> Vec<String> {
         let mut names = Vec::new();
         let root = app.blobs.path().join(dir);
@@ -694,6 +694,7 @@ async fn create_attachment_takes_a_file_as_the_multipart_spec_says(backend: Back
     let response = app
         .http
         .post(format!("{}/graphql", app.base))
+        .bearer_auth(&alan.token)
         .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
         .body("--x--\r\n")
         .send()

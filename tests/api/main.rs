@@ -30,5 +30,6 @@ mod soft_delete;
 mod stats;
 mod trash_queries;
 mod undo_credential;
+mod uploads;
 mod users;
 mod visibility;

@@ -1,0 +1,336 @@
+//! Hostile uploads through `/graphql`: the `Upload` scalar where no file was sent, multipart
+//! requests without a token or out of shape, a file at and past the limit, and one file
+//! mapped to two variables. Each must get an answer with a code, leave nothing behind, and
+//! leave the server answering.
+
+use reqwest::StatusCode;
+use reqwest::header;
+use serde_json::{Value, json};
+
+use crate::content::{get, sha256, stored, text};
+use crate::helpers::{Backend, TestApp, assert_error, data, id_of, on_both_backends};
+
+on_both_backends!(
+    the_upload_scalar_without_a_file_is_refused_not_a_crash,
+    multipart_requests_out_of_shape_or_unsigned_are_refused_before_anything_is_kept,
+    a_file_of_exactly_the_limit_passes_and_one_byte_more_does_not,
+    one_file_mapped_to_two_variables_fills_both,
+);
+
+const LIMIT: usize = 64 * 1024;
+const BOUNDARY: &str = "keepsake-hostile-boundary";
+
+/// One multipart part: its headers and its content.
+type Part<'a> = (String, &'a [u8]);
+
+fn field<'a>(name: &str, content: &'a [u8]) -> Part<'a> {
+    (
+        format!("Content-Disposition: form-data; name=\"{name}\""),
+        content,
+    )
+}
+
+fn file<'a>(name: &str, filename: &str, content: &'a [u8]) -> Part<'a> {
+    (
+        format!(
+            "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\
+             Content-Type: text/plain"
+        ),
+        content,
+    )
+}
+
+/// POSTs `parts` as multipart/form-data to `/graphql`; the status and the body as JSON.
+async fn multipart(app: &TestApp, token: Option<&str>, parts: &[Part<'_>]) -> (StatusCode, Value) {
+    let mut body = Vec::new();
+    for (headers, content) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    let mut request = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, body)
+}
+
+const CREATE: &str = "mutation($o: ID!, $f: Upload!) { createAttachment(input: {ownerId: $o, file: $f}) { id sizeBytes sha256 } }";
+
+fn operations(owner: &str) -> Vec<u8> {
+    json!({ "query": CREATE, "variables": { "o": owner, "f": null } })
+        .to_string()
+        .into_bytes()
+}
+
+async fn row_count(app: &TestApp) -> Value {
+    app.admin()
+        .ok(
+            "{ attachments(includeDeleted: true) { totalCount } }",
+            json!({}),
+            "attachments",
+        )
+        .await["totalCount"]
+        .clone()
+}
+
+async fn the_upload_scalar_without_a_file_is_refused_not_a_crash(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let before = row_count(&app).await;
+    // The marker async-graphql's own scalar unwraps: not a number, and a file never sent.
+    for (value, code) in [
+        ("#__graphql_file__:x", "BAD_USER_INPUT"),
+        ("#__graphql_file__:7", "BAD_USER_INPUT"),
+        ("#__graphql_file__:0", "BAD_USER_INPUT"),
+        ("just text", "BAD_USER_INPUT"),
+    ] {
+        for token in [Some(alan.token.as_str()), None] {
+            let body = app
+                .graphql(token, CREATE, json!({ "o": alan.id, "f": value }))
+                .await;
+            // Arguments are read before the resolver asks who is signed in, except for a
+            // well-formed marker, which the resolver reads.
+            let expected = match (token, value) {
+                (None, "#__graphql_file__:7" | "#__graphql_file__:0") => "UNAUTHENTICATED",
+                _ => code,
+            };
+            assert_error(&body, expected);
+            assert!(!body.to_string().contains("panicked"), "{body}");
+        }
+    }
+    // Written into the document itself.
+    let inline = format!(
+        "mutation {{ createAttachment(input: {{ownerId: \"{}\", file: \"#__graphql_file__:x\"}}) {{ id }} }}",
+        alan.id
+    );
+    let body = app.graphql(Some(&alan.token), &inline, json!({})).await;
+    assert_error(&body, "BAD_USER_INPUT");
+    assert!(
+        body.to_string().contains("multipart"),
+        "the message says how a file is sent: {body}"
+    );
+    let body = app
+        .graphql(
+            Some(&alan.token),
+            CREATE,
+            json!({ "o": alan.id, "f": "#__graphql_file__:0" }),
+        )
+        .await;
+    assert!(
+        body.to_string().contains("multipart/form-data"),
+        "the message says how a file is sent: {body}"
+    );
+    // Still serving, nothing created.
+    assert_eq!(row_count(&app).await, before);
+    assert_eq!(stored(&app), (vec![], vec![]));
+}
+
+async fn multipart_requests_out_of_shape_or_unsigned_are_refused_before_anything_is_kept(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(backend, |settings| settings.max_upload = LIMIT as u64).await;
+    let alan = app.member("alan@example.com").await;
+    let before = row_count(&app).await;
+    let ops = operations(&alan.id);
+    let map = br#"{"0": ["variables.f"]}"#;
+    let content = text(1000, 1);
+    let well_formed = [
+        field("operations", &ops),
+        field("map", map),
+        file("0", "a.txt", &content),
+    ];
+
+    // No token, a forged one, an undo credential: 401 before the body is read.
+    for token in [None, Some("not.a.token")] {
+        let (status, body) = multipart(&app, token, &well_formed).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_error(&body, "UNAUTHENTICATED");
+        assert!(body.to_string().contains("Authorization: Bearer"), "{body}");
+    }
+
+    let two_maps = br#"{"0": ["variables.f"], "1": ["variables.f"]}"#;
+    let cases: Vec<(&str, Vec<Part>)> = vec![
+        (
+            "one file",
+            vec![
+                field("operations", &ops),
+                field("map", two_maps),
+                file("0", "a.txt", &content),
+                file("1", "b.txt", &content),
+            ],
+        ),
+        (
+            "which was not sent",
+            vec![field("operations", &ops), field("map", map)],
+        ),
+        (
+            "comes before map",
+            vec![
+                field("operations", &ops),
+                file("0", "a.txt", &content),
+                field("map", map),
+            ],
+        ),
+        (
+            "not named in map",
+            vec![
+                field("operations", &ops),
+                field("map", map),
+                file("9", "a.txt", &content),
+            ],
+        ),
+        (
+            "out of place or sent twice",
+            vec![
+                field("map", map),
+                field("operations", &ops),
+                file("0", "a.txt", &content),
+            ],
+        ),
+        (
+            "map is not a JSON object",
+            vec![
+                field("operations", &ops),
+                field("map", b"[1, 2]"),
+                file("0", "a.txt", &content),
+            ],
+        ),
+        ("comes before map", vec![file("0", "a.txt", &content)]),
+        ("the part map is missing", vec![field("operations", &ops)]),
+        (
+            "not valid JSON",
+            vec![
+                field("operations", b"{not json"),
+                field("map", map),
+                file("0", "a.txt", &content),
+            ],
+        ),
+    ];
+    for (says, parts) in cases {
+        let (status, body) = multipart(&app, Some(&alan.token), &parts).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{says}: {body}");
+        assert_error(&body, "BAD_USER_INPUT");
+        assert!(body.to_string().contains(says), "{says}: {body}");
+    }
+
+    // `operations` is JSON and held to the JSON limit (1 MiB), not to the file's.
+    let padded = json!({
+        "query": CREATE,
+        "variables": { "o": alan.id, "f": null, "pad": "x".repeat(1024 * 1024) },
+    })
+    .to_string();
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", padded.as_bytes()),
+            field("map", map),
+            file("0", "a.txt", &content),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_error(&body, "BAD_USER_INPUT");
+
+    assert_eq!(row_count(&app).await, before);
+    assert_eq!(stored(&app), (vec![], vec![]), "nothing kept or staged");
+}
+
+async fn a_file_of_exactly_the_limit_passes_and_one_byte_more_does_not(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.max_upload = LIMIT as u64).await;
+    let alan = app.member("alan@example.com").await;
+    let ops = operations(&alan.id);
+    let map = br#"{"0": ["variables.f"]}"#;
+
+    let over = text(LIMIT + 1, 3);
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", &ops),
+            field("map", map),
+            file("0", "over.txt", &over),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_error(&body, "BAD_USER_INPUT");
+    assert!(body.to_string().contains("KEEPSAKE_MAX_UPLOAD"), "{body}");
+    assert_eq!(stored(&app), (vec![], vec![]));
+
+    let exact = text(LIMIT, 4);
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", &ops),
+            field("map", map),
+            file("0", "exact.txt", &exact),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = &data(&body)["createAttachment"];
+    assert_eq!(created["sizeBytes"], json!(LIMIT), "{body}");
+    assert_eq!(created["sha256"], json!(sha256(&exact)), "{body}");
+    assert_eq!(stored(&app), (vec![sha256(&exact)], vec![]));
+
+    // A zero-byte file is a file.
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", &ops),
+            field("map", map),
+            file("0", "empty.txt", b""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(data(&body)["createAttachment"]["sizeBytes"], json!(0));
+}
+
+async fn one_file_mapped_to_two_variables_fills_both(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let query = "mutation($o: ID!, $a: Upload!, $b: Upload!) { \
+                 a: createAttachment(input: {ownerId: $o, file: $a}) { id sizeBytes sha256 } \
+                 b: createAttachment(input: {ownerId: $o, file: $b}) { id sizeBytes sha256 } }";
+    let ops =
+        json!({ "query": query, "variables": { "o": alan.id, "a": null, "b": null } }).to_string();
+    let content = text(200_000, 5);
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", ops.as_bytes()),
+            field("map", br#"{"0": ["variables.a", "variables.b"]}"#),
+            file("0", "twice.txt", &content),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for key in ["a", "b"] {
+        let created = &data(&body)[key];
+        assert_eq!(created["sizeBytes"], json!(content.len()), "{key}: {body}");
+        assert_eq!(created["sha256"], json!(sha256(&content)), "{key}: {body}");
+        let path = format!("/attachments/{}/content", id_of(created));
+        let (status, _, bytes) = get(&app, Some(&alan.token), &path, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(bytes == content, "{key}: the bytes read back differ");
+    }
+    assert_eq!(stored(&app), (vec![sha256(&content)], vec![]));
+}
