@@ -100,10 +100,12 @@ where
     };
     let fix = "send the right Content-Type";
     let staged = stage_checked(storage, body, max, &content_type, cut_off, fix).await?;
-    let saved = match save(db, storage, viewer, id, &staged, content_type).await {
+    let (saved, replaced) = match save(db, storage, viewer, id, &staged, content_type).await {
         Ok(saved) => saved,
         Err(err) => {
             storage.discard(&staged).await;
+            // The blob may have been kept before the row's update failed.
+            erase_if_unused(db, storage, &staged.sha256).await;
             return Err(err.into());
         }
     };
@@ -114,7 +116,7 @@ where
         sha256 = %staged.sha256,
         "content uploaded"
     );
-    if let Some(old) = before.sha256.filter(|old| *old != staged.sha256) {
+    if let Some(old) = replaced.filter(|old| *old != staged.sha256) {
         erase_if_unused(db, storage, &old).await;
     }
     Ok(saved)
@@ -151,7 +153,9 @@ where
 }
 
 /// In one transaction: the row (locked, still the viewer's), the blob (locked, its bytes
-/// under their hash's name), then the row pointed at them.
+/// under their hash's name), then the row pointed at them. Also the hash the row held
+/// before, read under the lock: two uploads racing on one row each replace what the other
+/// left, so each erases exactly the blob it replaced.
 async fn save(
     db: &Db,
     storage: &Storage,
@@ -159,9 +163,15 @@ async fn save(
     id: i64,
     staged: &storage::Staged,
     content_type: String,
-) -> Result<attachment::Model> {
+) -> Result<(attachment::Model, Option<String>)> {
+    // The copy to the blob's name, outside the lock (on S3 it moves the whole file, and on
+    // SQLite the lock is the database's one writer); under it, only a look.
+    storage
+        .place(staged)
+        .await
+        .map_err(|err| Error::Internal(err.into()))?;
     let tx = db.begin().await?;
-    writable(&tx, viewer, id, true).await?;
+    let locked = writable(&tx, viewer, id, true).await?;
     soft_delete::lock_blob(&tx, &staged.sha256).await?;
     storage
         .keep(staged)
@@ -180,7 +190,7 @@ async fn save(
         .await?
         .ok_or_else(|| not_found(id))?;
     tx.commit().await?;
-    Ok(saved)
+    Ok((saved, locked.sha256))
 }
 
 /// Erases blob `sha256` unless some row, live or deleted, refers to it; under the blob's lock,
@@ -223,43 +233,93 @@ pub async fn erase_if_unused(db: &Db, storage: &Storage, sha256: &str) -> Option
     }
 }
 
+/// What `check` found in the store, with the name `--fix` acts on.
+enum Finding {
+    /// A blob no row refers to: its SHA-256.
+    Orphan(String),
+    /// Rows whose blob is missing: the SHA-256 they name.
+    Missing(String),
+    /// An upload staged long ago and never kept: its path in the store.
+    Stale(String),
+}
+
+impl Finding {
+    fn violation(&self, storage: &Storage) -> Violation {
+        match self {
+            Finding::Orphan(sha256) => Violation {
+                kind: "orphan-blob",
+                message: format!(
+                    "blob {sha256} is in the store but no attachment refers to it; keepsake check --fix removes it"
+                ),
+            },
+            Finding::Missing(sha256) => Violation {
+                kind: "missing-blob",
+                message: format!(
+                    "attachments with sha256 {sha256} have no blob in the store ({})",
+                    storage.label()
+                ),
+            },
+            Finding::Stale(path) => Violation {
+                kind: "stale-upload",
+                message: format!(
+                    "{path} was uploaded over an hour ago and never kept; keepsake check --fix removes it"
+                ),
+            },
+        }
+    }
+}
+
 /// `keepsake check`'s half about the store: blobs no row refers to (what a crash between a
-/// purge's commit and its erasure leaves; `--fix` removes them), and rows whose blob is
-/// missing (which must never happen). A blob whose upload is committing as this runs can be
-/// reported once; `--fix` rechecks each under its lock and leaves it.
+/// purge's commit and its erasure leaves; `--fix` removes them), rows whose blob is missing
+/// (which must never happen), and uploads left staged. The rows and the store are listed
+/// at different moments, so an upload or an erasure committing in between could look like
+/// either; each candidate is confirmed under its blob's lock before it is reported, so a
+/// check of a busy server reports only what is really wrong.
 pub async fn check_blobs(db: &Db, storage: &Storage) -> Result<Vec<Violation>> {
+    let found = findings(db, storage).await?;
+    Ok(found.iter().map(|f| f.violation(storage)).collect())
+}
+
+async fn findings(db: &Db, storage: &Storage) -> Result<Vec<Finding>> {
+    let internal = |err: object_store::Error| Error::Internal(err.into());
     let in_use: BTreeSet<String> = soft_delete::blobs_in_use(db).await?.into_iter().collect();
     let stored: BTreeSet<String> = storage
         .blobs()
         .await
-        .map_err(|err| Error::Internal(err.into()))?
+        .map_err(internal)?
         .into_iter()
         .collect();
-    let orphans = stored.difference(&in_use).map(|sha256| Violation {
-        kind: "orphan-blob",
-        message: format!(
-            "blob {sha256} is in the store but no attachment refers to it; keepsake check --fix removes it"
-        ),
-    });
-    let missing = in_use.difference(&stored).map(|sha256| Violation {
-        kind: "missing-blob",
-        message: format!(
-            "attachments with sha256 {sha256} have no blob in the store ({})",
-            storage.label()
-        ),
-    });
+    let mut found = Vec::new();
+    for sha256 in stored.difference(&in_use) {
+        if confirmed(db, storage, sha256, false).await? {
+            found.push(Finding::Orphan(sha256.clone()));
+        }
+    }
+    for sha256 in in_use.difference(&stored) {
+        if confirmed(db, storage, sha256, true).await? {
+            found.push(Finding::Missing(sha256.clone()));
+        }
+    }
     let stale = storage
         .stale_uploads(STALE_UPLOAD)
         .await
-        .map_err(|err| Error::Internal(err.into()))?
-        .into_iter()
-        .map(|path| Violation {
-            kind: "stale-upload",
-            message: format!(
-                "{path} was uploaded over an hour ago and never kept; keepsake check --fix removes it"
-            ),
-        });
-    Ok(orphans.chain(missing).chain(stale).collect())
+        .map_err(internal)?;
+    found.extend(stale.into_iter().map(Finding::Stale));
+    Ok(found)
+}
+
+/// Whether blob `sha256` is still, under its lock, what the listing suggested: in use and
+/// missing from the store (`in_use`), or held and used by no row.
+async fn confirmed(db: &Db, storage: &Storage, sha256: &str, in_use: bool) -> Result<bool> {
+    let tx = db.begin().await?;
+    soft_delete::lock_blob(&tx, sha256).await?;
+    let used = soft_delete::blob_in_use(&tx, sha256).await?;
+    let held = storage
+        .holds(sha256)
+        .await
+        .map_err(|err| Error::Internal(err.into()))?;
+    tx.commit().await?;
+    Ok(used == in_use && held != in_use)
 }
 
 /// How old a staged upload must be before `check` calls it left behind.
@@ -269,21 +329,19 @@ const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(3600);
 /// of each.
 pub async fn remove_orphan_blobs(db: &Db, storage: &Storage) -> Result<(u64, u64)> {
     let (mut erased, mut removed) = (0, 0);
-    for found in check_blobs(db, storage).await? {
-        let name = found.message.split_whitespace().nth(1).unwrap_or_default();
-        match found.kind {
-            "orphan-blob" if storage::is_sha256(name) => {
-                erased += u64::from(erase_if_unused(db, storage, name).await.is_some());
+    for found in findings(db, storage).await? {
+        match found {
+            Finding::Orphan(sha256) => {
+                erased += u64::from(erase_if_unused(db, storage, &sha256).await.is_some());
             }
-            "stale-upload" => {
-                let path = found.message.split_whitespace().next().unwrap_or_default();
+            Finding::Stale(path) => {
                 storage
-                    .remove_upload(path)
+                    .remove_upload(&path)
                     .await
                     .map_err(|err| Error::Internal(err.into()))?;
                 removed += 1;
             }
-            _ => {}
+            Finding::Missing(_) => {}
         }
     }
     Ok((erased, removed))

@@ -185,13 +185,15 @@ impl Loader<OwnerPage> for Batch {
                     page.after,
                 )
                 .await?;
-            for row in found {
-                let key = OwnerPage {
-                    owner: row.owner_id,
-                    scope,
-                    page,
-                };
-                rows.entry(key).or_default().push(row);
+            // Rows come owner by owner: one (hashed) lookup per owner's run, not per row.
+            let mut found = found.into_iter().peekable();
+            while let Some(first) = found.next() {
+                let owner = first.owner_id;
+                let run = rows.entry(OwnerPage { owner, scope, page }).or_default();
+                run.push(first);
+                while let Some(next) = found.next_if(|row| row.owner_id == owner) {
+                    run.push(next);
+                }
             }
         }
         Ok(rows

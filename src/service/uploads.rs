@@ -112,16 +112,24 @@ async fn create_with_file(
     // The part is a temporary file of our own by now: failing to read it is ours.
     let unreadable = |why| Error::Internal(anyhow::anyhow!("reading the uploaded file: {why}"));
     let fix = "give the file's real type";
+    // The name is checked before a byte is staged (insert checks it again).
+    let filename = filename.unwrap_or(upload.filename);
+    super::required_text("filename", &filename, 255)?;
     let file = chunks(upload.file);
     let staged = stage_checked(storage, file, max, &content_type, unreadable, fix).await?;
     let new = super::attachments::NewAttachment {
         owner_id,
-        filename: filename.unwrap_or(upload.filename),
+        filename,
         content_type,
         size_bytes: i64::try_from(staged.size).unwrap_or(i64::MAX),
         sha256: Some(staged.sha256.clone()),
     };
     let created: Result<attachment::Model> = async {
+        // The copy to the blob's name, outside the lock; under it, only a look.
+        storage
+            .place(&staged)
+            .await
+            .map_err(|err| Error::Internal(err.into()))?;
         let tx = db.begin().await?;
         super::attachments::lock_live_owner(&tx, owner_id).await?;
         soft_delete::lock_blob(&tx, &staged.sha256).await?;

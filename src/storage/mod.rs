@@ -40,6 +40,10 @@ pub struct Storage {
     label: String,
     /// The part size of uploads.
     chunk: usize,
+    /// The folder of a `file://` store. Its uploads' parts in progress are files the
+    /// store's listing hides (`uploads/NAME#1`); only a walk of the folder finds those a
+    /// crash left.
+    local: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -108,6 +112,7 @@ impl Storage {
             store: Arc::new(store),
             label: format!("file://{}", root.display()),
             chunk: FILE_CHUNK,
+            local: Some(root),
         })
     }
 
@@ -135,6 +140,7 @@ impl Storage {
             store,
             label: format!("s3://{rest}"),
             chunk: S3_CHUNK,
+            local: None,
         })
     }
 
@@ -156,7 +162,11 @@ impl Storage {
     {
         let temp = Path::from(format!("{UPLOADS}/{}", random_name()));
         let upload = self.store.put_multipart(&temp).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.chunk);
+        let mut writer = Unfinished {
+            writer: Some(WriteMultipart::new_with_chunk_size(upload, self.chunk)),
+            store: self.store.clone(),
+            temp: temp.clone(),
+        };
         let mut hasher = sha2::Sha256::new();
         let mut size = 0u64;
         let mut head = Vec::with_capacity(HEAD_BYTES);
@@ -173,15 +183,13 @@ impl Storage {
                     head.extend_from_slice(&chunk[..take]);
                 }
                 hasher.update(&chunk);
-                writer.wait_for_capacity(1).await?;
-                writer.put(chunk);
+                writer.put(chunk).await?;
             }
             Ok(())
         }
         .await;
         if let Err(err) = outcome {
-            let _ = writer.abort().await;
-            let _ = self.store.delete(&temp).await;
+            writer.abort().await;
             return Err(err);
         }
         writer.finish().await?;
@@ -196,11 +204,20 @@ impl Storage {
     /// Gives a staged upload its hash's name, unless a blob of the same bytes is there
     /// already, and removes the temporary name.
     pub async fn keep(&self, staged: &Staged) -> object_store::Result<()> {
+        let kept = self.place(staged).await;
+        self.discard(staged).await;
+        kept
+    }
+
+    /// Copies a staged upload to its hash's name unless a blob of the same bytes is there,
+    /// keeping the staged one. Done once before the blob's lock is taken, it leaves
+    /// [`Storage::keep`] under the lock only a look (a copy on S3 moves the whole file).
+    pub async fn place(&self, staged: &Staged) -> object_store::Result<()> {
         let target = Self::blob_path(&staged.sha256);
-        let kept = match self.store.copy_if_not_exists(&staged.temp, &target).await {
+        match self.store.copy_if_not_exists(&staged.temp, &target).await {
             Ok(()) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-            // S3 has no portable conditional copy; the caller holds the blob's lock, so
-            // looking first is as good.
+            // S3 has no portable conditional copy; the caller holds the blob's lock, or
+            // calls again under it, so looking first is as good.
             Err(
                 object_store::Error::NotImplemented { .. }
                 | object_store::Error::NotSupported { .. },
@@ -210,9 +227,7 @@ impl Storage {
                 Err(err) => Err(err),
             },
             Err(err) => Err(err),
-        };
-        self.discard(staged).await;
-        kept
+        }
     }
 
     /// Removes a staged upload that will not be kept.
@@ -273,6 +288,9 @@ impl Storage {
         &self,
         age: std::time::Duration,
     ) -> object_store::Result<Vec<String>> {
+        if let Some(root) = &self.local {
+            return Ok(stale_files(&root.join(UPLOADS), age));
+        }
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
         let prefix = Path::from(UPLOADS);
         self.store
@@ -285,8 +303,22 @@ impl Storage {
 
     /// Removes a stale upload [`Storage::stale_uploads`] named.
     pub async fn remove_upload(&self, path: &str) -> object_store::Result<()> {
-        if !path.starts_with(UPLOADS) {
+        let Some(name) = path.strip_prefix(UPLOADS).and_then(|p| p.strip_prefix('/')) else {
             return Ok(());
+        };
+        if let Some(root) = &self.local {
+            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                return Ok(());
+            }
+            return match std::fs::remove_file(root.join(UPLOADS).join(name)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: err.into(),
+                    })
+                }
+                _ => Ok(()),
+            };
         }
         match self.store.delete(&Path::from(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -303,6 +335,79 @@ impl Storage {
             .try_collect()
             .await
     }
+}
+
+/// An upload being written. If it is dropped unfinished (the request's future was dropped:
+/// the client hung up), its parts are aborted in the background: an S3 multipart upload is
+/// not an object, so nothing would list it, yet the store would keep its parts.
+struct Unfinished {
+    writer: Option<WriteMultipart>,
+    store: Arc<dyn ObjectStore>,
+    temp: Path,
+}
+
+impl Unfinished {
+    async fn put(&mut self, chunk: Bytes) -> object_store::Result<()> {
+        if let Some(writer) = self.writer.as_mut() {
+            writer.wait_for_capacity(1).await?;
+            writer.put(chunk);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> object_store::Result<()> {
+        match self.writer.take() {
+            Some(writer) => writer.finish().await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    async fn abort(mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.abort().await;
+        }
+        let _ = self.store.delete(&self.temp).await;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let (store, temp) = (self.store.clone(), self.temp.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = writer.abort().await;
+                let _ = store.delete(&temp).await;
+                tracing::info!(path = %temp, "an upload cut off by its client was aborted");
+            });
+        }
+    }
+}
+
+/// The files of a `file://` store's upload folder last written longer ago than `age`, as
+/// `uploads/NAME` (parts in progress, `NAME#1`, included).
+fn stale_files(folder: &std::path::Path, age: std::time::Duration) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<String> = entries
+        .flatten()
+        .filter(|entry| {
+            entry.metadata().is_ok_and(|meta| {
+                meta.is_file()
+                    && meta
+                        .modified()
+                        .ok()
+                        .and_then(|at| at.elapsed().ok())
+                        .is_some_and(|elapsed| elapsed > age)
+            })
+        })
+        .map(|entry| format!("{UPLOADS}/{}", entry.file_name().to_string_lossy()))
+        .collect();
+    stale.sort();
+    stale
 }
 
 /// Lower-case hex of `bytes`.

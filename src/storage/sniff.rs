@@ -25,9 +25,13 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// Whether bytes starting with `head` may be stored as `declared` (`type/subtype`, lower
 /// case, parameters removed). A format with a signature must carry it, and bytes that carry
 /// one must be declared as it, except that zip and gzip containers may be any `application/`
-/// type built on them (docx, epub, jar, tar.gz). `None` when they fit, else the type the
-/// bytes look like (or "not a `declared` file").
+/// type built on them (docx, epub, jar, tar.gz), and `application/octet-stream` says only
+/// "some bytes" (what browsers and curl send for a file they cannot name), so anything fits
+/// it. `None` when they fit, else the type the bytes look like (or "not a `declared` file").
 pub fn misfit(declared: &str, head: &[u8]) -> Option<String> {
+    if declared == "application/octet-stream" {
+        return None;
+    }
     let seen = sniff(head);
     let signed = SIGNATURES.iter().any(|(_, _, kind)| *kind == declared);
     match seen {
@@ -64,5 +68,10 @@ mod tests {
         let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
         assert_eq!(misfit(docx, b"PK\x03\x04"), None);
         assert!(misfit("image/jpeg", b"PK\x03\x04").is_some());
+        assert_eq!(
+            misfit("application/octet-stream", b"\x89PNG\r\n\x1a\n"),
+            None
+        );
+        assert_eq!(misfit("application/octet-stream", b"%PDF-1.7"), None);
     }
 }

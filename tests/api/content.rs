@@ -41,7 +41,7 @@ fn url(app: &TestApp, id: &str) -> String {
 }
 
 /// `PUT`s `body` as `token`, declared as `content_type`; the status and the JSON answer.
-async fn put(
+pub(crate) async fn put(
     app: &TestApp,
     token: &str,
     id: &str,
@@ -518,14 +518,22 @@ async fn check_reports_blobs_without_rows_and_rows_without_blobs(backend: Backen
     // reported too; one staged a moment ago may still be on its way, and is not.
     let uploads = app.blobs.path().join("uploads");
     std::fs::create_dir_all(&uploads).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
     let old = std::fs::File::create(uploads.join("left-behind")).unwrap();
-    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
-        .unwrap();
+    old.set_modified(two_hours_ago).unwrap();
+    // A server killed mid-upload leaves the file store's part in progress, a name its own
+    // listing hides.
+    let part = std::fs::File::create(uploads.join("left-mid-write#1")).unwrap();
+    part.set_modified(two_hours_ago).unwrap();
     std::fs::write(uploads.join("on-its-way"), b"...").unwrap();
     let found = app.run(&["check"]).await;
     let said = String::from_utf8_lossy(&found.stdout).into_owned();
     assert!(
         said.contains("stale-upload: uploads/left-behind was uploaded over an hour ago"),
+        "{said}"
+    );
+    assert!(
+        said.contains("stale-upload: uploads/left-mid-write#1 was uploaded over an hour ago"),
         "{said}"
     );
     assert!(!said.contains("on-its-way"), "{said}");
@@ -534,7 +542,7 @@ async fn check_reports_blobs_without_rows_and_rows_without_blobs(backend: Backen
     assert!(fixed.status.success(), "{said}");
     assert!(
         String::from_utf8_lossy(&fixed.stderr)
-            .contains("removed 1 blob(s) no attachment refers to and 1 stale upload(s)"),
+            .contains("removed 1 blob(s) no attachment refers to and 2 stale upload(s)"),
         "{}",
         String::from_utf8_lossy(&fixed.stderr)
     );

@@ -82,6 +82,29 @@ impl Moto {
         .to_vec()
     }
 
+    /// The keys of the multipart uploads begun under `prefix` and neither completed nor
+    /// aborted (S3's ListMultipartUploads): parts the bucket keeps that no listing of
+    /// objects shows.
+    async fn unfinished_uploads(&self, prefix: &str) -> Vec<String> {
+        let listing = reqwest::Client::new()
+            .get(format!(
+                "{}/{BUCKET}?uploads&prefix={prefix}",
+                self.endpoint
+            ))
+            .send()
+            .await
+            .expect("moto answers")
+            .text()
+            .await
+            .unwrap();
+        listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The keys under `prefix` in the bucket, as S3's ListObjectsV2 names them.
     async fn keys(&self, prefix: &str) -> Vec<String> {
         let listing = reqwest::Client::new()
@@ -185,6 +208,14 @@ async fn content_round_trips_through_s3_and_check_finds_orphans_there(backend: B
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(moto.keys(&format!("{prefix}/uploads/")).await.is_empty());
+    // Nor any multipart upload left open: its parts would stay in the bucket, unlisted.
+    for _ in 0..50 {
+        if moto.unfinished_uploads(&prefix).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(moto.unfinished_uploads(&prefix).await, Vec::<String>::new());
     assert_eq!(
         moto.keys(&blobs).await,
         vec![format!("{blobs}{}", sha256(&bytes))],
@@ -290,4 +321,42 @@ async fn content_round_trips_through_s3_and_check_finds_orphans_there(backend: B
         String::from_utf8_lossy(&fixed.stdout)
     );
     assert!(moto.keys(&blobs).await.is_empty(), "--fix took the orphan");
+
+    // createAttachment with its file (the GraphQL multipart request spec), over S3: two
+    // parts of S3's multipart upload, read back whole.
+    use crate::uploads::{CREATE, field, file as file_part, multipart};
+    let ops = serde_json::json!({ "query": CREATE, "variables": { "o": carol.id, "f": null } })
+        .to_string();
+    let (status, body) = multipart(
+        &app,
+        Some(&carol.token),
+        &[
+            field("operations", ops.as_bytes()),
+            field("map", br#"{"0": ["variables.f"]}"#),
+            file_part("0", "big.txt", &bytes),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = &body["data"]["createAttachment"];
+    assert_eq!(created["sha256"], json!(sha256(&bytes)), "{body}");
+    let id = created["id"].as_str().unwrap();
+    let back = app
+        .http
+        .get(format!("{}/attachments/{id}/content", app.base))
+        .bearer_auth(&carol.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), StatusCode::OK);
+    assert!(
+        back.bytes().await.unwrap() == bytes,
+        "the bytes came back changed"
+    );
+    assert_eq!(
+        moto.keys(&blobs).await,
+        vec![format!("{blobs}{}", sha256(&bytes))]
+    );
+    assert!(moto.keys(&format!("{prefix}/uploads/")).await.is_empty());
+    assert_eq!(moto.unfinished_uploads(&prefix).await, Vec::<String>::new());
 }

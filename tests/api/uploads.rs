@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::content::{get, sha256, stored, text};
+use crate::content::{get, put, sha256, stored, text};
 use crate::helpers::{Backend, TestApp, assert_error, data, id_of, on_both_backends};
 
 on_both_backends!(
@@ -15,22 +15,23 @@ on_both_backends!(
     multipart_requests_out_of_shape_or_unsigned_are_refused_before_anything_is_kept,
     a_file_of_exactly_the_limit_passes_and_one_byte_more_does_not,
     one_file_mapped_to_two_variables_fills_both,
+    two_uploads_racing_on_one_attachment_each_erase_what_they_replaced,
 );
 
 const LIMIT: usize = 64 * 1024;
 const BOUNDARY: &str = "keepsake-hostile-boundary";
 
 /// One multipart part: its headers and its content.
-type Part<'a> = (String, &'a [u8]);
+pub(crate) type Part<'a> = (String, &'a [u8]);
 
-fn field<'a>(name: &str, content: &'a [u8]) -> Part<'a> {
+pub(crate) fn field<'a>(name: &str, content: &'a [u8]) -> Part<'a> {
     (
         format!("Content-Disposition: form-data; name=\"{name}\""),
         content,
     )
 }
 
-fn file<'a>(name: &str, filename: &str, content: &'a [u8]) -> Part<'a> {
+pub(crate) fn file<'a>(name: &str, filename: &str, content: &'a [u8]) -> Part<'a> {
     (
         format!(
             "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\
@@ -41,7 +42,11 @@ fn file<'a>(name: &str, filename: &str, content: &'a [u8]) -> Part<'a> {
 }
 
 /// POSTs `parts` as multipart/form-data to `/graphql`; the status and the body as JSON.
-async fn multipart(app: &TestApp, token: Option<&str>, parts: &[Part<'_>]) -> (StatusCode, Value) {
+pub(crate) async fn multipart(
+    app: &TestApp,
+    token: Option<&str>,
+    parts: &[Part<'_>],
+) -> (StatusCode, Value) {
     let mut body = Vec::new();
     for (headers, content) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
@@ -67,9 +72,9 @@ async fn multipart(app: &TestApp, token: Option<&str>, parts: &[Part<'_>]) -> (S
     (status, body)
 }
 
-const CREATE: &str = "mutation($o: ID!, $f: Upload!) { createAttachment(input: {ownerId: $o, file: $f}) { id sizeBytes sha256 } }";
+pub(crate) const CREATE: &str = "mutation($o: ID!, $f: Upload!) { createAttachment(input: {ownerId: $o, file: $f}) { id sizeBytes sha256 } }";
 
-fn operations(owner: &str) -> Vec<u8> {
+pub(crate) fn operations(owner: &str) -> Vec<u8> {
     json!({ "query": CREATE, "variables": { "o": owner, "f": null } })
         .to_string()
         .into_bytes()
@@ -333,4 +338,50 @@ async fn one_file_mapped_to_two_variables_fills_both(backend: Backend) {
         assert!(bytes == content, "{key}: the bytes read back differ");
     }
     assert_eq!(stored(&app), (vec![sha256(&content)], vec![]));
+}
+
+/// Two `PUT`s of one attachment's content at once. Both read the row's old bytes (X) before
+/// either takes the row's lock; the first replaces X with Y, the second then replaces Y with
+/// Z. The second must erase Y (what it replaced under the lock), not X (what it read first):
+/// else Y stays in the store with no row, and `check` fails.
+async fn two_uploads_racing_on_one_attachment_each_erase_what_they_replaced(backend: Backend) {
+    use crate::helpers::{Gate, race};
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let id = app.attachment(&alan, "a.txt").await;
+    let (x, y, z) = (text(2_000, 1), text(2_000, 2), text(2_000, 3));
+    let (status, body) = put(&app, &alan.token, &id, "text/plain", x.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let gate = Gate::install(
+        &app,
+        "BEFORE UPDATE",
+        "attachments",
+        "OLD.sha256 IS DISTINCT FROM NEW.sha256",
+    )
+    .await;
+    let raced = race(
+        &app,
+        gate,
+        put(&app, &alan.token, &id, "text/plain", y.clone()),
+        put(&app, &alan.token, &id, "text/plain", z.clone()),
+    )
+    .await;
+    assert_eq!(raced.first.0, StatusCode::OK, "{}", raced.first.1);
+    assert_eq!(raced.second.0, StatusCode::OK, "{}", raced.second.1);
+    if app.is_postgres() {
+        assert!(
+            raced.second_waited,
+            "the second upload must wait for the row"
+        );
+    }
+    let path = format!("/attachments/{id}/content");
+    let (_, _, bytes) = get(&app, Some(&alan.token), &path, &[]).await;
+    assert!(bytes == z, "the last upload's bytes are the content");
+    assert_eq!(stored(&app), (vec![sha256(&z)], vec![]), "X and Y are gone");
+    let checked = app.run(&["check"]).await;
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
 }
