@@ -4,9 +4,14 @@
 #   1. a 100 MiB file: `cp` to the same disk, then PUT /attachments/{id}/content and GET it
 #      back with curl, each timed, in MB/s;
 #   2. memory: a 20x larger upload than the 64 MiB RSS budget (1,300 MiB, streamed from
-#      /dev/zero by curl, chunked), and the server's peak RSS (VmHWM) before and after.
+#      /dev/zero by curl, chunked), and the server's peak RSS (VmHWM) before and after;
+#   3. the same size through GraphQL's multipart createAttachment (curl -F of a sparse file),
+#      and the peak RSS after it.
 #
-#   bash bench/content.sh [MiB for step 1, default 100] [MiB for step 2, default 1300]
+#   bash bench/content.sh [MiB for step 1, default 100] [MiB for steps 2 and 3, default 1300]
+#
+# KEEPSAKE_STORAGE in the environment picks another store (an S3 server's bucket with the
+# AWS_* variables, say); the default is a folder on the same disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-100}
@@ -15,7 +20,8 @@ cargo build --release -q
 work=$(mktemp -d -p "${BENCH_DIR:-$PWD/target}")
 port=8777
 export DATABASE_URL="sqlite://$work/bench.db?mode=rwc"
-export KEEPSAKE_STORAGE="file://$work/blobs"
+export KEEPSAKE_STORAGE="${KEEPSAKE_STORAGE:-file://$work/blobs}"
+echo "store: $KEEPSAKE_STORAGE"
 export KEEPSAKE_MAX_UPLOAD=4GiB
 RUST_LOG=warn target/release/keepsake serve --bind "127.0.0.1:$port" >"$work/server.out" 2>&1 &
 server=$!
@@ -56,3 +62,11 @@ t=$(seconds sh -c "head -c $((big * 1024 * 1024)) /dev/zero | curl -sf -X PUT '$
   -H 'Authorization: Bearer $token' -H 'Content-Type: application/octet-stream' -T -")
 echo "PUT of ${big} MiB (chunked, from /dev/zero): ${t} s  $(mbps "$((big * 1024 * 1024))" "$t")"
 echo "peak RSS after the ${big} MiB upload: $(rss)  (budget 64 MiB)"
+
+truncate -s "$((big * 1024 * 1024))" "$work/sparse.bin"
+ops='{"query":"mutation($o: ID!, $f: Upload!) { createAttachment(input: {ownerId: $o, file: $f}) { sizeBytes } }","variables":{"o":"'"$me"'","f":null}}'
+t=$(seconds curl -sf "$base/graphql" -H "Authorization: Bearer $token" -F "operations=$ops" \
+  -F 'map={"0":["variables.f"]}' -F "0=@$work/sparse.bin;type=application/octet-stream")
+rm -f "$work/sparse.bin"
+echo "multipart createAttachment of ${big} MiB: ${t} s  $(mbps "$((big * 1024 * 1024))" "$t")"
+echo "peak RSS after the multipart upload: $(rss)  (budget 64 MiB)"

@@ -64,9 +64,11 @@ pub(super) fn announce_cors(origins: &CorsOrigins) {
 }
 
 /// CORS for the origins in `KEEPSAKE_CORS_ORIGINS`. A preflight from an allowed origin is
-/// answered here: 204, methods GET and POST, headers `Authorization` and `Content-Type`,
-/// reusable for [`CORS_MAX_AGE`]. Any other request runs, and an allowed origin's answer
-/// carries `Access-Control-Allow-Origin`. Requests from other origins pass as if CORS were
+/// answered here: 204, methods GET, POST and PUT (an attachment's content), headers
+/// `Authorization`, `Content-Type`, `Range`, `If-None-Match` and `If-Range`, reusable for
+/// [`CORS_MAX_AGE`]. Any other request runs, and an allowed origin's answer carries
+/// `Access-Control-Allow-Origin` and exposes the content's headers (`ETag`,
+/// `Content-Disposition`, `Content-Range`, `Accept-Ranges`) to the page. Requests from other origins pass as if CORS were
 /// off (only `Vary: Origin` is added). Never credentials: tokens travel in `Authorization`,
 /// not in cookies.
 async fn cors(State(origins): State<Arc<CorsOrigins>>, request: Request, next: Next) -> Response {
@@ -83,10 +85,10 @@ async fn cors(State(origins): State<Arc<CorsOrigins>>, request: Request, next: N
         (
             StatusCode::NO_CONTENT,
             [
-                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT"),
                 (
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    "authorization, content-type",
+                    "authorization, content-type, range, if-none-match, if-range",
                 ),
                 (
                     header::ACCESS_CONTROL_MAX_AGE,
@@ -105,6 +107,10 @@ async fn cors(State(origins): State<Arc<CorsOrigins>>, request: Request, next: N
             _ => origin,
         };
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("etag, content-disposition, content-range, accept-ranges"),
+        );
     }
     if matches!(*origins, CorsOrigins::List(_)) {
         // The answer depends on the Origin: caches must keep one per origin.

@@ -177,38 +177,58 @@ fn order_keys(document: &ExecutableDocument, selections: &[&SelectionSet], value
     if !matches!(value, Value::Object(_) | Value::List(_)) {
         return;
     }
-    // The keys of a selection are worked out once, for every object of a list alike.
-    let mut keys: Vec<(&str, Vec<&SelectionSet>)> = Vec::new();
-    for selection in selections {
-        response_keys(document, selection, &mut keys, 0);
+    order_with(document, &Keys::of(document, selections), value);
+}
+
+/// The response keys of some selection sets, in order, each with the keys of its own
+/// selection, worked out the first time an object needs them: once a response, not once an
+/// object (a page of 50 users would work out its `attachments` keys 50 times).
+struct Keys<'a> {
+    keys: Vec<(
+        &'a str,
+        Vec<&'a SelectionSet>,
+        std::cell::OnceCell<Keys<'a>>,
+    )>,
+}
+
+impl<'a> Keys<'a> {
+    fn of(document: &'a ExecutableDocument, selections: &[&'a SelectionSet]) -> Keys<'a> {
+        let mut keys = Vec::new();
+        for selection in selections {
+            response_keys(document, selection, &mut keys, 0);
+        }
+        Keys {
+            keys: keys
+                .into_iter()
+                .map(|(key, sets)| (key, sets, std::cell::OnceCell::new()))
+                .collect(),
+        }
     }
-    order_with(document, &keys, value);
+
+    fn position(&self, key: &str) -> usize {
+        self.keys
+            .iter()
+            .position(|(k, _, _)| *k == key)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 /// Orders `value` (an object, or a list of them) by `keys`, then each child by its own.
-fn order_with(
-    document: &ExecutableDocument,
-    keys: &[(&str, Vec<&SelectionSet>)],
-    value: &mut Value,
-) {
+fn order_with<'a>(document: &'a ExecutableDocument, keys: &Keys<'a>, value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let position = |key: &str| {
-                keys.iter()
-                    .position(|(k, _)| *k == key)
-                    .unwrap_or(usize::MAX)
-            };
-            // Sorting rehashes every key; most objects (every one a leaf list built) are in
-            // order already.
-            let ordered = map.keys().map(|k| position(k.as_str())).is_sorted();
+            // Sorting rehashes every key; most objects are in order already.
+            let ordered = map.keys().map(|k| keys.position(k.as_str())).is_sorted();
             if !ordered {
-                map.sort_by(|a, _, b, _| position(a.as_str()).cmp(&position(b.as_str())));
+                map.sort_by(|a, _, b, _| keys.position(a.as_str()).cmp(&keys.position(b.as_str())));
             }
-            for (key, children) in keys {
+            for (key, children, nested) in &keys.keys {
                 if children.iter().any(|set| !set.items.is_empty())
                     && let Some(child) = map.get_mut(*key)
+                    && matches!(child, Value::Object(_) | Value::List(_))
                 {
-                    order_keys(document, children, child);
+                    let nested = nested.get_or_init(|| Keys::of(document, children));
+                    order_with(document, nested, child);
                 }
             }
         }

@@ -82,11 +82,15 @@ async fn a_preflight_from_an_allowed_origin_gets_the_allow_headers() {
     );
     assert_eq!(
         header(headers, "access-control-allow-methods"),
-        Some("GET, POST")
+        Some("GET, POST, PUT")
     );
     assert_eq!(
         header(headers, "access-control-allow-headers"),
-        Some("authorization, content-type")
+        Some("authorization, content-type, range, if-none-match, if-range")
+    );
+    assert_eq!(
+        header(headers, "access-control-expose-headers"),
+        Some("etag, content-disposition, content-range, accept-ranges")
     );
     assert_eq!(header(headers, "access-control-max-age"), Some("600"));
     assert_eq!(header(headers, "access-control-allow-credentials"), None);
@@ -129,7 +133,13 @@ async fn a_request_from_an_allowed_origin_gets_allow_origin() {
     let response = post_from(&app, APP_ORIGIN).await;
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
-    assert_eq!(cors_headers(&headers), ["access-control-allow-origin"]);
+    assert_eq!(
+        cors_headers(&headers),
+        [
+            "access-control-allow-origin",
+            "access-control-expose-headers"
+        ]
+    );
     assert_eq!(
         header(&headers, "access-control-allow-origin"),
         Some(APP_ORIGIN)
