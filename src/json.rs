@@ -101,6 +101,22 @@ pub fn write_str(text: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
     serde_json::to_writer(&mut *out, text)
 }
 
+/// About how many bytes `value`'s JSON takes: its spliced parts exactly, a guess for the
+/// rest (a page of rows is mostly spliced lists). Walks objects and lists, not their text.
+pub fn size_hint(value: &Value) -> usize {
+    match value {
+        Value::List(items) => 2 + items.iter().map(size_hint).sum::<usize>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(key, item)| key.len() + 4 + size_hint(item))
+                .sum::<usize>()
+        }
+        Value::String(text) => text.len() + 2,
+        other => splice_text(other).map_or(8, <[u8]>::len),
+    }
+}
+
 /// `value` with every spliced part read back into values: what async-graphql alone would
 /// have built. For code that reads a response as values rather than sending it.
 pub fn expand(value: Value) -> serde_json::Result<Value> {

@@ -66,11 +66,21 @@ impl Body for Executed<'_> {
     fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         crate::json::write_response(self.0, out)
     }
+
+    fn size_hint(&self) -> usize {
+        crate::json::size_hint(&self.0.data) + 1024
+    }
 }
 
 /// What can be written as a JSON body.
 pub(super) trait Body {
     fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+
+    /// Bytes to start the buffer with: most answers are small, and starting at 8 KiB spares
+    /// the copies of growing from nothing and costs little when the answer is tiny.
+    fn size_hint(&self) -> usize {
+        8 * 1024
+    }
 }
 
 impl Body for Refused<'_> {
@@ -87,9 +97,7 @@ pub(super) struct Refused<'a> {
 
 /// `body` as JSON in `media`, with `status`.
 pub(super) fn body_response(status: StatusCode, media: MediaType, body: &impl Body) -> Response {
-    // Most answers are small, and a page of rows runs to tens of kilobytes: starting at 8 KiB
-    // spares the copies of growing from nothing, and costs little when the answer is tiny.
-    let mut bytes = Vec::with_capacity(8 * 1024);
+    let mut bytes = Vec::with_capacity(body.size_hint());
     match body.write(&mut bytes) {
         Ok(()) => (
             status,

@@ -185,14 +185,21 @@ impl Loader<OwnerPage> for Batch {
                     page.after,
                 )
                 .await?;
-            // Rows come owner by owner: one (hashed) lookup per owner's run, not per row.
-            let mut found = found.into_iter().peekable();
-            while let Some(first) = found.next() {
-                let owner = first.owner_id;
-                let run = rows.entry(OwnerPage { owner, scope, page }).or_default();
-                run.push(first);
-                while let Some(next) = found.next_if(|row| row.owner_id == owner) {
-                    run.push(next);
+            // Rows come owner by owner: each owner's run is split off the end into a vector
+            // of its own size, with one (hashed) lookup per run, not per row.
+            let mut found = found;
+            while let Some(last) = found.last() {
+                let owner = last.owner_id;
+                let start = found
+                    .iter()
+                    .rposition(|row| row.owner_id != owner)
+                    .map_or(0, |i| i + 1);
+                let run = found.split_off(start);
+                let into = rows.entry(OwnerPage { owner, scope, page }).or_default();
+                if into.is_empty() {
+                    *into = run;
+                } else {
+                    into.extend(run);
                 }
             }
         }

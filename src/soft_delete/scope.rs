@@ -211,7 +211,12 @@ where
                 .into_model::<Decoded<E>>()
                 .all(&exec(h))
                 .await?;
-            rows.extend(found.into_iter().map(|d| d.0));
+            // One chunk (up to 100 keys, the usual case) keeps the decoded rows' own vector.
+            if rows.is_empty() {
+                rows = found.into_iter().map(|d| d.0).collect();
+            } else {
+                rows.extend(found.into_iter().map(|d| d.0));
+            }
         }
         Ok(rows)
     }
