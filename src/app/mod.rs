@@ -86,6 +86,17 @@ impl App {
         let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
         let storage = Storage::open(&settings.storage, &settings.storage_options)
             .context("KEEPSAKE_STORAGE (--storage): the store cannot be opened")?;
+        if let Some(limit) = storage.largest_upload()
+            && settings.max_upload > limit
+        {
+            anyhow::bail!(
+                "KEEPSAKE_MAX_UPLOAD (--max-upload) is {} bytes, but {} takes at most {limit} \
+                 bytes in one upload (S3 copies an object of at most 5 GiB in one request); set \
+                 KEEPSAKE_MAX_UPLOAD=5GiB or less",
+                settings.max_upload,
+                storage.label()
+            );
+        }
         let listener = TcpListener::bind(settings.bind).await.with_context(|| {
             format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)
         })?;

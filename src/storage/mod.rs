@@ -29,6 +29,8 @@ const UPLOADS: &str = "uploads";
 const FILE_CHUNK: usize = 256 * 1024;
 /// The same for S3, whose parts but the last must be 5 MiB at least.
 const S3_CHUNK: usize = 5 * 1024 * 1024;
+/// The largest object S3's CopyObject copies in one request.
+const S3_LARGEST_COPY: u64 = 5 * 1024 * 1024 * 1024;
 /// The first bytes kept for the content-type sniff.
 pub const HEAD_BYTES: usize = 512;
 
@@ -142,6 +144,12 @@ impl Storage {
             chunk: S3_CHUNK,
             local: None,
         })
+    }
+
+    /// The largest upload the store can keep, if it has a limit: S3 gives a blob its name by
+    /// CopyObject, which copies at most 5 GiB in one request.
+    pub fn largest_upload(&self) -> Option<u64> {
+        self.local.is_none().then_some(S3_LARGEST_COPY)
     }
 
     /// Where the store is, for logs.

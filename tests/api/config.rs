@@ -146,3 +146,47 @@ fn a_world_readable_sqlite_database_is_warned_about() {
     let output = keepsake(&url).arg("migrate").output().unwrap();
     assert!(!String::from_utf8_lossy(&output.stderr).contains("readable by other accounts"));
 }
+
+/// S3 gives a blob its name with one CopyObject, which copies at most 5 GiB: a server whose
+/// upload limit is larger than that would take a 6 GiB upload and then fail to keep it. It
+/// refuses to start instead, naming the setting.
+#[test]
+fn an_upload_limit_s3_cannot_keep_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/c.db?mode=rwc", dir.path().display());
+    let s3 = |limit: &str| {
+        let mut cmd = keepsake(&url);
+        cmd.env("KEEPSAKE_STORAGE", "s3://a-bucket/prefix")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("KEEPSAKE_MAX_UPLOAD", limit)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    // Bounded: a server that starts after all is killed, and the test fails.
+    let mut child = s3("6GiB").spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "a 6 GiB limit with S3 must not start: {stderr}"
+    );
+    assert!(
+        stderr.contains("KEEPSAKE_MAX_UPLOAD") && stderr.contains("5GiB"),
+        "{stderr}"
+    );
+}
