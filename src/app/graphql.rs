@@ -63,7 +63,7 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
     };
     // Every GraphQL request counts, refused documents included; malformed HTTP does not.
     state.metrics.graphql_request();
-    if let Err(error) = graphql_http::parse_document(&mut request) {
+    if let Err(error) = graphql_http::parse_document(&mut request, &state.parsed) {
         return graphql_http::refused(media, &[error]);
     }
     if method == Method::GET && graphql_http::is_mutation(&mut request) {

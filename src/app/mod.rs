@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use crate::auth::{self, Tokens};
 use crate::config::{CorsOrigins, Settings, guard_sqlite_file, redact_url};
 use crate::graphql::{KeepsakeSchema, MaxUpload, UndoWindow, schema_with};
-use crate::graphql_http::PersistedQueries;
+use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
 use crate::service::purge;
 use crate::soft_delete::{self, Db};
@@ -72,6 +72,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Documents of Automatic Persisted Queries, by hash.
     pub persisted: Arc<PersistedQueries>,
+    /// Documents parsed before, by their text.
+    pub parsed: Arc<ParsedDocuments>,
     /// Where attachments' bytes live.
     pub storage: Storage,
     /// The largest upload accepted, in bytes (`KEEPSAKE_MAX_UPLOAD`).
@@ -114,6 +116,7 @@ impl App {
             tokens,
             metrics,
             persisted: Arc::new(PersistedQueries::default()),
+            parsed: Arc::new(ParsedDocuments::default()),
         };
         Ok(App {
             listener,

@@ -2,7 +2,12 @@
 //! is answered as one, and the checks async-graphql leaves to execution (required variables,
 //! and whether the operation to run is a mutation, which GET may not send).
 
-use async_graphql::parser::types::{DocumentOperations, OperationDefinition, OperationType};
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, PoisonError};
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+};
 use async_graphql::{ServerError, Value};
 
 use super::{PARSE_FAILED, VALIDATION_FAILED, set_code};
@@ -11,10 +16,20 @@ use super::{PARSE_FAILED, VALIDATION_FAILED, set_code};
 /// error is answered as one, with `GRAPHQL_PARSE_FAILED`, before any database work.
 /// Document-level rules the parser enforces (one anonymous operation, unique names, the
 /// nesting limit) are validation errors.
-pub fn parse_document(request: &mut async_graphql::Request) -> Result<(), ServerError> {
+/// Documents that parsed, by their text, are kept in `parsed` (a client sends the same few
+/// documents over and over; a copy of the tree costs a fraction of parsing the text again).
+pub fn parse_document(
+    request: &mut async_graphql::Request,
+    parsed: &ParsedDocuments,
+) -> Result<(), ServerError> {
     use async_graphql::parser::Error;
+    if let Some(document) = parsed.get(&request.query) {
+        request.set_parsed_query(document);
+        return Ok(());
+    }
     let err = match async_graphql::parser::parse_query(&request.query) {
         Ok(document) => {
+            parsed.insert(&request.query, &document);
             request.set_parsed_query(document);
             return Ok(());
         }
@@ -47,6 +62,49 @@ pub fn parse_document(request: &mut async_graphql::Request) -> Result<(), Server
     error.locations = err.positions().collect();
     set_code(&mut error, code);
     Err(error)
+}
+
+/// Parsed documents by their text: in memory, per server, the least recently used forgotten
+/// first past [`ParsedDocuments::MAX_DOCUMENTS`]; documents longer than
+/// [`ParsedDocuments::MAX_TEXT`] are parsed each time, so the memory stays small whatever
+/// clients send.
+pub struct ParsedDocuments {
+    cache: Mutex<lru::LruCache<String, ExecutableDocument>>,
+}
+
+impl Default for ParsedDocuments {
+    fn default() -> ParsedDocuments {
+        ParsedDocuments {
+            cache: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(Self::MAX_DOCUMENTS).unwrap_or(NonZeroUsize::MIN),
+            )),
+        }
+    }
+}
+
+impl ParsedDocuments {
+    /// How many parsed documents a server keeps.
+    pub const MAX_DOCUMENTS: usize = 256;
+    /// The longest document text kept.
+    pub const MAX_TEXT: usize = 8 * 1024;
+
+    fn get(&self, text: &str) -> Option<ExecutableDocument> {
+        if text.len() > Self::MAX_TEXT {
+            return None;
+        }
+        self.lock().get(text).cloned()
+    }
+
+    fn insert(&self, text: &str, document: &ExecutableDocument) {
+        if text.len() <= Self::MAX_TEXT {
+            self.lock().put(text.to_owned(), document.clone());
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<String, ExecutableDocument>> {
+        // A panic while holding the lock leaves the cache consistent: use it anyway.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The reason in a pest error (its last `= …` line), without the drawing above it.
@@ -144,7 +202,7 @@ mod tests {
     #[test]
     fn syntax_errors_keep_only_the_reason() {
         let mut request = async_graphql::Request::new("{");
-        let error = parse_document(&mut request).unwrap_err();
+        let error = parse_document(&mut request, &ParsedDocuments::default()).unwrap_err();
         assert!(
             error
                 .message
@@ -152,5 +210,31 @@ mod tests {
         );
         assert!(!error.message.contains('\n'), "{}", error.message);
         assert_eq!(error.locations, vec![Pos { line: 1, column: 2 }]);
+    }
+
+    #[test]
+    fn a_document_parsed_once_comes_back_the_same_and_errors_are_not_kept() {
+        let parsed = ParsedDocuments::default();
+        let text = "query Q($n: Int) { users(first: $n) { nodes { id ... on User { name } } } }";
+        let mut first = async_graphql::Request::new(text);
+        parse_document(&mut first, &parsed).unwrap();
+        let mut second = async_graphql::Request::new(text);
+        parse_document(&mut second, &parsed).unwrap();
+        assert_eq!(parsed.lock().len(), 1);
+        let (a, b) = (
+            first.parsed_query().unwrap(),
+            second.parsed_query().unwrap(),
+        );
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        let mut broken = async_graphql::Request::new("{ users(");
+        assert!(parse_document(&mut broken, &parsed).is_err());
+        assert!(parse_document(&mut broken, &parsed).is_err());
+        assert_eq!(parsed.lock().len(), 1);
+        let long = format!(
+            "{{ {} }}",
+            "__typename ".repeat(ParsedDocuments::MAX_TEXT / 10)
+        );
+        parse_document(&mut async_graphql::Request::new(long), &parsed).unwrap();
+        assert_eq!(parsed.lock().len(), 1, "a long document is not kept");
     }
 }
