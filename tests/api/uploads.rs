@@ -16,6 +16,7 @@ on_both_backends!(
     a_file_of_exactly_the_limit_passes_and_one_byte_more_does_not,
     one_file_mapped_to_two_variables_fills_both,
     two_uploads_racing_on_one_attachment_each_erase_what_they_replaced,
+    a_multipart_upload_cut_off_mid_file_leaves_nothing,
 );
 
 const LIMIT: usize = 64 * 1024;
@@ -378,6 +379,53 @@ async fn two_uploads_racing_on_one_attachment_each_erase_what_they_replaced(back
     let (_, _, bytes) = get(&app, Some(&alan.token), &path, &[]).await;
     assert!(bytes == z, "the last upload's bytes are the content");
     assert_eq!(stored(&app), (vec![sha256(&z)], vec![]), "X and Y are gone");
+    let checked = app.run(&["check"]).await;
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+}
+
+/// A multipart request whose client goes away halfway through the file: no row, no blob, no
+/// staged upload, and `check` finds nothing to report.
+async fn a_multipart_upload_cut_off_mid_file_leaves_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let before = row_count(&app).await;
+    let ops = operations(&alan.id);
+    let mut head = Vec::new();
+    for (headers, content) in [
+        field("operations", &ops),
+        field("map", br#"{"0": ["variables.f"]}"#),
+    ] {
+        head.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
+        head.extend_from_slice(content);
+        head.extend_from_slice(b"\r\n");
+    }
+    let (headers, _) = file("0", "half.txt", b"");
+    head.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
+    head.extend_from_slice(&text(300_000, 9));
+    let chunks = vec![Ok(head), Err(std::io::Error::other("the client went away"))];
+    let sent = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&alan.token)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    assert!(
+        sent.as_ref().map_or(true, |r| !r.status().is_success()),
+        "{sent:?}"
+    );
+    assert_eq!(row_count(&app).await, before);
+    assert_eq!(stored(&app), (vec![], vec![]));
     let checked = app.run(&["check"]).await;
     assert!(
         checked.status.success(),
