@@ -86,32 +86,18 @@ impl Moto {
     /// aborted (S3's ListMultipartUploads): parts the bucket keeps that no listing of
     /// objects shows.
     async fn unfinished_uploads(&self, prefix: &str) -> Vec<String> {
-        let listing = reqwest::Client::new()
-            .get(format!(
-                "{}/{BUCKET}?uploads&prefix={prefix}",
-                self.endpoint
-            ))
-            .send()
-            .await
-            .expect("moto answers")
-            .text()
-            .await
-            .unwrap();
-        listing
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|part| part.split("</Key>").next())
-            .map(str::to_owned)
-            .collect()
+        self.listed(&format!("uploads&prefix={prefix}")).await
     }
 
     /// The keys under `prefix` in the bucket, as S3's ListObjectsV2 names them.
     async fn keys(&self, prefix: &str) -> Vec<String> {
+        self.listed(&format!("list-type=2&prefix={prefix}")).await
+    }
+
+    /// The `<Key>`s of the bucket listing that `query` asks for.
+    async fn listed(&self, query: &str) -> Vec<String> {
         let listing = reqwest::Client::new()
-            .get(format!(
-                "{}/{BUCKET}?list-type=2&prefix={prefix}",
-                self.endpoint
-            ))
+            .get(format!("{}/{BUCKET}?{query}", self.endpoint))
             .send()
             .await
             .expect("moto answers")

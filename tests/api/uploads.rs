@@ -42,18 +42,24 @@ pub(crate) fn file<'a>(name: &str, filename: &str, content: &'a [u8]) -> Part<'a
     )
 }
 
-/// POSTs `parts` as multipart/form-data to `/graphql`; the status and the body as JSON.
-pub(crate) async fn multipart(
-    app: &TestApp,
-    token: Option<&str>,
-    parts: &[Part<'_>],
-) -> (StatusCode, Value) {
+/// `parts` as multipart/form-data, without the closing boundary.
+fn parts_body(parts: &[Part<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     for (headers, content) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
         body.extend_from_slice(content);
         body.extend_from_slice(b"\r\n");
     }
+    body
+}
+
+/// POSTs `parts` as multipart/form-data to `/graphql`; the status and the body as JSON.
+pub(crate) async fn multipart(
+    app: &TestApp,
+    token: Option<&str>,
+    parts: &[Part<'_>],
+) -> (StatusCode, Value) {
+    let mut body = parts_body(parts);
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     let mut request = app
         .http
@@ -394,15 +400,10 @@ async fn a_multipart_upload_cut_off_mid_file_leaves_nothing(backend: Backend) {
     let alan = app.member("alan@example.com").await;
     let before = row_count(&app).await;
     let ops = operations(&alan.id);
-    let mut head = Vec::new();
-    for (headers, content) in [
+    let mut head = parts_body(&[
         field("operations", &ops),
         field("map", br#"{"0": ["variables.f"]}"#),
-    ] {
-        head.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
-        head.extend_from_slice(content);
-        head.extend_from_slice(b"\r\n");
-    }
+    ]);
     let (headers, _) = file("0", "half.txt", b"");
     head.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
     head.extend_from_slice(&text(300_000, 9));
