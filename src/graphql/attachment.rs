@@ -1,7 +1,7 @@
 //! Attachments in the schema: `attachment`, `attachments`, the attachment mutations, and
 //! the `Attachment` type.
 
-use async_graphql::{Context, ID, InputObject, Object, ScalarType, Value};
+use async_graphql::{Context, ID, InputObject, Object, ScalarType, SelectionField, Value};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, connection};
@@ -11,11 +11,13 @@ use super::loaders::{UserKey, prefetch};
 use super::upload::Upload;
 use super::{ContextExt, User};
 use crate::entity::attachment;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::json;
 use crate::service::{InScope, Listing, attachments, deletions, restore, uploads};
-use crate::soft_delete::Scope;
+use crate::soft_delete::{Columns, Scope};
+
+use attachment::Column as C;
 
 /// A file's metadata, kept by its owner.
 #[derive(Clone, Debug)]
@@ -23,16 +25,117 @@ pub struct Attachment {
     pub(crate) row: attachment::Model,
     /// The scope this attachment was read in; its owner inherits it.
     pub(crate) scope: Scope,
+    /// The columns `row` was read with. A field whose column was not read answers an
+    /// internal error, never the default that stands in the model for it.
+    columns: Columns<attachment::Entity>,
 }
 
 impl Attachment {
+    /// An attachment read with every column.
     pub(crate) fn new(row: attachment::Model, scope: Scope) -> Attachment {
-        Attachment { row, scope }
+        Attachment::read_with(row, scope, Columns::all())
+    }
+
+    /// An attachment read with only `columns` ([`columns_for`] its selection).
+    pub(crate) fn read_with(
+        row: attachment::Model,
+        scope: Scope,
+        columns: Columns<attachment::Entity>,
+    ) -> Attachment {
+        Attachment {
+            row,
+            scope,
+            columns,
+        }
     }
 
     pub(crate) fn row_id(&self) -> i64 {
         self.row.id
     }
+
+    /// Whether the row holds `column`, or the error that says it does not.
+    fn read(&self, column: attachment::Column) -> Result<()> {
+        if self.columns.has(column) {
+            return Ok(());
+        }
+        use sea_orm::IdenStatic as _;
+        Err(Error::Internal(anyhow::anyhow!(
+            "attachment {} was read without its column `{}`",
+            self.row.id,
+            column.as_str()
+        )))
+    }
+
+    /// Whether the row holds what field `name` reads.
+    fn holds(&self, name: &str) -> bool {
+        match column_of(name) {
+            Reads::Column(column) => self.columns.has(column),
+            Reads::Nothing => true,
+            Reads::Unknown => self.columns.is_all(),
+        }
+    }
+}
+
+/// What a field of `Attachment` reads beyond the id and the owner.
+enum Reads {
+    Nothing,
+    Column(attachment::Column),
+    /// A field this table does not know: it gets every column.
+    Unknown,
+}
+
+/// The column field `name` of `Attachment` reads. A field added to the type and not here
+/// reads every column ([`Reads::Unknown`]), so it can never meet a default.
+fn column_of(name: &str) -> Reads {
+    match name {
+        "id" | "owner" | "__typename" => Reads::Nothing,
+        "filename" => Reads::Column(C::Filename),
+        "contentType" => Reads::Column(C::ContentType),
+        "sizeBytes" => Reads::Column(C::SizeBytes),
+        "sha256" => Reads::Column(C::Sha256),
+        "createdAt" => Reads::Column(C::CreatedAt),
+        "deletedAt" => Reads::Column(C::DeletedAt),
+        "deletion" => Reads::Column(C::DeletionId),
+        _ => Reads::Unknown,
+    }
+}
+
+/// The columns a selection of an attachment connection (`nodes`, `edges { node }`) reads:
+/// the id and the owner, and each field's column. Fragments count whatever their type
+/// condition and `@skip` is not read, so the set may be larger than needed, never smaller;
+/// anything this does not know reads every column.
+pub(crate) fn columns_for(connection: &SelectionField<'_>) -> Columns<attachment::Entity> {
+    let mut columns = Columns::id().with(C::OwnerId);
+    for field in connection.selection_set() {
+        let known = match field.name() {
+            "nodes" => add_fields(&field, &mut columns),
+            "edges" => field.selection_set().all(|edge| match edge.name() {
+                "node" => add_fields(&edge, &mut columns),
+                "cursor" | "__typename" => true,
+                _ => false,
+            }),
+            "pageInfo" | "totalCount" | "__typename" => true,
+            _ => false,
+        };
+        if !known {
+            return Columns::all();
+        }
+    }
+    columns
+}
+
+/// Adds the columns of an attachment's selected fields; `false` for a field it does not
+/// know.
+fn add_fields(node: &SelectionField<'_>, columns: &mut Columns<attachment::Entity>) -> bool {
+    node.selection_set()
+        .all(|field| match column_of(field.name()) {
+            Reads::Nothing => true,
+            Reads::Column(column) => {
+                *columns = columns.with(column);
+                true
+            }
+            Reads::Unknown => false,
+        })
 }
 
 impl From<InScope<attachment::Model>> for Attachment {
@@ -43,6 +146,9 @@ impl From<InScope<attachment::Model>> for Attachment {
 
 impl Leaves for Attachment {
     fn leaf(&self, name: &str) -> Option<Value> {
+        if !self.holds(name) {
+            return None;
+        }
         let row = &self.row;
         Some(match name {
             "id" => Value::String(ids::encode(Kind::Attachment, row.id)),
@@ -64,6 +170,9 @@ impl Leaves for Attachment {
 
     /// The yardstick's fields, written without a `Value` or a `String` between.
     fn write_leaf(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        if !self.holds(name) {
+            return false;
+        }
         let row = &self.row;
         match name {
             "id" => {
@@ -99,39 +208,46 @@ impl Attachment {
     }
 
     /// The file's name.
-    async fn filename(&self) -> &str {
-        &self.row.filename
+    async fn filename(&self) -> Result<&str> {
+        self.read(C::Filename)?;
+        Ok(&self.row.filename)
     }
 
     /// The file's media type, like `image/png`.
-    async fn content_type(&self) -> &str {
-        &self.row.content_type
+    async fn content_type(&self) -> Result<&str> {
+        self.read(C::ContentType)?;
+        Ok(&self.row.content_type)
     }
 
     /// The file's size in bytes: counted from the bytes once they are uploaded
     /// (`PUT /attachments/{id}/content`), as the client gave it before.
-    async fn size_bytes(&self) -> i64 {
-        self.row.size_bytes
+    async fn size_bytes(&self) -> Result<i64> {
+        self.read(C::SizeBytes)?;
+        Ok(self.row.size_bytes)
     }
 
     /// The SHA-256 (hex) of the uploaded bytes, also their `ETag`; null while none were
     /// uploaded. Download them from `GET /attachments/{id}/content`.
-    async fn sha256(&self) -> Option<&str> {
-        self.row.sha256.as_deref()
+    async fn sha256(&self) -> Result<Option<&str>> {
+        self.read(C::Sha256)?;
+        Ok(self.row.sha256.as_deref())
     }
 
     /// When the attachment was recorded.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at
+    async fn created_at(&self) -> Result<DateTime<Utc>> {
+        self.read(C::CreatedAt)?;
+        Ok(self.row.created_at)
     }
 
     /// When the attachment was deleted; null while live.
-    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.row.deleted_at
+    async fn deleted_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(C::DeletedAt)?;
+        Ok(self.row.deleted_at)
     }
 
     /// The deletion that hid this attachment (its own, or its owner's cascade).
     async fn deletion(&self, ctx: &Context<'_>) -> Result<Option<Deletion>> {
+        self.read(C::DeletionId)?;
         super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
@@ -304,5 +420,78 @@ impl AttachmentMutation {
         let window = ctx.undo_window()?;
         let restored = restore::restore_attachment(ctx.db()?, viewer, id, reason, window).await?;
         Ok(Attachment::new(restored, Scope::Live))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graphql::leaves::Leaves as _;
+
+    fn row() -> attachment::Model {
+        attachment::Model {
+            id: 7,
+            owner_id: 3,
+            filename: "a.txt".into(),
+            content_type: "text/plain".into(),
+            size_bytes: 42,
+            created_at: chrono::Utc::now(),
+            deleted_at: None,
+            deleted_by: None,
+            deletion_id: None,
+            sha256: None,
+        }
+    }
+
+    /// A row read without a column never answers the default that stands in for it: the
+    /// leaf path declines and the resolver's check is an internal error.
+    #[test]
+    fn a_field_whose_column_was_not_read_is_an_error_not_a_default() {
+        let narrow = Columns::id().with(C::OwnerId).with(C::SizeBytes);
+        let a = Attachment::read_with(row(), Scope::Live, narrow);
+        assert!(a.read(C::SizeBytes).is_ok());
+        for column in [C::Filename, C::ContentType, C::Sha256, C::CreatedAt, C::DeletedAt] {
+            assert!(matches!(a.read(column), Err(Error::Internal(_))), "{column:?}");
+        }
+        let mut out = Vec::new();
+        assert!(a.write_leaf("sizeBytes", &mut out));
+        assert_eq!(out, b"42");
+        for field in ["filename", "contentType", "sha256", "createdAt", "deletedAt"] {
+            assert!(!a.write_leaf(field, &mut Vec::new()), "{field}");
+            assert!(a.leaf(field).is_none(), "{field}");
+        }
+        // `id` and the owner are always read.
+        assert!(a.leaf("id").is_some());
+        let whole = Attachment::new(row(), Scope::Live);
+        assert!(whole.leaf("filename").is_some() && whole.read(C::Sha256).is_ok());
+    }
+
+    /// Every field of the type is in [`column_of`]'s table: one left out would read every
+    /// column (safe, but the pruning would silently stop).
+    #[test]
+    fn every_field_of_attachment_is_mapped_to_its_column() {
+        let sdl = crate::graphql::sdl();
+        let body = sdl
+            .split("type Attachment implements Node {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("the Attachment type in the schema");
+        let (mut fields, mut in_doc) = (0, false);
+        for line in body.lines().map(str::trim) {
+            if let Some(doc) = line.strip_prefix("\"\"\"") {
+                // `"""` opens or closes a description; `"""text"""` is one on its own.
+                if doc.is_empty() || !doc.ends_with("\"\"\"") {
+                    in_doc = !in_doc;
+                }
+                continue;
+            }
+            if in_doc || line.is_empty() {
+                continue;
+            }
+            let name = line.split(['(', ':']).next().unwrap_or_default().trim();
+            fields += 1;
+            assert!(!matches!(column_of(name), Reads::Unknown), "{name}");
+        }
+        assert!(fields >= 9, "{body}");
     }
 }

@@ -139,10 +139,14 @@ impl User {
         let viewer = ctx.viewer()?;
         let (owner, after) = (self.row.id, after.as_deref());
         let key = attachments::owner_page(viewer, self.scope, owner, first, after, include, only)?;
+        // Only the columns this selection reads.
+        let key = key.reading(super::attachment::columns_for(&ctx.field()));
         // One batched, SQL-paged statement for every user of the response.
         let listing = loaders::owner_page(ctx.loaders()?, key).await?;
         let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
-        Ok(AttachmentConnection::of(listing, Attachment::new))
+        Ok(AttachmentConnection::of(listing, |row, scope| {
+            Attachment::read_with(row, scope, key.columns)
+        }))
     }
 }
 
@@ -185,9 +189,11 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
             continue;
         };
         // Owners whose page the resolver would refuse are left for it to report.
+        let columns = super::attachment::columns_for(&selection);
         let pages = rows
             .iter()
-            .filter_map(|u| arguments.key(viewer, scope, u.id));
+            .filter_map(|u| arguments.key(viewer, scope, u.id))
+            .map(|key| key.reading(columns));
         let pages: Vec<_> = pages.collect();
         if selection.selection_set().any(|f| f.name() == "totalCount") {
             counts.extend(pages.iter().map(|p| AttachmentCount(p.owner, p.scope)));

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::loaders::{AttachmentKey, Loaders};
 use crate::service::{InScope, Listing, PageRequest, Total, deletions, required_text};
-use crate::soft_delete::{self, Db, Handle, Scope, Scoped, Tx};
+use crate::soft_delete::{self, Columns, Db, Handle, Scope, Scoped, Tx};
 
 /// An attachment to record.
 #[derive(Clone, Debug)]
@@ -83,9 +83,17 @@ pub struct OwnerPage {
     pub scope: Scope,
     /// Which page.
     pub page: PageRequest,
+    /// The columns its rows are read with (the id and owner always): the others hold their
+    /// type's default, for the GraphQL layer to leave alone (`graphql/attachment.rs`).
+    pub columns: Columns<attachment::Entity>,
 }
 
 impl OwnerPage {
+    /// The same page, its rows read with only `columns`.
+    pub fn reading(self, columns: Columns<attachment::Entity>) -> OwnerPage {
+        OwnerPage { columns, ..self }
+    }
+
     /// The listing of this page out of its rows read one ahead.
     pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
         let total = Total::OfOwner(self.owner, self.scope);
@@ -108,7 +116,12 @@ pub fn owner_page(
     let page = PageRequest::parse(first, after)?;
     let scope = deletions::child_scope(viewer, parent, include_deleted, only_deleted)?;
     may_list(viewer, owner)?;
-    Ok(OwnerPage { owner, scope, page })
+    Ok(OwnerPage {
+        owner,
+        scope,
+        page,
+        columns: Columns::all(),
+    })
 }
 
 /// The attachments a listing may show: one owner's, or (no owner given) all the viewer may

@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, DbErr};
 use crate::entity::{attachment, deletion, user};
 use crate::service::attachments::OwnerPage;
 use crate::service::{Listing, PageRequest};
-use crate::soft_delete::{self, Db, Scope, Scoped};
+use crate::soft_delete::{self, Columns, Db, Scope, Scoped};
 
 /// The request's loaders, with a cache that lives as long as the request.
 pub type Loaders = DataLoader<Batch, HashMapCache>;
@@ -165,29 +165,41 @@ impl Loader<OwnerPage> for Batch {
         &self,
         keys: &[OwnerPage],
     ) -> Result<HashMap<OwnerPage, Listing<attachment::Model>>, DbErr> {
-        let mut rows: HashMap<OwnerPage, Vec<attachment::Model>> =
-            keys.iter().map(|key| (*key, Vec::new())).collect();
-        // One statement per page shape (scope, page): usually one for the response.
-        let mut shapes: HashMap<(Scope, PageRequest), Vec<i64>> = HashMap::new();
+        // One statement per page shape (scope, page), usually one for the response, reading
+        // the columns that any key of the shape asks for.
+        type Shape = (Scope, PageRequest);
+        let mut shapes: HashMap<Shape, (Vec<i64>, Columns<attachment::Entity>)> = HashMap::new();
+        // How many keys take each owner's page (the same page with other columns is another
+        // key): the last one takes the rows, the others a copy.
+        let mut uses: HashMap<(Shape, i64), usize> = HashMap::with_capacity(keys.len());
         for key in keys {
-            shapes
-                .entry((key.scope, key.page))
-                .or_default()
-                .push(key.owner);
+            let shape = (key.scope, key.page);
+            let (owners, columns) = shapes
+                .entry(shape)
+                .or_insert_with(|| (Vec::new(), key.columns));
+            *columns = columns.union(key.columns);
+            let n = uses.entry((shape, key.owner)).or_default();
+            if *n == 0 {
+                owners.push(key.owner);
+            }
+            *n += 1;
         }
-        for ((scope, page), owners) in shapes {
-            let found = Scoped::<attachment::Entity>::new(scope)
+        let mut runs: HashMap<(Shape, i64), Vec<attachment::Model>> =
+            HashMap::with_capacity(uses.len());
+        for (shape, (owners, columns)) in shapes {
+            let (scope, page) = shape;
+            let mut found = Scoped::<attachment::Entity>::new(scope)
                 .first_rows_per(
                     &self.db,
                     attachment::Column::OwnerId,
                     &owners,
                     page.first,
                     page.after,
+                    columns,
                 )
                 .await?;
             // Rows come owner by owner: each owner's run is split off the end into a vector
             // of its own size, with one (hashed) lookup per run, not per row.
-            let mut found = found;
             while let Some(last) = found.last() {
                 let owner = last.owner_id;
                 let start = found
@@ -195,7 +207,7 @@ impl Loader<OwnerPage> for Batch {
                     .rposition(|row| row.owner_id != owner)
                     .map_or(0, |i| i + 1);
                 let run = found.split_off(start);
-                let into = rows.entry(OwnerPage { owner, scope, page }).or_default();
+                let into = runs.entry((shape, owner)).or_default();
                 if into.is_empty() {
                     *into = run;
                 } else {
@@ -203,13 +215,23 @@ impl Loader<OwnerPage> for Batch {
                 }
             }
         }
-        Ok(rows
-            .into_iter()
-            .map(|(key, mut rows)| {
-                rows.sort_by_key(|a| a.id);
-                (key, key.listing(rows))
-            })
-            .collect())
+        let mut pages = HashMap::with_capacity(keys.len());
+        for key in keys {
+            let at = ((key.scope, key.page), key.owner);
+            let n = uses.get_mut(&at).map_or(0, |n| {
+                *n -= 1;
+                *n
+            });
+            let rows = if n > 0 {
+                runs.get(&at).cloned()
+            } else {
+                runs.remove(&at)
+            };
+            let mut rows = rows.unwrap_or_default();
+            rows.sort_by_key(|a| a.id);
+            pages.insert(*key, key.listing(rows));
+        }
+        Ok(pages)
     }
 }
 

@@ -7,9 +7,17 @@
 //! declares it, after checking that the statement put that column there; a column in
 //! another place, or one that does not decode, is read SeaORM's way by name, so the result
 //! and the errors are the same as the derived decoder's.
+//!
+//! A read may also take only some of an entity's columns ([`Columns`]): a page of
+//! attachments whose selection asks for `id filename sizeBytes` needs four of their ten.
+//! The columns it skips hold their type's default in the model; whoever reads such a model
+//! checks [`Columns::has`] before trusting a field (`graphql/attachment.rs` does, and
+//! answers an internal error rather than a default).
+
+use std::marker::PhantomData;
 
 use sea_orm::sqlx::{self, Column as _, Postgres, Row as _, Sqlite};
-use sea_orm::{DbErr, FromQueryResult, QueryResult, TryGetable};
+use sea_orm::{DbErr, FromQueryResult, IdenStatic as _, Iterable as _, QueryResult, TryGetable};
 
 use super::SoftDeletable;
 use crate::entity::{attachment, user};
@@ -20,10 +28,119 @@ pub(super) struct Decoded<E: SoftDeletable>(pub E::Model);
 impl<E: SoftDeletable> FromQueryResult for Decoded<E> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
         if pre.is_empty() {
-            E::decode(res).map(Decoded)
+            E::decode(res, Columns::all()).map(Decoded)
         } else {
             <E::Model as FromQueryResult>::from_query_result(res, pre).map(Decoded)
         }
+    }
+}
+
+/// Which of `E`'s columns a read takes: a set over the entity's declared columns.
+pub struct Columns<E> {
+    bits: u32,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E: SoftDeletable> Columns<E> {
+    fn of_bits(bits: u32) -> Self {
+        Columns {
+            bits,
+            entity: PhantomData,
+        }
+    }
+
+    fn bit(column: E::Column) -> u32 {
+        1 << E::position(column)
+    }
+
+    /// Every column.
+    pub fn all() -> Self {
+        Self::of_bits(E::Column::iter().fold(0, |bits, c| bits | Self::bit(c)))
+    }
+
+    /// The row's id alone.
+    pub fn id() -> Self {
+        Self::of_bits(Self::bit(E::id_column()))
+    }
+
+    /// These columns and the ones already in the set.
+    pub fn with(self, column: E::Column) -> Self {
+        Self::of_bits(self.bits | Self::bit(column))
+    }
+
+    /// The columns of both sets.
+    pub fn union(self, other: Self) -> Self {
+        Self::of_bits(self.bits | other.bits)
+    }
+
+    /// Whether the read takes `column`.
+    pub fn has(self, column: E::Column) -> bool {
+        self.bits & Self::bit(column) != 0
+    }
+
+    /// Whether the read takes every column.
+    pub fn is_all(self) -> bool {
+        self == Self::all()
+    }
+
+    /// The columns taken, in the entity's order.
+    pub(super) fn iter(self) -> impl Iterator<Item = E::Column> {
+        E::Column::iter().filter(move |c| self.has(*c))
+    }
+}
+
+impl<E> Clone for Columns<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Columns<E> {}
+
+impl<E> PartialEq for Columns<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bits == other.bits
+    }
+}
+
+impl<E> Eq for Columns<E> {}
+
+impl<E> std::hash::Hash for Columns<E> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bits.hash(state);
+    }
+}
+
+impl<E> std::fmt::Debug for Columns<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Columns({:#b})", self.bits)
+    }
+}
+
+/// Reads a row's columns in the entity's order, skipping the ones the read did not take
+/// (their fields get their type's default).
+struct Reader<'r, E> {
+    res: &'r QueryResult,
+    at: usize,
+    columns: Columns<E>,
+}
+
+impl<'r, E: SoftDeletable> Reader<'r, E> {
+    fn new(res: &'r QueryResult, columns: Columns<E>) -> Self {
+        Reader {
+            res,
+            at: 0,
+            columns,
+        }
+    }
+
+    fn get<T: Cell + Default>(&mut self, column: E::Column) -> Result<T, DbErr> {
+        if !self.columns.has(column) {
+            return Ok(T::default());
+        }
+        let value = cell(self.res, self.at, column.as_str());
+        self.at += 1;
+        value
     }
 }
 
@@ -70,34 +187,44 @@ fn cell<T: Cell>(res: &QueryResult, at: usize, name: &str) -> Result<T, DbErr> {
     }
 }
 
-/// An attachment row, its columns in the entity's order.
-pub(super) fn attachment(res: &QueryResult) -> Result<attachment::Model, DbErr> {
+/// An attachment row of `columns`, in the entity's order.
+pub(super) fn attachment(
+    res: &QueryResult,
+    columns: Columns<attachment::Entity>,
+) -> Result<attachment::Model, DbErr> {
+    use attachment::Column as C;
+    let mut r = Reader::new(res, columns);
     Ok(attachment::Model {
-        id: cell(res, 0, "id")?,
-        owner_id: cell(res, 1, "owner_id")?,
-        filename: cell(res, 2, "filename")?,
-        content_type: cell(res, 3, "content_type")?,
-        size_bytes: cell(res, 4, "size_bytes")?,
-        created_at: cell(res, 5, "created_at")?,
-        deleted_at: cell(res, 6, "deleted_at")?,
-        deleted_by: cell(res, 7, "deleted_by")?,
-        deletion_id: cell(res, 8, "deletion_id")?,
-        sha256: cell(res, 9, "sha256")?,
+        id: r.get(C::Id)?,
+        owner_id: r.get(C::OwnerId)?,
+        filename: r.get(C::Filename)?,
+        content_type: r.get(C::ContentType)?,
+        size_bytes: r.get(C::SizeBytes)?,
+        created_at: r.get(C::CreatedAt)?,
+        deleted_at: r.get(C::DeletedAt)?,
+        deleted_by: r.get(C::DeletedBy)?,
+        deletion_id: r.get(C::DeletionId)?,
+        sha256: r.get(C::Sha256)?,
     })
 }
 
-/// A user row, its columns in the entity's order.
-pub(super) fn user(res: &QueryResult) -> Result<user::Model, DbErr> {
+/// A user row of `columns`, in the entity's order.
+pub(super) fn user(
+    res: &QueryResult,
+    columns: Columns<user::Entity>,
+) -> Result<user::Model, DbErr> {
+    use user::Column as C;
+    let mut r = Reader::new(res, columns);
     Ok(user::Model {
-        id: cell(res, 0, "id")?,
-        email: cell(res, 1, "email")?,
-        name: cell(res, 2, "name")?,
-        role: cell(res, 3, "role")?,
-        created_at: cell(res, 4, "created_at")?,
-        updated_at: cell(res, 5, "updated_at")?,
-        deleted_at: cell(res, 6, "deleted_at")?,
-        deleted_by: cell(res, 7, "deleted_by")?,
-        deletion_id: cell(res, 8, "deletion_id")?,
+        id: r.get(C::Id)?,
+        email: r.get(C::Email)?,
+        name: r.get(C::Name)?,
+        role: r.get(C::Role)?,
+        created_at: r.get(C::CreatedAt)?,
+        updated_at: r.get(C::UpdatedAt)?,
+        deleted_at: r.get(C::DeletedAt)?,
+        deleted_by: r.get(C::DeletedBy)?,
+        deletion_id: r.get(C::DeletionId)?,
     })
 }
 
@@ -120,5 +247,35 @@ mod tests {
             user.join(","),
             "id,email,name,role,created_at,updated_at,deleted_at,deleted_by,deletion_id"
         );
+    }
+
+    /// A column's bit is its place in the entity's order, so a set of columns reads them in
+    /// the order a `SELECT` of them lists them.
+    #[test]
+    fn column_sets_follow_the_entities() {
+        use super::{Columns, SoftDeletable as _};
+        for (i, c) in attachment::Column::iter().enumerate() {
+            assert_eq!(
+                attachment::Entity::position(c) as usize,
+                i,
+                "{}",
+                c.as_str()
+            );
+        }
+        for (i, c) in user::Column::iter().enumerate() {
+            assert_eq!(user::Entity::position(c) as usize, i, "{}", c.as_str());
+        }
+        use attachment::Column as C;
+        let some = Columns::<attachment::Entity>::id()
+            .with(C::SizeBytes)
+            .with(C::OwnerId);
+        let listed: Vec<&str> = some.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ["id", "owner_id", "size_bytes"]);
+        assert!(some.has(C::SizeBytes) && !some.has(C::Filename) && !some.is_all());
+        let every =
+            attachment::Column::iter().fold(Columns::<attachment::Entity>::id(), Columns::with);
+        assert!(every.is_all());
+        assert_eq!(every, Columns::all());
+        assert_eq!(some.union(Columns::all()), Columns::all());
     }
 }

@@ -4,6 +4,7 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryResult};
 
+use super::decode::Columns;
 use crate::entity::{attachment, user};
 use crate::ids::Kind;
 
@@ -61,8 +62,11 @@ pub trait SoftDeletable: EntityTrait {
     fn deleted_at_of(model: &Self::Model) -> Option<DateTimeUtc>;
     /// The deletion that hid a row (`None`: live).
     fn deletion_id_of(model: &Self::Model) -> Option<i64>;
-    /// A row of a `SELECT` of this entity's columns, read by position (`decode.rs`).
-    fn decode(res: &QueryResult) -> Result<Self::Model, DbErr>;
+    /// A column's place in the entity's declared order (what a `SELECT` of every column lists).
+    fn position(column: Self::Column) -> u32;
+    /// A row of a `SELECT` of `columns`, read by position (`decode.rs`); the columns not
+    /// read hold their type's default.
+    fn decode(res: &QueryResult, columns: Columns<Self>) -> Result<Self::Model, DbErr>;
     /// The blob (SHA-256) whose bytes a row holds in the object store, if any.
     fn blob_of(_model: &Self::Model) -> Option<String> {
         None
@@ -104,8 +108,11 @@ macro_rules! soft_deletable {
             fn deletion_id_of(model: &$module::Model) -> Option<i64> {
                 model.deletion_id
             }
-            fn decode(res: &QueryResult) -> Result<$module::Model, DbErr> {
-                $decode(res)
+            fn position(column: $module::Column) -> u32 {
+                column as u32
+            }
+            fn decode(res: &QueryResult, columns: Columns<Self>) -> Result<$module::Model, DbErr> {
+                $decode(res, columns)
             }
             $(
                 fn blob_of(model: &$module::Model) -> Option<String> {

@@ -60,6 +60,7 @@ pub use blobs::{
     BlobTotal, StorageFigures, blob_in_use, blobs_in_use, lock_blob, purge_would_free,
     storage_figures,
 };
+pub use decode::Columns;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};

@@ -7,7 +7,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 
-use super::decode::Decoded;
+use super::decode::{Columns, Decoded};
 use super::{Handle, SoftDeletable, exec};
 
 /// The models out of rows read by position.
@@ -188,14 +188,22 @@ where
     /// children costs `first + 1` rows of its index, not 100,000. PostgreSQL runs the scoped
     /// read once per key through `CROSS JOIN LATERAL` over a `VALUES` list of the keys;
     /// SQLite, which has no `LATERAL`, a `UNION ALL` of one read per key.
+    ///
+    /// Only `columns` are read (with the id and `column`, always): the others hold their
+    /// type's default in the models, for the caller to leave alone.
     pub async fn first_rows_per(
-        self,
+        mut self,
         h: &impl Handle,
         column: E::Column,
         keys: &[i64],
         first: u64,
         after: Option<i64>,
+        columns: Columns<E>,
     ) -> Result<Vec<E::Model>, DbErr> {
+        let columns = columns.with(E::id_column()).with(column);
+        if !columns.is_all() {
+            self.select = self.select.select_only().columns(columns.iter());
+        }
         let backend = exec(h).get_database_backend();
         let mut rows = Vec::new();
         for chunk in keys.chunks(100) {
@@ -204,18 +212,11 @@ where
                 _ => self.union_pages(backend, column, chunk, first, after),
             };
             let Some(statement) = statement else { continue };
-            #[allow(clippy::disallowed_methods)] // runs the scoped selects built above
-            let select = E::find();
-            let found = select
-                .from_raw_sql(statement)
-                .into_model::<Decoded<E>>()
-                .all(&exec(h))
-                .await?;
-            // One chunk (up to 100 keys, the usual case) keeps the decoded rows' own vector.
-            if rows.is_empty() {
-                rows = found.into_iter().map(|d| d.0).collect();
-            } else {
-                rows.extend(found.into_iter().map(|d| d.0));
+            // The statement is the scoped selects built above.
+            let found = exec(h).query_all_raw(statement).await?;
+            rows.reserve(found.len());
+            for row in &found {
+                rows.push(E::decode(row, columns)?);
             }
         }
         Ok(rows)
