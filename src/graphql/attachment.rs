@@ -426,7 +426,6 @@ impl AttachmentMutation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graphql::leaves::Leaves as _;
 
     fn row() -> attachment::Model {
         attachment::Model {
@@ -450,13 +449,28 @@ mod tests {
         let narrow = Columns::id().with(C::OwnerId).with(C::SizeBytes);
         let a = Attachment::read_with(row(), Scope::Live, narrow);
         assert!(a.read(C::SizeBytes).is_ok());
-        for column in [C::Filename, C::ContentType, C::Sha256, C::CreatedAt, C::DeletedAt] {
-            assert!(matches!(a.read(column), Err(Error::Internal(_))), "{column:?}");
+        for column in [
+            C::Filename,
+            C::ContentType,
+            C::Sha256,
+            C::CreatedAt,
+            C::DeletedAt,
+        ] {
+            assert!(
+                matches!(a.read(column), Err(Error::Internal(_))),
+                "{column:?}"
+            );
         }
         let mut out = Vec::new();
         assert!(a.write_leaf("sizeBytes", &mut out));
         assert_eq!(out, b"42");
-        for field in ["filename", "contentType", "sha256", "createdAt", "deletedAt"] {
+        for field in [
+            "filename",
+            "contentType",
+            "sha256",
+            "createdAt",
+            "deletedAt",
+        ] {
             assert!(!a.write_leaf(field, &mut Vec::new()), "{field}");
             assert!(a.leaf(field).is_none(), "{field}");
         }

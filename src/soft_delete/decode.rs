@@ -187,46 +187,140 @@ fn cell<T: Cell>(res: &QueryResult, at: usize, name: &str) -> Result<T, DbErr> {
     }
 }
 
-/// An attachment row of `columns`, in the entity's order.
-pub(super) fn attachment(
-    res: &QueryResult,
-    columns: Columns<attachment::Entity>,
-) -> Result<attachment::Model, DbErr> {
-    use attachment::Column as C;
-    let mut r = Reader::new(res, columns);
-    Ok(attachment::Model {
-        id: r.get(C::Id)?,
-        owner_id: r.get(C::OwnerId)?,
-        filename: r.get(C::Filename)?,
-        content_type: r.get(C::ContentType)?,
-        size_bytes: r.get(C::SizeBytes)?,
-        created_at: r.get(C::CreatedAt)?,
-        deleted_at: r.get(C::DeletedAt)?,
-        deleted_by: r.get(C::DeletedBy)?,
-        deletion_id: r.get(C::DeletionId)?,
-        sha256: r.get(C::Sha256)?,
-    })
+/// One key's page sent as one row of arrays, one array per column read, all from one
+/// aggregate (so element `i` of each is row `i`); a key without rows sends NULL arrays.
+struct Arrays<'r, E> {
+    row: &'r sqlx::postgres::PgRow,
+    at: usize,
+    columns: Columns<E>,
+    /// How many rows the arrays read so far hold.
+    rows: Option<usize>,
 }
 
-/// A user row of `columns`, in the entity's order.
-pub(super) fn user(
-    res: &QueryResult,
-    columns: Columns<user::Entity>,
-) -> Result<user::Model, DbErr> {
-    use user::Column as C;
-    let mut r = Reader::new(res, columns);
-    Ok(user::Model {
-        id: r.get(C::Id)?,
-        email: r.get(C::Email)?,
-        name: r.get(C::Name)?,
-        role: r.get(C::Role)?,
-        created_at: r.get(C::CreatedAt)?,
-        updated_at: r.get(C::UpdatedAt)?,
-        deleted_at: r.get(C::DeletedAt)?,
-        deleted_by: r.get(C::DeletedBy)?,
-        deletion_id: r.get(C::DeletionId)?,
-    })
+/// An array element type PostgreSQL decodes.
+trait Element:
+    for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + sqlx::postgres::PgHasArrayType + Default
+{
 }
+
+impl<T> Element for T where
+    T: for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+        + sqlx::postgres::PgHasArrayType
+        + Default
+{
+}
+
+/// The cells of one column, row by row: a column not read gives its type's default.
+struct Cells<T>(Option<std::vec::IntoIter<T>>);
+
+impl<T: Default> Cells<T> {
+    fn next(&mut self) -> T {
+        self.0.as_mut().and_then(Iterator::next).unwrap_or_default()
+    }
+}
+
+impl<'r, E: SoftDeletable> Arrays<'r, E> {
+    fn new(res: &'r QueryResult, columns: Columns<E>) -> Result<Self, DbErr> {
+        let row = res
+            .try_as_pg_row()
+            .ok_or_else(|| DbErr::Type("arrays of rows are read from PostgreSQL only".into()))?;
+        Ok(Arrays {
+            row,
+            at: 0,
+            columns,
+            rows: None,
+        })
+    }
+
+    fn get<T: Element>(&mut self, column: E::Column) -> Result<Cells<T>, DbErr> {
+        if !self.columns.has(column) {
+            return Ok(Cells(None));
+        }
+        let name = column.as_str();
+        let at = self.at;
+        self.at += 1;
+        let placed = self.row.columns().get(at).is_some_and(|c| c.name() == name);
+        let cells: Option<Vec<T>> = if placed {
+            self.row.try_get(at)
+        } else {
+            self.row.try_get(name)
+        }
+        .map_err(|e| DbErr::Type(format!("column `{name}`: {e}")))?;
+        let cells = cells.unwrap_or_default();
+        match self.rows {
+            Some(rows) if rows != cells.len() => {
+                return Err(DbErr::Type(format!(
+                    "column `{name}` holds {} rows, the columns before it {rows}",
+                    cells.len()
+                )));
+            }
+            _ => self.rows = Some(cells.len()),
+        }
+        Ok(Cells(Some(cells.into_iter())))
+    }
+}
+
+/// The row decoder (a model of the columns a read took, in the entity's order) and the
+/// array decoder ([`Arrays`]: the models of one key's page, appended to `into`) of an
+/// entity, from one list of its fields and columns.
+macro_rules! decoders {
+    ($entity:ident, $rows:ident, $arrays:ident, { $($field:ident: $column:ident),* $(,)? }) => {
+        #[doc = concat!("A row of `", stringify!($entity), "` of `columns`, in the entity's order.")]
+        pub(super) fn $rows(
+            res: &QueryResult,
+            columns: Columns<$entity::Entity>,
+        ) -> Result<$entity::Model, DbErr> {
+            let mut r = Reader::new(res, columns);
+            Ok($entity::Model {
+                $($field: r.get($entity::Column::$column)?,)*
+            })
+        }
+
+        #[doc = concat!("One key's page of `", stringify!($entity), "` as arrays of `columns`, appended to `into`.")]
+        pub(super) fn $arrays(
+            res: &QueryResult,
+            columns: Columns<$entity::Entity>,
+            into: &mut Vec<$entity::Model>,
+        ) -> Result<(), DbErr> {
+            let mut r = Arrays::new(res, columns)?;
+            $(let mut $field = r.get($entity::Column::$column)?;)*
+            let rows = r.rows.unwrap_or(0);
+            into.reserve(rows);
+            for _ in 0..rows {
+                into.push($entity::Model {
+                    $($field: $field.next(),)*
+                });
+            }
+            Ok(())
+        }
+    };
+}
+
+decoders!(attachment, attachment, attachment_arrays, {
+    id: Id,
+    owner_id: OwnerId,
+    filename: Filename,
+    content_type: ContentType,
+    size_bytes: SizeBytes,
+    created_at: CreatedAt,
+    deleted_at: DeletedAt,
+    deleted_by: DeletedBy,
+    deletion_id: DeletionId,
+    sha256: Sha256,
+});
+
+decoders!(user, user, user_arrays, {
+    id: Id,
+    email: Email,
+    name: Name,
+    role: Role,
+    created_at: CreatedAt,
+    updated_at: UpdatedAt,
+    deleted_at: DeletedAt,
+    deleted_by: DeletedBy,
+    deletion_id: DeletionId,
+});
 
 #[cfg(test)]
 mod tests {

@@ -67,6 +67,13 @@ pub trait SoftDeletable: EntityTrait {
     /// A row of a `SELECT` of `columns`, read by position (`decode.rs`); the columns not
     /// read hold their type's default.
     fn decode(res: &QueryResult, columns: Columns<Self>) -> Result<Self::Model, DbErr>;
+    /// One key's page sent by PostgreSQL as one row of arrays of `columns` (`decode.rs`),
+    /// appended to `into`.
+    fn decode_arrays(
+        res: &QueryResult,
+        columns: Columns<Self>,
+        into: &mut Vec<Self::Model>,
+    ) -> Result<(), DbErr>;
     /// The blob (SHA-256) whose bytes a row holds in the object store, if any.
     fn blob_of(_model: &Self::Model) -> Option<String> {
         None
@@ -84,7 +91,7 @@ pub trait SoftDeletable: EntityTrait {
 /// Implements [`SoftDeletable`] for an entity module whose table has the soft-delete columns
 /// (`id`, `deleted_at`, `deleted_by`, `deletion_id`).
 macro_rules! soft_deletable {
-    ($module:ident, $kind:expr, $decode:path $(, blob = $blob:ident)?) => {
+    ($module:ident, $kind:expr, $decode:path, $decode_arrays:path $(, blob = $blob:ident)?) => {
         impl SoftDeletable for $module::Entity {
             const KIND: EntityKind = $kind;
             fn id_column() -> $module::Column {
@@ -114,6 +121,13 @@ macro_rules! soft_deletable {
             fn decode(res: &QueryResult, columns: Columns<Self>) -> Result<$module::Model, DbErr> {
                 $decode(res, columns)
             }
+            fn decode_arrays(
+                res: &QueryResult,
+                columns: Columns<Self>,
+                into: &mut Vec<$module::Model>,
+            ) -> Result<(), DbErr> {
+                $decode_arrays(res, columns, into)
+            }
             $(
                 fn blob_of(model: &$module::Model) -> Option<String> {
                     model.$blob.clone()
@@ -123,10 +137,16 @@ macro_rules! soft_deletable {
     };
 }
 
-soft_deletable!(user, EntityKind::User, super::decode::user);
+soft_deletable!(
+    user,
+    EntityKind::User,
+    super::decode::user,
+    super::decode::user_arrays
+);
 soft_deletable!(
     attachment,
     EntityKind::Attachment,
     super::decode::attachment,
+    super::decode::attachment_arrays,
     blob = sha256
 );
