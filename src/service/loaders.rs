@@ -188,7 +188,7 @@ impl Loader<OwnerPage> for Batch {
             HashMap::with_capacity(uses.len());
         for (shape, (owners, columns)) in shapes {
             let (scope, page) = shape;
-            let mut found = Scoped::<attachment::Entity>::new(scope)
+            let found = Scoped::<attachment::Entity>::new(scope)
                 .first_rows_per(
                     &self.db,
                     attachment::Column::OwnerId,
@@ -198,20 +198,16 @@ impl Loader<OwnerPage> for Batch {
                     columns,
                 )
                 .await?;
-            // Rows come owner by owner: each owner's run is split off the end into a vector
-            // of its own size, with one (hashed) lookup per run, not per row.
-            while let Some(last) = found.last() {
-                let owner = last.owner_id;
-                let start = found
-                    .iter()
-                    .rposition(|row| row.owner_id != owner)
-                    .map_or(0, |i| i + 1);
-                let run = found.split_off(start);
+            // One vector per owner: kept as it is, with one (hashed) lookup per owner.
+            for rows in found {
+                let Some(owner) = rows.first().map(|row| row.owner_id) else {
+                    continue;
+                };
                 let into = runs.entry((shape, owner)).or_default();
                 if into.is_empty() {
-                    *into = run;
+                    *into = rows;
                 } else {
-                    into.extend(run);
+                    into.extend(rows);
                 }
             }
         }

@@ -262,8 +262,8 @@ impl<'r, E: SoftDeletable> Arrays<'r, E> {
 }
 
 /// The row decoder (a model of the columns a read took, in the entity's order) and the
-/// array decoder ([`Arrays`]: the models of one key's page, appended to `into`) of an
-/// entity, from one list of its fields and columns.
+/// array decoder ([`Arrays`]: the models of one key's page) of an entity, from one list of
+/// its fields and columns.
 macro_rules! decoders {
     ($entity:ident, $rows:ident, $arrays:ident, { $($field:ident: $column:ident),* $(,)? }) => {
         #[doc = concat!("A row of `", stringify!($entity), "` of `columns`, in the entity's order.")]
@@ -277,22 +277,21 @@ macro_rules! decoders {
             })
         }
 
-        #[doc = concat!("One key's page of `", stringify!($entity), "` as arrays of `columns`, appended to `into`.")]
+        #[doc = concat!("One key's page of `", stringify!($entity), "` sent as arrays of `columns`: its rows.")]
         pub(super) fn $arrays(
             res: &QueryResult,
             columns: Columns<$entity::Entity>,
-            into: &mut Vec<$entity::Model>,
-        ) -> Result<(), DbErr> {
+        ) -> Result<Vec<$entity::Model>, DbErr> {
             let mut r = Arrays::new(res, columns)?;
             $(let mut $field = r.get($entity::Column::$column)?;)*
             let rows = r.rows.unwrap_or(0);
-            into.reserve(rows);
+            let mut page = Vec::with_capacity(rows);
             for _ in 0..rows {
-                into.push($entity::Model {
+                page.push($entity::Model {
                     $($field: $field.next(),)*
                 });
             }
-            Ok(())
+            Ok(page)
         }
     };
 }

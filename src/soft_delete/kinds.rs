@@ -67,13 +67,9 @@ pub trait SoftDeletable: EntityTrait {
     /// A row of a `SELECT` of `columns`, read by position (`decode.rs`); the columns not
     /// read hold their type's default.
     fn decode(res: &QueryResult, columns: Columns<Self>) -> Result<Self::Model, DbErr>;
-    /// One key's page sent by PostgreSQL as one row of arrays of `columns` (`decode.rs`),
-    /// appended to `into`.
-    fn decode_arrays(
-        res: &QueryResult,
-        columns: Columns<Self>,
-        into: &mut Vec<Self::Model>,
-    ) -> Result<(), DbErr>;
+    /// The rows of one key's page, sent by PostgreSQL as one row of arrays of `columns`
+    /// (`decode.rs`).
+    fn decode_arrays(res: &QueryResult, columns: Columns<Self>) -> Result<Vec<Self::Model>, DbErr>;
     /// The blob (SHA-256) whose bytes a row holds in the object store, if any.
     fn blob_of(_model: &Self::Model) -> Option<String> {
         None
@@ -124,9 +120,8 @@ macro_rules! soft_deletable {
             fn decode_arrays(
                 res: &QueryResult,
                 columns: Columns<Self>,
-                into: &mut Vec<$module::Model>,
-            ) -> Result<(), DbErr> {
-                $decode_arrays(res, columns, into)
+            ) -> Result<Vec<$module::Model>, DbErr> {
+                $decode_arrays(res, columns)
             }
             $(
                 fn blob_of(model: &$module::Model) -> Option<String> {

@@ -191,8 +191,9 @@ where
     /// page of ten children each); SQLite, which has no `LATERAL`, a `UNION ALL` of one read
     /// per key.
     ///
-    /// Only `columns` are read (with the id and `column`, always): the others hold their
-    /// type's default in the models, for the caller to leave alone.
+    /// The pages come one vector per key that has rows, in no particular order. Only
+    /// `columns` are read (with the id and `column`, always): the others hold their type's
+    /// default in the models, for the caller to leave alone.
     pub async fn first_rows_per(
         mut self,
         h: &impl Handle,
@@ -201,13 +202,13 @@ where
         first: u64,
         after: Option<i64>,
         columns: Columns<E>,
-    ) -> Result<Vec<E::Model>, DbErr> {
+    ) -> Result<Vec<Vec<E::Model>>, DbErr> {
         let columns = columns.with(E::id_column()).with(column);
         if !columns.is_all() {
             self.select = self.select.select_only().columns(columns.iter());
         }
         let backend = exec(h).get_database_backend();
-        let mut rows = Vec::new();
+        let mut pages = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             // The statements are the scoped selects built above.
             if backend == DbBackend::Postgres {
@@ -216,20 +217,34 @@ where
                     continue;
                 };
                 for page in exec(h).query_all_raw(statement).await? {
-                    E::decode_arrays(&page, columns, &mut rows)?;
+                    let page = E::decode_arrays(&page, columns)?;
+                    if !page.is_empty() {
+                        pages.push(page);
+                    }
                 }
             } else {
                 let Some(statement) = self.union_pages(backend, column, chunk, first, after) else {
                     continue;
                 };
                 let found = exec(h).query_all_raw(statement).await?;
-                rows.reserve(found.len());
+                // One branch per key, one after another: a key's rows are one run.
+                let mut run: Vec<E::Model> = Vec::new();
+                let mut run_key = None;
                 for row in &found {
-                    rows.push(E::decode(row, columns)?);
+                    let row = E::decode(row, columns)?;
+                    let key = sea_orm::ModelTrait::get(&row, column);
+                    if run_key.as_ref() != Some(&key) && !run.is_empty() {
+                        pages.push(std::mem::take(&mut run));
+                    }
+                    run_key = Some(key);
+                    run.push(row);
+                }
+                if !run.is_empty() {
+                    pages.push(run);
                 }
             }
         }
-        Ok(rows)
+        Ok(pages)
     }
 
     /// The scoped read of one key's page, the key being `key_expr`.
