@@ -21,15 +21,22 @@ use crate::service::{Listing, PageRequest};
 use crate::soft_delete::{self, Columns, Db, Scope, Scoped};
 
 /// The request's loaders, with a cache that lives as long as the request.
-pub type Loaders = DataLoader<Batch, HashMapCache>;
+pub type Loaders = DataLoader<Batch, HashMapCache<Hasher>>;
+
+/// The hasher of the loaders' own maps, all keyed by row ids: foldhash, a fraction of the
+/// standard SipHash's cost (a response of 50 users hashes a few hundred keys).
+type Hasher = foldhash::fast::RandomState;
+
+/// A map of the loaders' own.
+type Map<K, V> = HashMap<K, V, Hasher>;
 
 /// Builds the loaders of one request.
 pub fn for_request(db: Db) -> Loaders {
     let batch = Batch {
         db,
-        pages: Mutex::new(HashMap::new()),
+        pages: Mutex::new(Map::default()),
     };
-    DataLoader::with_cache(batch, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(batch, tokio::spawn, HashMapCache::<Hasher>::new())
 }
 
 /// Loads `keys` in one batch into the request's cache, so the children that ask for them
@@ -47,7 +54,7 @@ pub struct Batch {
     db: Db,
     /// Owners' pages of attachments read ahead by [`read_pages`], each with how many
     /// selections will take it: handed over, not cloned out of a cache.
-    pages: Mutex<HashMap<OwnerPage, (Listing<attachment::Model>, usize)>>,
+    pages: Mutex<Map<OwnerPage, (Listing<attachment::Model>, usize)>>,
 }
 
 /// Reads the pages `keys` name in one batch and keeps them for [`owner_page`], once per
@@ -109,8 +116,8 @@ pub struct AttachmentCount(pub i64, pub Scope);
 pub struct DeletionKey(pub i64);
 
 /// Groups keys by scope: one query per scope present.
-fn by_scope<K: Copy>(keys: &[K], split: impl Fn(K) -> (i64, Scope)) -> HashMap<Scope, Vec<i64>> {
-    let mut groups: HashMap<Scope, Vec<i64>> = HashMap::new();
+fn by_scope<K: Copy>(keys: &[K], split: impl Fn(K) -> (i64, Scope)) -> Map<Scope, Vec<i64>> {
+    let mut groups: Map<Scope, Vec<i64>> = Map::default();
     for key in keys {
         let (id, scope) = split(*key);
         groups.entry(scope).or_default().push(id);
@@ -168,10 +175,11 @@ impl Loader<OwnerPage> for Batch {
         // One statement per page shape (scope, page), usually one for the response, reading
         // the columns that any key of the shape asks for.
         type Shape = (Scope, PageRequest);
-        let mut shapes: HashMap<Shape, (Vec<i64>, Columns<attachment::Entity>)> = HashMap::new();
+        let mut shapes: Map<Shape, (Vec<i64>, Columns<attachment::Entity>)> = Map::default();
         // How many keys take each owner's page (the same page with other columns is another
         // key): the last one takes the rows, the others a copy.
-        let mut uses: HashMap<(Shape, i64), usize> = HashMap::with_capacity(keys.len());
+        let mut uses: Map<(Shape, i64), usize> =
+            Map::with_capacity_and_hasher(keys.len(), Hasher::default());
         for key in keys {
             let shape = (key.scope, key.page);
             let (owners, columns) = shapes
@@ -184,8 +192,8 @@ impl Loader<OwnerPage> for Batch {
             }
             *n += 1;
         }
-        let mut runs: HashMap<(Shape, i64), Vec<attachment::Model>> =
-            HashMap::with_capacity(uses.len());
+        let mut runs: Map<(Shape, i64), Vec<attachment::Model>> =
+            Map::with_capacity_and_hasher(uses.len(), Hasher::default());
         for (shape, (owners, columns)) in shapes {
             let (scope, page) = shape;
             let found = Scoped::<attachment::Entity>::new(scope)
