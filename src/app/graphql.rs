@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::roots::RootLookups;
-use crate::graphql::{RequestAuth, loaders};
+use crate::graphql::{RequestAuth, ResolveByField, loaders};
 use crate::graphql_http::{self, Incoming, MediaType, Outcome, Refusal};
 
 /// Executes one GraphQL request as the viewer its bearer token names, speaking GraphQL over
@@ -97,10 +97,13 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
     // APQ: a document sent with its hash is kept once the schema has accepted it.
     let register = register.map(|hash| (hash, request.query.clone()));
     let loaders = loaders::for_request(state.db.clone());
-    let request = request
+    let mut request = request
         .data(auth)
         .data(loaders)
         .data(RootLookups::default());
+    if graphql_http::repeats_object_keys(&mut request) {
+        request = request.data(ResolveByField);
+    }
     let response = state.schema.execute(request).await;
     match graphql_http::classify(response) {
         Outcome::Executed(response) => {

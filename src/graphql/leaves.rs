@@ -46,6 +46,12 @@ pub trait Leaves: OutputType {
 /// A list field's value: `[T!]!` in the schema, resolved in one pass when it can be.
 pub struct LeafList<'a, T>(pub &'a [T]);
 
+/// In a request's data: resolve every list field by field. Set when the document asks for
+/// one response key twice with a selection under it: async-graphql resolves each and
+/// merges the objects and lists they give, and a spliced list would not be merged (one of
+/// the two selections would be lost). `graphql_http::repeats_object_keys` decides.
+pub struct ResolveByField;
+
 /// What a selection asks of each object: its response keys with the field each names.
 enum Ask<'a> {
     Field(&'a str),
@@ -139,7 +145,8 @@ impl<T: Leaves> OutputType for LeafList<'_, T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if let Some(keys) = plan(ctx)
+        if ctx.data_opt::<ResolveByField>().is_none()
+            && let Some(keys) = plan(ctx)
             && let Some(text) = render(self.0, &keys)
         {
             return Ok(json::spliced(text));

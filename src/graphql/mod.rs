@@ -8,6 +8,7 @@ mod attachment;
 mod connection;
 mod deletion;
 mod leaves;
+pub use leaves::ResolveByField;
 mod lifecycle;
 pub mod limits;
 pub use crate::service::loaders;

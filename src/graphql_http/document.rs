@@ -6,7 +6,8 @@ use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition, OperationType,
+    Selection, SelectionSet,
 };
 use async_graphql::{ServerError, Value};
 
@@ -173,6 +174,65 @@ pub fn is_mutation(request: &mut async_graphql::Request) -> bool {
                     .any(|(_, operation)| operation.node.ty == OperationType::Mutation)
         }
     }
+}
+
+/// Whether some selection set of the document asks for one response key twice with a
+/// selection under it (`{ a { x } a { y } }`, also through fragments): async-graphql resolves
+/// each and merges the results, which a spliced list of leaves (`graphql/leaves.rs`) cannot
+/// take part in, so such a request resolves its lists field by field.
+pub fn repeats_object_keys(request: &mut async_graphql::Request) -> bool {
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let fragments = &document.fragments;
+    let mut sets: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .collect();
+    sets.extend(fragments.values().map(|f| &f.node.selection_set.node));
+    sets.into_iter().any(|set| repeats_in(set, fragments))
+}
+
+/// [`repeats_object_keys`] for one selection set and those under it.
+fn repeats_in(
+    set: &SelectionSet,
+    fragments: &std::collections::HashMap<
+        async_graphql::Name,
+        async_graphql::Positioned<FragmentDefinition>,
+    >,
+) -> bool {
+    // The set's fields with fragments flattened, as execution collects them; a fragment
+    // spread twice counts twice (and a cycle, which validation refuses, stops at the depth).
+    let mut keys: Vec<&str> = Vec::new();
+    let mut pending: Vec<(&SelectionSet, usize)> = vec![(set, 0)];
+    while let Some((set, depth)) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    if field.selection_set.node.items.is_empty() {
+                        continue;
+                    }
+                    let key = field.response_key().node.as_str();
+                    if keys.contains(&key) || repeats_in(&field.selection_set.node, fragments) {
+                        return true;
+                    }
+                    keys.push(key);
+                }
+                Selection::InlineFragment(inline) if depth < 64 => {
+                    pending.push((&inline.node.selection_set.node, depth + 1));
+                }
+                Selection::FragmentSpread(spread) if depth < 64 => {
+                    if let Some(fragment) = fragments.get(&spread.node.fragment_name.node) {
+                        pending.push((&fragment.node.selection_set.node, depth + 1));
+                    }
+                }
+                _ => return true,
+            }
+        }
+    }
+    false
 }
 
 /// The operation a request names, or its only one.

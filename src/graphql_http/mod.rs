@@ -39,7 +39,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use response::{Refused, body_response};
 
-pub use document::{ParsedDocuments, check_required_variables, is_mutation, parse_document};
+pub use document::{
+    ParsedDocuments, check_required_variables, is_mutation, parse_document, repeats_object_keys,
+};
 pub use multipart::drain;
 pub use negotiate::negotiate;
 pub use persisted::{DocumentHash, PersistedQueries, document_hash};

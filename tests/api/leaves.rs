@@ -11,6 +11,7 @@ on_both_backends!(
     attachment_leaves_answer_as_their_resolvers,
     user_leaves_answer_as_their_resolvers,
     a_field_that_is_not_a_leaf_sends_the_list_down_the_usual_path,
+    a_key_asked_twice_keeps_both_selections,
 );
 
 /// The body of `query` with `selection` as `nodes`'s selection, asked as is (one pass) and
@@ -152,4 +153,54 @@ async fn same_both_ways_allowing_errors(app: &TestApp, token: &str, query: &str)
     };
     assert_eq!(paths(&a), paths(&b));
     a
+}
+
+/// GraphQL merges fields asked twice under one response key (`nodes { id } nodes {
+/// filename }`): every spelling below answers as the one selection with both fields.
+async fn a_key_asked_twice_keeps_both_selections(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    app.attachment(&ada, "a.txt").await;
+    app.attachment(&ada, "b.txt").await;
+    let token = ada.token.clone();
+
+    let merged = app
+        .graphql_text(
+            Some(&token),
+            "{ me { attachments { nodes { id filename } } } }",
+            json!({}),
+        )
+        .await;
+    let merged: Value = serde_json::from_str(&merged).unwrap();
+    assert_ok(&merged);
+    assert_eq!(
+        data(&merged)["me"]["attachments"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    for query in [
+        "{ me { attachments { nodes { id } nodes { filename } } } }",
+        "{ me { attachments { nodes { id } } attachments { nodes { filename } } } }",
+        "{ me { attachments { nodes { id } ... on AttachmentConnection { nodes { filename } } } } }",
+        "{ me { attachments { ...I ...F } } } fragment I on AttachmentConnection { nodes { id } } fragment F on AttachmentConnection { nodes { filename } }",
+        "{ me { ... on User { attachments { nodes { id } } } attachments { nodes { filename } } } }",
+    ] {
+        let body = app.graphql(Some(&token), query, json!({})).await;
+        assert_ok(&body);
+        assert_eq!(data(&body), data(&merged), "{query}");
+    }
+    // Under distinct keys nothing merges, and each list is still one pass of its own.
+    let body = app
+        .graphql(
+            Some(&token),
+            "{ me { a: attachments { nodes { id } } b: attachments { nodes { filename } } } }",
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    let me = &data(&body)["me"];
+    assert_eq!(me["a"]["nodes"][0].as_object().unwrap().len(), 1, "{body}");
+    assert_eq!(me["b"]["nodes"][1]["filename"], json!("b.txt"), "{body}");
 }
