@@ -65,15 +65,6 @@ impl Attachment {
             column.as_str()
         )))
     }
-
-    /// Whether the row holds what field `name` reads.
-    fn holds(&self, name: &str) -> bool {
-        match column_of(name) {
-            Reads::Column(column) => self.columns.has(column),
-            Reads::Nothing => true,
-            Reads::Unknown => self.columns.is_all(),
-        }
-    }
 }
 
 /// What a field of `Attachment` reads beyond the id and the owner.
@@ -145,22 +136,21 @@ impl From<InScope<attachment::Model>> for Attachment {
 }
 
 impl Leaves for Attachment {
+    /// Each arm checks its own column (not `column_of`'s table, which decided what to
+    /// read), so a wrong entry there is an error, never a default written as a value.
     fn leaf(&self, name: &str) -> Option<Value> {
-        if !self.holds(name) {
-            return None;
-        }
-        let row = &self.row;
+        let (row, has) = (&self.row, |column| self.columns.has(column));
         Some(match name {
             "id" => Value::String(ids::encode(Kind::Attachment, row.id)),
-            "filename" => Value::String(row.filename.clone()),
-            "contentType" => Value::String(row.content_type.clone()),
-            "sizeBytes" => Value::from(row.size_bytes),
-            "sha256" => row
+            "filename" if has(C::Filename) => Value::String(row.filename.clone()),
+            "contentType" if has(C::ContentType) => Value::String(row.content_type.clone()),
+            "sizeBytes" if has(C::SizeBytes) => Value::from(row.size_bytes),
+            "sha256" if has(C::Sha256) => row
                 .sha256
                 .as_ref()
                 .map_or(Value::Null, |s| Value::String(s.clone())),
-            "createdAt" => row.created_at.to_value(),
-            "deletedAt" => row
+            "createdAt" if has(C::CreatedAt) => row.created_at.to_value(),
+            "deletedAt" if has(C::DeletedAt) => row
                 .deleted_at
                 .as_ref()
                 .map_or(Value::Null, ScalarType::to_value),
@@ -170,18 +160,15 @@ impl Leaves for Attachment {
 
     /// The yardstick's fields, written without a `Value` or a `String` between.
     fn write_leaf(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        if !self.holds(name) {
-            return false;
-        }
-        let row = &self.row;
+        let (row, has) = (&self.row, |column| self.columns.has(column));
         match name {
             "id" => {
                 out.push(b'"');
                 ids::encode_into(Kind::Attachment, row.id, out);
                 out.push(b'"');
             }
-            "filename" => return json::write_str(&row.filename, out).is_ok(),
-            "sizeBytes" => {
+            "filename" if has(C::Filename) => return json::write_str(&row.filename, out).is_ok(),
+            "sizeBytes" if has(C::SizeBytes) => {
                 out.extend_from_slice(itoa::Buffer::new().format(row.size_bytes).as_bytes())
             }
             _ => match self.leaf(name) {

@@ -49,8 +49,9 @@ impl<E: SoftDeletable> Columns<E> {
         }
     }
 
+    /// A column's bit. An entity has at most 32 columns (a unit test checks ours).
     fn bit(column: E::Column) -> u32 {
-        1 << E::position(column)
+        1u32.checked_shl(E::position(column)).unwrap_or(0)
     }
 
     /// Every column.
@@ -289,7 +290,8 @@ fn binary_array<T: Element>(bytes: &[u8]) -> Result<Option<Vec<T>>, String> {
         return Ok(None);
     }
     match dimensions {
-        0 => return Ok(Some(Vec::new())),
+        0 if r.is_empty() => return Ok(Some(Vec::new())),
+        0 => return Err("bytes after an empty array".into()),
         1 => {}
         _ => return Ok(None),
     }
@@ -301,7 +303,8 @@ fn binary_array<T: Element>(bytes: &[u8]) -> Result<Option<Vec<T>>, String> {
     for _ in 0..len {
         let size = i32::from_be_bytes(take(&mut r)?);
         let cell = match usize::try_from(size) {
-            Err(_) => None,
+            Err(_) if size == -1 => None,
+            Err(_) => return Err(format!("an element of length {size}")),
             Ok(size) => {
                 let (cell, rest) = r.split_at_checked(size).ok_or("array cut short")?;
                 r = rest;
@@ -483,6 +486,9 @@ mod tests {
         for (i, c) in user::Column::iter().enumerate() {
             assert_eq!(user::Entity::position(c) as usize, i, "{}", c.as_str());
         }
+        // One bit a column in a `u32`.
+        assert!(attachment::Column::iter().count() <= 32);
+        assert!(user::Column::iter().count() <= 32);
         use attachment::Column as C;
         let some = Columns::<attachment::Entity>::id()
             .with(C::SizeBytes)
@@ -575,5 +581,19 @@ mod tests {
         let mut negative = array(INT8, &[]);
         negative[12..16].copy_from_slice(&(-5i32).to_be_bytes());
         assert!(binary_array::<i64>(&negative).is_err());
+        let mut odd_null = array(INT8, &[None]);
+        odd_null[20..24].copy_from_slice(&(-2i32).to_be_bytes());
+        assert!(binary_array::<Option<i64>>(&odd_null).is_err());
+        let mut padded_empty = empty.clone();
+        padded_empty.push(0);
+        assert!(binary_array::<i64>(&padded_empty).is_err());
+        let nulls = array(TIMESTAMPTZ, &[None, Some(&0i64.to_be_bytes())]);
+        let epoch = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            binary_array::<Option<DateTimeUtc>>(&nulls),
+            Ok(Some(vec![None, Some(epoch)]))
+        );
     }
 }

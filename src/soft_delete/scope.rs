@@ -191,7 +191,9 @@ where
     /// page of ten children each); SQLite, which has no `LATERAL`, a `UNION ALL` of one read
     /// per key.
     ///
-    /// The pages come one vector per key that has rows, in no particular order. Only
+    /// The pages come one vector per key that has rows, in no particular order, and a
+    /// page's rows in no promised order either (PostgreSQL's `array_agg` keeps the page's in
+    /// practice, not by contract): callers sort them. Only
     /// `columns` are read (with the id and `column`, always): the others hold their type's
     /// default in the models, for the caller to leave alone.
     pub async fn first_rows_per(
@@ -272,7 +274,8 @@ where
     /// PostgreSQL: `SELECT p.* FROM (VALUES ($n), …) AS k(key) CROSS JOIN LATERAL (SELECT
     /// array_agg(q.c1) AS c1, … FROM (the scoped page of k.key) AS q) AS p`: one small read
     /// built once, whatever the number of keys, one row of arrays per key. The arrays come
-    /// from one aggregate over the same rows, so element `i` of each is row `i`.
+    /// from one aggregate over the same rows, so element `i` of each is row `i` (no
+    /// aggregate here may get an `ORDER BY`, `DISTINCT` or `FILTER` of its own).
     fn lateral_pages(
         &self,
         column: E::Column,
