@@ -93,7 +93,8 @@ fn column_of(name: &str) -> Reads {
 
 /// The columns a selection of an attachment connection (`nodes`, `edges { node }`) reads:
 /// the id and the owner, and each field's column. Fragments count whatever their type
-/// condition and `@skip` is not read, so the set may be larger than needed, never smaller;
+/// condition, so the set may be larger than needed, never smaller; fields that `@skip` or
+/// `@include` leave out are gone from the document before execution, here as there;
 /// anything this does not know reads every column.
 pub(crate) fn columns_for(connection: &SelectionField<'_>) -> Columns<attachment::Entity> {
     let mut columns = Columns::id().with(C::OwnerId);
@@ -494,5 +495,123 @@ mod tests {
             assert!(!matches!(column_of(name), Reads::Unknown), "{name}");
         }
         assert!(fields >= 9, "{body}");
+    }
+
+    /// A selection reads the id, the owner and its fields' columns, and nothing else; a
+    /// field the table does not know reads every column; fragments and edges count.
+    #[tokio::test]
+    async fn a_selection_reads_only_its_columns() {
+        let base = || Columns::<attachment::Entity>::id().with(C::OwnerId);
+        let cases = [
+            (
+                "{ probe { nodes { id filename sizeBytes } } }",
+                base().with(C::Filename).with(C::SizeBytes),
+            ),
+            (
+                "{ probe { totalCount pageInfo { hasNextPage } nodes { __typename id owner } } }",
+                base(),
+            ),
+            (
+                "{ probe { edges { cursor node { sha256 } } } }",
+                base().with(C::Sha256),
+            ),
+            (
+                "{ probe { nodes { ... on Node { createdAt } ...F } } } fragment F on Node { deletedAt deletion }",
+                base()
+                    .with(C::CreatedAt)
+                    .with(C::DeletedAt)
+                    .with(C::DeletionId),
+            ),
+            (
+                "{ probe { ...C } } fragment C on Connection { nodes { contentType } }",
+                base().with(C::ContentType),
+            ),
+            // async-graphql drops skipped fields before execution, so they read nothing.
+            ("{ probe { nodes { filename @skip(if: true) } } }", base()),
+            (
+                "{ probe { nodes { filename @include(if: true) } } }",
+                base().with(C::Filename),
+            ),
+            ("{ probe { nodes { id unknownField } } }", Columns::all()),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(probe::columns(query).await, vec![expected], "{query}");
+        }
+        // Two selections of one field under other keys: each its own columns.
+        assert_eq!(
+            probe::columns("{ a: probe { nodes { filename } } b: probe { nodes { sha256 } } }")
+                .await,
+            vec![base().with(C::Filename), base().with(C::Sha256)]
+        );
+    }
+
+    /// A schema whose `probe` field has the shape of an attachment connection and records
+    /// the columns [`columns_for`] reads for its selection.
+    mod probe {
+        use std::sync::{Arc, Mutex};
+
+        use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+
+        use super::super::columns_for;
+        use crate::entity::attachment;
+        use crate::soft_delete::Columns;
+
+        #[derive(SimpleObject, Default)]
+        pub struct Node {
+            id: i32,
+            filename: i32,
+            content_type: i32,
+            size_bytes: i32,
+            sha256: i32,
+            created_at: i32,
+            deleted_at: i32,
+            deletion: i32,
+            owner: i32,
+            unknown_field: i32,
+        }
+
+        #[derive(SimpleObject, Default)]
+        pub struct Edge {
+            cursor: i32,
+            node: Node,
+        }
+
+        #[derive(SimpleObject, Default)]
+        pub struct Info {
+            has_next_page: bool,
+        }
+
+        #[derive(SimpleObject, Default)]
+        pub struct Connection {
+            nodes: Vec<Node>,
+            edges: Vec<Edge>,
+            page_info: Info,
+            total_count: i32,
+        }
+
+        type Seen = Mutex<Vec<Columns<attachment::Entity>>>;
+
+        pub struct Query;
+
+        #[Object]
+        impl Query {
+            async fn probe(&self, ctx: &async_graphql::Context<'_>) -> Connection {
+                let seen = ctx.data_unchecked::<Arc<Seen>>();
+                seen.lock().unwrap().push(columns_for(&ctx.field()));
+                Connection::default()
+            }
+        }
+
+        /// The columns read for each `probe` of `query`.
+        pub async fn columns(query: &str) -> Vec<Columns<attachment::Entity>> {
+            let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+            let seen: Arc<Seen> = Arc::default();
+            let response = schema
+                .execute(async_graphql::Request::new(query).data(seen.clone()))
+                .await;
+            assert!(response.errors.is_empty(), "{query}: {:?}", response.errors);
+            let seen = seen.lock().unwrap();
+            seen.clone()
+        }
     }
 }

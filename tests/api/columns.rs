@@ -139,8 +139,8 @@ async fn every_selection_of_a_users_attachments_answers_as_a_whole_row(backend: 
         }
     }
 
-    // A field skipped by a directive, or included by a variable, is read all the same: the
-    // page answers exactly as a whole row would.
+    // A field skipped by a directive is gone before execution (its column is not read); one
+    // included through a variable is read: the page answers exactly as a whole row would.
     let query = "query($with: Boolean!) { users(includeDeleted: true) { nodes { attachments(includeDeleted: true) { nodes { id filename @skip(if: true) sha256 @include(if: $with) } } } } }";
     let expected = whole_rows(&app, "id sha256").await;
     let body = app
