@@ -206,16 +206,10 @@ impl Loader<OwnerPage> for Batch {
                     columns,
                 )
                 .await?;
-            // One vector per owner: kept as it is, with one (hashed) lookup per owner.
+            // One vector per owner (each owner is read once per shape): kept as it is.
             for rows in found {
-                let Some(owner) = rows.first().map(|row| row.owner_id) else {
-                    continue;
-                };
-                let into = runs.entry((shape, owner)).or_default();
-                if into.is_empty() {
-                    *into = rows;
-                } else {
-                    into.extend(rows);
+                if let Some(owner) = rows.first().map(|row| row.owner_id) {
+                    runs.insert((shape, owner), rows);
                 }
             }
         }

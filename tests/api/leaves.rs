@@ -164,14 +164,8 @@ async fn a_key_asked_twice_keeps_both_selections(backend: Backend) {
     app.attachment(&ada, "b.txt").await;
     let token = ada.token.clone();
 
-    let merged = app
-        .graphql_text(
-            Some(&token),
-            "{ me { attachments { nodes { id filename } } } }",
-            json!({}),
-        )
-        .await;
-    let merged: Value = serde_json::from_str(&merged).unwrap();
+    let merged = "{ me { attachments { nodes { id filename } } } }";
+    let merged = app.graphql(Some(&token), merged, json!({})).await;
     assert_ok(&merged);
     assert_eq!(
         data(&merged)["me"]["attachments"]["nodes"]
