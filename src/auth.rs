@@ -215,18 +215,24 @@ impl Tokens {
             .is_some_and(|kid| kid != self.kid)
     }
 
+    /// The user a header's token was signed for, if it is one of ours and unexpired: the
+    /// signature alone, nothing read. For counting a user's requests before any work is done
+    /// for them; [`Tokens::authenticate`] decides who is signed in.
+    pub fn claimed_user(&self, header: Option<&str>) -> Option<i64> {
+        let token = bearer_token(header?)?;
+        let claims = self.verify(token.trim()).ok()?;
+        ids::decode(Kind::User, &claims.sub).ok()
+    }
+
     /// Who an `Authorization` header value speaks for: a signed-in viewer, checked against
     /// the live users, or the holder of an undo credential.
     pub async fn authenticate(&self, h: &impl Handle, header: Option<&str>) -> Result<Bearer> {
         let header = header.ok_or_else(|| {
             Error::Unauthenticated("sign in: send an Authorization: Bearer <token> header".into())
         })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                Error::Unauthenticated("the Authorization header must be 'Bearer <token>'".into())
-            })?;
+        let token = bearer_token(header).ok_or_else(|| {
+            Error::Unauthenticated("the Authorization header must be 'Bearer <token>'".into())
+        })?;
         let claims = self.verify(token.trim())?;
         let invalid = || Error::Unauthenticated("the token is not valid".into());
         let user_id = ids::decode(Kind::User, &claims.sub).map_err(|_| invalid())?;
@@ -248,6 +254,13 @@ impl Tokens {
         })?;
         Ok(Bearer::Viewer(Viewer { id: user.id, role }))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+fn bearer_token(header: &str) -> Option<&str> {
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
 }
 
 /// A fresh random secret, hex-encoded (32 bytes).

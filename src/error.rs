@@ -27,6 +27,10 @@ pub enum Error {
     /// The row cannot come back while its parent is deleted. Code `PARENT_DELETED`.
     #[error("{0}")]
     ParentDeleted(String),
+    /// The request, or its viewer, has used up what one may take (statements, connections,
+    /// requests at once). Code `LIMIT_EXCEEDED`.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// Anything else; logged, never shown. Code `INTERNAL`.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -45,6 +49,7 @@ impl Error {
             Error::BadUserInput(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::ParentDeleted(_) => "PARENT_DELETED",
+            Error::LimitExceeded(_) => "LIMIT_EXCEEDED",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -61,8 +66,29 @@ impl Error {
     }
 }
 
+/// How the soft-delete core says that a request's statement budget is spent: the start of
+/// a `DbErr::Custom`, followed by the budget. Our own words, never the database's.
+pub const OVER_STATEMENT_BUDGET: &str = "keepsake: statement budget spent: ";
+/// How the soft-delete core says that a request waited too long for one of its connections.
+pub const NO_CONNECTION_IN_TIME: &str = "keepsake: no connection in time: ";
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
+        if let DbErr::Custom(message) = &err {
+            if let Some(budget) = message.strip_prefix(OVER_STATEMENT_BUDGET) {
+                return Error::LimitExceeded(format!(
+                    "this request has run the {budget} SQL statements one request may run \
+                     (KEEPSAKE_MAX_STATEMENTS), so this field was not resolved; ask for fewer \
+                     aliases, smaller pages or fewer nested lists, or split the request"
+                ));
+            }
+            if let Some(waited) = message.strip_prefix(NO_CONNECTION_IN_TIME) {
+                return Error::LimitExceeded(format!(
+                    "this field waited {waited} for a database connection and gave up; the \
+                     server is busy: try again shortly"
+                ));
+            }
+        }
         Error::Internal(err.into())
     }
 }

@@ -33,6 +33,7 @@ fn error_response(err: Error) -> Response {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
         Error::Conflict(_) | Error::ParentDeleted(_) => StatusCode::CONFLICT,
+        Error::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "content request failed");
             StatusCode::INTERNAL_SERVER_ERROR

@@ -1,18 +1,43 @@
 //! The `/graphql` handler: one GraphQL request, read and answered as [`crate::graphql_http`]
-//! lays out, executed as the viewer its bearer token names.
+//! lays out, executed as the viewer its bearer token names, within the request's limits.
+//!
+//! The order matters. The request counts against its user's (or address's) requests in
+//! flight before anything else is done for it; a file is read only for a signed-in user; a
+//! persisted query's hash finds only documents of the caller's own audience; the document's
+//! size in tokens is checked before it is parsed; who is signed in is read from the database
+//! only when first needed (a document refused before execution runs no SQL); and execution
+//! runs on a database handle with the request's statement budget.
 
-use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 
+use super::fairness::Who;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::roots::RootLookups;
 use crate::graphql::{RequestAuth, ResolveByField, loaders};
-use crate::graphql_http::{self, Incoming, MediaType, Outcome, Refusal};
+use crate::graphql_http::{self, Audience, Incoming, MediaType, Outcome, Reading, Refusal};
 
 /// Executes one GraphQL request as the viewer its bearer token names, speaking GraphQL over
-/// HTTP as [`graphql_http`] lays it out (media types, status codes, refusals).
+/// HTTP as [`graphql_http`] lays it out (media types, status codes, refusals). An answer to
+/// GET is private to its caller: caches keep no copy, and none across tokens.
 pub(super) async fn graphql_handler(State(state): State<AppState>, request: Request) -> Response {
+    let get = request.method() == Method::GET;
+    let mut response = answer(state, request).await;
+    if get {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("authorization"));
+    }
+    response
+}
+
+async fn answer(state: AppState, request: Request) -> Response {
     let media = match graphql_http::negotiate(request.headers()) {
         Ok(media) => media,
         Err(refusal) => return refusal.into_response(MediaType::Json),
@@ -22,6 +47,32 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
         .headers()
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let multipart = graphql_http::is_multipart(&method, request.headers());
+    // Counted against its user (the token's signature is enough to say whose it is) or its
+    // address, before anything is read for it.
+    let who = match state.tokens.claimed_user(authorization.as_deref()) {
+        Some(user) => Who::Viewer(user),
+        None => Who::Address(
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
+        ),
+    };
+    let Some(_slot) = state.in_flight.enter(who) else {
+        tracing::info!(?who, "too many requests in flight: 429");
+        if multipart {
+            graphql_http::drain(request.into_body()).await;
+        }
+        return Refusal::TooManyRequests {
+            limit: state.in_flight.max(),
+            who: who.noun(),
+        }
+        .into_response(media);
+    };
+    // Who the request is from is read once, when first needed: a document refused before
+    // execution runs no SQL at all.
+    let mut auth: Option<RequestAuth> = None;
     let authenticate = || async {
         RequestAuth::from_result(
             state
@@ -30,11 +81,11 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
                 .await,
         )
     };
-    // A request that may carry a file is signed in before a byte of it is read: only a
-    // signed-in user may upload, and nobody else gets to fill the disk with temporary files.
-    let early = if graphql_http::is_multipart(&method, request.headers()) {
-        let auth = authenticate().await;
-        if !matches!(auth, RequestAuth::Viewer(_)) {
+    // A request that may carry a file is read only for a signed-in user: nobody else gets
+    // to fill the disk with temporary files.
+    if multipart {
+        let signed_in = authenticate().await;
+        if !matches!(signed_in, RequestAuth::Viewer(_)) {
             graphql_http::drain(request.into_body()).await;
             return Refusal::Unauthenticated(
                 "uploads need a signed-in user: send the multipart request with \
@@ -43,27 +94,37 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
             )
             .into_response(media);
         }
-        Some(auth)
-    } else {
-        None
+        auth = Some(signed_in);
+    }
+    let reading = Reading {
+        max_body: MAX_BODY_BYTES,
+        max_file: state.max_upload,
+        max_files: state.limits.max_files as usize,
     };
     let Incoming {
         mut request,
         register,
-    } = match graphql_http::read_request(
-        request,
-        MAX_BODY_BYTES,
-        state.max_upload,
-        &state.persisted,
-    )
-    .await
-    {
+        lookup,
+    } = match graphql_http::read_request(request, reading).await {
         Ok(incoming) => incoming,
         Err(refusal) => return refusal.into_response(media),
     };
+    // A persisted query's hash alone finds only a document the caller's audience has run.
+    if let Some(hash) = lookup {
+        let caller = match auth.take() {
+            Some(known) => known,
+            None => authenticate().await,
+        };
+        match state.persisted.get(audience(&caller), &hash) {
+            Some(document) => request.query = document,
+            None => return Refusal::PersistedQueryNotFound.into_response(media),
+        }
+        auth = Some(caller);
+    }
     // Every GraphQL request counts, refused documents included; malformed HTTP does not.
     state.metrics.graphql_request();
-    if let Err(error) = graphql_http::parse_document(&mut request, &state.parsed) {
+    let max_tokens = state.limits.max_tokens as usize;
+    if let Err(error) = graphql_http::parse_document(&mut request, &state.parsed, max_tokens) {
         return graphql_http::refused(media, &[error]);
     }
     if method == Method::GET && graphql_http::is_mutation(&mut request) {
@@ -74,8 +135,8 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
     if !missing.is_empty() {
         return graphql_http::refused(media, &missing);
     }
-    let auth = match early {
-        Some(auth) => auth,
+    let auth = match auth {
+        Some(known) => known,
         None => authenticate().await,
     };
     match &auth {
@@ -94,24 +155,46 @@ pub(super) async fn graphql_handler(State(state): State<AppState>, request: Requ
         ),
         RequestAuth::Unauthenticated(_) | RequestAuth::Failed => {}
     }
+    let audience = audience(&auth);
     // APQ: a document sent with its hash is kept once the schema has accepted it.
     let register = register.map(|hash| (hash, request.query.clone()));
-    let loaders = loaders::for_request(state.db.clone());
+    // The request's own handle: its statements count against its budget, and it holds at
+    // most two connections at once, its loaders' included.
+    let db = state.db.budgeted(state.limits.max_statements);
+    let loaders = loaders::for_request(db.clone());
     let mut request = request
         .data(auth)
+        .data(db.clone())
         .data(loaders)
         .data(RootLookups::default());
     if graphql_http::repeats_object_keys(&mut request) {
         request = request.data(ResolveByField);
     }
     let response = state.schema.execute(request).await;
+    if let Some(budget) = db.budget() {
+        tracing::debug!(
+            statements = budget.used(),
+            connections = budget.peak_connections(),
+            "request's database use"
+        );
+    }
     match graphql_http::classify(response) {
         Outcome::Executed(response) => {
             if let Some((hash, text)) = register {
-                state.persisted.insert(hash, text);
+                state.persisted.insert(audience, hash, text);
             }
             graphql_http::executed(media, response)
         }
         Outcome::Refused(errors) => graphql_http::refused(media, &errors),
+    }
+}
+
+/// Whose persisted documents a caller's hash may find: each role's own, and callers without
+/// a valid token apart.
+fn audience(auth: &RequestAuth) -> Audience {
+    match auth {
+        RequestAuth::Viewer(viewer) => viewer.role().as_str(),
+        RequestAuth::Undo(_) => "undo",
+        RequestAuth::Unauthenticated(_) | RequestAuth::Failed => "anonymous",
     }
 }

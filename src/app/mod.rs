@@ -11,6 +11,7 @@
 //! timing, tracing).
 
 mod content;
+mod fairness;
 mod graphql;
 mod middleware;
 mod routes;
@@ -24,7 +25,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
-use crate::config::{CorsOrigins, Settings, guard_sqlite_file, redact_url};
+use crate::config::{CorsOrigins, Limits, Settings, guard_sqlite_file, redact_url};
 use crate::graphql::{KeepsakeSchema, MaxUpload, UndoWindow, schema_with};
 use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
@@ -32,6 +33,7 @@ use crate::service::purge;
 use crate::soft_delete::{self, Db};
 use crate::storage::Storage;
 
+pub use fairness::{InFlight, Who};
 pub use middleware::{COMPRESS_ABOVE_BYTES, CORS_MAX_AGE};
 pub use routes::router;
 
@@ -57,6 +59,8 @@ pub struct App {
     retention: Option<(Duration, Duration)>,
     /// The browser origins CORS lets in.
     cors_origins: CorsOrigins,
+    /// The second listener, serving `/metrics` to anyone (`KEEPSAKE_METRICS_BIND`).
+    metrics_listener: Option<TcpListener>,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -78,6 +82,10 @@ pub struct AppState {
     pub storage: Storage,
     /// The largest upload accepted, in bytes (`KEEPSAKE_MAX_UPLOAD`).
     pub max_upload: u64,
+    /// What one request and one viewer may take.
+    pub limits: Limits,
+    /// Requests in flight, per viewer or address.
+    pub in_flight: Arc<InFlight>,
 }
 
 impl App {
@@ -103,6 +111,12 @@ impl App {
             format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)
         })?;
         let address = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_bind {
+            Some(bind) => Some(TcpListener::bind(bind).await.with_context(|| {
+                format!("KEEPSAKE_METRICS_BIND (--metrics-bind): cannot listen on {bind}")
+            })?),
+            None => None,
+        };
         let state = AppState {
             schema: schema_with(
                 db.clone(),
@@ -112,6 +126,8 @@ impl App {
             ),
             storage,
             max_upload: settings.max_upload,
+            limits: settings.limits,
+            in_flight: Arc::new(InFlight::new(settings.limits.max_concurrent)),
             db,
             tokens,
             metrics,
@@ -126,7 +142,15 @@ impl App {
                 .retention
                 .map(|age| (age, settings.retention_interval)),
             cors_origins: settings.cors_origins.clone(),
+            metrics_listener,
         })
+    }
+
+    /// The address `/metrics` is served to anyone on, when `KEEPSAKE_METRICS_BIND` is set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// The address the server listens on.
@@ -156,10 +180,28 @@ impl App {
             ))
         });
         middleware::announce_cors(&self.cors_origins);
-        let served = axum::serve(self.listener, router(self.state, &self.cors_origins))
+        let metrics = self.metrics_listener.map(|listener| {
+            tracing::info!(
+                address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                "serving /metrics to anyone on this address (KEEPSAKE_METRICS_BIND)"
+            );
+            let open = routes::metrics_router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, open).await {
+                    tracing::error!(%err, "the metrics listener stopped");
+                }
+            })
+        });
+        // Each request knows its peer's address: requests without a token count against it.
+        let service = router(self.state, &self.cors_origins)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
+        if let Some(job) = metrics {
+            job.abort();
+        }
         if let Some(job) = retention {
             job.abort();
         }

@@ -11,7 +11,9 @@ use axum::routing::get;
 use super::content;
 use super::graphql::graphql_handler;
 use super::{AppState, middleware};
+use crate::auth::{Bearer, Role};
 use crate::config::CorsOrigins;
+use crate::error::Error;
 
 /// The routes and their layers; CORS only when some origin is allowed.
 pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
@@ -84,11 +86,62 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text exposition, for an admin's bearer token only: the counters tell what
+/// requests did (how many statements a lookup ran is how a hidden row would show), so they
+/// are no one else's to read. A scraper without a token reads them on
+/// `KEEPSAKE_METRICS_BIND` instead.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default());
+    let refused = |status: StatusCode, message: &str| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{message}\n"),
+        )
+            .into_response()
+    };
+    match state.tokens.authenticate(&state.db, authorization).await {
+        Ok(Bearer::Viewer(viewer)) if viewer.role() == Role::Admin => open_metrics(state),
+        Ok(_) => refused(
+            StatusCode::FORBIDDEN,
+            "/metrics is for admins: send an admin's bearer token, or scrape the address \
+             KEEPSAKE_METRICS_BIND names",
+        ),
+        Err(Error::Unauthenticated(why)) => refused(
+            StatusCode::UNAUTHORIZED,
+            &format!(
+                "/metrics needs an admin's bearer token ({why}), or scrape the address \
+                 KEEPSAKE_METRICS_BIND names"
+            ),
+        ),
+        Err(err) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(err)),
+                "metrics: authentication failed"
+            );
+            refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// The metrics, to whoever asks.
+fn open_metrics(state: AppState) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The router of `KEEPSAKE_METRICS_BIND`: `/metrics` to anyone who reaches that address,
+/// and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move { open_metrics(state) }),
+        )
+        .with_state(state)
 }

@@ -24,6 +24,12 @@ const SERVE_OPTIONS: &[(&str, &str)] = &[
     ("retention", "--retention"),
     ("retention_interval", "--retention-interval"),
     ("cors_origins", "--cors-origins"),
+    ("max_upload", "--max-upload"),
+    ("max_statements", "--max-statements"),
+    ("max_concurrent", "--max-concurrent"),
+    ("max_tokens", "--max-tokens"),
+    ("max_files", "--max-files"),
+    ("metrics_bind", "--metrics-bind"),
 ];
 
 impl Cli {
@@ -247,6 +253,45 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub max_upload: String,
+    /// The most SQL statements one GraphQL request may run; past it, its remaining fields
+    /// fail with LIMIT_EXCEEDED (batch jobs such as purgeDeleted run outside it).
+    #[arg(
+        long,
+        env = "KEEPSAKE_MAX_STATEMENTS",
+        default_value = "100",
+        hide_env_values = true
+    )]
+    pub max_statements: String,
+    /// The most requests one viewer (or one address without a token) may have in flight at
+    /// once; more are answered 429 with Retry-After.
+    #[arg(
+        long,
+        env = "KEEPSAKE_MAX_CONCURRENT",
+        default_value = "32",
+        hide_env_values = true
+    )]
+    pub max_concurrent: String,
+    /// The most lexical tokens a GraphQL document may hold; a longer one is refused before
+    /// it is parsed.
+    #[arg(
+        long,
+        env = "KEEPSAKE_MAX_TOKENS",
+        default_value = "5000",
+        hide_env_values = true
+    )]
+    pub max_tokens: String,
+    /// The most files (and `map` entries) one multipart GraphQL request may carry.
+    #[arg(
+        long,
+        env = "KEEPSAKE_MAX_FILES",
+        default_value = "10",
+        hide_env_values = true
+    )]
+    pub max_files: String,
+    /// A second address serving `/metrics` to anyone who reaches it (for a scraper on a
+    /// private network); unset, `/metrics` answers only an admin's token.
+    #[arg(long, env = "KEEPSAKE_METRICS_BIND", hide_env_values = true)]
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -258,6 +303,11 @@ impl Default for ServeArgs {
             retention: None,
             retention_interval: "1h".into(),
             cors_origins: None,
+            max_statements: "100".into(),
+            max_concurrent: "32".into(),
+            max_tokens: "5000".into(),
+            max_files: "10".into(),
+            metrics_bind: None,
         }
     }
 }

@@ -46,6 +46,84 @@ pub struct Settings {
     pub storage_options: Vec<(String, String)>,
     /// The largest upload accepted, in bytes.
     pub max_upload: u64,
+    /// What one request and one viewer may take.
+    pub limits: Limits,
+    /// A second address serving `/metrics` to anyone (`KEEPSAKE_METRICS_BIND`).
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+/// What one request, one viewer and one upload may take: the bounds that keep one hostile
+/// or careless client from starving the others (each is a setting; see `docs/limits.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// SQL statements one GraphQL request may run (`KEEPSAKE_MAX_STATEMENTS`).
+    pub max_statements: u32,
+    /// Requests one viewer (or one address without a token) may have in flight
+    /// (`KEEPSAKE_MAX_CONCURRENT`).
+    pub max_concurrent: u32,
+    /// Lexical tokens one GraphQL document may hold (`KEEPSAKE_MAX_TOKENS`).
+    pub max_tokens: u32,
+    /// Files, and `map` entries, one multipart request may carry (`KEEPSAKE_MAX_FILES`).
+    pub max_files: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_statements: 100,
+            max_concurrent: 32,
+            max_tokens: 5_000,
+            max_files: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks `serve`'s limit settings, each a whole number in its range.
+    fn from_args(serve: &ServeArgs) -> Result<Limits, ConfigError> {
+        Ok(Limits {
+            max_statements: count(
+                "KEEPSAKE_MAX_STATEMENTS (--max-statements)",
+                &serve.max_statements,
+                1..=1_000_000,
+            )?,
+            max_concurrent: count(
+                "KEEPSAKE_MAX_CONCURRENT (--max-concurrent)",
+                &serve.max_concurrent,
+                1..=100_000,
+            )?,
+            max_tokens: count(
+                "KEEPSAKE_MAX_TOKENS (--max-tokens)",
+                &serve.max_tokens,
+                100..=1_000_000,
+            )?,
+            max_files: count(
+                "KEEPSAKE_MAX_FILES (--max-files)",
+                &serve.max_files,
+                1..=1_000,
+            )?,
+        })
+    }
+}
+
+/// A whole number within `range`, or an error naming `setting`.
+fn count(
+    setting: &'static str,
+    text: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError {
+            setting,
+            problem: format!(
+                "'{text}' is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        })
 }
 
 /// A setting that cannot be used; its message names the setting and the fix.
@@ -105,10 +183,22 @@ impl Settings {
             setting: "KEEPSAKE_MAX_UPLOAD (--max-upload)",
             problem,
         })?;
+        let limits = Limits::from_args(serve)?;
+        let metrics_bind = serve
+            .metrics_bind
+            .as_deref()
+            .map(parse_bind)
+            .transpose()
+            .map_err(|err| ConfigError {
+                setting: "KEEPSAKE_METRICS_BIND (--metrics-bind)",
+                problem: err.problem,
+            })?;
         Ok(Settings {
             storage,
             storage_options: Vec::new(),
             max_upload,
+            limits,
+            metrics_bind,
             database_url: global.database_url.clone(),
             jwt_secret: global.jwt_secret.clone(),
             undo_window,
@@ -134,6 +224,8 @@ impl Settings {
             storage: DEFAULT_STORAGE.into(),
             storage_options: Vec::new(),
             max_upload: DEFAULT_MAX_UPLOAD,
+            limits: Limits::default(),
+            metrics_bind: None,
         }
     }
 }

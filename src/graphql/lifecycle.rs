@@ -119,6 +119,9 @@ impl LifecycleMutation {
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<PurgeReport> {
         let viewer = ctx.viewer()?;
-        purge::purge_as(ctx.db()?, ctx.storage()?, viewer, &older_than, dry_run).await
+        // A batch job: batch after batch, each one transaction, outside the request's
+        // statement budget (which would otherwise stop a purge half-way).
+        let db = ctx.db()?.unbudgeted();
+        purge::purge_as(&db, ctx.storage()?, viewer, &older_than, dry_run).await
     }
 }

@@ -19,14 +19,28 @@ use super::{PARSE_FAILED, VALIDATION_FAILED, set_code};
 /// nesting limit) are validation errors.
 /// Documents that parsed, by their text, are kept in `parsed` (a client sends the same few
 /// documents over and over; a copy of the tree costs a fraction of parsing the text again).
+/// A document of more than `max_tokens` lexical tokens is refused before the parser sees it
+/// (`tokens.rs`), so what a document costs to refuse is bounded by the limit, not its size.
 pub fn parse_document(
     request: &mut async_graphql::Request,
     parsed: &ParsedDocuments,
+    max_tokens: usize,
 ) -> Result<(), ServerError> {
     use async_graphql::parser::Error;
     if let Some(document) = parsed.get(&request.query) {
         request.set_parsed_query(document);
         return Ok(());
+    }
+    if super::tokens::count_tokens(&request.query, max_tokens) > max_tokens {
+        let mut error = ServerError::new(
+            format!(
+                "the document holds more than {max_tokens} tokens (names, punctuation, values), \
+                 the most this server reads; send a smaller document, or ask in several requests"
+            ),
+            None,
+        );
+        set_code(&mut error, PARSE_FAILED);
+        return Err(error);
     }
     let err = match async_graphql::parser::parse_query(&request.query) {
         Ok(document) => {
@@ -262,7 +276,7 @@ mod tests {
     #[test]
     fn syntax_errors_keep_only_the_reason() {
         let mut request = async_graphql::Request::new("{");
-        let error = parse_document(&mut request, &ParsedDocuments::default()).unwrap_err();
+        let error = parse_document(&mut request, &ParsedDocuments::default(), 5_000).unwrap_err();
         assert!(
             error
                 .message
@@ -277,9 +291,9 @@ mod tests {
         let parsed = ParsedDocuments::default();
         let text = "query Q($n: Int) { users(first: $n) { nodes { id ... on User { name } } } }";
         let mut first = async_graphql::Request::new(text);
-        parse_document(&mut first, &parsed).unwrap();
+        parse_document(&mut first, &parsed, 5_000).unwrap();
         let mut second = async_graphql::Request::new(text);
-        parse_document(&mut second, &parsed).unwrap();
+        parse_document(&mut second, &parsed, 5_000).unwrap();
         assert_eq!(parsed.lock().len(), 1);
         let (a, b) = (
             first.parsed_query().unwrap(),
@@ -287,14 +301,14 @@ mod tests {
         );
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         let mut broken = async_graphql::Request::new("{ users(");
-        assert!(parse_document(&mut broken, &parsed).is_err());
-        assert!(parse_document(&mut broken, &parsed).is_err());
+        assert!(parse_document(&mut broken, &parsed, 5_000).is_err());
+        assert!(parse_document(&mut broken, &parsed, 5_000).is_err());
         assert_eq!(parsed.lock().len(), 1);
         let long = format!(
             "{{ {} }}",
             "__typename ".repeat(ParsedDocuments::MAX_TEXT / 10)
         );
-        parse_document(&mut async_graphql::Request::new(long), &parsed).unwrap();
+        parse_document(&mut async_graphql::Request::new(long), &parsed, 5_000).unwrap();
         assert_eq!(parsed.lock().len(), 1, "a long document is not kept");
     }
 }

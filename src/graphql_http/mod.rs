@@ -33,6 +33,7 @@ mod negotiate;
 mod persisted;
 mod request;
 mod response;
+mod tokens;
 
 use async_graphql::ServerError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -44,9 +45,10 @@ pub use document::{
 };
 pub use multipart::drain;
 pub use negotiate::negotiate;
-pub use persisted::{DocumentHash, PersistedQueries, document_hash};
-pub use request::{Incoming, is_multipart, read_request};
+pub use persisted::{Audience, DocumentHash, PersistedQueries, document_hash};
+pub use request::{Incoming, Reading, is_multipart, read_request};
 pub use response::{Outcome, classify, executed, refused};
+pub use tokens::count_tokens;
 
 /// `extensions.code` of a document that is not GraphQL (SPEC §4).
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -135,6 +137,18 @@ pub enum Refusal {
     /// 415: a POST whose body is not declared `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429 with `Retry-After` and code `LIMIT_EXCEEDED`: the viewer (or the address, without
+    /// a token) already has as many requests in flight as one may.
+    #[error(
+        "too many requests at once: {limit} are already in flight for this {who} \
+         (KEEPSAKE_MAX_CONCURRENT); wait for one to finish, then send this again"
+    )]
+    TooManyRequests {
+        /// The limit.
+        limit: u32,
+        /// "user" or "address".
+        who: &'static str,
+    },
 }
 
 impl Refusal {
@@ -150,6 +164,7 @@ impl Refusal {
             }
             Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -158,6 +173,7 @@ impl Refusal {
         match self {
             Refusal::PersistedQueryNotFound => PERSISTED_QUERY_NOT_FOUND,
             Refusal::Unauthenticated(_) => "UNAUTHENTICATED",
+            Refusal::TooManyRequests { .. } => "LIMIT_EXCEEDED",
             _ => BAD_REQUEST,
         }
     }
@@ -177,6 +193,9 @@ impl Refusal {
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("private, no-cache, must-revalidate"),
                 );
+            }
+            Refusal::TooManyRequests { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }

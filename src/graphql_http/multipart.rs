@@ -3,11 +3,15 @@
 //! file. Read here rather than by async-graphql, so that:
 //!
 //! - `operations` and `map` are held to the JSON body limit, not to the file limit;
-//! - the file is held to `KEEPSAKE_MAX_UPLOAD` exactly (a file of exactly the limit passes,
-//!   whatever the parts around it weigh), and one file is all a request may carry;
+//! - each file is held to `KEEPSAKE_MAX_UPLOAD` exactly (a file of exactly the limit passes,
+//!   whatever the parts around it weigh);
+//! - `map` is checked before a byte of any file is read: at most `KEEPSAKE_MAX_FILES`
+//!   entries, each naming exactly one variable. A file that filled several variables would
+//!   be stored once per variable (one file, two hundred attachments), and every copy would
+//!   hold a file descriptor for the whole request;
 //! - every refusal says what to send instead.
 //!
-//! The file streams to a temporary file, never into memory.
+//! Each file streams to a temporary file of its own, never into memory.
 
 use std::collections::HashMap;
 
@@ -16,12 +20,11 @@ use futures_util::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 
 use super::Refusal;
-use super::persisted::PersistedQueries;
-use super::request::{Incoming, Params};
+use super::request::{Incoming, Params, Reading};
 
 /// What a multipart request should look like, for messages.
 const SHAPE: &str = "parts operations (the JSON request), map ({\"0\": [\"variables.file\"]}), \
-                     then one file part named as in map";
+                     then each file part named as in map";
 
 fn malformed(what: impl std::fmt::Display) -> Refusal {
     Refusal::BadRequest(format!(
@@ -31,16 +34,14 @@ fn malformed(what: impl std::fmt::Display) -> Refusal {
 }
 
 /// Reads a multipart GraphQL request whose `Content-Type` is `content_type`: JSON parts of
-/// at most `limit` bytes each, and one file of at most `max_file` bytes.
+/// at most `max_body` bytes each, and at most `max_files` files of at most `max_file` bytes.
 pub(super) async fn read_multipart(
     content_type: &str,
     body: Body,
-    limit: usize,
-    max_file: u64,
-    persisted: &PersistedQueries,
+    reading: Reading,
 ) -> Result<Incoming, Refusal> {
     let mut stream = body.into_data_stream();
-    let read = read_parts(content_type, &mut stream, limit, max_file, persisted).await;
+    let read = read_parts(content_type, &mut stream, reading).await;
     if read.is_err() {
         drain_stream(&mut stream).await;
     }
@@ -67,16 +68,21 @@ async fn drain_stream(stream: &mut axum::body::BodyDataStream) {
 async fn read_parts(
     content_type: &str,
     stream: &mut axum::body::BodyDataStream,
-    limit: usize,
-    max_file: u64,
-    persisted: &PersistedQueries,
+    reading: Reading,
 ) -> Result<Incoming, Refusal> {
+    let (limit, max_file, max_files) = (reading.max_body, reading.max_file, reading.max_files);
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| malformed("its Content-Type has no boundary"))?;
     let json_limit = u64::try_from(limit).unwrap_or(u64::MAX);
-    // The parts around the file are small; the whole stream may carry the file and them.
+    let files = u64::try_from(max_files).unwrap_or(u64::MAX);
+    // The parts around the files are small; the whole stream may carry the files and them.
     let sizes = multer::SizeLimit::new()
-        .whole_stream(max_file.saturating_add(json_limit.saturating_mul(3)))
+        .whole_stream(
+            max_file
+                .saturating_add(1024)
+                .saturating_mul(files)
+                .saturating_add(json_limit.saturating_mul(3)),
+        )
         .for_field("operations", json_limit)
         .for_field("map", json_limit);
     let mut multipart = multer::Multipart::with_constraints(
@@ -86,8 +92,8 @@ async fn read_parts(
     );
 
     let mut incoming: Option<Incoming> = None;
-    let mut map: Option<HashMap<String, Vec<String>>> = None;
-    let mut file: Option<(String, async_graphql::UploadValue)> = None;
+    // Each file part's name, with the one variable it fills.
+    let mut map: Option<HashMap<String, String>> = None;
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -100,18 +106,14 @@ async fn read_parts(
                     .bytes()
                     .await
                     .map_err(|err| read_error(err, limit, max_file))?;
-                incoming = Some(Params::from_json(&bytes)?.into_request(persisted)?);
+                incoming = Some(Params::from_json(&bytes)?.into_request()?);
             }
             "map" if incoming.is_some() && map.is_none() => {
                 let bytes = field
                     .bytes()
                     .await
                     .map_err(|err| read_error(err, limit, max_file))?;
-                map = Some(serde_json::from_slice(&bytes).map_err(|err| {
-                    malformed(format!(
-                        "map is not a JSON object of arrays of paths ({err})"
-                    ))
-                })?);
+                map = Some(read_map(&bytes, max_files)?);
             }
             "operations" | "map" => {
                 return Err(malformed(format!(
@@ -119,15 +121,15 @@ async fn read_parts(
                 )));
             }
             _ => {
-                let Some(paths) = map.as_ref() else {
+                let (Some(incoming), Some(paths)) = (incoming.as_mut(), map.as_mut()) else {
                     return Err(malformed(format!("the part {name:?} comes before map")));
                 };
-                if !paths.contains_key(&name) {
-                    return Err(malformed(format!("the part {name:?} is not named in map")));
-                }
-                if file.is_some() {
-                    return Err(malformed("a request carries one file"));
-                }
+                // Taken out of the map: a part sent twice finds its name gone.
+                let Some(path) = paths.remove(&name) else {
+                    return Err(malformed(format!(
+                        "the part {name:?} is not named in map, or is sent twice"
+                    )));
+                };
                 let filename = field.file_name().unwrap_or_default().to_owned();
                 let content_type = field.content_type().map(ToString::to_string);
                 let content = spool(&mut field, max_file).await?;
@@ -136,32 +138,57 @@ async fn read_parts(
                     content_type,
                     content,
                 };
-                file = Some((name, upload));
+                incoming.request.set_upload(&path, upload);
             }
         }
     }
-    let Some(mut incoming) = incoming else {
+    let Some(incoming) = incoming else {
         return Err(malformed("the part operations is missing"));
     };
     let Some(map) = map else {
         return Err(malformed("the part map is missing"));
     };
-    for (name, paths) in map {
-        let Some((_, upload)) = file.as_ref().filter(|(sent, _)| *sent == name) else {
-            return Err(malformed(format!(
-                "map names the file part {name:?}, which was not sent"
-            )));
-        };
-        for path in paths {
-            let copy = upload.try_clone().map_err(|err| {
-                Refusal::BadRequest(format!(
-                    "the uploaded file cannot be read back ({err}); send it again"
-                ))
-            })?;
-            incoming.request.set_upload(&path, copy);
-        }
+    if let Some(name) = map.keys().next() {
+        return Err(malformed(format!(
+            "map names the file part {name:?}, which was not sent"
+        )));
     }
     Ok(incoming)
+}
+
+/// The `map` part: at most `max_files` file parts, each filling exactly one variable.
+/// Checked whole before any file is read.
+fn read_map(bytes: &[u8], max_files: usize) -> Result<HashMap<String, String>, Refusal> {
+    let map: HashMap<String, Vec<String>> = serde_json::from_slice(bytes).map_err(|err| {
+        malformed(format!(
+            "map is not a JSON object of arrays of paths ({err})"
+        ))
+    })?;
+    if map.len() > max_files {
+        return Err(Refusal::BadRequest(format!(
+            "the multipart request maps {} files; at most {max_files} may be sent in one \
+             request (KEEPSAKE_MAX_FILES): send the rest in further requests",
+            map.len()
+        )));
+    }
+    let mut filled = std::collections::HashSet::new();
+    map.into_iter()
+        .map(|(name, mut paths)| match paths.len() {
+            1 => {
+                let path = paths.remove(0);
+                if !filled.insert(path.clone()) {
+                    return Err(Refusal::BadRequest(format!(
+                        "map gives {path:?} more than one file; each variable takes one file"
+                    )));
+                }
+                Ok((name, path))
+            }
+            n => Err(Refusal::BadRequest(format!(
+                "map gives the file part {name:?} {n} variables; each file fills exactly one \
+                 variable: send the file once for each variable that needs it"
+            ))),
+        })
+        .collect()
 }
 
 /// The file part, written to a temporary file as it arrives; refused past `max_file` bytes.

@@ -1,6 +1,10 @@
 //! Automatic Persisted Queries (Apollo's APQ): a document's SHA-256 names it, a client may
 //! send the hash alone once the server holds the document, and [`PersistedQueries`] holds
 //! them, in memory and bounded.
+//!
+//! Documents are held per audience (each role, and callers without a token apart): a hash
+//! finds only documents someone of the same audience has run. Otherwise a hash alone would
+//! tell a member whether an admin had run a document with a given literal in it.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -68,8 +72,12 @@ pub struct PersistedQueries {
     max_bytes: usize,
 }
 
+/// Who may find a document by its hash: a role's name, or another label for callers without
+/// one (the handler decides).
+pub type Audience = &'static str;
+
 struct Documents {
-    by_hash: lru::LruCache<DocumentHash, String>,
+    by_hash: lru::LruCache<(Audience, DocumentHash), String>,
     bytes: usize,
 }
 
@@ -98,20 +106,20 @@ impl PersistedQueries {
         }
     }
 
-    /// The document under `hash`, if held (it becomes the most recently used).
-    pub fn get(&self, hash: &DocumentHash) -> Option<String> {
-        self.lock().by_hash.get(hash).cloned()
+    /// The document `audience` ran under `hash`, if held (it becomes the most recently used).
+    pub fn get(&self, audience: Audience, hash: &DocumentHash) -> Option<String> {
+        self.lock().by_hash.get(&(audience, *hash)).cloned()
     }
 
-    /// Keeps `document` under its hash, forgetting the least recently used documents past
-    /// the bounds.
-    pub fn insert(&self, hash: DocumentHash, document: String) {
+    /// Keeps `document`, run by `audience`, under its hash, forgetting the least recently
+    /// used documents past the bounds.
+    pub fn insert(&self, audience: Audience, hash: DocumentHash, document: String) {
         if document.len() > self.max_bytes || self.max_documents == 0 {
             return;
         }
         let mut cache = self.lock();
         cache.bytes += document.len();
-        if let Some(old) = cache.by_hash.put(hash, document) {
+        if let Some(old) = cache.by_hash.put((audience, hash), document) {
             cache.bytes -= old.len();
         }
         while cache.by_hash.len() > self.max_documents || cache.bytes > self.max_bytes {
@@ -159,8 +167,8 @@ mod tests {
     #[test]
     fn persisted_queries_forget_the_least_recently_used_past_either_bound() {
         let store = PersistedQueries::new(2, 10);
-        let put = |doc: &str| store.insert(document_hash(doc), doc.to_owned());
-        let held = |doc: &str| store.get(&document_hash(doc)).is_some();
+        let put = |doc: &str| store.insert("member", document_hash(doc), doc.to_owned());
+        let held = |doc: &str| store.get("member", &document_hash(doc)).is_some();
         put("{ a }");
         put("{ b }");
         assert!(held("{ a }")); // now the most recently used
@@ -173,5 +181,15 @@ mod tests {
         assert!(held("{ aaaaa }") && !held("{ much too long }"));
         put("{ aaaaa }"); // again: counted once
         assert_eq!(store.lock().bytes, 9);
+    }
+
+    #[test]
+    fn a_hash_finds_only_what_the_same_audience_ran() {
+        let store = PersistedQueries::default();
+        let doc = r#"{ users(search: "secret@example.com") { totalCount } }"#;
+        store.insert("admin", document_hash(doc), doc.to_owned());
+        assert!(store.get("admin", &document_hash(doc)).is_some());
+        assert!(store.get("member", &document_hash(doc)).is_none());
+        assert!(store.get("anonymous", &document_hash(doc)).is_none());
     }
 }

@@ -11,37 +11,48 @@ use serde::Deserialize;
 
 use super::Refusal;
 use super::multipart::read_multipart;
-use super::persisted::{DocumentHash, PersistedQueries, document_hash, persisted_query};
+use super::persisted::{DocumentHash, document_hash, persisted_query};
 
 /// What a request body should look like, for messages.
 const EXAMPLE: &str = r#"{"query": "{ me { id } }"}"#;
 
 /// A GraphQL request read off HTTP.
 pub struct Incoming {
-    /// The request, its document included (a persisted one when only its hash came).
+    /// The request, its document included unless only its hash came (`lookup`).
     pub request: async_graphql::Request,
     /// The hash to keep the document under once it has been validated and run: the client
-    /// sent the document with its hash ([`PersistedQueries::insert`]).
+    /// sent the document with its hash ([`super::PersistedQueries::insert`]).
     pub register: Option<DocumentHash>,
+    /// The hash of a persisted query sent alone: the caller looks its document up among
+    /// those of the caller's audience ([`super::PersistedQueries::get`]) and puts it in
+    /// `request.query`, which is empty until then.
+    pub lookup: Option<DocumentHash>,
+}
+
+/// The bounds a request is read within.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    /// The largest JSON body (or multipart JSON part), in bytes.
+    pub max_body: usize,
+    /// The largest file of a multipart request, in bytes.
+    pub max_file: u64,
+    /// The most files (and `map` entries) of a multipart request.
+    pub max_files: usize,
 }
 
 /// Reads a GraphQL request: from the URL's query string for GET, from a JSON body (at most
-/// `limit` bytes, however it is sent) otherwise. A persisted query's hash sent alone is
-/// looked up in `persisted`. A POST of `multipart/form-data` follows the GraphQL multipart
-/// request spec (`multipart.rs`): its one file, of at most `max_file` bytes, streams to a
-/// temporary file, never into memory.
-pub async fn read_request(
-    request: Request,
-    limit: usize,
-    max_file: u64,
-    persisted: &PersistedQueries,
-) -> Result<Incoming, Refusal> {
+/// `max_body` bytes, however it is sent) otherwise. A persisted query's hash sent alone is
+/// left for the caller to look up (`Incoming::lookup`). A POST of `multipart/form-data`
+/// follows the GraphQL multipart request spec (`multipart.rs`): its files, each of at most
+/// `max_file` bytes, stream to temporary files, never into memory.
+pub async fn read_request(request: Request, reading: Reading) -> Result<Incoming, Refusal> {
+    let limit = reading.max_body;
     let (parts, body) = request.into_parts();
     let params = if parts.method == Method::GET {
         Params::from_uri(&parts.uri)?
     } else {
         if let Some(content_type) = multipart(&parts.headers) {
-            return read_multipart(&content_type, body, limit, max_file, persisted).await;
+            return read_multipart(&content_type, body, reading).await;
         }
         check_content_type(&parts.headers)?;
         let declared = parts
@@ -53,7 +64,7 @@ pub async fn read_request(
         }
         Params::from_json(&read_body(body, limit).await?)?
     };
-    params.into_request(persisted)
+    params.into_request()
 }
 
 /// Whether the request is a multipart POST (the GraphQL multipart request spec): one that
@@ -208,7 +219,7 @@ impl Params {
         })
     }
 
-    pub(super) fn into_request(self, persisted: &PersistedQueries) -> Result<Incoming, Refusal> {
+    pub(super) fn into_request(self) -> Result<Incoming, Refusal> {
         let hash = self
             .extensions
             .as_ref()
@@ -219,8 +230,8 @@ impl Params {
         let query = self
             .query
             .filter(|query| hash.is_none() || !query.is_empty());
-        let (query, register) = match (query, hash) {
-            (Some(query), None) => (query, None),
+        let (query, register, lookup) = match (query, hash) {
+            (Some(query), None) => (query, None, None),
             (Some(query), Some(hash)) => {
                 if document_hash(&query) != hash {
                     return Err(Refusal::BadRequest(
@@ -229,12 +240,9 @@ impl Params {
                             .into(),
                     ));
                 }
-                (query, Some(hash))
+                (query, Some(hash), None)
             }
-            (None, Some(hash)) => match persisted.get(&hash) {
-                Some(query) => (query, None),
-                None => return Err(Refusal::PersistedQueryNotFound),
-            },
+            (None, Some(hash)) => (String::new(), None, Some(hash)),
             (None, None) => {
                 return Err(Refusal::BadRequest(format!(
                     "the request has no \"query\": send the GraphQL document as {EXAMPLE} in a \
@@ -257,7 +265,11 @@ impl Params {
                     Refusal::BadRequest(format!("\"extensions\" cannot be read: {err}"))
                 })?;
         }
-        Ok(Incoming { request, register })
+        Ok(Incoming {
+            request,
+            register,
+            lookup,
+        })
     }
 }
 

@@ -32,7 +32,7 @@ impl Db {
         #[allow(clippy::disallowed_methods)] // the pool itself: the one connection
         let mut conn = Database::connect(opts).await?;
         conn.set_metric_callback(move |_| on_statement());
-        Ok(Db { conn })
+        Ok(Db { conn, budget: None })
     }
 
     /// Creates the PostgreSQL database `url` names when it does not exist, connecting to the

@@ -18,6 +18,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `mod.rs` | [`Handle`], [`Db`], [`Tx`]: the sealed connection |
+//! | `budget.rs` | a request's [`Budget`]: statements and connections it may take |
 //! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
 //! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
 //! | `decode.rs` | reading their rows by position, without SeaORM's by-name lookups |
@@ -33,6 +34,8 @@
 //! | `check.rs` | `keepsake check`: the invariants, verified |
 //! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 #[allow(clippy::disallowed_types)] // the one module that holds the connection
@@ -40,8 +43,10 @@ use sea_orm::{
     DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use tokio::sync::OwnedSemaphorePermit;
 
 mod blobs;
+mod budget;
 pub mod check;
 mod connect;
 mod decode;
@@ -60,6 +65,7 @@ pub use blobs::{
     BlobTotal, StorageFigures, blob_in_use, blobs_in_use, lock_blob, purge_would_free,
     storage_figures,
 };
+pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use decode::Columns;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{EntityKind, SoftDeletable};
@@ -81,37 +87,54 @@ mod sealed {
 ///
 /// The connection inside cannot be reached from outside this module: opening it needs a key
 /// only this module can make.
+///
+/// Every statement runs through a [`budget::Metered`] executor, which counts it against the
+/// handle's [`Budget`], if it has one.
 pub trait Handle: Sync {
     #[doc(hidden)]
-    fn executor(&self, key: sealed::Key) -> DatabaseExecutor<'_>;
+    fn executor(&self, key: sealed::Key) -> budget::Metered<'_>;
 }
 
-fn exec(h: &impl Handle) -> DatabaseExecutor<'_> {
+fn exec(h: &impl Handle) -> budget::Metered<'_> {
     h.executor(sealed::Key(()))
 }
 
-/// The database pool. Cheap to clone.
+/// The database pool, with the budget of the request it serves, if any. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     #[allow(clippy::disallowed_types)] // the pool itself, never handed out
     conn: DatabaseConnection,
+    /// What the request this handle serves may still take; `None`: unmetered.
+    budget: Option<Arc<Budget>>,
 }
 
 /// An open transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     #[allow(clippy::disallowed_types)] // the transaction itself, never handed out
     txn: DatabaseTransaction,
+    /// The budget of the request that began it: its statements count there.
+    budget: Option<Arc<Budget>>,
+    /// The request's connection permit this transaction's connection stands for.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Handle for Db {
-    fn executor(&self, _: sealed::Key) -> DatabaseExecutor<'_> {
-        DatabaseExecutor::Connection(&self.conn)
+    fn executor(&self, _: sealed::Key) -> budget::Metered<'_> {
+        budget::Metered {
+            inner: DatabaseExecutor::Connection(&self.conn),
+            budget: self.budget.as_deref(),
+            pooled: true,
+        }
     }
 }
 
 impl Handle for Tx {
-    fn executor(&self, _: sealed::Key) -> DatabaseExecutor<'_> {
-        DatabaseExecutor::Transaction(&self.txn)
+    fn executor(&self, _: sealed::Key) -> budget::Metered<'_> {
+        budget::Metered {
+            inner: DatabaseExecutor::Transaction(&self.txn),
+            budget: self.budget.as_deref(),
+            pooled: false,
+        }
     }
 }
 
@@ -140,10 +163,38 @@ impl Db {
         self.conn.get_database_backend()
     }
 
+    /// This pool, for one request that may run at most `max_statements` statements and
+    /// hold at most [`CONNECTIONS_PER_REQUEST`] connections at once.
+    pub fn budgeted(&self, max_statements: u32) -> Db {
+        Db {
+            conn: self.conn.clone(),
+            budget: Some(Arc::new(Budget::new(max_statements))),
+        }
+    }
+
+    /// This pool without a budget: for batch jobs a request starts (a purge runs batch after
+    /// batch, each one transaction, however many statements that takes).
+    pub fn unbudgeted(&self) -> Db {
+        Db {
+            conn: self.conn.clone(),
+            budget: None,
+        }
+    }
+
+    /// The budget this handle spends, if any.
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_deref()
+    }
+
     /// Starts a transaction for a change that must apply whole or not at all. On SQLite it
     /// takes the write lock up front (`BEGIN IMMEDIATE`), so two writers queue instead of one
     /// failing half-way when it tries to upgrade a read lock.
+    /// With a budget, the transaction holds one of the request's connection permits.
     pub async fn begin(&self) -> Result<Tx, DbErr> {
+        let permit = match &self.budget {
+            Some(budget) => Some(budget.connection().await?),
+            None => None,
+        };
         let txn = self
             .conn
             .begin_with_options(TransactionOptions {
@@ -151,7 +202,11 @@ impl Db {
                 ..Default::default()
             })
             .await?;
-        Ok(Tx { txn })
+        Ok(Tx {
+            txn,
+            budget: self.budget.clone(),
+            _permit: permit,
+        })
     }
 }
 

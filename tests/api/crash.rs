@@ -18,7 +18,7 @@ use crate::helpers::ops::{
 };
 use crate::helpers::{
     Backend, Gate, TestApp, assert_error, assert_internal_without_sql, assert_ok, data,
-    error_codes, id_of, keepsake, on_both_backends, raw_connection,
+    error_codes, id_of, keepsake, keepsake_with_descriptors, on_both_backends, raw_connection,
 };
 
 on_both_backends!(
@@ -93,7 +93,7 @@ async fn sqlite_write_lock_is_held(app: &TestApp) -> bool {
 }
 
 /// A process of the `keepsake` binary, SIGKILLed when dropped.
-struct Process(Child);
+pub(crate) struct Process(Child);
 
 impl Process {
     /// SIGKILL (what `Child::kill` sends on unix), then reap.
@@ -110,24 +110,41 @@ impl Drop for Process {
 }
 
 /// `keepsake serve --bind 127.0.0.1:0` on the test database.
-struct Server {
+pub(crate) struct Server {
     process: Process,
     /// `http://127.0.0.1:PORT`, from its "Keepsake is serving" log line.
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
     async fn start(app: &TestApp) -> Server {
-        let url = app.db.url.clone();
+        Server::start_command(keepsake(&app.db.url).args(["serve", "--bind", "127.0.0.1:0"])).await
+    }
+
+    /// The server, where it may open at most `descriptors` files and sockets at once.
+    pub(crate) async fn start_with_descriptors(app: &TestApp, descriptors: u32) -> Server {
+        let storage = format!("file://{}", app.blobs.path().display());
+        Server::start_command(
+            keepsake_with_descriptors(
+                &app.db.url,
+                descriptors,
+                &["serve", "--bind", "127.0.0.1:0"],
+            )
+            .env("KEEPSAKE_STORAGE", storage),
+        )
+        .await
+    }
+
+    /// Runs `command` (a `keepsake serve` on port 0) and waits until it serves.
+    async fn start_command(command: &mut std::process::Command) -> Server {
+        let mut process = Process(
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("keepsake serve starts"),
+        );
         tokio::task::spawn_blocking(move || {
-            let mut process = Process(
-                keepsake(&url)
-                    .args(["serve", "--bind", "127.0.0.1:0"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("keepsake serve starts"),
-            );
             let stderr = process.0.stderr.take().expect("a stderr pipe");
             let (tx, rx) = std::sync::mpsc::channel();
             // Reads to the end, so the server never blocks on a full pipe.

@@ -459,7 +459,7 @@ async fn validation_errors_carry_graphql_validation_failed_and_no_data() {
     );
     let costly = format!(
         "{{ {} }}",
-        (0..1000)
+        (0..200)
             .map(|i| format!("u{i}: users(first: 100) {{ nodes {{ id name }} }}"))
             .collect::<Vec<_>>()
             .join(" ")

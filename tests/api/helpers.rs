@@ -324,16 +324,23 @@ impl TestApp {
         assert_eq!(erased, [1], "attachment {id} erased");
     }
 
-    /// The server's `/metrics` page.
+    /// The server's `/metrics` page, read with the admin's token.
     pub async fn metrics(&self) -> String {
-        let response = self.http.get(format!("{}/metrics", self.base)).send().await;
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await;
         let response = response.expect("metrics respond");
         response.text().await.expect("a metrics body")
     }
 
-    /// The SQL statements the server has run so far (`keepsake_db_statements_total`).
+    /// The SQL statements the server has run so far (`keepsake_db_statements_total`), read
+    /// from the counter itself: reading `/metrics` over HTTP would add the statement that
+    /// checks the admin's token.
     pub async fn statements(&self) -> f64 {
-        metric(&self.metrics().await, "keepsake_db_statements_total")
+        self.state.metrics.db_statements() as f64
     }
 
     /// Runs `query` as the admin.
@@ -397,6 +404,11 @@ pub const KEEPSAKE_ENV: &[&str] = &[
     "KEEPSAKE_RETENTION_INTERVAL",
     "KEEPSAKE_STORAGE",
     "KEEPSAKE_MAX_UPLOAD",
+    "KEEPSAKE_MAX_STATEMENTS",
+    "KEEPSAKE_MAX_CONCURRENT",
+    "KEEPSAKE_MAX_TOKENS",
+    "KEEPSAKE_MAX_FILES",
+    "KEEPSAKE_METRICS_BIND",
     "RUST_LOG",
 ];
 
@@ -411,6 +423,29 @@ pub fn keepsake(database_url: &str) -> std::process::Command {
     cmd.env("DATABASE_URL", database_url)
         .env("KEEPSAKE_STORAGE", format!("file://{}", blobs.display()))
         .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Like [`keepsake`] with `args`, run by `sh` after `ulimit -n descriptors`: the binary as
+/// it runs where file descriptors are scarce.
+pub fn keepsake_with_descriptors(
+    database_url: &str,
+    descriptors: u32,
+    args: &[&str],
+) -> std::process::Command {
+    let plain = keepsake(database_url);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {descriptors} && exec \"$0\" \"$@\""))
+        .arg(plain.get_program())
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    for (name, value) in plain.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
     cmd
 }
 

@@ -14,6 +14,7 @@ mod crash;
 mod errors;
 mod graphql_http;
 mod guarantees;
+mod hostile;
 mod http;
 mod leaves;
 mod lifecycle;

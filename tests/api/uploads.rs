@@ -1,6 +1,6 @@
 //! Hostile uploads through `/graphql`: the `Upload` scalar where no file was sent, multipart
-//! requests without a token or out of shape, a file at and past the limit, and one file
-//! mapped to two variables. Each must get an answer with a code, leave nothing behind, and
+//! requests without a token or out of shape, a file at and past the limit, one file mapped
+//! to two variables, and more files than a request may carry. Each must get an answer with a code, leave nothing behind, and
 //! leave the server answering.
 
 use reqwest::StatusCode;
@@ -14,7 +14,9 @@ on_both_backends!(
     the_upload_scalar_without_a_file_is_refused_not_a_crash,
     multipart_requests_out_of_shape_or_unsigned_are_refused_before_anything_is_kept,
     a_file_of_exactly_the_limit_passes_and_one_byte_more_does_not,
-    one_file_mapped_to_two_variables_fills_both,
+    one_file_fills_one_variable_and_two_files_fill_two,
+    more_files_than_the_limit_are_refused_before_any_is_read,
+    a_map_of_many_paths_takes_no_descriptors_where_they_are_scarce,
     two_uploads_racing_on_one_attachment_each_erase_what_they_replaced,
     a_multipart_upload_cut_off_mid_file_leaves_nothing,
 );
@@ -59,11 +61,20 @@ pub(crate) async fn multipart(
     token: Option<&str>,
     parts: &[Part<'_>],
 ) -> (StatusCode, Value) {
+    multipart_at(&app.http, &app.base, token, parts).await
+}
+
+/// Like [`multipart`], to the server at `base`.
+async fn multipart_at(
+    http: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    parts: &[Part<'_>],
+) -> (StatusCode, Value) {
     let mut body = parts_body(parts);
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    let mut request = app
-        .http
-        .post(format!("{}/graphql", app.base))
+    let mut request = http
+        .post(format!("{base}/graphql"))
         .header(
             header::CONTENT_TYPE,
             format!("multipart/form-data; boundary={BOUNDARY}"),
@@ -176,7 +187,7 @@ async fn multipart_requests_out_of_shape_or_unsigned_are_refused_before_anything
     let two_maps = br#"{"0": ["variables.f"], "1": ["variables.f"]}"#;
     let cases: Vec<(&str, Vec<Part>)> = vec![
         (
-            "one file",
+            "more than one file",
             vec![
                 field("operations", &ops),
                 field("map", two_maps),
@@ -315,9 +326,13 @@ async fn a_file_of_exactly_the_limit_passes_and_one_byte_more_does_not(backend: 
     assert_eq!(data(&body)["createAttachment"]["sizeBytes"], json!(0));
 }
 
-async fn one_file_mapped_to_two_variables_fills_both(backend: Backend) {
+/// One file mapped to two variables would be stored twice (and, mapped to two hundred, two
+/// hundred times, each copy holding a file descriptor): refused before a byte of it is read.
+/// Two files for two variables are fine.
+async fn one_file_fills_one_variable_and_two_files_fill_two(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alan = app.member("alan@example.com").await;
+    let before = row_count(&app).await;
     let query = "mutation($o: ID!, $a: Upload!, $b: Upload!) { \
                  a: createAttachment(input: {ownerId: $o, file: $a}) { id sizeBytes sha256 } \
                  b: createAttachment(input: {ownerId: $o, file: $b}) { id sizeBytes sha256 } }";
@@ -334,17 +349,124 @@ async fn one_file_mapped_to_two_variables_fills_both(backend: Backend) {
         ],
     )
     .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "BAD_USER_INPUT");
+    assert!(body.to_string().contains("exactly one"), "{body}");
+    assert_eq!(row_count(&app).await, before, "nothing was created");
+    assert_eq!(stored(&app), (vec![], vec![]), "nothing kept or staged");
+
+    let other = text(100_000, 6);
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", ops.as_bytes()),
+            field("map", br#"{"0": ["variables.a"], "1": ["variables.b"]}"#),
+            file("0", "first.txt", &content),
+            file("1", "second.txt", &other),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for key in ["a", "b"] {
+    for (key, bytes) in [("a", &content), ("b", &other)] {
         let created = &data(&body)[key];
-        assert_eq!(created["sizeBytes"], json!(content.len()), "{key}: {body}");
-        assert_eq!(created["sha256"], json!(sha256(&content)), "{key}: {body}");
+        assert_eq!(created["sizeBytes"], json!(bytes.len()), "{key}: {body}");
+        assert_eq!(created["sha256"], json!(sha256(bytes)), "{key}: {body}");
         let path = format!("/attachments/{}/content", id_of(created));
-        let (status, _, bytes) = get(&app, Some(&alan.token), &path, &[]).await;
+        let (status, _, read) = get(&app, Some(&alan.token), &path, &[]).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(bytes == content, "{key}: the bytes read back differ");
+        assert!(&read == bytes, "{key}: the bytes read back differ");
     }
-    assert_eq!(stored(&app), (vec![sha256(&content)], vec![]));
+    let mut blobs = vec![sha256(&content), sha256(&other)];
+    blobs.sort();
+    let (mut held, staged) = stored(&app);
+    held.sort();
+    assert_eq!((held, staged), (blobs, vec![]));
+}
+
+/// More files, or more `map` entries, than `KEEPSAKE_MAX_FILES` are refused with 400 before
+/// a file is read: the 1,100 paths of the hostile request, and eleven files at the default
+/// of ten.
+async fn more_files_than_the_limit_are_refused_before_any_is_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let before = row_count(&app).await;
+    let ops = operations(&alan.id);
+    let content = text(10_000, 7);
+    let paths: Vec<String> = (0..1_100).map(|i| format!("\"variables.v{i}\"")).collect();
+    let many_paths = format!("{{\"0\": [{}]}}", paths.join(","));
+    let eleven: Vec<String> = (0..11)
+        .map(|i| format!("\"{i}\": [\"variables.v{i}\"]"))
+        .collect();
+    let eleven = format!("{{{}}}", eleven.join(","));
+    let names: Vec<String> = (0..11).map(|i| i.to_string()).collect();
+    let mut eleven_files = vec![field("operations", &ops), field("map", eleven.as_bytes())];
+    eleven_files.extend(names.iter().map(|name| file(name, "a.txt", &content)));
+    for (says, parts) in [
+        (
+            "exactly one",
+            vec![
+                field("operations", &ops),
+                field("map", many_paths.as_bytes()),
+                file("0", "a.txt", &content),
+            ],
+        ),
+        ("KEEPSAKE_MAX_FILES", eleven_files),
+    ] {
+        let (status, body) = multipart(&app, Some(&alan.token), &parts).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{says}: {body}");
+        assert_error(&body, "BAD_USER_INPUT");
+        assert!(body.to_string().contains(says), "{says}: {body}");
+    }
+    assert_eq!(row_count(&app).await, before);
+    assert_eq!(stored(&app), (vec![], vec![]), "nothing kept or staged");
+}
+
+/// The server runs with `ulimit -n 128`. Before, a `map` of 1,100 paths to one file opened a
+/// descriptor per path for the whole request, so such requests failed with "Too many open
+/// files" and took everyone's uploads (and the accept loop) down with them. Now they are
+/// refused from `map` alone, and uploads sent beside them, and after them, go through.
+async fn a_map_of_many_paths_takes_no_descriptors_where_they_are_scarce(backend: Backend) {
+    use crate::crash::Server;
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let server = Server::start_with_descriptors(&app, 128).await;
+    let ops = operations(&alan.id);
+    let content = text(50_000, 11);
+    let paths: Vec<String> = (0..1_100).map(|i| format!("\"variables.v{i}\"")).collect();
+    let many_paths = format!("{{\"0\": [{}]}}", paths.join(","));
+    let hostile = [
+        field("operations", &ops),
+        field("map", many_paths.as_bytes()),
+        file("0", "a.txt", &content),
+    ];
+    let honest = [
+        field("operations", &ops),
+        field("map", br#"{"0": ["variables.f"]}"#),
+        file("0", "honest.txt", &content),
+    ];
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let hostile_ones =
+            (0..4).map(|_| multipart_at(&http, &server.base, Some(&alan.token), &hostile));
+        let (refused, (status, body)) = tokio::join!(
+            futures_util::future::join_all(hostile_ones),
+            multipart_at(&http, &server.base, Some(&alan.token), &honest)
+        );
+        for (status, body) in refused {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(body.to_string().contains("exactly one"), "{body}");
+        }
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the honest upload beside them: {body}"
+        );
+        assert_eq!(
+            data(&body)["createAttachment"]["sha256"],
+            json!(sha256(&content))
+        );
+    }
 }
 
 /// Two `PUT`s of one attachment's content at once. Both read the row's old bytes (X) before

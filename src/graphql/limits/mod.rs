@@ -39,8 +39,10 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_INTROSPECTION_DEPTH: usize = 24;
 /// The most a query may cost.
 pub const MAX_COST: u64 = 100_000;
-/// What one SQL statement costs, in fields.
-pub const STATEMENT_COST: u64 = 500;
+/// What one SQL statement costs, in fields: [`MAX_COST`] over this is the most statements
+/// a query may be expected to run, the default of `KEEPSAKE_MAX_STATEMENTS` (100), so a
+/// query the cost model lets through fits the run-time budget too.
+pub const STATEMENT_COST: u64 = 1_000;
 
 /// The extension that enforces both limits.
 pub struct Limits;
@@ -196,6 +198,8 @@ mod tests {
             "{ users(first: 50) { nodes { id email attachments { nodes { id filename sizeBytes } } } } }",
         );
         assert!(check(yardstick.clone()).is_ok(), "{yardstick:?}");
+        // The README quotes this figure.
+        assert_eq!(yardstick.cost, 5_201);
         let cube = cost_of(
             "{ me { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { f0: filename f1: filename } } } } } } } } } }",
         );
