@@ -14,7 +14,10 @@
 //     recent deletion with the time left to undo it, and undoes it; then deletes their own
 //     account, is signed out, is offered "Undo account deletion" with the time left (still
 //     after a reload), undoes it, and is signed in again with their files back;
-//   - the page fetches nothing from elsewhere, and the token leaves the address bar.
+//   - the page fetches nothing from elsewhere, and the token leaves the address bar;
+//   - the page comes with its headers (a Content-Security-Policy with `script-src 'self'` and
+//     `frame-ancestors 'none'`, no referrer, nosniff) and works under that policy: any CSP
+//     violation, console error or uncaught exception fails the run (page-checks.mjs).
 // Screenshots of each view at 1280 and 390 px wide go to $TRASH_SHOTS (default
 // /tmp/keepsake-trash-shots), printed at the end. Run by .ci/run after the playground's test.
 //
@@ -25,6 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { checkPageHeaders, watchPage } from "./page-checks.mjs";
 
 const binary = process.argv[2] ?? "target/debug/keepsake";
 const shots = process.env.TRASH_SHOTS ?? "/tmp/keepsake-trash-shots";
@@ -120,13 +124,14 @@ try {
     if (!request.url().startsWith(origin)) offsite.push(request.url());
   });
   page.on("dialog", (dialog) => dialog.accept());
-  // A script error on the page is a failure, whatever the page shows.
-  page.on("pageerror", (error) => fail(`the page threw: ${error.message}`));
+  // A script error, a console error or a CSP violation on the page is a failure, whatever the
+  // page shows.
+  await watchPage(page, fail);
   const articles = page.locator("article.deletion");
   const shot = async (name) => page.screenshot({ path: join(shots, name), fullPage: true });
 
   // The admin's sign-in link: the log, newest first; the token leaves the address bar.
-  await page.goto(link);
+  checkPageHeaders(await page.goto(link), fail);
   await page.getByRole("heading", { name: "Deletion log" }).waitFor({ timeout: 20_000 });
   await articles.first().waitFor();
   if ((await articles.count()) !== 3) fail(`expected 3 deletions, saw ${await articles.count()}`);
@@ -341,6 +346,7 @@ try {
   await shot("signin-refused-390.png");
 
   if (offsite.length) fail(`the trash fetched from elsewhere: ${offsite.join(", ")}`);
+  console.log("ok: the page came with its CSP, no-referrer and nosniff, and nothing broke them");
   console.log(`ok: nothing fetched from elsewhere; screenshots: ${shots}`);
 } catch (err) {
   // What the page showed when it failed, beside the other screenshots.
