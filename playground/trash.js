@@ -36,9 +36,10 @@ async function graphql(query, variables, token = state.token) {
 
 function show(section, visible) { $(section).classList.toggle("hidden", !visible); }
 
-function signOut(note) {
-  localStorage.removeItem("keepsake:token");
-  localStorage.removeItem("keepsake:undo");
+// The signed-out view: the sign-in form, and `note`. It forgets the session in this page
+// only; which credentials this browser keeps is for the callers to decide (a failed sign-in
+// keeps any it may still need, Sign out drops them all, asking first if one can undo).
+function showSignIn(note, kind) {
   state.token = null; state.me = null; state.undo = null;
   clearInterval(state.undoTick);
   ["who", "views", "log", "insights", "purge", "member", "account-undo"].forEach((s) => show(s, false));
@@ -49,9 +50,27 @@ function signOut(note) {
   $("recent").textContent = "";
   show("purge-preview", false);
   $("purge-result").textContent = "";
-  say(note || "Signed out.");
+  say(note, kind);
   $("token").value = "";
   $("token").focus();
+}
+
+// The undo credential this browser holds, if it can still undo. Deleting one's own account
+// returns it once, and nothing else can undo that deletion (after it, only an admin's
+// restore), so the page drops it only when it is spent, or when the member says so.
+function heldUndo() {
+  const held = localStorage.getItem("keepsake:undo");
+  const c = held && claims(held);
+  return c && c.undo && c.exp * 1000 > Date.now() ? held : null;
+}
+
+// The Sign out button: the session and any undo credential go. Losing a live undo credential
+// loses the undo, so that takes a yes first; without one, it signs out at once.
+function signOut() {
+  if (heldUndo() && !confirm("Sign out and lose the undo? This browser holds the only credential that can undo your account's deletion; signing out drops it, and then only an admin can restore your account.")) return;
+  localStorage.removeItem("keepsake:token");
+  localStorage.removeItem("keepsake:undo");
+  showSignIn("Signed out.");
 }
 
 async function signIn(token) {
@@ -63,11 +82,26 @@ async function signIn(token) {
     if (!data.me) throw new Error("That token signs no one in.");
     state.me = data.me;
   } catch (error) {
-    signOut(error.code === "UNAUTHENTICATED" ? `Sign-in failed: ${error.message}` : error.message);
-    $("message").className = "bad";
+    const why = error.code === "UNAUTHENTICATED" ? `Sign-in failed: ${error.message}` : error.message;
+    // A failed sign-in (a `#token=garbage` link, a deleted account's old bookmark) drops no
+    // credential that may still be needed: never the undo credential, and the stored session
+    // only if it is the token refused and no undo is held (while one is, the stored session
+    // is the deleted account's: refused until the undo, then it signs in again).
+    const held = heldUndo();
+    if (!held && localStorage.getItem("keepsake:token") === state.token) localStorage.removeItem("keepsake:token");
+    if (held) {
+      state.token = null; state.me = null;
+      showUndo(held);
+      say(why, "bad");
+    } else {
+      showSignIn(why, "bad");
+    }
     return;
   }
   localStorage.setItem("keepsake:token", state.token);
+  state.undo = null;
+  clearInterval(state.undoTick);
+  show("account-undo", false);
   show("signin", false);
   show("who", true);
   $("whoami").textContent = `${state.me.name} (${state.me.role.toLowerCase()})`;
@@ -546,8 +580,7 @@ async function undoAccount() {
     await signIn(session);
     if (state.me) { say("Your account is back, with your attachments.", "good"); return; }
   }
-  signOut("Your account is back, with your attachments. Sign in again with your token.");
-  $("message").className = "good";
+  showSignIn("Your account is back, with your attachments. Sign in again with your token.", "good");
 }
 
 const PURGE = `mutation($older: String!, $dry: Boolean!) { purgeDeleted(olderThan: $older, dryRun: $dry) { users attachments archived dryRun } }`;
@@ -601,4 +634,4 @@ $("more").addEventListener("click", () => load(false));
 const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
 if (fromLink) history.replaceState(null, "", location.pathname);
 const saved = fromLink || localStorage.getItem("keepsake:undo") || localStorage.getItem("keepsake:token");
-if (saved) signIn(saved); else signOut("Sign in with a bearer token.");
+if (saved) signIn(saved); else showSignIn("Sign in with a bearer token.");
