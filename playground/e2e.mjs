@@ -2,7 +2,10 @@
 // token it prints, open /playground in headless Chromium, put the token in the headers pane,
 // run `{ me { email role } }` and read the answer; then open the docs pane (built from the
 // schema GraphiQL reads by introspection), find the User type and read its fields `email` and
-// `attachments` (screenshot: /tmp/playground-docs.png). Run by .ci/run after `cargo test`.
+// `attachments` (screenshot: /tmp/playground-docs.png). The page must come with its headers
+// (a Content-Security-Policy with `script-src 'self'` and `frame-ancestors 'none'`, no
+// referrer, nosniff) and work under that policy: any CSP violation, console error or uncaught
+// exception fails the run (page-checks.mjs). Run by .ci/run after `cargo test`.
 //
 //   node playground/e2e.mjs [path/to/keepsake]   (default: target/debug/keepsake)
 import { spawn } from "node:child_process";
@@ -11,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { checkPageHeaders, watchPage } from "./page-checks.mjs";
 
 const binary = process.argv[2] ?? "target/debug/keepsake";
 const dir = mkdtempSync(join(tmpdir(), "keepsake-e2e-"));
@@ -47,6 +51,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
+  await watchPage(page, fail);
   const offsite = [];
   page.on("request", (request) => {
     if (!request.url().startsWith(new URL(playground).origin)) offsite.push(request.url());
@@ -56,7 +61,7 @@ try {
     localStorage.setItem("graphiql:headers", JSON.stringify({ Authorization: `Bearer ${t}` }));
     localStorage.setItem("graphiql:query", "{ me { email role } }");
   }, token);
-  await page.goto(playground);
+  checkPageHeaders(await page.goto(playground), fail);
   await page.locator(".graphiql-execute-button").click();
   const result = page.locator(".result-window");
   await result.getByText("admin@localhost").waitFor({ timeout: 20_000 });
@@ -83,6 +88,7 @@ try {
   await page.screenshot({ path: "/tmp/playground-docs.png" });
   if (offsite.length) fail(`the playground fetched from elsewhere: ${offsite.join(", ")}`);
   console.log(`ok: the docs pane shows the User type and its fields (${fields.join(", ")})`);
+  console.log("ok: the page came with its CSP, no-referrer and nosniff, and nothing broke them");
 } catch (err) {
   fail(err.message);
 } finally {

@@ -14,7 +14,15 @@
 //     recent deletion with the time left to undo it, and undoes it; then deletes their own
 //     account, is signed out, is offered "Undo account deletion" with the time left (still
 //     after a reload), undoes it, and is signed in again with their files back;
-//   - the page fetches nothing from elsewhere, and the token leaves the address bar.
+//   - the undo credential outlives what used to drop it: a `#token=garbage` link opened in
+//     another tab, and the member's old bookmark (their session token, refused while the
+//     account is deleted), each fail to sign in, yet Undo is still offered, also after a
+//     reload; Sign out asks first, and dismissed keeps it; the undo then works. Without an
+//     undo credential, Sign out asks nothing;
+//   - the page fetches nothing from elsewhere, and the token leaves the address bar;
+//   - the page comes with its headers (a Content-Security-Policy with `script-src 'self'` and
+//     `frame-ancestors 'none'`, no referrer, nosniff) and works under that policy: any CSP
+//     violation, console error or uncaught exception fails the run (page-checks.mjs).
 // Screenshots of each view at 1280 and 390 px wide go to $TRASH_SHOTS (default
 // /tmp/keepsake-trash-shots), printed at the end. Run by .ci/run after the playground's test.
 //
@@ -25,6 +33,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { checkPageHeaders, watchPage } from "./page-checks.mjs";
 
 const binary = process.argv[2] ?? "target/debug/keepsake";
 const shots = process.env.TRASH_SHOTS ?? "/tmp/keepsake-trash-shots";
@@ -114,19 +123,30 @@ const browser = await chromium.launch({
 });
 let page;
 try {
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // A context of its own, so that a second tab (sharing localStorage) can open beside it.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
   const offsite = [];
   page.on("request", (request) => {
     if (!request.url().startsWith(origin)) offsite.push(request.url());
   });
-  page.on("dialog", (dialog) => dialog.accept());
-  // A script error on the page is a failure, whatever the page shows.
-  page.on("pageerror", (error) => fail(`the page threw: ${error.message}`));
+  // Every dialog is accepted, unless a step asks to dismiss the next one; each is kept.
+  const dialogs = [];
+  let dismissNext = false;
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog);
+    const answer = dismissNext ? dialog.dismiss() : dialog.accept();
+    dismissNext = false;
+    return answer;
+  });
+  // A script error, a console error or a CSP violation on the page is a failure, whatever the
+  // page shows.
+  await watchPage(page, fail);
   const articles = page.locator("article.deletion");
   const shot = async (name) => page.screenshot({ path: join(shots, name), fullPage: true });
 
   // The admin's sign-in link: the log, newest first; the token leaves the address bar.
-  await page.goto(link);
+  checkPageHeaders(await page.goto(link), fail);
   await page.getByRole("heading", { name: "Deletion log" }).waitFor({ timeout: 20_000 });
   await articles.first().waitFor();
   if ((await articles.count()) !== 3) fail(`expected 3 deletions, saw ${await articles.count()}`);
@@ -324,7 +344,52 @@ try {
   await shot("account-undo-390.png");
   await page.reload();
   await undoHeading.waitFor({ timeout: 10_000 });
-  await page.getByRole("button", { name: "Undo account deletion" }).click();
+  const undoButton = page.getByRole("button", { name: "Undo account deletion" });
+  await undoButton.waitFor({ timeout: 10_000 });
+
+  // The undo credential is the only way back; nothing but the undo, or a Sign out the member
+  // confirms, may drop it. (a) A `#token=garbage` link opened in another tab fails to sign in
+  // and offers the undo right there; after a reload here, it is still offered.
+  const heldUndo = (p) => p.evaluate(() => localStorage.getItem("keepsake:undo"));
+  const credential = await heldUndo(page);
+  if (!credential) fail("the page keeps no undo credential after the account's deletion");
+  const stillOffered = async (after) => {
+    await page.reload();
+    await undoButton.waitFor({ timeout: 10_000 });
+    if ((await heldUndo(page)) !== credential) fail(`${after} changed the undo credential`);
+  };
+  const tab = await context.newPage();
+  await watchPage(tab, fail);
+  await tab.goto(`${origin}/trash#token=garbage`);
+  await tab.getByText(/^Sign-in failed/).waitFor({ timeout: 10_000 });
+  await tab.getByRole("button", { name: "Undo account deletion" }).waitFor({ timeout: 10_000 });
+  await tab.close();
+  await stillOffered("a #token=garbage link");
+  console.log("ok: a #token=garbage link fails to sign in, and Undo account deletion is still offered");
+
+  // (b) The member's old bookmark: their session token, refused while the account is deleted.
+  await page.goto("about:blank");
+  await page.goto(`${origin}/trash#token=${bobToken}`);
+  await page.getByText(/^Sign-in failed/).waitFor({ timeout: 10_000 });
+  await undoButton.waitFor({ timeout: 10_000 });
+  await shot("account-undo-after-refused-link-390.png");
+  await stillOffered("the old bookmark");
+  console.log("ok: the deleted account's old bookmark is refused, and Undo account deletion is still offered");
+
+  // (c) Sign out asks first, saying the undo would be lost; dismissed, nothing changes.
+  dismissNext = true;
+  const [asked] = await Promise.all([
+    page.waitForEvent("dialog", { timeout: 10_000 }),
+    page.getByRole("button", { name: "Sign out" }).click(),
+  ]);
+  if (asked.type() !== "confirm" || !/lose the undo/.test(asked.message())) fail(`Sign out asked: ${asked.type()} "${asked.message()}"`);
+  await undoButton.waitFor({ timeout: 10_000 });
+  if (await page.getByRole("button", { name: "Sign in" }).isVisible()) fail("a dismissed Sign out signed out");
+  await stillOffered("a dismissed Sign out");
+  console.log(`ok: Sign out asks first ("${asked.message()}"), and dismissed keeps the undo`);
+
+  // (d) The undo still works: the account and its file are back, and the page signs in again.
+  await undoButton.click();
   await page.getByText("Your account is back, with your attachments.").waitFor({ timeout: 10_000 });
   await page.getByRole("heading", { name: "Recently deleted" }).waitFor({ timeout: 10_000 });
   const bobBack = await api(`query($id: ID!) { user(id: $id) { id attachments { nodes { id } } } }`, { id: bob });
@@ -333,14 +398,19 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   console.log(`ok: a member deletes their account ("${undoClock}"), is signed out, and undoes it from the page`);
 
-  // A bad token is refused in words.
+  // A bad token is refused in words. With no undo credential held, Sign out asks nothing.
+  const asks = dialogs.length;
   await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel(/Bearer token/).waitFor({ timeout: 10_000 });
+  if (dialogs.length !== asks) fail(`Sign out asked with no undo credential held: "${dialogs.at(-1).message()}"`);
+  if (await heldUndo(page)) fail("the spent undo credential is still kept");
   await page.getByLabel(/Bearer token/).fill("not-a-token");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByText(/Sign-in failed/).waitFor({ timeout: 10_000 });
   await shot("signin-refused-390.png");
 
   if (offsite.length) fail(`the trash fetched from elsewhere: ${offsite.join(", ")}`);
+  console.log("ok: the page came with its CSP, no-referrer and nosniff, and nothing broke them");
   console.log(`ok: nothing fetched from elsewhere; screenshots: ${shots}`);
 } catch (err) {
   // What the page showed when it failed, beside the other screenshots.

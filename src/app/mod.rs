@@ -1,19 +1,21 @@
 //! The HTTP server: [`App::build`] connects, migrates, binds its own listener (port 0 works)
 //! and exposes its address; [`App::run`] serves until a shutdown signal, then drains.
 //!
-//! Routes: `POST`/`GET /graphql`, `GET /playground` (GraphiQL), `GET /healthz`,
+//! Routes: `POST`/`GET /graphql`, `GET /playground` (GraphiQL), `GET /trash`, `GET /healthz`,
 //! `GET /metrics`. Every response is gzip-compressed when the client accepts it and the body
 //! is large enough to gain; CORS headers are sent only when `KEEPSAKE_CORS_ORIGINS` is set.
 //!
 //! This file holds the server's life (build, run, shutdown) and what it starts with (the
 //! database, the signing keys); `routes` maps paths to handlers, `graphql` is the `/graphql`
-//! handler, and `middleware` holds the layers around every route (CORS, compression, request
+//! handler, `pages` serves the browser pages with their scripts under a Content-Security-Policy,
+//! and `middleware` holds the layers around every route (CORS, compression, request
 //! timing, tracing).
 
 mod content;
 mod fairness;
 mod graphql;
 mod middleware;
+mod pages;
 mod routes;
 
 use std::future::Future;

@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod newcomer;
 mod nodes;
+mod pages;
 mod pagination;
 mod production_http;
 mod readme;
