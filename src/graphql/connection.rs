@@ -5,7 +5,7 @@ use async_graphql::{Context, SimpleObject};
 
 use crate::error::Result;
 use crate::graphql::ContextExt as _;
-use crate::graphql::loaders::AttachmentCount;
+use crate::graphql::loaders::{AttachmentCount, HiddenCount};
 use crate::service::Total;
 
 pub use crate::service::Listing;
@@ -17,6 +17,11 @@ pub async fn total_count(ctx: &Context<'_>, total: &Total) -> Result<i64> {
         Total::OfOwner(owner, scope) => ctx
             .loaders()?
             .load_one(AttachmentCount(*owner, *scope))
+            .await?
+            .unwrap_or(0),
+        Total::Hidden(deletion, view) => ctx
+            .loaders()?
+            .load_one(HiddenCount(*deletion, *view))
             .await?
             .unwrap_or(0),
         total => total.count(ctx.db()?).await?,

@@ -212,8 +212,8 @@ impl Deletion {
         )]
         include_deleted: bool,
     ) -> Result<Option<User>> {
-        let (db, viewer) = (ctx.db()?, ctx.viewer()?);
-        let found = log::hidden_user(db, viewer, &self.row, include_deleted).await?;
+        let (loaders, viewer) = (ctx.loaders()?, ctx.viewer()?);
+        let found = log::hidden_user(loaders, viewer, &self.row, include_deleted).await?;
         Ok(found.map(User::from))
     }
 
@@ -231,17 +231,18 @@ impl Deletion {
         )]
         include_deleted: bool,
     ) -> Result<AttachmentConnection> {
-        let (db, viewer, after) = (ctx.db()?, ctx.viewer()?, after.as_deref());
-        let listing = log::hidden_attachments(
-            db,
+        let (viewer, after) = (ctx.viewer()?, after.as_deref());
+        let key = log::hidden_page(
             viewer,
             &self.row,
             include_deleted,
             self.undoable,
             first,
             after,
-        )
-        .await?;
+        )?;
+        // One batched statement for every deletion of the response.
+        let listing = ctx.loaders()?.load_one(key).await?;
+        let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
         Ok(AttachmentConnection::of(listing, Attachment::new))
     }
 }

@@ -6,6 +6,7 @@ use sea_orm::ColumnTrait;
 use crate::entity::{attachment, user};
 use crate::error::Result;
 use crate::service::PageRequest;
+use crate::service::log::HiddenView;
 use crate::soft_delete::{ArchiveFilter, DeletionFilter, Handle, Page, Scope, Scoped};
 
 /// A page of rows of one listing (`users`, `attachments`, `deletions`, `archivedRecords`,
@@ -66,6 +67,9 @@ pub enum Total {
     /// One owner's attachments in a scope (`User.attachments`). The GraphQL layer counts
     /// these in one batch per response; [`Total::count`] counts one.
     OfOwner(i64, Scope),
+    /// The attachments one deletion hides, as a view shows them (`Deletion.attachments`);
+    /// counted in batches like [`Total::OfOwner`].
+    Hidden(i64, HiddenView),
 }
 
 impl Total {
@@ -79,6 +83,12 @@ impl Total {
             Total::OfOwner(owner, scope) => {
                 Scoped::<attachment::Entity>::new(*scope)
                     .filter(attachment::Column::OwnerId.eq(*owner))
+                    .count(h)
+                    .await?
+            }
+            Total::Hidden(deletion, view) => {
+                super::log::hidden_attachments(*view)
+                    .filter(attachment::Column::DeletionId.eq(*deletion))
                     .count(h)
                     .await?
             }

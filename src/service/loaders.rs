@@ -17,6 +17,7 @@ use sea_orm::{ColumnTrait, DbErr};
 
 use crate::entity::{attachment, deletion, user};
 use crate::service::attachments::OwnerPage;
+use crate::service::log::{HiddenPage, HiddenView, hidden_attachments};
 use crate::service::{Listing, PageRequest};
 use crate::soft_delete::{self, Columns, Db, Scope, Scoped};
 
@@ -110,6 +111,11 @@ pub struct AttachmentKey(pub i64, pub Scope);
 /// How many attachments an owner has, as `scope` shows it (`User.attachments.totalCount`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttachmentCount(pub i64, pub Scope);
+
+/// How many attachments a deletion hides, as a view shows them
+/// (`Deletion.attachments.totalCount`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HiddenCount(pub i64, pub HiddenView);
 
 /// A deletion log entry by id (`User.deletion`, `Attachment.deletion`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -261,5 +267,99 @@ impl Loader<DeletionKey> for Batch {
     ) -> Result<HashMap<DeletionKey, deletion::Model>, DbErr> {
         let rows = soft_delete::deletions_by_ids(&self.db, keys.iter().map(|k| k.0)).await?;
         Ok(rows.into_iter().map(|d| (DeletionKey(d.id), d)).collect())
+    }
+}
+
+/// Groups deletions by how their hidden rows may be read: one group per scope, and one for
+/// all the proofs (each proof reads its own deletion's rows, so they read together).
+fn by_view(
+    keys: impl Iterator<Item = (i64, HiddenView)>,
+) -> Map<Option<Scope>, Vec<(i64, HiddenView)>> {
+    let mut groups: Map<Option<Scope>, Vec<(i64, HiddenView)>> = Map::default();
+    for (deletion, view) in keys {
+        let group = match view {
+            HiddenView::InScope(scope) => Some(scope),
+            HiddenView::Undoable(_) => None,
+        };
+        groups.entry(group).or_default().push((deletion, view));
+    }
+    groups
+}
+
+/// The read of one group of [`by_view`]: a scope's rows, or the rows the proofs show.
+fn group_read(group: Option<Scope>, members: &[(i64, HiddenView)]) -> Scoped<attachment::Entity> {
+    match group {
+        Some(scope) => hidden_attachments(HiddenView::InScope(scope)),
+        None => Scoped::hidden_by_any(members.iter().filter_map(|(_, view)| match view {
+            HiddenView::Undoable(proof) => Some(*proof),
+            HiddenView::InScope(_) => None,
+        })),
+    }
+}
+
+/// One page of the attachments a deletion hides, oldest first (`Deletion.attachments`): one
+/// statement per view and page for every deletion of a response.
+impl Loader<HiddenPage> for Batch {
+    type Value = Listing<attachment::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[HiddenPage],
+    ) -> Result<HashMap<HiddenPage, Listing<attachment::Model>>, DbErr> {
+        let mut pages = HashMap::with_capacity(keys.len());
+        let mut by_page: Map<PageRequest, Vec<HiddenPage>> = Map::default();
+        for key in keys {
+            by_page.entry(key.page).or_default().push(*key);
+        }
+        for (page, keys) in by_page {
+            let groups = by_view(keys.iter().map(|k| (k.deletion, k.view)));
+            for (group, members) in groups {
+                let deletions: Vec<i64> = members.iter().map(|(d, _)| *d).collect();
+                let found = group_read(group, &members)
+                    .first_rows_per(
+                        &self.db,
+                        attachment::Column::DeletionId,
+                        &deletions,
+                        page.first,
+                        page.after,
+                        Columns::all(),
+                    )
+                    .await?;
+                let mut runs: Map<i64, Vec<attachment::Model>> = Map::default();
+                for rows in found {
+                    if let Some(deletion) = rows.first().and_then(|row| row.deletion_id) {
+                        runs.insert(deletion, rows);
+                    }
+                }
+                for key in keys.iter().filter(|k| deletions.contains(&k.deletion)) {
+                    let mut rows = runs.get(&key.deletion).cloned().unwrap_or_default();
+                    rows.sort_by_key(|a| a.id);
+                    pages.insert(*key, key.listing(rows));
+                }
+            }
+        }
+        Ok(pages)
+    }
+}
+
+impl Loader<HiddenCount> for Batch {
+    type Value = u64;
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[HiddenCount]) -> Result<HashMap<HiddenCount, u64>, DbErr> {
+        let mut found: HashMap<HiddenCount, u64> = keys.iter().map(|k| (*k, 0)).collect();
+        for (group, members) in by_view(keys.iter().map(|k| (k.0, k.1))) {
+            let deletions: Vec<i64> = members.iter().map(|(d, _)| *d).collect();
+            let counts = group_read(group, &members)
+                .count_per(&self.db, attachment::Column::DeletionId, &deletions)
+                .await?;
+            for (deletion, view) in members {
+                if let Some(n) = counts.get(&deletion) {
+                    found.insert(HiddenCount(deletion, view), *n);
+                }
+            }
+        }
+        Ok(found)
     }
 }

@@ -3,12 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use sea_orm::ColumnTrait as _;
-
 use crate::auth::Viewer;
 use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::loaders::{Loaders, UserKey};
 use crate::service::{InScope, Listing, PageRequest, Total, optional_text};
 use crate::soft_delete::{
     self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped, SeeHidden,
@@ -65,6 +64,7 @@ impl LogFilters<'_> {
             reason: optional_text("reason", self.reason, MAX_FILTER_TEXT)?,
             search: optional_text("search", self.search, MAX_FILTER_TEXT)?,
             in_force: false,
+            only_rows_of: None,
         })
     }
 }
@@ -94,8 +94,12 @@ pub async fn list(
 /// deletion hides are deleted rows: only with `include_deleted` (support and admins; a
 /// member asking is `FORBIDDEN`), else none. Their relationships inherit that scope (a
 /// hidden user's cascade, a hidden attachment's live owner).
+///
+/// A deletion of a user stamps that one user (`entityId`) with its id, so the user is read
+/// by id through the request's loaders, with every other row's in one batch, and kept only
+/// while it still carries this deletion.
 pub async fn hidden_user(
-    h: &impl Handle,
+    loaders: &Loaders,
     viewer: &Viewer,
     logged: &deletion::Model,
     include_deleted: bool,
@@ -104,42 +108,84 @@ pub async fn hidden_user(
     if EntityKind::parse(&logged.entity) != Some(EntityKind::User) {
         return Ok(None);
     }
-    let found = Scoped::<user::Entity>::new(scope)
-        .filter(user::Column::DeletionId.eq(logged.id))
-        .one(h)
-        .await?;
-    Ok(found.map(|row| InScope { row, scope }))
+    let found = loaders.load_one(UserKey(logged.entity_id, scope)).await?;
+    Ok(found
+        .filter(|row| row.deletion_id == Some(logged.id))
+        .map(|row| InScope { row, scope }))
 }
 
-/// `Deletion.attachments`: the attachments deletion `logged` hides now (a user's cascade,
-/// or a bulk delete), oldest first; none once it is restored or purged. Like
+/// Which of a deletion's hidden attachments a read shows: those a scope shows, or, for a
+/// member's deletion from `recentDeletions`, those the proof that they may undo it shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HiddenView {
+    /// The rows `Scope` shows (only deleted rows are ever stamped, so `Live` shows none).
+    InScope(Scope),
+    /// The rows of the deletion the proof names.
+    Undoable(SeeHidden),
+}
+
+/// One page of the attachments a deletion hides (`Deletion.attachments`): the key the
+/// request's loaders read every deletion's page by, in one batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HiddenPage {
+    /// The deletion's id.
+    pub deletion: i64,
+    /// What the read may show.
+    pub view: HiddenView,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+impl HiddenPage {
+    /// The scope its rows are read in (a proof's rows count as the live scope's: their
+    /// relationships show live rows only).
+    pub fn scope(self) -> Scope {
+        match self.view {
+            HiddenView::InScope(scope) => scope,
+            HiddenView::Undoable(_) => Scope::Live,
+        }
+    }
+
+    /// The listing of this page out of its rows read one ahead.
+    pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
+        let total = Total::Hidden(self.deletion, self.view);
+        Listing::read_ahead(rows, self.page, self.scope(), total)
+    }
+}
+
+/// `Deletion.attachments`: which page of the attachments deletion `logged` hides now (a
+/// user's cascade, or a bulk delete), oldest first; none once it is restored or purged. Like
 /// [`hidden_user`], only with `include_deleted`; a member also when `undoable` proves they
 /// may undo `logged` now (it came from `recentDeletions`), as Undo would show them anyway.
-pub async fn hidden_attachments(
-    h: &impl Handle,
+pub fn hidden_page(
     viewer: &Viewer,
     logged: &deletion::Model,
     include_deleted: bool,
     undoable: Option<SeeHidden>,
     first: Option<i32>,
     after: Option<&str>,
-) -> Result<Listing<attachment::Model>> {
-    let (query, scope) = match (viewer.scope(include_deleted, false), undoable) {
+) -> Result<HiddenPage> {
+    let view = match (viewer.scope(include_deleted, false), undoable) {
         (Err(Error::Forbidden(_)), Some(proof))
             if include_deleted && proof.deletion() == logged.id =>
         {
-            (Scoped::<attachment::Entity>::hidden_by(proof), Scope::Live)
+            HiddenView::Undoable(proof)
         }
-        (scope, _) => {
-            let scope = scope?;
-            let query = Scoped::<attachment::Entity>::new(scope)
-                .filter(attachment::Column::DeletionId.eq(logged.id));
-            (query, scope)
-        }
+        (scope, _) => HiddenView::InScope(scope?),
     };
-    let page = PageRequest::parse(first, after)?;
-    let found = query.clone().page(h, page.first, page.after).await?;
-    Ok(Listing::of(found, page, scope, Total::Attachments(query)))
+    Ok(HiddenPage {
+        deletion: logged.id,
+        view,
+        page: PageRequest::parse(first, after)?,
+    })
+}
+
+/// The attachments a [`HiddenView`] of one or more deletions may read.
+pub(crate) fn hidden_attachments(view: HiddenView) -> Scoped<attachment::Entity> {
+    match view {
+        HiddenView::InScope(scope) => Scoped::new(scope),
+        HiddenView::Undoable(proof) => Scoped::hidden_by(proof),
+    }
 }
 
 /// How many reasons `deletionStats` ranks.

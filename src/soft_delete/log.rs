@@ -31,6 +31,10 @@ pub struct DeletionFilter {
     pub search: Option<String>,
     /// Only deletions in force: neither restored nor being purged.
     pub in_force: bool,
+    /// Only deletions that hid rows of this user alone (the user themself, or attachments
+    /// they own): the condition [`super::hid_only_rows_of`] checks one deletion at a time,
+    /// in SQL, so a page of them is one statement.
+    pub only_rows_of: Option<i64>,
 }
 
 /// `LOWER(column) LIKE '%text%'`, with `%`, `_` and `\` in `text` taken literally.
@@ -77,6 +81,9 @@ impl DeletionFilter {
                 q.filter(deletion::Column::RestoredAt.is_null())
                     .filter(deletion::Column::PurgeStartedAt.is_null())
             })
+            .apply_if(self.only_rows_of, |q, owner| {
+                q.filter(hid_only_rows_of(owner))
+            })
     }
 
     /// Up to `first` entries, newest first, older than entry `before` when given.
@@ -94,6 +101,48 @@ impl DeletionFilter {
     pub async fn count(&self, h: &impl Handle) -> Result<u64, DbErr> {
         self.select().count(&exec(h)).await
     }
+}
+
+/// Deletions that hid rows of `owner` alone, as [`super::hid_only_rows_of`] decides it: a
+/// deletion of that user, or of attachments whose first row is theirs and none of whose
+/// rows is anyone else's (a restored bulk deletion no longer marks its rows, so it is no
+/// one's).
+fn hid_only_rows_of(owner: i64) -> Condition {
+    let d = deletion::Entity;
+    let first_is_theirs = Query::select()
+        .expr(Expr::val(1))
+        .from(attachment::Entity)
+        .and_where(
+            Expr::col((attachment::Entity, attachment::Column::Id))
+                .equals((d, deletion::Column::EntityId)),
+        )
+        .and_where(Expr::col((attachment::Entity, attachment::Column::OwnerId)).eq(owner))
+        .to_owned();
+    let someone_elses = Query::select()
+        .expr(Expr::val(1))
+        .from(attachment::Entity)
+        .and_where(
+            Expr::col((attachment::Entity, attachment::Column::DeletionId))
+                .equals((d, deletion::Column::Id)),
+        )
+        .and_where(Expr::col((attachment::Entity, attachment::Column::OwnerId)).ne(owner))
+        .to_owned();
+    let restored_bulk = Condition::all()
+        .add(Expr::col((d, deletion::Column::CascadeCount)).gt(0))
+        .add(Expr::col((d, deletion::Column::RestoredAt)).is_not_null());
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(Expr::col((d, deletion::Column::Entity)).eq(EntityKind::User.as_str()))
+                .add(Expr::col((d, deletion::Column::EntityId)).eq(owner)),
+        )
+        .add(
+            Condition::all()
+                .add(Expr::col((d, deletion::Column::Entity)).eq(EntityKind::Attachment.as_str()))
+                .add(restored_bulk.not())
+                .add(Expr::exists(first_is_theirs))
+                .add(Expr::exists(someone_elses).not()),
+        )
 }
 
 /// Deletions made by a user, deleted or not, whose email or name contains `text`.

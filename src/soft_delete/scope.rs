@@ -37,7 +37,7 @@ impl SeeDeleted {
 /// and see the rows anyway. Only [`SeeHidden::for_undoable`] makes it, and the build allows
 /// that call in one place only, `service::undo`, after the checks a restore makes
 /// (clippy.toml; `.ci/ban-bites.sh` proves it). [`Scoped::hidden_by`] reads with it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SeeHidden {
     deletion: i64,
 }
@@ -135,6 +135,18 @@ where
         let select = E::find()
             .filter(E::live_condition().not())
             .filter(E::deletion_id_column().eq(proof.deletion));
+        Scoped { select }
+    }
+
+    /// The rows any of several deletions hide now, each deletion's with its own proof: the
+    /// batched form of [`Scoped::hidden_by`] (a list of undoable deletions, each with its
+    /// rows).
+    pub fn hidden_by_any(proofs: impl IntoIterator<Item = SeeHidden>) -> Self {
+        let deletions: Vec<i64> = proofs.into_iter().map(SeeHidden::deletion).collect();
+        #[allow(clippy::disallowed_methods)] // narrower than any scope: these deletions' rows
+        let select = E::find()
+            .filter(E::live_condition().not())
+            .filter(E::deletion_id_column().is_in(deletions));
         Scoped { select }
     }
 

@@ -21,6 +21,9 @@ on_both_backends!(
     a_viewer_past_their_requests_in_flight_gets_429_and_others_do_not,
     a_request_runs_no_more_statements_than_its_budget,
     a_request_holds_at_most_two_connections_at_once,
+    recent_deletions_cost_the_same_few_statements_however_many_there_are,
+    the_deletion_log_with_what_each_deletion_hid_is_a_fixed_number_of_statements,
+    aliases_that_would_run_past_the_budget_are_refused_before_they_run,
 );
 
 /// A 1 MiB document of `__typename`s (95,000 of them), sent without a token, used to be parsed
@@ -439,4 +442,135 @@ async fn waiting_on_locks(app: &TestApp) -> i64 {
     let n = row.try_get::<i64>("", "n").unwrap();
     conn.close().await.ok();
     n
+}
+
+/// Deletes `n` attachments of `user`'s, one deletion each.
+async fn deleted_attachments(app: &TestApp, user: &crate::helpers::TestUser, n: usize) {
+    for i in 0..n {
+        let id = app.attachment(user, &format!("file-{i}.txt")).await;
+        let body = app.by(user).try_delete_attachment(&id, Some("tidy")).await;
+        assert_ok(&body);
+    }
+}
+
+/// What the trash page asks a member for: their recent deletions, each with what it hid.
+const RECENT: &str = "{ recentDeletions(first: 100) { id entity cascadeCount reason deletedAt \
+                      undoUntil attachments(includeDeleted: true, first: 5) { totalCount \
+                      nodes { filename } } } }";
+
+/// A member's `recentDeletions` used to check each deletion with two statements of its own,
+/// and read each one's attachments and their count with two more: 200 aliases of it ran
+/// 40,000 statements. Now the checks are in the query and the attachments are read for all
+/// deletions at once: the same four statements for 3 deletions or 30.
+async fn recent_deletions_cost_the_same_few_statements_however_many_there_are(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let mut costs = Vec::new();
+    for n in [3, 30] {
+        deleted_attachments(&app, &ada, n - costs.len() * 3).await;
+        let before = app.statements().await;
+        let body = app.by(&ada).send(RECENT, json!({})).await;
+        let ran = app.statements().await - before;
+        assert_ok(&body);
+        let listed = data(&body)["recentDeletions"].as_array().unwrap().clone();
+        assert_eq!(listed.len(), n, "{body}");
+        assert!(
+            listed.iter().all(|d| d["attachments"]["totalCount"] == 1
+                && d["attachments"]["nodes"][0]["filename"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with("file-"))),
+            "{body}"
+        );
+        costs.push(ran);
+    }
+    assert_eq!(costs[0], costs[1], "3 deletions and 30 cost the same");
+    // The token, the deletions, their pages of attachments, their counts.
+    assert!(costs[0] <= 4.0, "{costs:?}");
+    // Another member's deletions are not listed, nor are their attachments.
+    let bob = app.member("bob@example.com").await;
+    let body = app.by(&bob).send(RECENT, json!({})).await;
+    assert_eq!(data(&body)["recentDeletions"], json!([]), "{body}");
+}
+
+/// Support reads the log with each deletion's user and hidden attachments: that used to be
+/// three statements a row (4,800 for 48 aliases of a page of 100). Now each relationship is
+/// one batched statement for the page.
+async fn the_deletion_log_with_what_each_deletion_hid_is_a_fixed_number_of_statements(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let sam = app.user("sam@example.com", "SUPPORT").await;
+    let ada = app.member("ada@example.com").await;
+    let query = "{ deletions(first: 100) { totalCount nodes { id \
+                 user(includeDeleted: true) { id email } \
+                 attachments(includeDeleted: true, first: 0) { totalCount } } } }";
+    let mut costs = Vec::new();
+    for (target, already) in [(2, 0), (20, 2)] {
+        deleted_attachments(&app, &ada, target - already).await;
+        let user = app.member(&format!("gone{target}@example.com")).await;
+        assert_ok(&app.admin().try_delete_user(&user.id, Some("asked")).await);
+        let before = app.statements().await;
+        let body = app.by(&sam).send(query, json!({})).await;
+        costs.push(app.statements().await - before);
+        assert_ok(&body);
+        let nodes = data(&body)["deletions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let users = nodes.iter().filter(|d| d["user"]["id"].is_string()).count();
+        let counted: i64 = nodes
+            .iter()
+            .map(|d| d["attachments"]["totalCount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(users, if target == 2 { 1 } else { 2 }, "{body}");
+        assert_eq!(counted, target as i64, "{body}");
+    }
+    assert_eq!(costs[0], costs[1], "{costs:?}");
+    // The token, the page, its count, the users, the attachments' pages and their counts.
+    assert!(costs[0] <= 6.0, "{costs:?}");
+}
+
+/// Aliases multiply what a document runs: 198 `recentDeletions`, 48 support pages of the log
+/// with their attachments, 198 `storageStats` are refused before anything runs (only the
+/// token is checked), while what fits the budget runs.
+async fn aliases_that_would_run_past_the_budget_are_refused_before_they_run(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let sam = app.user("sam@example.com", "SUPPORT").await;
+    let aliased = |n: usize, field: &str| {
+        let fields: Vec<String> = (0..n).map(|i| format!("a{i}: {field}")).collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    for (who, query) in [
+        (&ada, aliased(198, "recentDeletions(first: 100) { id }")),
+        (
+            &sam,
+            aliased(
+                48,
+                "deletions(first: 100) { nodes { attachments(includeDeleted: true, first: 0) { totalCount } } }",
+            ),
+        ),
+        (&sam, aliased(198, "storageStats { liveBytes }")),
+    ] {
+        let before = app.statements().await;
+        let body = app.by(who).send(&query, json!({})).await;
+        assert_error(&body, "GRAPHQL_VALIDATION_FAILED");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("budget")
+        );
+        assert_eq!(
+            app.statements().await - before,
+            1.0,
+            "only the token's check"
+        );
+    }
+    // Within the budget, aliases run.
+    let body = app
+        .by(&sam)
+        .send(&aliased(30, "storageStats { liveBytes }"), json!({}))
+        .await;
+    assert_ok(&body);
 }

@@ -3,13 +3,15 @@
 //! - **Depth**: at most [`MAX_DEPTH`] levels of fields. Introspection (`__schema`, `__type`)
 //!   may nest to [`MAX_INTROSPECTION_DEPTH`]: graphql-js's standard introspection query, which
 //!   GraphiQL, codegen and client tools send, nests `ofType` eight deep and must work.
-//! - **Cost**, in fields: every field costs 1, and every root field, connection and
-//!   `totalCount` also costs [`STATEMENT_COST`] (the SQL behind it), except inside another
-//!   connection's rows, where one batched statement serves every row. A connection's rows
-//!   (`nodes`, `edges`) cost their selection times the page size (`first`, or the default; an
-//!   empty page counts as one row), so nested connections multiply. Aliases and fragment
-//!   spreads count each time they appear. A query over [`MAX_COST`] is refused with its cost
-//!   and the budget.
+//! - **Cost**, in fields: every field costs 1, and every SQL statement a field runs costs
+//!   [`STATEMENT_COST`]: a root field its own statements (`storageStats` three, a restore up
+//!   to fourteen), and a relationship or count below the root (`attachments`, `owner`,
+//!   `deletion`, `totalCount`, …) one batched statement for every row that asks, charged once.
+//!   A list's rows (`nodes`, `edges`, `recentDeletions`) cost their selection times the page
+//!   size (`first`, or the default; an empty page counts as one row), so nested connections
+//!   multiply. Aliases and fragment spreads count each time they appear. A query over
+//!   [`MAX_COST`] is refused with its cost and the budget: its statements then fit the
+//!   run-time budget (`KEEPSAKE_MAX_STATEMENTS`, default 100) too.
 //!
 //! Both refusals carry `extensions.code` `GRAPHQL_VALIDATION_FAILED` and come after the
 //! document's own validation, so a misspelt field is reported as such first.
@@ -139,7 +141,7 @@ pub fn check(measured: Measure) -> Result<(), String> {
     }
     if measured.cost > MAX_COST {
         return Err(format!(
-            "the query costs {} and the budget is {MAX_COST}: each field costs 1, each connection, root field and totalCount {STATEMENT_COST}, and a connection's rows their fields times the page size (first, default {DEFAULT_PAGE_SIZE}); ask for smaller pages, fewer nested connections or fewer aliases",
+            "the query costs {} and the budget is {MAX_COST}: each field costs 1, each SQL statement {STATEMENT_COST} (a root field its own; a relationship or count below it one for all its rows), and a list's rows their fields times the page size (first, default {DEFAULT_PAGE_SIZE}); ask for smaller pages, fewer nested connections or fewer aliases",
             if measured.cost >= MAX_COST.saturating_mul(2) {
                 format!("over {}", MAX_COST.saturating_mul(2))
             } else {
@@ -168,15 +170,19 @@ mod tests {
         .cost;
         assert_eq!(two, 2 * one);
         // users(first: n) { nodes { attachments(first: m) { nodes { id } } } } costs
-        // 1 + statement + n * (1 + 1 + m * 2): the inner rows multiply by both pages, and
-        // the inner connection's one batched statement is not charged per row.
+        // 1 + statement + n * (1 + 1 + m * 2) + statement: the inner rows multiply by both
+        // pages, and the inner connection's one batched statement is charged once, not per
+        // row.
         let cost = |n: u64, m: u64| {
             cost_of(&format!(
                 "{{ users(first: {n}) {{ nodes {{ attachments(first: {m}) {{ nodes {{ id }} }} }} }} }}"
             ))
             .cost
         };
-        assert_eq!(cost(10, 10), 1 + STATEMENT_COST + 10 * (2 + 10 * 2));
+        assert_eq!(
+            cost(10, 10),
+            1 + STATEMENT_COST + 10 * (2 + 10 * 2) + STATEMENT_COST
+        );
         assert_eq!(cost(10, 20) - cost(10, 10), 10 * 10 * 2);
         assert_eq!(cost(20, 10) - cost(10, 10), 10 * (2 + 10 * 2));
         // Page sizes come from variables too, and an empty page still counts one row.
@@ -199,7 +205,7 @@ mod tests {
         );
         assert!(check(yardstick.clone()).is_ok(), "{yardstick:?}");
         // The README quotes this figure.
-        assert_eq!(yardstick.cost, 5_201);
+        assert_eq!(yardstick.cost, 6_201);
         let cube = cost_of(
             "{ me { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { owner { attachments(first:100) { nodes { f0: filename f1: filename } } } } } } } } } }",
         );
@@ -212,6 +218,41 @@ mod tests {
                 .join(" ")
         );
         assert!(check(cost_of(&aliases)).is_err());
+    }
+
+    #[test]
+    fn statements_are_charged_as_they_run() {
+        let aliases = |n: usize, field: &str| {
+            let fields: Vec<String> = (0..n).map(|i| format!("a{i}: {field}")).collect();
+            cost_of(&format!("{{ {} }}", fields.join(" ")))
+        };
+        // storageStats runs three statements: 33 fit the budget, 34 do not.
+        assert_eq!(
+            aliases(1, "storageStats { liveBytes }").cost,
+            1 + 3 * STATEMENT_COST + 1
+        );
+        assert!(check(aliases(33, "storageStats { liveBytes }")).is_ok());
+        assert!(check(aliases(34, "storageStats { liveBytes }")).is_err());
+        // 198 aliases of recentDeletions(first: 100) { id } are far over.
+        assert!(check(aliases(198, "recentDeletions(first: 100) { id }")).is_err());
+        // A relationship below the rows of a list is one batched statement, whatever the
+        // page: deletions' attachments and their counts, a hundred rows or one.
+        let under = |n: u64| {
+            cost_of(&format!(
+                "{{ deletions(first: {n}) {{ nodes {{ user {{ id }} attachments(first: 0) {{ totalCount }} }} }} }}"
+            ))
+            .cost
+        };
+        assert_eq!(
+            under(1),
+            1 + STATEMENT_COST + (1 + (1 + 1) + (1 + 1)) + 3 * STATEMENT_COST
+        );
+        assert_eq!(under(100) - under(1), 99 * (1 + 2 + 2));
+        // Mutations: a restore may run up to 14.
+        assert_eq!(
+            cost_of("mutation { restoreUser(id: \"x\") { id } }").cost,
+            1 + 14 * STATEMENT_COST + 1
+        );
     }
 
     #[test]

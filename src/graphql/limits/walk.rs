@@ -1,6 +1,12 @@
 //! The walk over a document's selections that measures it: depth (introspection apart) and
 //! cost, with connections' rows multiplied by their page size and fragments followed where
 //! they are spread.
+//!
+//! Statements are charged as they run: a root field for each statement its resolver runs
+//! ([`root_statements`]), and a relationship or count below the root (`attachments`,
+//! `owner`, `totalCount`, …) once per place it appears in the document, however many rows
+//! ask for it, since one batched statement serves every row (the request's loaders). No
+//! field runs a statement per parent row.
 
 use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{Value, Variables};
@@ -12,16 +18,50 @@ use crate::service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 /// Fields that are paged connections: their rows multiply by the page size.
 const CONNECTIONS: &[&str] = &["users", "attachments", "deletions", "archivedRecords"];
 
+/// Fields below the root that read the database: each runs one statement for all the rows
+/// that ask for it, through the request's loaders.
+const BATCHED: &[&str] = &[
+    "attachments",
+    "owner",
+    "deletion",
+    "actor",
+    "restoredBy",
+    "user",
+    "totalCount",
+];
+
+/// The statements a root field's resolver runs (the most, for a mutation that may take a
+/// longer path); a field not named here runs one.
+fn root_statements(name: &str) -> u64 {
+    match name {
+        // One read per kind of id (users, attachments, deletions).
+        "nodes" => 3,
+        "deletionStats" => 6,
+        "storageStats" => 3,
+        "createUser" | "updateUser" => 2,
+        "createAttachment" => 4,
+        "deleteUser" => 6,
+        "deleteAttachment" | "deleteAttachments" => 5,
+        "restore" => 12,
+        "restoreUser" | "restoreAttachment" => 14,
+        // A batch job, run outside the request's budget.
+        "purgeDeleted" => 0,
+        _ => 1,
+    }
+}
+
 /// Measures every operation of `document` (the costliest one counts).
 pub fn measure(document: &ExecutableDocument, variables: &Variables) -> Measure {
     let mut walk = Walk {
         document,
         variables,
         measure: Measure::default(),
+        once: 0,
     };
     for (_, operation) in document.operations.iter() {
+        walk.once = 0;
         let cost = walk.selection(&operation.node.selection_set.node, 0, false, true, false);
-        walk.measure.cost = walk.measure.cost.max(cost);
+        walk.measure.cost = walk.measure.cost.max(cost.saturating_add(walk.once));
     }
     walk.measure
 }
@@ -32,6 +72,8 @@ pub(super) struct Walk<'a> {
     document: &'a ExecutableDocument,
     pub(super) variables: &'a Variables,
     pub(super) measure: Measure,
+    /// What the operation costs once, whatever the rows: its batched statements.
+    once: u64,
 }
 
 /// Bounds the walk whatever the document (fragment cycles are refused by validation, which
@@ -102,30 +144,42 @@ impl Walk<'_> {
         }
         self.check_ints(field);
         let children = &field.selection_set.node;
-        // Inside another connection's rows, one batched statement serves them all.
-        let statement = if in_rows { 0 } else { STATEMENT_COST };
+        // A root field runs its statements once; below the root, one batched statement
+        // serves every row that asks (charged once, whatever the rows).
+        let statements = if introspection {
+            0
+        } else if root {
+            root_statements(name)
+        } else if BATCHED.contains(&name) {
+            self.once = self.once.saturating_add(STATEMENT_COST);
+            0
+        } else {
+            0
+        };
+        let own = 1 + statements.saturating_mul(STATEMENT_COST);
         if !introspection && CONNECTIONS.contains(&name) {
             let page = self.page_size(field);
-            let mut cost = 1 + statement;
+            let mut cost = own;
             for item in &children.items {
                 cost = cost.saturating_add(self.connection_part(item, level, page, in_rows));
             }
             return cost;
         }
         if name == "totalCount" && !introspection {
-            return 1 + statement;
+            return own;
         }
         if name == "nodes" && root && !introspection {
             // `nodes(ids)`: one batched read per entity; what each object selects costs per id.
             let rows = self.list_len(field, "ids").clamp(1, MAX_NODE_IDS as u64);
             let each = self.selection(children, level, false, false, true);
-            return (1 + statement).saturating_add(each.saturating_mul(rows));
+            return own.saturating_add(each.saturating_mul(rows));
         }
-        let own = if root && !introspection {
-            1 + statement
-        } else {
-            1
-        };
+        if name == "recentDeletions" && root && !introspection {
+            // A list of up to `first` deletions (default 20): what each selects costs per row.
+            let rows = self.page_size(field);
+            let each = self.selection(children, level, false, false, true);
+            return own.saturating_add(each.saturating_mul(rows));
+        }
         own.saturating_add(self.selection(children, level, introspection, false, in_rows))
     }
 
