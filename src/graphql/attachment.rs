@@ -244,7 +244,7 @@ impl Attachment {
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         ctx.viewer()?;
         let key = UserKey(self.row.owner_id, self.scope);
-        let owner = ctx.loaders()?.load_one(key).await?;
+        let owner = ctx.loaders()?.load_one(key).await?.flatten();
         Ok(owner.map(|u| User::new(u, self.scope)))
     }
 }

@@ -74,7 +74,7 @@ impl Deletion {
         let Some(id) = id else {
             return Ok(None);
         };
-        let user = ctx.loaders()?.load_one(UserKey(id, scope)).await?;
+        let user = ctx.loaders()?.load_one(UserKey(id, scope)).await?.flatten();
         Ok(user.map(|u| User::new(u, scope)))
     }
 }

@@ -172,7 +172,7 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
     });
     if asks_owner {
         loaders
-            .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), u.clone())))
+            .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), Some(u.clone()))))
             .await;
     }
     // Each `attachments` selection (aliases may ask for several pages) in one load.

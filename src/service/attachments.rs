@@ -37,7 +37,7 @@ pub async fn find(
 ) -> Result<Option<InScope<attachment::Model>>> {
     let scope = viewer.scope(include_deleted, false)?;
     let id = ids::decode(Kind::Attachment, id)?;
-    let found = loaders.load_one(AttachmentKey(id, scope)).await?;
+    let found = loaders.load_one(AttachmentKey(id, scope)).await?.flatten();
     Ok(found
         .filter(|a| may_see(viewer, a))
         .map(|row| InScope { row, scope }))

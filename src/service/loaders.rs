@@ -99,12 +99,15 @@ pub async fn owner_page(
 }
 
 /// A user by id, as `scope` shows it (`user`, `node`, `nodes`, `Attachment.owner`,
-/// `Deletion.actor`).
+/// `Deletion.actor`). Its value is `None` for an id the scope does not show: a miss is
+/// cached like a hit, so a lookup costs the same whether or not the row is there (a
+/// second read for a missing row would tell it apart from a hidden one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UserKey(pub i64, pub Scope);
 
 /// An attachment by id, as `scope` shows it (`attachment`, `node`, `nodes`). Whether the
-/// viewer may see it is the service's check, after the load.
+/// viewer may see it is the service's check, after the load. Misses are cached like hits,
+/// as for [`UserKey`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttachmentKey(pub i64, pub Scope);
 
@@ -132,37 +135,42 @@ fn by_scope<K: Copy>(keys: &[K], split: impl Fn(K) -> (i64, Scope)) -> Map<Scope
 }
 
 impl Loader<UserKey> for Batch {
-    type Value = user::Model;
+    type Value = Option<user::Model>;
     type Error = DbErr;
 
-    async fn load(&self, keys: &[UserKey]) -> Result<HashMap<UserKey, user::Model>, DbErr> {
-        let mut found = HashMap::new();
+    async fn load(&self, keys: &[UserKey]) -> Result<HashMap<UserKey, Option<user::Model>>, DbErr> {
+        let mut found: HashMap<UserKey, Option<user::Model>> =
+            keys.iter().map(|key| (*key, None)).collect();
         for (scope, ids) in by_scope(keys, |UserKey(id, scope)| (id, scope)) {
             let rows = Scoped::<user::Entity>::new(scope)
                 .filter(user::Column::Id.is_in(ids))
                 .all(&self.db)
                 .await?;
-            found.extend(rows.into_iter().map(|u| (UserKey(u.id, scope), u)));
+            found.extend(rows.into_iter().map(|u| (UserKey(u.id, scope), Some(u))));
         }
         Ok(found)
     }
 }
 
 impl Loader<AttachmentKey> for Batch {
-    type Value = attachment::Model;
+    type Value = Option<attachment::Model>;
     type Error = DbErr;
 
     async fn load(
         &self,
         keys: &[AttachmentKey],
-    ) -> Result<HashMap<AttachmentKey, attachment::Model>, DbErr> {
-        let mut found = HashMap::new();
+    ) -> Result<HashMap<AttachmentKey, Option<attachment::Model>>, DbErr> {
+        let mut found: HashMap<AttachmentKey, Option<attachment::Model>> =
+            keys.iter().map(|key| (*key, None)).collect();
         for (scope, ids) in by_scope(keys, |AttachmentKey(id, scope)| (id, scope)) {
             let rows = Scoped::<attachment::Entity>::new(scope)
                 .filter(attachment::Column::Id.is_in(ids))
                 .all(&self.db)
                 .await?;
-            found.extend(rows.into_iter().map(|a| (AttachmentKey(a.id, scope), a)));
+            found.extend(
+                rows.into_iter()
+                    .map(|a| (AttachmentKey(a.id, scope), Some(a))),
+            );
         }
         Ok(found)
     }

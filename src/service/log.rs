@@ -108,7 +108,10 @@ pub async fn hidden_user(
     if EntityKind::parse(&logged.entity) != Some(EntityKind::User) {
         return Ok(None);
     }
-    let found = loaders.load_one(UserKey(logged.entity_id, scope)).await?;
+    let found = loaders
+        .load_one(UserKey(logged.entity_id, scope))
+        .await?
+        .flatten();
     Ok(found
         .filter(|row| row.deletion_id == Some(logged.id))
         .map(|row| InScope { row, scope }))

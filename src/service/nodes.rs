@@ -61,11 +61,13 @@ pub async fn nodes(
             Kind::User => users
                 .get(&UserKey(id, Scope::Live))
                 .cloned()
+                .flatten()
                 .map(NodeRow::User),
             Kind::Attachment => attachments
                 .get(&AttachmentKey(id, Scope::Live))
-                .filter(|a| may_see(viewer, a))
                 .cloned()
+                .flatten()
+                .filter(|a| may_see(viewer, a))
                 .map(NodeRow::Attachment),
             Kind::Deletion => None,
         })
@@ -82,10 +84,12 @@ async fn lookup(
         Kind::User => loaders
             .load_one(UserKey(id, Scope::Live))
             .await?
+            .flatten()
             .map(NodeRow::User),
         Kind::Attachment => loaders
             .load_one(AttachmentKey(id, Scope::Live))
             .await?
+            .flatten()
             .filter(|a| may_see(viewer, a))
             .map(NodeRow::Attachment),
         Kind::Deletion => None,

@@ -79,12 +79,17 @@ pub(super) fn inside_window(logged: &deletion::Model, undo_window: Duration) -> 
 }
 
 /// Locks deletion `id` and returns it if the viewer may know of it; `None` otherwise, which
-/// callers answer exactly as for a missing id.
+/// callers answer exactly as for a missing id. For a member, one statement decides and
+/// locks only a deletion they may know of: a missing deletion and someone else's take the
+/// same statement, and no lock.
 async fn known_deletion_for_update(
     tx: &Tx,
     viewer: &Viewer,
     id: i64,
 ) -> Result<Option<deletion::Model>> {
+    if viewer.role() == Role::Member {
+        return Ok(soft_delete::members_deletion_for_update(tx, id, viewer.id()).await?);
+    }
     let Some(logged) = soft_delete::deletion_for_update(tx, id).await? else {
         return Ok(None);
     };
@@ -173,30 +178,59 @@ pub async fn restore(
     Ok(restored)
 }
 
-/// The deletion hiding row `id` of `E`, locked, if the viewer may know of it. `Ok(None)`: the
+/// What a restore by row id finds.
+enum Found<M> {
+    /// The deletion hiding the row, locked; the viewer may know of it.
+    Hidden(deletion::Model),
+    /// The row is live: read whole when the member path read it, else only known live.
+    Live(Option<M>),
+}
+
+/// The deletion hiding row `id` of `E`, locked, if the viewer may know of it, or that the
 /// row is live. `not_found` when there is no such row or the viewer may not know of its
 /// deletion. The row's deletion is read, then locked, then read again: a restore or purge
 /// that changed it meanwhile is seen.
-async fn hiding_deletion_for_update<E: soft_delete::SoftDeletable>(
+///
+/// A member takes one path for every row they may not know of (missing, someone else's,
+/// hidden by someone else's deletion): the deletion they may know of, none found, then the
+/// live row, none found. Two statements each, no lock, the same answer.
+async fn hiding_deletion_for_update<E>(
     tx: &Tx,
     viewer: &Viewer,
     id: i64,
     not_found: fn(i64) -> Error,
-) -> Result<Option<deletion::Model>> {
+) -> Result<Found<E::Model>>
+where
+    E: soft_delete::SoftDeletable,
+    E::Model: Sync,
+{
     for _ in 0..3 {
-        let deletion_id = match soft_delete::row_state::<E>(tx, id).await? {
-            RowState::Missing => return Err(not_found(id)),
-            RowState::Live => return Ok(None),
-            RowState::HiddenBy(deletion_id) => deletion_id,
+        let logged = if viewer.role() == Role::Member {
+            let known =
+                soft_delete::members_deletion_hiding_for_update::<E>(tx, id, viewer.id()).await?;
+            let Some(logged) = known else {
+                let live = Scoped::<E>::live().by_id(tx, id).await?;
+                return match live {
+                    Some(row) => Ok(Found::Live(Some(row))),
+                    None => Err(not_found(id)),
+                };
+            };
+            logged
+        } else {
+            let deletion_id = match soft_delete::row_state::<E>(tx, id).await? {
+                RowState::Missing => return Err(not_found(id)),
+                RowState::Live => return Ok(Found::Live(None)),
+                RowState::HiddenBy(deletion_id) => deletion_id,
+            };
+            known_deletion_for_update(tx, viewer, deletion_id)
+                .await?
+                .ok_or_else(|| not_found(id))?
         };
-        let logged = known_deletion_for_update(tx, viewer, deletion_id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if soft_delete::row_state::<E>(tx, id).await? == RowState::HiddenBy(deletion_id)
+        if soft_delete::row_state::<E>(tx, id).await? == RowState::HiddenBy(logged.id)
             || logged.restored_at.is_some()
             || logged.purge_started_at.is_some()
         {
-            return Ok(Some(logged));
+            return Ok(Found::Hidden(logged));
         }
     }
     Err(Error::Conflict(
@@ -214,9 +248,11 @@ pub async fn restore_user(
 ) -> Result<user::Model> {
     let tx = db.begin().await?;
     // Live users are visible to everyone, so "not deleted" tells nothing new.
-    let logged = hiding_deletion_for_update::<user::Entity>(&tx, viewer, id, user_not_found)
-        .await?
-        .ok_or_else(|| Error::bad_input("id: this user is not deleted"))?;
+    let logged =
+        match hiding_deletion_for_update::<user::Entity>(&tx, viewer, id, user_not_found).await? {
+            Found::Hidden(logged) => logged,
+            Found::Live(_) => return Err(Error::bad_input("id: this user is not deleted")),
+        };
     let restore = Restore::new(viewer, reason, undo_window);
     match restore
         .row::<user::Entity>(tx, &logged, id, user_not_found)
@@ -270,20 +306,24 @@ pub async fn restore_attachment(
     undo_window: Duration,
 ) -> Result<attachment::Model> {
     let tx = db.begin().await?;
-    let Some(logged) =
+    let found =
         hiding_deletion_for_update::<attachment::Entity>(&tx, viewer, id, attachment_not_found)
-            .await?
-    else {
-        // Live: "not deleted" only to those who may see it; to others, as if missing.
-        let visible = Scoped::<attachment::Entity>::live()
-            .by_id(&tx, id)
-            .await?
-            .is_some_and(|a| viewer.is_staff() || a.owner_id == viewer.id());
-        return Err(if visible {
-            Error::bad_input("id: this attachment is not deleted")
-        } else {
-            attachment_not_found(id)
-        });
+            .await?;
+    let logged = match found {
+        Found::Hidden(logged) => logged,
+        Found::Live(row) => {
+            // Live: "not deleted" only to those who may see it; to others, as if missing.
+            let row = match row {
+                Some(row) => Some(row),
+                None => Scoped::<attachment::Entity>::live().by_id(&tx, id).await?,
+            };
+            let visible = row.is_some_and(|a| viewer.is_staff() || a.owner_id == viewer.id());
+            return Err(if visible {
+                Error::bad_input("id: this attachment is not deleted")
+            } else {
+                attachment_not_found(id)
+            });
+        }
     };
     if EntityKind::parse(&logged.entity) == Some(EntityKind::User) {
         return Err(Error::ParentDeleted(format!(

@@ -107,7 +107,7 @@ pub async fn find(
 ) -> Result<Option<InScope<user::Model>>> {
     let scope = viewer.scope(include_deleted, false)?;
     let id = ids::decode(Kind::User, id)?;
-    let found = loaders.load_one(UserKey(id, scope)).await?;
+    let found = loaders.load_one(UserKey(id, scope)).await?.flatten();
     Ok(found.map(|row| InScope { row, scope }))
 }
 

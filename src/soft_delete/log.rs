@@ -107,7 +107,7 @@ impl DeletionFilter {
 /// deletion of that user, or of attachments whose first row is theirs and none of whose
 /// rows is anyone else's (a restored bulk deletion no longer marks its rows, so it is no
 /// one's).
-fn hid_only_rows_of(owner: i64) -> Condition {
+pub(super) fn hid_only_rows_of(owner: i64) -> Condition {
     let d = deletion::Entity;
     let first_is_theirs = Query::select()
         .expr(Expr::val(1))

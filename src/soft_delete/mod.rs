@@ -71,7 +71,10 @@ pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
-pub use restore::{RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of, restore};
+pub use restore::{
+    RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of,
+    members_deletion_for_update, members_deletion_hiding_for_update, restore,
+};
 pub use rows::{RowState, insert, live_user_with_role_exists, row_state, update_live};
 pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden};
 pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_content};

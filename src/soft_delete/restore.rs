@@ -58,6 +58,49 @@ pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Mo
     select.lock_exclusive().one(&exec(tx)).await
 }
 
+/// Deletion `id`, locked, if `member` may know of it: they made it, and it hid rows of
+/// theirs alone ([`hid_only_rows_of`]). `None` otherwise, with no lock taken: a member never
+/// holds a lock on someone else's deletion, and one statement answers whether the deletion
+/// is missing or someone else's.
+pub async fn members_deletion_for_update(
+    tx: &Tx,
+    id: i64,
+    member: i64,
+) -> Result<Option<deletion::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find_by_id(id);
+    select
+        .filter(deletion::Column::ActorId.eq(member))
+        .filter(super::log::hid_only_rows_of(member))
+        .lock_exclusive()
+        .one(&exec(tx))
+        .await
+}
+
+/// The deletion hiding row `id` of `E`, locked, if `member` may know of it (as
+/// [`members_deletion_for_update`]); `None` for a missing row, a live one, or one hidden by
+/// a deletion that is someone else's to know of: one statement for each.
+pub async fn members_deletion_hiding_for_update<E: SoftDeletable>(
+    tx: &Tx,
+    id: i64,
+    member: i64,
+) -> Result<Option<deletion::Model>, DbErr> {
+    let hiding = Query::select()
+        .column(E::deletion_id_column())
+        .from(E::default())
+        .and_where(E::id_column().eq(id))
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find();
+    select
+        .filter(deletion::Column::Id.in_subquery(hiding))
+        .filter(deletion::Column::ActorId.eq(member))
+        .filter(super::log::hid_only_rows_of(member))
+        .lock_exclusive()
+        .one(&exec(tx))
+        .await
+}
+
 /// Undoes deletion `id` exactly: clears the rows stamped with it, no others, and records who
 /// restored it, when and why. Refusals change nothing (the caller drops the transaction).
 ///

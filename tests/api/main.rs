@@ -29,6 +29,7 @@ mod restore;
 mod retention;
 mod s3;
 mod schema;
+mod side_channels;
 mod soft_delete;
 mod stats;
 mod trash_queries;
