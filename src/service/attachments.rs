@@ -146,16 +146,68 @@ fn list_scope(
     })
 }
 
+/// A media type as HTTP writes one (`type/subtype`, then `; name=value` parameters whose
+/// value is a token or a quoted string), stored wholly lower-case with one space after each
+/// `;`: `Text/Plain;Charset=UTF-8` is kept as `text/plain; charset=utf-8`. Anything else (a
+/// list such as `text/html,text/plain`, a space inside a name, no subtype) is refused: the
+/// value goes out as the `Content-Type` of downloads.
 pub(crate) fn check_content_type(value: &str) -> Result<String> {
-    let value = required_text("contentType", value, 255)?.to_lowercase();
-    match value.split_once('/') {
-        Some((kind, sub)) if !kind.is_empty() && !sub.is_empty() && !value.contains(' ') => {
-            Ok(value)
-        }
-        _ => Err(Error::bad_input(format!(
-            "contentType: '{value}' is not a media type like image/png"
-        ))),
+    let value = required_text("contentType", value, 255)?;
+    let refused = || {
+        Error::bad_input(format!(
+            "contentType: '{value}' is not one media type like image/png or \
+             text/plain; charset=utf-8"
+        ))
+    };
+    let lower = value.to_ascii_lowercase();
+    let mut parts = lower.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    let (kind, subtype) = essence.split_once('/').ok_or_else(refused)?;
+    if !is_token(kind) || !is_token(subtype) {
+        return Err(refused());
     }
+    let mut normal = format!("{kind}/{subtype}");
+    for parameter in parts {
+        let (name, value) = parameter.trim().split_once('=').ok_or_else(refused)?;
+        if !is_token(name) || !(is_token(value) || is_quoted_string(value)) {
+            return Err(refused());
+        }
+        normal.push_str("; ");
+        normal.push_str(name);
+        normal.push('=');
+        normal.push_str(value);
+    }
+    Ok(normal)
+}
+
+/// An HTTP token: one or more of the characters a media type's names may hold.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// An HTTP quoted string: `"…"` of visible ASCII and spaces, with `\` escapes.
+fn is_quoted_string(text: &str) -> bool {
+    let Some(inner) = text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return false;
+    };
+    let mut escaped = false;
+    for b in inner.bytes() {
+        match (escaped, b) {
+            (true, b' ' | b'\t' | 0x21..=0x7e) => escaped = false,
+            (true, _) => return false,
+            (false, b'\\') => escaped = true,
+            (false, b'"') => return false,
+            (false, b' ' | b'\t' | 0x21..=0x7e) => {}
+            (false, _) => return false,
+        }
+    }
+    !escaped
 }
 
 /// Checks and records an attachment, without a permission check or an owner check: for
@@ -217,4 +269,39 @@ pub(crate) async fn lock_live_owner(tx: &Tx, owner: i64) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_content_type;
+
+    #[test]
+    fn content_types_are_one_media_type_stored_lower_case() {
+        for (given, stored) in [
+            ("image/png", "image/png"),
+            ("Text/Plain;Charset=UTF-8", "text/plain; charset=utf-8"),
+            ("text/html;charset=utf-7", "text/html; charset=utf-7"),
+            (
+                "multipart/mixed ; boundary=\"A B\"",
+                "multipart/mixed; boundary=\"a b\"",
+            ),
+            ("application/vnd.api+json", "application/vnd.api+json"),
+        ] {
+            assert_eq!(check_content_type(given).unwrap(), stored, "{given}");
+        }
+        for refused in [
+            "TEXT/HTML,text/plain",
+            "text",
+            "text/",
+            "/plain",
+            "text/pl ain",
+            "text/plain; charset",
+            "text/plain; charset=\"open",
+            "text/plain; =utf-8",
+            "tëxt/plain",
+            "text/plain; a=b c",
+        ] {
+            assert!(check_content_type(refused).is_err(), "{refused}");
+        }
+    }
 }

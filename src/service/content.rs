@@ -89,7 +89,7 @@ where
 {
     // Checked before a byte is read, and again under the lock below.
     let before = writable(db, viewer, id, false).await?;
-    let content_type = match declared.map(media_type).filter(|t| !t.is_empty()) {
+    let content_type = match declared.filter(|t| !media_type(t).is_empty()) {
         Some(declared) => check_content_type(declared)?,
         None => before.content_type.clone(),
     };
@@ -148,7 +148,7 @@ where
         Err(UploadError::Body(why)) => return Err(body_failed(why).into()),
         Err(UploadError::Store(err)) => return Err(Error::Internal(err.into()).into()),
     };
-    if let Some(why) = storage::misfit(content_type, &staged.head) {
+    if let Some(why) = storage::misfit(media_type(content_type), &staged.head) {
         storage.discard(&staged).await;
         return Err(
             Error::bad_input(format!("contentType: {why}, not {content_type}; {fix}")).into(),

@@ -193,10 +193,12 @@ async fn content_round_trips_with_its_hash_and_ranges(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["sizeBytes"], json!(100_000), "{answer}");
     assert_eq!(answer["sha256"], json!(sha256(&bytes)), "{answer}");
-    // The metadata comes from the bytes, not from what the client said at creation (42).
+    // The metadata comes from the bytes, not from what the client said at creation (42),
+    // and the type from the upload's Content-Type, its parameters kept.
     assert_eq!(
         metadata(&app, &id).await,
-        json!({ "sizeBytes": 100_000, "sha256": sha256(&bytes), "contentType": "text/plain" })
+        json!({ "sizeBytes": 100_000, "sha256": sha256(&bytes),
+                "contentType": "text/plain; charset=utf-8" })
     );
 
     let path = format!("/attachments/{id}/content");
@@ -205,7 +207,7 @@ async fn content_round_trips_with_its_hash_and_ranges(backend: Backend) {
     assert!(body == bytes, "the bytes came back changed");
     let etag = format!("\"{}\"", sha256(&bytes));
     assert_eq!(head[header::ETAG], etag.as_str());
-    assert_eq!(head[header::CONTENT_TYPE], "text/plain");
+    assert_eq!(head[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     assert_eq!(head[header::ACCEPT_RANGES], "bytes");
     assert_eq!(
         head[header::CONTENT_DISPOSITION],

@@ -24,6 +24,7 @@ on_both_backends!(
     recent_deletions_cost_the_same_few_statements_however_many_there_are,
     the_deletion_log_with_what_each_deletion_hid_is_a_fixed_number_of_statements,
     aliases_that_would_run_past_the_budget_are_refused_before_they_run,
+    a_content_type_is_one_media_type_stored_lower_case,
 );
 
 /// A 1 MiB document of `__typename`s (95,000 of them), sent without a token, used to be parsed
@@ -573,4 +574,47 @@ async fn aliases_that_would_run_past_the_budget_are_refused_before_they_run(back
         .send(&aliased(30, "storageStats { liveBytes }"), json!({}))
         .await;
     assert_ok(&body);
+}
+
+/// `contentType` used to be stored as given, and goes out as the `Content-Type` of the
+/// bytes: now it is one media type, stored wholly lower-case, or refused.
+async fn a_content_type_is_one_media_type_stored_lower_case(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let create = |content_type: &'static str| {
+        app.by(&ada)
+            .try_create_attachment(json!({ "ownerId": ada.id, "filename": "a.txt",
+                                                    "contentType": content_type, "sizeBytes": 1 }))
+    };
+    let body = create("TEXT/HTML,text/plain").await;
+    assert_error(&body, "BAD_USER_INPUT");
+    assert!(body.to_string().contains("contentType"), "{body}");
+    for (given, stored) in [
+        ("text/html;charset=utf-7", "text/html; charset=utf-7"),
+        ("Text/Plain; Charset=UTF-8", "text/plain; charset=utf-8"),
+    ] {
+        let body = create(given).await;
+        assert_ok(&body);
+        let id = crate::helpers::id_of(&data(&body)["createAttachment"]);
+        let read = app
+            .by(&ada)
+            .send(
+                "query($id: ID!) { attachment(id: $id) { contentType } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(data(&read)["attachment"]["contentType"], stored, "{given}");
+    }
+    // The same rule for the Content-Type of an upload.
+    let id = app.attachment(&ada, "b.txt").await;
+    let (status, body) = crate::content::put(
+        &app,
+        &ada.token,
+        &id,
+        "TEXT/PLAIN; CHARSET=UTF-8",
+        b"hi".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["contentType"], "text/plain; charset=utf-8", "{body}");
 }
