@@ -66,6 +66,7 @@ pub use blobs::{
     storage_figures,
 };
 pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
+pub use connect::POOL_SIZE;
 pub use decode::Columns;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{EntityKind, SoftDeletable};
