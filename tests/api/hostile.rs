@@ -618,3 +618,51 @@ async fn a_content_type_is_one_media_type_stored_lower_case(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["contentType"], "text/plain; charset=utf-8", "{body}");
 }
+
+/// Replacing content erases the old blob when no other row holds it, and used to do so before
+/// answering: the answer came sooner when another row held the same bytes, which told a
+/// member that someone else had uploaded them. Now the erase runs after the answer. The test
+/// holds the old blob's lock (PostgreSQL's advisory lock, which the erase takes first): the
+/// upload still answers, the old blob stays while the lock is held, and goes once it is let
+/// go. (SQLite's one writer cannot park the erase alone, so this runs on PostgreSQL.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL (a PostgreSQL server); CI runs it"
+)]
+async fn on_postgres_replacing_content_answers_before_the_old_blob_is_erased() {
+    use sea_orm::ConnectionTrait as _;
+    let app = TestApp::spawn(Backend::postgres()).await;
+    let ada = app.member("ada@example.com").await;
+    let id = app.attachment(&ada, "a.txt").await;
+    let (old, new) = (
+        crate::content::text(3_000, 1),
+        crate::content::text(3_000, 2),
+    );
+    let (status, body) =
+        crate::content::put(&app, &ada.token, &id, "text/plain", old.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let old_hash = crate::content::sha256(&old);
+    let lock = crate::helpers::raw_connection(&app.db.url).await.unwrap();
+    lock.execute_unprepared(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{old_hash}', 14))"
+    ))
+    .await
+    .unwrap();
+    let replaced = tokio::time::timeout(
+        Duration::from_secs(30),
+        crate::content::put(&app, &ada.token, &id, "text/plain", new.clone()),
+    )
+    .await
+    .expect("the upload answers while the old blob's erase waits for its lock");
+    assert_eq!(replaced.0, StatusCode::OK, "{}", replaced.1);
+    let held = crate::content::stored(&app).0;
+    assert!(held.contains(&old_hash), "the erase waits: {held:?}");
+    lock.execute_unprepared("COMMIT").await.unwrap();
+    lock.close().await.ok();
+    let expected = (vec![crate::content::sha256(&new)], vec![]);
+    assert_eq!(
+        crate::content::stored_within_5s(&app, expected.clone()).await,
+        expected
+    );
+}
