@@ -1,13 +1,27 @@
 //! Requests in flight per viewer: one viewer (or one address, for requests without a valid
 //! token) has at most `KEEPSAKE_MAX_CONCURRENT` requests running at once; the next one is
-//! answered 429 with `Retry-After` at once, before any work is done for it.
+//! answered 429 with `Retry-After` at once, before any work is done for it. [`in_flight`]
+//! is the layer around the routes that do work for a user (`/graphql`, attachments'
+//! content); a request keeps its place until its answer's body has been sent (a download
+//! streams after its handler returns).
 //!
 //! With each request also held to two pool connections (`soft_delete::Budget`), one viewer
 //! holds at most twice that many connections, whatever they send.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::AppState;
+use crate::graphql_http::{self, MediaType, Refusal};
 
 /// Whose requests count together.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -90,6 +104,70 @@ impl Drop for Slot {
                 counts.remove(&self.who);
             }
         }
+    }
+}
+
+/// Takes the request's place among its user's (or address's) requests in flight, or answers
+/// 429 at once; the place is given back once the answer's body has been sent.
+pub(super) async fn in_flight(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    // The token's signature is enough to say whose request it is; nothing is read yet.
+    let who = match state.tokens.claimed_user(authorization) {
+        Some(user) => Who::Viewer(user),
+        None => Who::Address(
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
+        ),
+    };
+    let Some(slot) = state.in_flight.enter(who) else {
+        tracing::info!(?who, "too many requests in flight: 429");
+        if request.method() != Method::GET {
+            // Read (up to a point) what the client is still sending, so it sees the answer.
+            graphql_http::drain(request.into_body()).await;
+        }
+        return Refusal::TooManyRequests {
+            limit: state.in_flight.max(),
+            who: who.noun(),
+        }
+        .into_response(MediaType::Json);
+    };
+    next.run(request)
+        .await
+        .map(|body| Body::new(Held { body, _slot: slot }))
+}
+
+/// An answer's body, holding its request's place until it has been sent (or dropped).
+struct Held {
+    body: Body,
+    _slot: Slot,
+}
+
+impl HttpBody for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -1,20 +1,18 @@
 //! The `/graphql` handler: one GraphQL request, read and answered as [`crate::graphql_http`]
 //! lays out, executed as the viewer its bearer token names, within the request's limits.
 //!
-//! The order matters. The request counts against its user's (or address's) requests in
-//! flight before anything else is done for it; a file is read only for a signed-in user; a
+//! The order matters. The request has taken its place among its user's (or address's)
+//! requests in flight before it gets here (`fairness`); a file is read only for a signed-in
+//! user; a
 //! persisted query's hash finds only documents of the caller's own audience; the document's
 //! size in tokens is checked before it is parsed; who is signed in is read from the database
 //! only when first needed (a document refused before execution runs no SQL); and execution
 //! runs on a database handle with the request's statement budget.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 
-use super::fairness::Who;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::roots::RootLookups;
 use crate::graphql::{RequestAuth, ResolveByField, loaders};
@@ -48,28 +46,6 @@ async fn answer(state: AppState, request: Request) -> Response {
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default().to_owned());
     let multipart = graphql_http::is_multipart(&method, request.headers());
-    // Counted against its user (the token's signature is enough to say whose it is) or its
-    // address, before anything is read for it.
-    let who = match state.tokens.claimed_user(authorization.as_deref()) {
-        Some(user) => Who::Viewer(user),
-        None => Who::Address(
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
-        ),
-    };
-    let Some(_slot) = state.in_flight.enter(who) else {
-        tracing::info!(?who, "too many requests in flight: 429");
-        if multipart {
-            graphql_http::drain(request.into_body()).await;
-        }
-        return Refusal::TooManyRequests {
-            limit: state.in_flight.max(),
-            who: who.noun(),
-        }
-        .into_response(media);
-    };
     // Who the request is from is read once, when first needed: a document refused before
     // execution runs no SQL at all.
     let mut auth: Option<RequestAuth> = None;

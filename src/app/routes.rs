@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use super::content;
+use super::fairness;
 use super::graphql::graphql_handler;
 use super::pages;
 use super::{AppState, middleware};
@@ -18,13 +19,20 @@ use crate::error::Error;
 
 /// The routes and their layers; CORS only when some origin is allowed.
 pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
-    let routes = Router::new()
-        .route("/", get(|| async { Redirect::temporary("/playground") }))
+    // The routes that do work for a user count against their requests in flight.
+    let limited = Router::new()
         .route("/graphql", get(graphql_handler).post(graphql_handler))
         .route(
             "/attachments/{id}/content",
             get(content::get_content).put(content::put_content),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            fairness::in_flight,
+        ));
+    let routes = Router::new()
+        .route("/", get(|| async { Redirect::temporary("/playground") }))
+        .merge(limited)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes());
