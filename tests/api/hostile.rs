@@ -331,7 +331,10 @@ async fn a_viewer_past_their_requests_in_flight_gets_429_and_others_do_not(backe
         "{body}"
     );
     // The content routes count too.
-    let path = format!("/attachments/{}/content", app.attachment(&bob, "b.txt").await);
+    let path = format!(
+        "/attachments/{}/content",
+        app.attachment(&bob, "b.txt").await
+    );
     let (status, _, _) = crate::content::get(&app, Some(&ada.token), &path, &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Others are not held back.
