@@ -13,7 +13,6 @@ mod lifecycle;
 pub mod limits;
 pub use crate::service::loaders;
 mod node;
-pub mod nulls;
 pub mod roots;
 mod schema;
 mod stats;

@@ -1,27 +1,23 @@
 //! [`KeepsakeSchema`]: the one way to execute a request, so every execution gets the limits
-//! before it and the response shape after it.
+//! before it and its errors' codes after it.
 //!
-//! Both could be async-graphql extensions, and were; but a schema with any extension sends
-//! every field through the extension chain (a registry lookup and two boxed futures a field,
-//! whether or not an extension hooks fields), and neither needs fields. So the schema that
-//! executes has no extensions, and this wrapper does their work around it:
+//! The limits could be an async-graphql extension, and were; but a schema with any extension
+//! sends every field through the extension chain (a registry lookup and two boxed futures a
+//! field, whether or not an extension hooks fields), and the limits need no field. So the
+//! schema that executes has no extensions, and this wrapper checks the limits around it: the
+//! document is measured first (`limits::measure`). One over a limit is handed to a second
+//! schema that carries the [`Limits`] extension, which validates it and then refuses it,
+//! exactly as before: a misspelt field is still reported as such first.
 //!
-//! - **Limits**: the document is measured first (`limits::measure`). One over a limit is
-//!   handed to a second schema that carries the [`Limits`] extension, which validates it and
-//!   then refuses it, exactly as before: a misspelt field is still reported as such first.
-//! - **Shape**: keys in the query's order, and null propagation when fields failed
-//!   ([`nulls::shape`]). Placing a `null` needs the schema's types; the registry is read once
-//!   from the second schema, the first time a response has field errors.
+//! The response's shape (keys in the order the spec collects fields, `{}` for an object whose
+//! fields were all skipped, a failed field's `null` at the nearest nullable position) is the
+//! executor's own: Keepsake builds async-graphql with a small patch that follows the spec's
+//! execution algorithms (`vendor/async-graphql`, docs/async-graphql-patch.md).
 
-use std::sync::{Arc, OnceLock};
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
-use async_graphql::{EmptySubscription, Request, Response, Schema, SchemaEnv, ServerResult};
+use async_graphql::{EmptySubscription, PathSegment, Request, Response, Schema};
 
 use super::limits::{self, Limits};
-use super::{Mutation, Query, nulls};
+use super::{Mutation, Query};
 
 type Inner = Schema<Query, Mutation, EmptySubscription>;
 
@@ -30,47 +26,35 @@ type Inner = Schema<Query, Mutation, EmptySubscription>;
 pub struct KeepsakeSchema {
     /// Executes documents within the limits; no extensions.
     fast: Inner,
-    /// Answers documents over a limit (validation, then the refusal), and lends its types.
+    /// Answers documents over a limit (validation, then the refusal).
     checked: Inner,
-    /// The schema's types, once read from `checked`.
-    env: Arc<OnceLock<SchemaEnv>>,
 }
 
 impl KeepsakeSchema {
     /// Both schemas from one builder (`data` adds the request-independent data).
     pub(super) fn build(data: impl Fn(SchemaBuilder) -> SchemaBuilder) -> KeepsakeSchema {
-        let env = Arc::new(OnceLock::new());
         let base = || Schema::build(Query::default(), Mutation::default(), EmptySubscription);
         KeepsakeSchema {
             fast: data(base()).finish(),
-            checked: data(base())
-                .extension(Limits)
-                .extension(LendTypes(env.clone()))
-                .finish(),
-            env,
+            checked: data(base()).extension(Limits).finish(),
         }
     }
 
     /// Executes `request`: refused when over a limit, and answered in the spec's shape.
     pub async fn execute(&self, request: impl Into<Request>) -> Response {
         let mut request = request.into();
-        // Execution consumes the document; the keys' order needs it afterwards.
-        let document = match request.parsed_query() {
-            Ok(document) => document.clone(),
+        let variables = std::mem::take(&mut request.variables);
+        let over = match request.parsed_query() {
+            Ok(document) => limits::check(limits::measure(document, &variables)).is_err(),
             // The checked schema reports what does not parse.
-            Err(_) => return self.checked.execute(request).await,
+            Err(_) => true,
         };
-        if limits::check(limits::measure(&document, &request.variables)).is_err() {
+        request.variables = variables;
+        if over {
             return self.checked.execute(request).await;
         }
-        let operation = request.operation_name.clone();
         let mut response = self.fast.execute(request).await;
-        let registry = if nulls::needs_types(&response) {
-            self.types().await.map(|env| &env.registry)
-        } else {
-            None
-        };
-        nulls::shape(registry, &document, operation.as_deref(), &mut response);
+        report_merged_fields_once(&mut response);
         code_every_error(&mut response);
         response
     }
@@ -79,14 +63,27 @@ impl KeepsakeSchema {
     pub fn sdl(&self) -> String {
         self.fast.sdl()
     }
+}
 
-    /// The schema's types: the checked schema hands them over while it prepares any request.
-    async fn types(&self) -> Option<&SchemaEnv> {
-        if self.env.get().is_none() {
-            self.checked.execute("{ __typename }").await;
-        }
-        self.env.get()
+/// A field asked for twice under one response key is one field to the spec (its selections
+/// merged), and reports its error once; async-graphql resolves each occurrence and merges
+/// the answers, so the same error can come twice, at the same path. The first is kept.
+fn report_merged_fields_once(response: &mut Response) {
+    if response.errors.len() < 2 {
+        return;
     }
+    let mut seen: Vec<(&[PathSegment], &str)> = Vec::new();
+    let mut keep = Vec::with_capacity(response.errors.len());
+    for error in &response.errors {
+        let key = (error.path.as_slice(), error.message.as_str());
+        let first = error.path.is_empty() || !seen.contains(&key);
+        if first {
+            seen.push(key);
+        }
+        keep.push(first);
+    }
+    let mut keep = keep.into_iter();
+    response.errors.retain(|_| keep.next().unwrap_or(true));
 }
 
 /// Gives every field error an `extensions.code`. Keepsake's own errors carry one already;
@@ -109,25 +106,3 @@ fn code_every_error(response: &mut Response) {
 
 /// What [`KeepsakeSchema::build`] starts from.
 pub(super) type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>;
-
-/// Lends the checked schema's types to the wrapper (the first request it sees fills the slot).
-struct LendTypes(Arc<OnceLock<SchemaEnv>>);
-
-impl ExtensionFactory for LendTypes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LendTypes(self.0.clone()))
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for LendTypes {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let _ = self.0.set(ctx.schema_env.clone());
-        next.run(ctx, request).await
-    }
-}

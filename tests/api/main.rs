@@ -12,6 +12,7 @@ mod config;
 mod content;
 mod crash;
 mod errors;
+mod execution;
 mod graphql_http;
 mod guarantees;
 mod hostile;
