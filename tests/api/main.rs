@@ -23,6 +23,7 @@ mod lifecycle;
 mod limits;
 mod newcomer;
 mod nodes;
+mod oracle;
 mod pages;
 mod pagination;
 mod production_http;

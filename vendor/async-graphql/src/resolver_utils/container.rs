@@ -140,29 +140,35 @@ pub async fn resolve_container_serial<'a, T: ContainerType + ?Sized>(
     resolve_container_inner(ctx, root, false).await
 }
 
+// KEEPSAKE PATCH (docs/async-graphql-patch.md): a field asked for twice under one response
+// key is resolved once per occurrence and the answers merged; to the spec they are one field,
+// so where either answer is `null` (a non-null child failed, or the field itself is null),
+// the merged field is `null`, in lists item by item.
 fn insert_value(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
     if let Some(prev_value) = target.get_mut(&name) {
-        if let Value::Object(target_map) = prev_value {
-            if let Value::Object(obj) = value {
-                for (key, value) in obj.into_iter() {
-                    insert_value(target_map, key, value);
-                }
+        merge_value(prev_value, value);
+    } else {
+        target.insert(name, value);
+    }
+}
+
+fn merge_value(prev_value: &mut Value, value: Value) {
+    match (prev_value, value) {
+        (prev, Value::Null) => *prev = Value::Null,
+        (Value::Null, _) => {}
+        (Value::Object(target_map), Value::Object(obj)) => {
+            for (key, value) in obj.into_iter() {
+                insert_value(target_map, key, value);
             }
-        } else if let Value::List(target_list) = prev_value
-            && let Value::List(list) = value
-        {
+        }
+        (Value::List(target_list), Value::List(list)) => {
             for (idx, value) in list.into_iter().enumerate() {
-                if let Some(Value::Object(target_map)) = target_list.get_mut(idx)
-                    && let Value::Object(obj) = value
-                {
-                    for (key, value) in obj.into_iter() {
-                        insert_value(target_map, key, value);
-                    }
+                if let Some(item) = target_list.get_mut(idx) {
+                    merge_value(item, value);
                 }
             }
         }
-    } else {
-        target.insert(name, value);
+        _ => {}
     }
 }
 
