@@ -4,7 +4,7 @@ use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DbErr, IntoActiveModel, QueryFilter, Set};
 
-use super::{EntityKind, Handle, SoftDeletable, Tx, exec};
+use super::{EntityKind, Handle, SoftDeletable, Stored as _, Tx, exec};
 use crate::entity::{attachment, deletion, user};
 
 /// Who deletes or restores, when and why.
@@ -53,7 +53,7 @@ async fn log_deletion(
         cascade_count: Set(0),
         ..Default::default()
     };
-    row.insert(&exec(tx)).await
+    row.stored().insert(&exec(tx)).await
 }
 
 async fn set_cascade_count(

@@ -13,6 +13,7 @@ mod content;
 mod crash;
 mod errors;
 mod execution;
+mod folding;
 mod graphql_http;
 mod guarantees;
 mod hostile;
