@@ -1,5 +1,6 @@
 //! Rewriting the values of existing rows in Rust, batch by batch: what a migration does when
-//! the new values cannot be computed in SQL the same way on both databases (folded text). Shipped migrations call this, so it must keep doing exactly this.
+//! the new values cannot be computed in SQL the same way on both databases (folded text,
+//! timestamps re-encoded). Shipped migrations call this, so it must keep doing exactly this.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::QueryResult;

@@ -268,8 +268,12 @@ impl DeletionQuery {
             desc = "Only deletions by a user whose email or name contains this text (in any case, by Unicode full case folding, accents counting; at most 200 characters)."
         )]
         actor: Option<String>,
-        #[graphql(desc = "Only deletions at or after this moment.")] since: Option<DateTime<Utc>>,
-        #[graphql(desc = "Only deletions before this moment.")] until: Option<DateTime<Utc>>,
+        #[graphql(
+            desc = "Only deletions at or after this moment, taken to the microsecond (the precision moments are stored at)."
+        )]
+        since: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only deletions before this moment, taken to the microsecond.")]
+        until: Option<DateTime<Utc>>,
         #[graphql(
             desc = "Only deletions whose reason contains this text (in any case, by Unicode full case folding, accents counting; at most 200 characters)."
         )]

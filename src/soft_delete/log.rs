@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::scope::{Order, keyset_page};
-use super::{EntityKind, Handle, Page, exec, fold};
+use super::{EntityKind, Handle, Page, exec, fold, to_micros};
 use crate::entity::{archive, attachment, deletion, user};
 
 /// Filters on the deletion log.
@@ -20,9 +20,9 @@ pub struct DeletionFilter {
     /// Only deletions by an actor whose email or name contains this text ([`fold`]ed, so in
     /// any case), deleted actors included.
     pub actor_search: Option<String>,
-    /// Only deletions at or after this moment.
+    /// Only deletions at or after this moment (taken to the microsecond, [`to_micros`]).
     pub since: Option<DateTimeUtc>,
-    /// Only deletions before this moment.
+    /// Only deletions before this moment (taken to the microsecond).
     pub until: Option<DateTimeUtc>,
     /// Only deletions whose reason contains this text ([`fold`]ed, so in any case).
     pub reason: Option<String>,
@@ -70,10 +70,10 @@ impl DeletionFilter {
                 q.filter(made_by_a_match(text))
             })
             .apply_if(self.since, |q, at| {
-                q.filter(deletion::Column::DeletedAt.gte(at))
+                q.filter(deletion::Column::DeletedAt.gte(to_micros(at)))
             })
             .apply_if(self.until, |q, at| {
-                q.filter(deletion::Column::DeletedAt.lt(at))
+                q.filter(deletion::Column::DeletedAt.lt(to_micros(at)))
             })
             .apply_if(self.reason.as_deref(), |q, text| {
                 q.filter(contains(
@@ -218,7 +218,7 @@ pub async fn deletion(h: &impl Handle, id: i64) -> Result<Option<deletion::Model
 pub struct ArchiveFilter {
     /// Only rows of this entity.
     pub entity: Option<EntityKind>,
-    /// Only rows archived at or after this moment.
+    /// Only rows archived at or after this moment (taken to the microsecond).
     pub since: Option<DateTimeUtc>,
 }
 
@@ -231,7 +231,7 @@ impl ArchiveFilter {
                 q.filter(archive::Column::Entity.eq(e.as_str()))
             })
             .apply_if(self.since, |q, at| {
-                q.filter(archive::Column::ArchivedAt.gte(at))
+                q.filter(archive::Column::ArchivedAt.gte(to_micros(at)))
             })
     }
 

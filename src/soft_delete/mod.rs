@@ -32,7 +32,7 @@
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
 //! | `check.rs` | `keepsake check`: the invariants, verified |
-//! | `stored.rs` | [`Stored`] rows: search text folded ([`fold`]) |
+//! | `stored.rs` | [`Stored`] rows: timestamps at microseconds ([`now`]), search text folded ([`fold`]) |
 //! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
 
 use std::sync::Arc;
@@ -83,7 +83,7 @@ pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden};
 pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_content};
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};
-pub use stored::{Stored, fold};
+pub use stored::{Stored, fold, now, to_micros};
 
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].

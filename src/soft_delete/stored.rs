@@ -1,24 +1,53 @@
 //! What a row looks like on its way into the database, the same on SQLite and PostgreSQL:
 //!
+//! - **Timestamps at microseconds.** PostgreSQL's `timestamptz` holds microseconds; SQLite
+//!   keeps whatever text it is given, and `Utc::now()` has nanoseconds. Every moment Keepsake
+//!   writes comes from [`now`] or passes [`to_micros`], and so does every moment a filter
+//!   compares with (`since`, `until`, a purge's cutoff), so a boundary counts alike on both.
 //! - **Search text folded once, in Rust** ([`fold`], defined beside the migrations): the
 //!   `*_folded` columns hold the folding of the text they sit beside, and a search looks
 //!   for the folded search text in them with `LIKE`. Neither database's own `lower()` takes
 //!   part (SQLite's folds ASCII only; PostgreSQL's follows the database's locale).
 //!
-//! [`Stored::stored`] does it to an active model: [`super::insert`], [`super::update_live`]
+//! [`Stored::stored`] does both to an active model: [`super::insert`], [`super::update_live`]
 //! and the core's own writes call it, so no writer can forget a folded column.
 
+use chrono::SubsecRound as _;
 use sea_orm::ActiveValue;
+use sea_orm::prelude::DateTimeUtc;
 
 pub use migration::fold::fold;
 
-use crate::entity::{attachment, deletion, user};
+use crate::entity::{archive, attachment, deletion, user};
 
-/// An active model as it is written: for each searched text being written, its folded
-/// column set to its [`fold`].
+/// Now, to the microsecond: the moment every write stamps.
+pub fn now() -> DateTimeUtc {
+    to_micros(chrono::Utc::now())
+}
+
+/// `at` truncated to the microsecond (toward the past, never rounded up): the precision both
+/// databases store and compare.
+pub fn to_micros(at: DateTimeUtc) -> DateTimeUtc {
+    at.trunc_subsecs(6)
+}
+
+/// An active model as it is written: timestamps at microseconds and, for each searched text
+/// being written, its folded column set to its [`fold`].
 pub trait Stored {
     /// `self`, ready to write.
     fn stored(self) -> Self;
+}
+
+fn micros(value: &mut ActiveValue<DateTimeUtc>) {
+    if let ActiveValue::Set(at) = value {
+        *at = to_micros(*at);
+    }
+}
+
+fn micros_or_null(value: &mut ActiveValue<Option<DateTimeUtc>>) {
+    if let ActiveValue::Set(Some(at)) = value {
+        *at = to_micros(*at);
+    }
 }
 
 /// Sets `folded` to the folding of `text` when `text` is being written.
@@ -32,6 +61,9 @@ impl Stored for user::ActiveModel {
     fn stored(mut self) -> Self {
         folded(&self.email, &mut self.email_folded);
         folded(&self.name, &mut self.name_folded);
+        micros(&mut self.created_at);
+        micros(&mut self.updated_at);
+        micros_or_null(&mut self.deleted_at);
         self
     }
 }
@@ -39,6 +71,8 @@ impl Stored for user::ActiveModel {
 impl Stored for attachment::ActiveModel {
     fn stored(mut self) -> Self {
         folded(&self.filename, &mut self.filename_folded);
+        micros(&mut self.created_at);
+        micros_or_null(&mut self.deleted_at);
         self
     }
 }
@@ -48,13 +82,25 @@ impl Stored for deletion::ActiveModel {
         if let ActiveValue::Set(reason) = &self.reason {
             self.reason_folded = ActiveValue::Set(reason.as_deref().map(fold));
         }
+        micros(&mut self.deleted_at);
+        micros_or_null(&mut self.restored_at);
+        micros_or_null(&mut self.purged_at);
+        micros_or_null(&mut self.purge_started_at);
+        self
+    }
+}
+
+impl Stored for archive::ActiveModel {
+    fn stored(mut self) -> Self {
+        micros_or_null(&mut self.deleted_at);
+        micros(&mut self.archived_at);
         self
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fold;
+    use super::{fold, to_micros};
 
     /// The folding the docs promise (README, `migration::fold`).
     #[test]
@@ -108,5 +154,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn moments_are_truncated_to_the_microsecond() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07.123456999Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            to_micros(at).to_rfc3339(),
+            "2026-03-04T05:06:07.123456+00:00"
+        );
+        let before_1970 = chrono::DateTime::parse_from_rfc3339("1969-12-31T23:59:59.999999999Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            to_micros(before_1970).to_rfc3339(),
+            "1969-12-31T23:59:59.999999+00:00"
+        );
     }
 }

@@ -25,6 +25,7 @@ mod newcomer;
 mod nodes;
 mod pages;
 mod pagination;
+mod precision;
 mod production_http;
 mod readme;
 mod restore;
