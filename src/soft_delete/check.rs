@@ -319,7 +319,8 @@ async fn folded_text_agrees(
         "attachments" => (Kind::Attachment, "attachment"),
         _ => (Kind::Deletion, "deletion"),
     };
-    let mut after = i64::MIN;
+    // Ids start at 1.
+    let mut after = 0i64;
     loop {
         let sql = format!(
             "SELECT id, {text} AS t, {folded} AS f FROM {table} \
