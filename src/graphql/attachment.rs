@@ -15,6 +15,7 @@ use crate::entity::attachment;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::json;
+use crate::service::PageArgs;
 use crate::service::{InScope, Listing, attachments, deletions, restore, uploads};
 use crate::soft_delete::{Columns, Scope};
 
@@ -189,6 +190,9 @@ connection!(
     "attachments"
 );
 
+/// A file a user keeps: its name, type and size, and its bytes (downloaded from
+/// `GET /attachments/{id}/content`). Deleted attachments are hidden unless asked for with
+/// `includeDeleted` by support and admins.
 #[Object]
 impl Attachment {
     /// Opaque global id.
@@ -295,7 +299,7 @@ impl AttachmentQuery {
     async fn attachment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The attachment's id.")] id: ID,
         #[graphql(
             desc = "Also find a deleted attachment (support and admins).",
             default = false
@@ -315,19 +319,41 @@ impl AttachmentQuery {
 
     /// Attachments, oldest first: one owner's, or all the viewer may see (a member: their
     /// own). Deleted ones with `includeDeleted`/`onlyDeleted` (support and admins).
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
     async fn attachments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
         #[graphql(desc = "Only this user's attachments.")] owner_id: Option<ID>,
-        #[graphql(name = "includeDeleted", default = false)] include: bool,
-        #[graphql(name = "onlyDeleted", default = false)] only: bool,
+        #[graphql(
+            name = "includeDeleted",
+            default = false,
+            desc = "Deleted attachments too (support and admins)."
+        )]
+        include: bool,
+        #[graphql(
+            name = "onlyDeleted",
+            default = false,
+            desc = "Deleted attachments only (support and admins)."
+        )]
+        only: bool,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
-        let (owner, after) = (owner_id.as_deref().map(String::as_str), after.as_deref());
-        let listing =
-            attachments::list(ctx.db()?, viewer, owner, include, only, first, after).await?;
+        let owner = owner_id.as_deref().map(String::as_str);
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = attachments::list(ctx.db()?, viewer, owner, include, only, page).await?;
         prefetch_owners(ctx, &listing).await?;
         Ok(AttachmentConnection::of(listing, Attachment::new))
     }
@@ -343,6 +369,7 @@ impl AttachmentMutation {
     async fn create_attachment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The attachment: its owner, and its file or its metadata.")]
         input: CreateAttachmentInput,
     ) -> Result<Attachment> {
         let viewer = ctx.viewer()?;
@@ -370,7 +397,8 @@ impl AttachmentMutation {
     async fn delete_attachment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The attachment's id.")] id: ID,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Deletion> {
         let viewer = ctx.viewer()?;
@@ -384,7 +412,8 @@ impl AttachmentMutation {
     async fn delete_attachments(
         &self,
         ctx: &Context<'_>,
-        ids: Vec<ID>,
+        #[graphql(desc = "The attachments' ids, 1 to 100.")] ids: Vec<ID>,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Deletion> {
         let viewer = ctx.viewer()?;
@@ -401,7 +430,7 @@ impl AttachmentMutation {
     async fn restore_attachment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The deleted attachment's id.")] id: ID,
         #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Attachment> {

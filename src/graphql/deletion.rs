@@ -12,6 +12,7 @@ use super::{Attachment, ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
+use crate::service::PageArgs;
 use crate::service::{Listing, deletions, log, restore, stored_entity, undo};
 use crate::soft_delete::{EntityKind, Scope, SeeHidden};
 
@@ -19,7 +20,9 @@ use crate::soft_delete::{EntityKind, Scope, SeeHidden};
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::soft_delete::EntityKind")]
 pub enum DeletedEntity {
+    /// A user (and, in one deletion, their attachments).
     User,
+    /// One or more attachments.
     Attachment,
 }
 
@@ -104,6 +107,9 @@ pub(crate) async fn of_row(
     Ok(found.map(|d| Deletion::new(d, scope)))
 }
 
+/// One soft delete: who, when and why, what it hid (a user with their attachments, or
+/// attachments), and whether it was undone (`restore`) or purged. An entry of the deletion
+/// log, which support and admins read.
 #[Object]
 impl Deletion {
     /// Opaque global id; pass it to `restore`.
@@ -127,6 +133,9 @@ impl Deletion {
     async fn actor(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Show the actor even when deleted (support and admins). Default: the scope the deletion was read in."
+        )]
         include_deleted: Option<bool>,
     ) -> Result<Option<User>> {
         self.person(ctx, self.row.actor_id, include_deleted).await
@@ -167,6 +176,9 @@ impl Deletion {
     async fn restored_by(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Show the restorer even when deleted (support and admins). Default: the scope the deletion was read in."
+        )]
         include_deleted: Option<bool>,
     ) -> Result<Option<User>> {
         self.person(ctx, self.row.restored_by, include_deleted)
@@ -226,20 +238,25 @@ impl Deletion {
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
         #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
+        #[graphql(
             default,
             desc = "Show the deleted attachments this deletion hides (support and admins; a member too, on a deletion from recentDeletions)."
         )]
         include_deleted: bool,
     ) -> Result<AttachmentConnection> {
-        let (viewer, after) = (ctx.viewer()?, after.as_deref());
-        let key = log::hidden_page(
-            viewer,
-            &self.row,
-            include_deleted,
-            self.undoable,
+        let viewer = ctx.viewer()?;
+        let page = PageArgs {
             first,
-            after,
-        )?;
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let key = log::hidden_page(viewer, &self.row, include_deleted, self.undoable, page)?;
         // One batched statement for every deletion of the response.
         let listing = ctx.loaders()?.load_one(key).await?;
         let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
@@ -260,6 +277,12 @@ impl DeletionQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
         #[graphql(desc = "Only deletions of users, or of attachments.")] entity: Option<
             DeletedEntity,
         >,
@@ -293,7 +316,13 @@ impl DeletionQuery {
             reason: reason.as_deref(),
             search: search.as_deref(),
         };
-        let listing = log::list(ctx.db()?, viewer, filters, first, after.as_deref()).await?;
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = log::list(ctx.db()?, viewer, filters, page).await?;
         prefetch_people(ctx, &listing).await?;
         Ok(DeletionConnection::of(listing, Deletion::new))
     }
@@ -313,7 +342,11 @@ impl DeletionQuery {
     }
 
     /// One deletion log entry (support and admins).
-    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Deletion>> {
+    async fn deletion(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The deletion's id.")] id: ID,
+    ) -> Result<Option<Deletion>> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Deletion, &id)?;
         let found = log::get(ctx.db()?, viewer, id).await?;
@@ -352,6 +385,7 @@ impl DeletionMutation {
     async fn restore(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The deletion's id (from `deleteUser`, `deleteAttachment`, the log).")]
         deletion_id: ID,
         #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,

@@ -12,6 +12,7 @@ use super::scalars::SafeInt;
 use crate::entity::archive;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::PageArgs;
 use crate::service::purge;
 use crate::service::stored_entity;
 use crate::soft_delete::EntityKind;
@@ -40,6 +41,7 @@ connection!(
     "archived rows"
 );
 
+/// A purged row as it was archived: what it was, its deletion, when, and every column.
 #[Object]
 impl ArchivedRecord {
     /// What the row was.
@@ -94,10 +96,21 @@ impl LifecycleQuery {
         #[graphql(desc = "Only archived users, or attachments.")] entity: Option<DeletedEntity>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
     ) -> Result<ArchivedRecordConnection> {
         let viewer = ctx.viewer()?;
-        let (entity, after) = (entity.map(Into::into), after.as_deref());
-        let listing = purge::archived(ctx.db()?, viewer, entity, first, after).await?;
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = purge::archived(ctx.db()?, viewer, entity.map(Into::into), page).await?;
         Ok(ArchivedRecordConnection::of(listing, |row, _| {
             ArchivedRecord(row)
         }))
@@ -116,8 +129,13 @@ impl LifecycleMutation {
     async fn purge_deleted(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Purge rows deleted longer ago than this: `30d`, `24h`, `90s`.")]
         older_than: String,
-        #[graphql(default = false)] dry_run: bool,
+        #[graphql(
+            default = false,
+            desc = "Only count what would be purged; change nothing."
+        )]
+        dry_run: bool,
     ) -> Result<PurgeReport> {
         let viewer = ctx.viewer()?;
         // A batch job: batch after batch, each one transaction, outside the request's
