@@ -1,7 +1,9 @@
 //! Keepsake's schema, as SeaORM migrations that run on SQLite and PostgreSQL alike.
 //!
 //! Migrations are named `mYYYYMMDD_HHMMSS_verb_noun`, each has a working `down`, and a
-//! shipped migration is never edited: change the schema with a new one.
+//! shipped migration is never edited: change the schema with a new one. [`fold`] is the
+//! folding of search text, shared by the server and the migration that fills the folded
+//! columns.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -12,6 +14,11 @@ mod m20261126_000004_index_attachments_owner;
 mod m20261127_000005_add_restore_reason_and_purge_start;
 mod m20261127_000006_index_live_rows;
 mod m20261127_000007_add_attachment_content;
+mod m20261206_000008_add_folded_search_columns;
+mod m20261206_000009_truncate_timestamps_to_micros;
+
+pub mod fold;
+mod rows;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -26,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_add_restore_reason_and_purge_start::Migration),
             Box::new(m20261127_000006_index_live_rows::Migration),
             Box::new(m20261127_000007_add_attachment_content::Migration),
+            Box::new(m20261206_000008_add_folded_search_columns::Migration),
+            Box::new(m20261206_000009_truncate_timestamps_to_micros::Migration),
         ]
     }
 }

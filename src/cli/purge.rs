@@ -11,7 +11,7 @@ use crate::duration;
 use crate::entity::archive;
 use crate::ids::{self, Kind};
 use crate::service;
-use crate::soft_delete::{ArchiveFilter, EntityKind, Window};
+use crate::soft_delete::{self, ArchiveFilter, EntityKind, Window};
 
 /// `keepsake purge`: archives, then erases, rows deleted longer ago than `older_than`, in
 /// transactions of `batch_size` rows (or only counts them on a dry run).
@@ -82,12 +82,12 @@ pub(super) async fn export_archive(target: &Target, since: Option<&str>) -> anyh
 /// `--since`: an RFC 3339 moment, or a duration ago (`30d`).
 fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(moment) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(moment.with_timezone(&chrono::Utc));
+        return Ok(soft_delete::to_micros(moment.with_timezone(&chrono::Utc)));
     }
     let ago = duration::parse(text).map_err(|_| {
         anyhow::anyhow!("--since: '{text}' is neither an RFC 3339 time (2026-01-31T00:00:00Z) nor a duration (30d)")
     })?;
-    Ok(chrono::Utc::now() - chrono::Duration::from_std(ago)?)
+    Ok(soft_delete::now() - chrono::Duration::from_std(ago)?)
 }
 
 /// One archived row as a JSON line for compliance hand-offs.

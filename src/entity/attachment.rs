@@ -18,6 +18,10 @@ pub struct Model {
     /// The SHA-256 (hex) of the uploaded bytes, which the object store keeps under it; null
     /// while no bytes were uploaded.
     pub sha256: Option<String>,
+    /// `filename` folded for search (`soft_delete::fold`), written with it; not part of the
+    /// row's data, so the archive leaves it out.
+    #[serde(skip)]
+    pub filename_folded: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,9 @@ pub struct Model {
     pub restore_reason: Option<String>,
     /// When a purge began erasing its rows: from then on it cannot be restored.
     pub purge_started_at: Option<DateTimeUtc>,
+    /// `reason` folded for search (`soft_delete::fold`), written with it; null when it is.
+    #[serde(skip)]
+    pub reason_folded: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

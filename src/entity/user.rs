@@ -16,6 +16,13 @@ pub struct Model {
     pub deleted_at: Option<DateTimeUtc>,
     pub deleted_by: Option<i64>,
     pub deletion_id: Option<i64>,
+    /// `email` folded for search (`soft_delete::fold`), written with it; not part of the
+    /// row's data, so the archive leaves it out.
+    #[serde(skip)]
+    pub email_folded: String,
+    /// `name` folded for search, like `email_folded`.
+    #[serde(skip)]
+    pub name_folded: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

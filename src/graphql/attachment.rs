@@ -458,6 +458,7 @@ mod tests {
             deleted_by: None,
             deletion_id: None,
             sha256: None,
+            filename_folded: "a.txt".into(),
         }
     }
 

@@ -288,17 +288,21 @@ impl DeletionQuery {
         >,
         #[graphql(desc = "Only deletions by this user.")] actor_id: Option<ID>,
         #[graphql(
-            desc = "Only deletions by a user whose email or name contains this text (letters in any case; at most 200 characters)."
+            desc = "Only deletions by a user whose email or name contains this text (in any case, by Unicode full case folding, accents counting; at most 200 characters)."
         )]
         actor: Option<String>,
-        #[graphql(desc = "Only deletions at or after this moment.")] since: Option<DateTime<Utc>>,
-        #[graphql(desc = "Only deletions before this moment.")] until: Option<DateTime<Utc>>,
         #[graphql(
-            desc = "Only deletions whose reason contains this text (letters in any case; at most 200 characters)."
+            desc = "Only deletions at or after this moment, taken to the microsecond (the precision moments are stored at)."
+        )]
+        since: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only deletions before this moment, taken to the microsecond.")]
+        until: Option<DateTime<Utc>>,
+        #[graphql(
+            desc = "Only deletions whose reason contains this text (in any case, by Unicode full case folding, accents counting; at most 200 characters)."
         )]
         reason: Option<String>,
         #[graphql(
-            desc = "Only deletions that still hide a user whose email or name, or an attachment whose filename, contains this text (letters in any case; at most 200 characters)."
+            desc = "Only deletions that still hide a user whose email or name, or an attachment whose filename, contains this text (in any case, by Unicode full case folding, accents counting; at most 200 characters)."
         )]
         search: Option<String>,
     ) -> Result<DeletionConnection> {

@@ -40,9 +40,9 @@ pub struct ReasonCount {
 /// What the deletion log says about a period: the business view of deleted data.
 #[derive(async_graphql::SimpleObject, Clone, Debug)]
 pub struct DeletionStats {
-    /// Start of the period (inclusive).
+    /// Start of the period (inclusive), to the microsecond.
     pub since: DateTime<Utc>,
-    /// End of the period (exclusive).
+    /// End of the period (exclusive), to the microsecond.
     pub until: DateTime<Utc>,
     /// Per day and entity, oldest first.
     pub days: Vec<DeletionDay>,
@@ -62,7 +62,8 @@ pub struct StatsQuery;
 #[Object]
 impl StatsQuery {
     /// Deletions and restores per day and entity, top reasons and the median time to
-    /// restore over `[since, until)` (default: the last 30 days). Support and admins.
+    /// restore over `[since, until)` (default: the last 30 days), both taken to the
+    /// microsecond (the precision moments are stored at). Support and admins.
     async fn deletion_stats(
         &self,
         ctx: &Context<'_>,

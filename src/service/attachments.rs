@@ -1,6 +1,5 @@
 //! Attachments: a member sees and creates only their own; support and admins see all.
 
-use chrono::Utc;
 use sea_orm::{ColumnTrait, Set};
 
 use crate::auth::{Role, Viewer};
@@ -225,7 +224,7 @@ pub async fn insert(h: &impl Handle, new: NewAttachment) -> Result<attachment::M
         content_type: Set(content_type),
         size_bytes: Set(new.size_bytes),
         sha256: Set(new.sha256),
-        created_at: Set(Utc::now()),
+        created_at: Set(soft_delete::now()),
         ..Default::default()
     };
     Ok(soft_delete::insert(h, row).await?)

@@ -5,7 +5,6 @@
 //! leaves the old state and a success leaves the whole new one. The set-based writes
 //! themselves live in [`crate::soft_delete`].
 
-use chrono::Utc;
 use sea_orm::ColumnTrait;
 
 use crate::auth::{Role, Viewer};
@@ -30,7 +29,7 @@ pub(super) fn stamp_by(actor: i64, reason: Option<String>) -> Result<Stamp> {
     Ok(Stamp {
         actor,
         reason,
-        at: Utc::now(),
+        at: soft_delete::now(),
     })
 }
 

@@ -30,9 +30,9 @@ pub struct LogFilters<'a> {
     pub actor_id: Option<&'a str>,
     /// Only deletions by a user whose email or name contains this text.
     pub actor: Option<&'a str>,
-    /// Only deletions at or after this moment.
+    /// Only deletions at or after this moment (taken to the microsecond).
     pub since: Option<DateTime<Utc>>,
-    /// Only deletions before this moment.
+    /// Only deletions before this moment (taken to the microsecond).
     pub until: Option<DateTime<Utc>>,
     /// Only deletions whose reason contains this text.
     pub reason: Option<&'a str>,
@@ -47,7 +47,12 @@ const MAX_FILTER_TEXT: usize = 200;
 impl LogFilters<'_> {
     /// The core's filter, or `BAD_USER_INPUT` naming the argument that is wrong.
     fn parse(&self) -> Result<DeletionFilter> {
-        if let (Some(since), Some(until)) = (self.since, self.until)
+        // Moments are stored and compared to the microsecond on both databases, so the
+        // range is too, before it is checked (`since` and `until` one nanosecond apart
+        // inside one microsecond are an empty range).
+        let since = self.since.map(soft_delete::to_micros);
+        let until = self.until.map(soft_delete::to_micros);
+        if let (Some(since), Some(until)) = (since, until)
             && since >= until
         {
             return Err(Error::bad_input("since: must be before until"));
@@ -59,8 +64,8 @@ impl LogFilters<'_> {
                 .map(|id| ids::decode(Kind::User, id))
                 .transpose()?,
             actor_search: optional_text("actor", self.actor, MAX_FILTER_TEXT)?,
-            since: self.since,
-            until: self.until,
+            since,
+            until,
             reason: optional_text("reason", self.reason, MAX_FILTER_TEXT)?,
             search: optional_text("search", self.search, MAX_FILTER_TEXT)?,
             in_force: false,
@@ -195,9 +200,9 @@ const TOP_REASONS: u64 = 10;
 /// The deletion log's statistics over the period `[since, until)`.
 #[derive(Clone, Debug)]
 pub struct PeriodStats {
-    /// Start of the period (inclusive).
+    /// Start of the period (inclusive), to the microsecond.
     pub since: DateTime<Utc>,
-    /// End of the period (exclusive).
+    /// End of the period (exclusive), to the microsecond.
     pub until: DateTime<Utc>,
     /// What the log says about it.
     pub stats: DeletionStats,
@@ -212,8 +217,9 @@ pub async fn stats(
     until: Option<DateTime<Utc>>,
 ) -> Result<PeriodStats> {
     may_read_log(viewer)?;
-    let until = until.unwrap_or_else(Utc::now);
-    let since = since.unwrap_or(until - chrono::Duration::days(30));
+    // To the microsecond, as every moment is stored and compared (`soft_delete::to_micros`).
+    let until = until.map_or_else(soft_delete::now, soft_delete::to_micros);
+    let since = since.map_or(until - chrono::Duration::days(30), soft_delete::to_micros);
     if since >= until {
         return Err(Error::bad_input("since: must be before until"));
     }

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-
 use crate::auth::Viewer;
 use crate::duration;
 use crate::entity::archive;
@@ -92,7 +90,7 @@ pub async fn purge(
     if batch == 0 {
         return Err(Error::bad_input("batch size: must be at least 1"));
     }
-    let now = Utc::now();
+    let now = soft_delete::now();
     let span = chrono::Duration::from_std(older_than)
         .map_err(|_| Error::bad_input("olderThan: too long a duration"))?;
     // No row was deleted before 1970; a longer olderThan purges nothing, and the cutoff stays
@@ -114,7 +112,7 @@ pub async fn purge(
     let mut freed = 0u64;
     progress(0, total);
     loop {
-        let outcome = soft_delete::purge_batch(db, cutoff, batch, Utc::now()).await?;
+        let outcome = soft_delete::purge_batch(db, cutoff, batch, soft_delete::now()).await?;
         if !outcome.found {
             break;
         }

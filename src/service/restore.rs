@@ -69,7 +69,7 @@ pub fn undo_until(logged: &deletion::Model, undo_window: Duration) -> DateTime<U
 
 /// `FORBIDDEN` once the undo window of `logged` has passed.
 pub(super) fn inside_window(logged: &deletion::Model, undo_window: Duration) -> Result<()> {
-    if Utc::now() > undo_until(logged, undo_window) {
+    if soft_delete::now() > undo_until(logged, undo_window) {
         return Err(Error::forbidden(format!(
             "the undo window ({}s) has passed; ask an admin to restore it",
             undo_window.as_secs()

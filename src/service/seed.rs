@@ -92,7 +92,7 @@ pub async fn seed(
     let total = plan.total_users();
     let run = Utc::now().timestamp_millis();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ run as u64);
-    let now = Utc::now();
+    let now = soft_delete::now();
     let (mut users_done, mut attachments_done) = (0, 0);
     progress(0, total);
     while users_done < total {

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-
 use crate::auth::{Role, Tokens, UndoGrant, Viewer};
 use crate::entity::deletion;
 use crate::error::{Error, Result};
@@ -119,7 +117,7 @@ pub async fn recent(
         Role::Member => Some(viewer.id()),
     };
     let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
-    let since = Utc::now()
+    let since = soft_delete::now()
         .checked_sub_signed(window)
         .unwrap_or(chrono::DateTime::UNIX_EPOCH);
     let filter = soft_delete::DeletionFilter {

@@ -1,6 +1,5 @@
 //! Users: reads under the role table, creation and updates.
 
-use chrono::Utc;
 use sea_orm::{ColumnTrait, Set};
 
 use crate::auth::{Role, Viewer};
@@ -145,7 +144,7 @@ pub async fn list(
 pub async fn insert(h: &impl Handle, new: NewUser) -> Result<user::Model> {
     let email = normalize_email(&new.email)?;
     let name = required_text("name", &new.name, 200)?;
-    let now = Utc::now();
+    let now = soft_delete::now();
     let row = user::ActiveModel {
         email: Set(email.clone()),
         name: Set(name),
@@ -187,7 +186,7 @@ pub async fn update(
     }
     let mut row = user::ActiveModel {
         id: Set(id),
-        updated_at: Set(Utc::now()),
+        updated_at: Set(soft_delete::now()),
         ..Default::default()
     };
     let mut email = String::new();

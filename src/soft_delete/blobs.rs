@@ -141,6 +141,7 @@ pub async fn storage_figures(h: &impl Handle) -> Result<StorageFigures, DbErr> {
 /// The blobs a purge of rows deleted before `cutoff` would free: those such rows refer to
 /// and no row that stays does.
 pub async fn purge_would_free(h: &impl Handle, cutoff: DateTimeUtc) -> Result<BlobTotal, DbErr> {
+    let cutoff = super::to_micros(cutoff);
     blob_total(
         h,
         "deleted_at < ?",

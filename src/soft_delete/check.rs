@@ -3,13 +3,14 @@
 //! the race, crash and stress tests run the same code after they are done.
 //!
 //! Each check is one portable SQL statement (or a GROUP BY per table, compared in Rust), so
-//! the cost is a few scans, not a query per row.
+//! the cost is a few scans, not a query per row. The folded search columns are read once
+//! more, a page of rows at a time, and folded again in Rust ([`super::fold`]).
 
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait as _, DbErr, Statement};
 
-use super::{EntityKind, Handle, exec};
+use super::{EntityKind, Handle, exec, fold};
 use crate::ids::{self, Kind};
 
 /// One broken invariant, about one row or one deletion.
@@ -30,6 +31,9 @@ pub async fn check(h: &impl Handle) -> Result<Vec<Violation>, DbErr> {
         live_rows_still_stamped(h, table, &mut found).await?;
     }
     deletions_agree_with_their_rows(h, &mut found).await?;
+    for (table, text, folded) in FOLDED {
+        folded_text_agrees(h, table, text, folded, &mut found).await?;
+    }
     Ok(found)
 }
 
@@ -287,4 +291,60 @@ async fn deletions_agree_with_their_rows(
         }
     }
     Ok(())
+}
+
+/// Each searched text and the column holding its folding, with the kind of the table's ids.
+const FOLDED: [(&str, &str, &str); 4] = [
+    ("users", "email", "email_folded"),
+    ("users", "name", "name_folded"),
+    ("attachments", "filename", "filename_folded"),
+    ("deletions", "reason", "reason_folded"),
+];
+
+/// Rows read per statement by [`folded_text_agrees`].
+const FOLDED_PAGE: u64 = 1_000;
+
+/// Every `*_folded` column holds the folding of the text beside it (a search looks there
+/// only, so a row whose folding is stale is one no search finds). Rows are read a page at a
+/// time, by id, so memory stays flat on a large table.
+async fn folded_text_agrees(
+    h: &impl Handle,
+    table: &str,
+    text: &str,
+    folded: &str,
+    found: &mut Vec<Violation>,
+) -> Result<(), DbErr> {
+    let (kind, noun) = match table {
+        "users" => (Kind::User, "user"),
+        "attachments" => (Kind::Attachment, "attachment"),
+        _ => (Kind::Deletion, "deletion"),
+    };
+    // Ids start at 1.
+    let mut after = 0i64;
+    loop {
+        let sql = format!(
+            "SELECT id, {text} AS t, {folded} AS f FROM {table} \
+             WHERE id > {after} ORDER BY id LIMIT {FOLDED_PAGE}"
+        );
+        let page = rows(h, &sql).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.try_get("", "id")?;
+        for row in &page {
+            let stored: Option<String> = row.try_get("", "t")?;
+            let held: Option<String> = row.try_get("", "f")?;
+            if stored.as_deref().map(fold) != held {
+                let id: i64 = row.try_get("", "id")?;
+                found.push(Violation {
+                    kind: "folded-text-disagrees",
+                    message: format!(
+                        "{noun} {}: {folded} does not hold the folding of its {text}, so a \
+                         search misses it (fold it again from {text})",
+                        ids::encode(kind, id)
+                    ),
+                });
+            }
+        }
+    }
 }

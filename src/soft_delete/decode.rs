@@ -435,6 +435,7 @@ decoders!(attachment, attachment, attachment_arrays, {
     deleted_by: DeletedBy,
     deletion_id: DeletionId,
     sha256: Sha256,
+    filename_folded: FilenameFolded,
 });
 
 decoders!(user, user, user_arrays, {
@@ -447,6 +448,8 @@ decoders!(user, user, user_arrays, {
     deleted_at: DeletedAt,
     deleted_by: DeletedBy,
     deletion_id: DeletionId,
+    email_folded: EmailFolded,
+    name_folded: NameFolded,
 });
 
 #[cfg(test)]
@@ -461,12 +464,12 @@ mod tests {
         let attachment: Vec<&str> = attachment::Column::iter().map(|c| c.as_str()).collect();
         assert_eq!(
             attachment.join(","),
-            "id,owner_id,filename,content_type,size_bytes,created_at,deleted_at,deleted_by,deletion_id,sha256"
+            "id,owner_id,filename,content_type,size_bytes,created_at,deleted_at,deleted_by,deletion_id,sha256,filename_folded"
         );
         let user: Vec<&str> = user::Column::iter().map(|c| c.as_str()).collect();
         assert_eq!(
             user.join(","),
-            "id,email,name,role,created_at,updated_at,deleted_at,deleted_by,deletion_id"
+            "id,email,name,role,created_at,updated_at,deleted_at,deleted_by,deletion_id,email_folded,name_folded"
         );
     }
 

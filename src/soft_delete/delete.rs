@@ -4,7 +4,7 @@ use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DbErr, IntoActiveModel, QueryFilter, Set};
 
-use super::{EntityKind, Handle, SoftDeletable, Tx, exec};
+use super::{EntityKind, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
 use crate::entity::{attachment, deletion, user};
 
 /// Who deletes or restores, when and why.
@@ -14,7 +14,7 @@ pub struct Stamp {
     pub actor: i64,
     /// The reason given, if any.
     pub reason: Option<String>,
-    /// The moment of the change.
+    /// The moment of the change ([`super::now`]; written at microseconds whatever it holds).
     pub at: DateTimeUtc,
 }
 
@@ -28,7 +28,7 @@ async fn mark_deleted<E: SoftDeletable>(
     #[allow(clippy::disallowed_methods)] // set-based soft delete, the core's own write
     let update = E::update_many();
     let result = update
-        .col_expr(E::deleted_at_column(), Expr::val(stamp.at))
+        .col_expr(E::deleted_at_column(), Expr::val(to_micros(stamp.at)))
         .col_expr(E::deleted_by_column(), Expr::val(stamp.actor))
         .col_expr(E::deletion_id_column(), Expr::val(deletion))
         .filter(E::deleted_at_column().is_null())
@@ -53,7 +53,7 @@ async fn log_deletion(
         cascade_count: Set(0),
         ..Default::default()
     };
-    row.insert(&exec(tx)).await
+    row.stored().insert(&exec(tx)).await
 }
 
 async fn set_cascade_count(

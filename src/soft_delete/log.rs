@@ -1,13 +1,13 @@
 //! The deletion log and the archive, read back with filters and pages.
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func, IntoColumnRef, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait as _, IntoColumnRef, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryTrait, Select,
 };
 
 use super::scope::{Order, Window, keyset_page};
-use super::{EntityKind, Handle, Page, exec};
+use super::{EntityKind, Handle, Page, exec, fold, to_micros};
 use crate::entity::{archive, attachment, deletion, user};
 
 /// Filters on the deletion log.
@@ -17,17 +17,17 @@ pub struct DeletionFilter {
     pub entity: Option<EntityKind>,
     /// Only deletions by this actor.
     pub actor: Option<i64>,
-    /// Only deletions by an actor whose email or name contains this text (ASCII letters in
+    /// Only deletions by an actor whose email or name contains this text ([`fold`]ed, so in
     /// any case), deleted actors included.
     pub actor_search: Option<String>,
-    /// Only deletions at or after this moment.
+    /// Only deletions at or after this moment (taken to the microsecond, [`to_micros`]).
     pub since: Option<DateTimeUtc>,
-    /// Only deletions before this moment.
+    /// Only deletions before this moment (taken to the microsecond).
     pub until: Option<DateTimeUtc>,
-    /// Only deletions whose reason contains this text (ASCII letters in any case).
+    /// Only deletions whose reason contains this text ([`fold`]ed, so in any case).
     pub reason: Option<String>,
     /// Only deletions hiding a user whose email or name, or an attachment whose filename,
-    /// contains this text (ASCII letters in any case). Restored deletions hide nothing.
+    /// contains this text ([`fold`]ed, so in any case). Restored deletions hide nothing.
     pub search: Option<String>,
     /// Only deletions in force: neither restored nor being purged.
     pub in_force: bool,
@@ -37,18 +37,22 @@ pub struct DeletionFilter {
     pub only_rows_of: Option<i64>,
 }
 
-/// `LOWER(column) LIKE '%text%'`, with `%`, `_` and `\` in `text` taken literally.
-fn contains(column: impl IntoColumnRef, text: &str) -> SimpleExpr {
+/// `folded LIKE '%fold(text)%'`, with `%`, `_` and `\` taken literally: whether the text a
+/// `*_folded` column was folded from contains `text`, in any case (see `stored.rs`). The
+/// column holds the folding already, so the database only compares characters, which
+/// SQLite and PostgreSQL do alike; no SQL function of theirs touches the text.
+fn contains(folded: impl IntoColumnRef, text: &str) -> SimpleExpr {
+    let text = fold(text);
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
-    for c in text.to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
         pattern.push(c);
     }
     pattern.push('%');
-    Func::lower(Expr::col(column)).like(LikeExpr::new(pattern).escape('\\'))
+    Expr::col(folded).like(LikeExpr::new(pattern).escape('\\'))
 }
 
 impl DeletionFilter {
@@ -66,13 +70,16 @@ impl DeletionFilter {
                 q.filter(made_by_a_match(text))
             })
             .apply_if(self.since, |q, at| {
-                q.filter(deletion::Column::DeletedAt.gte(at))
+                q.filter(deletion::Column::DeletedAt.gte(to_micros(at)))
             })
             .apply_if(self.until, |q, at| {
-                q.filter(deletion::Column::DeletedAt.lt(at))
+                q.filter(deletion::Column::DeletedAt.lt(to_micros(at)))
             })
             .apply_if(self.reason.as_deref(), |q, text| {
-                q.filter(contains((deletion::Entity, deletion::Column::Reason), text))
+                q.filter(contains(
+                    (deletion::Entity, deletion::Column::ReasonFolded),
+                    text,
+                ))
             })
             .apply_if(self.search.as_deref(), |q, text| {
                 q.filter(hid_a_match(text))
@@ -152,8 +159,8 @@ fn made_by_a_match(text: &str) -> SimpleExpr {
         .from(user::Entity)
         .cond_where(
             Condition::any()
-                .add(contains((user::Entity, user::Column::Email), text))
-                .add(contains((user::Entity, user::Column::Name), text)),
+                .add(contains((user::Entity, user::Column::EmailFolded), text))
+                .add(contains((user::Entity, user::Column::NameFolded), text)),
         )
         .to_owned();
     Expr::col((deletion::Entity, deletion::Column::ActorId)).in_subquery(users)
@@ -168,8 +175,8 @@ fn hid_a_match(text: &str) -> Condition {
         .and_where(Expr::col((user::Entity, user::Column::DeletionId)).is_not_null())
         .cond_where(
             Condition::any()
-                .add(contains((user::Entity, user::Column::Email), text))
-                .add(contains((user::Entity, user::Column::Name), text)),
+                .add(contains((user::Entity, user::Column::EmailFolded), text))
+                .add(contains((user::Entity, user::Column::NameFolded), text)),
         )
         .to_owned();
     let attachments = Query::select()
@@ -177,7 +184,7 @@ fn hid_a_match(text: &str) -> Condition {
         .from(attachment::Entity)
         .and_where(Expr::col((attachment::Entity, attachment::Column::DeletionId)).is_not_null())
         .and_where(contains(
-            (attachment::Entity, attachment::Column::Filename),
+            (attachment::Entity, attachment::Column::FilenameFolded),
             text,
         ))
         .to_owned();
@@ -211,7 +218,7 @@ pub async fn deletion(h: &impl Handle, id: i64) -> Result<Option<deletion::Model
 pub struct ArchiveFilter {
     /// Only rows of this entity.
     pub entity: Option<EntityKind>,
-    /// Only rows archived at or after this moment.
+    /// Only rows archived at or after this moment (taken to the microsecond).
     pub since: Option<DateTimeUtc>,
 }
 
@@ -224,7 +231,7 @@ impl ArchiveFilter {
                 q.filter(archive::Column::Entity.eq(e.as_str()))
             })
             .apply_if(self.since, |q, at| {
-                q.filter(archive::Column::ArchivedAt.gte(at))
+                q.filter(archive::Column::ArchivedAt.gte(to_micros(at)))
             })
     }
 

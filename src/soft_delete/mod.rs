@@ -32,6 +32,7 @@
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
 //! | `check.rs` | `keepsake check`: the invariants, verified |
+//! | `stored.rs` | [`Stored`] rows: timestamps at microseconds ([`now`]), search text folded ([`fold`]) |
 //! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
 
 use std::sync::Arc;
@@ -60,6 +61,7 @@ mod scope;
 mod seed;
 mod settings;
 mod stats;
+mod stored;
 
 pub use blobs::{
     BlobTotal, StorageFigures, blob_in_use, blobs_in_use, lock_blob, purge_would_free,
@@ -81,6 +83,7 @@ pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden, Window};
 pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_content};
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};
+pub use stored::{Stored, fold, now, to_micros};
 
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].

@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::{Db, Handle, SoftDeletable, Tx, exec};
+use super::{Db, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
 use crate::entity::{archive, attachment, deletion, user};
 
 /// How many users and attachments an operation touched (a purge, a seed), or would.
@@ -67,6 +67,7 @@ fn without_attachments() -> Condition {
 
 /// What a purge with this cutoff would remove now.
 pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<RowCounts, DbErr> {
+    let cutoff = to_micros(cutoff);
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let attachments = attachment::Entity::find()
         .filter(attachment::Column::DeletedAt.lt(cutoff))
@@ -97,7 +98,8 @@ where
         deleted_at: Set(E::deleted_at_of(row)),
         archived_at: Set(now),
         ..Default::default()
-    })
+    }
+    .stored())
 }
 
 /// Marks deletions whose rows are all gone as purged.
@@ -209,6 +211,8 @@ pub async fn purge_batch(
     batch: u64,
     now: DateTimeUtc,
 ) -> Result<BatchOutcome, DbErr> {
+    // One precision for the cutoff compared with and the moments written: see `stored.rs`.
+    let (cutoff, now) = (to_micros(cutoff), to_micros(now));
     let tx = db.begin().await?;
     let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
     let mut blobs = Vec::new();

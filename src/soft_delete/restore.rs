@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 
-use super::{EntityKind, Handle, SoftDeletable, Stamp, Tx, exec};
+use super::{EntityKind, Handle, SoftDeletable, Stamp, Stored as _, Tx, exec};
 use crate::entity::{attachment, deletion, user};
 use crate::error::LIVE_USER_EMAIL;
 
@@ -140,7 +140,7 @@ pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model,
     row.restored_at = Set(Some(stamp.at));
     row.restored_by = Set(Some(stamp.actor));
     row.restore_reason = Set(stamp.reason.clone());
-    Ok(row.update(&exec(tx)).await?)
+    Ok(row.stored().update(&exec(tx)).await?)
 }
 
 /// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,

@@ -5,31 +5,33 @@ use sea_orm::{
     QueryFilter,
 };
 
-use super::{Handle, Scoped, SoftDeletable, Tx, exec};
+use super::{Handle, Scoped, SoftDeletable, Stored, Tx, exec};
 use crate::entity::user;
 use crate::role::Role;
 
-/// Inserts a row and returns it as stored.
+/// Inserts a row ([`Stored`]: its folded columns set, its timestamps at microseconds) and
+/// returns it as stored.
 pub async fn insert<A>(h: &impl Handle, row: A) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
 where
-    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    A: ActiveModelTrait + ActiveModelBehavior + Stored + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
-    row.insert(&exec(h)).await
+    row.stored().insert(&exec(h)).await
 }
 
-/// Updates a *live* row and returns it as stored, or `None` when the row is deleted or gone
-/// (a concurrent delete wins; the update never touches a deleted row).
+/// Updates a *live* row ([`Stored`]: the folded column of each text it changes set with it)
+/// and returns it as stored, or `None` when the row is deleted or gone (a concurrent delete
+/// wins; the update never touches a deleted row).
 pub async fn update_live<A>(
     h: &impl Handle,
     row: A,
 ) -> Result<Option<<A::Entity as EntityTrait>::Model>, DbErr>
 where
-    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    A: ActiveModelTrait + ActiveModelBehavior + Stored + Send,
     A::Entity: SoftDeletable,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
-    let update = A::Entity::update(row)
+    let update = A::Entity::update(row.stored())
         .validate()?
         .filter(<A::Entity as SoftDeletable>::deleted_at_column().is_null());
     match update.exec(&exec(h)).await {

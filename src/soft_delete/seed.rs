@@ -3,7 +3,7 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ColumnTrait, ConnectionTrait as _, DbErr, EntityTrait, QueryFilter, Set};
 
-use super::{Db, EntityKind, RowCounts, exec};
+use super::{Db, EntityKind, RowCounts, Stored as _, exec};
 use crate::entity::{attachment, deletion, user};
 
 /// One synthetic user for [`seed_batch`].
@@ -29,13 +29,16 @@ pub async fn seed_batch(
     let tx = db.begin().await?;
     let rows: Vec<user::ActiveModel> = users
         .iter()
-        .map(|u| user::ActiveModel {
-            email: Set(u.email.clone()),
-            name: Set(u.name.clone()),
-            role: Set("member".to_owned()),
-            created_at: Set(u.created_at),
-            updated_at: Set(u.created_at),
-            ..Default::default()
+        .map(|u| {
+            user::ActiveModel {
+                email: Set(u.email.clone()),
+                name: Set(u.name.clone()),
+                role: Set("member".to_owned()),
+                created_at: Set(u.created_at),
+                updated_at: Set(u.created_at),
+                ..Default::default()
+            }
+            .stored()
         })
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -70,7 +73,8 @@ pub async fn seed_batch(
                 size_bytes: Set(1_024 * (1 + ((i as i64 * 7919 + j as i64 * 104_729) % 10_000))),
                 created_at: Set(u.created_at),
                 ..Default::default()
-            });
+            }
+            .stored());
         }
     }
     for chunk in attachments.chunks(ROWS_PER_STATEMENT) {
@@ -89,14 +93,17 @@ pub async fn seed_batch(
     if !deleted.is_empty() {
         let log: Vec<deletion::ActiveModel> = deleted
             .iter()
-            .map(|(id, at, reason)| deletion::ActiveModel {
-                entity: Set(EntityKind::User.as_str().to_owned()),
-                entity_id: Set(*id),
-                actor_id: Set(Some(*id)),
-                reason: Set(Some((*reason).clone())),
-                deleted_at: Set(**at),
-                cascade_count: Set(attachments_per_user as i64),
-                ..Default::default()
+            .map(|(id, at, reason)| {
+                deletion::ActiveModel {
+                    entity: Set(EntityKind::User.as_str().to_owned()),
+                    entity_id: Set(*id),
+                    actor_id: Set(Some(*id)),
+                    reason: Set(Some((*reason).clone())),
+                    deleted_at: Set(**at),
+                    cascade_count: Set(attachments_per_user as i64),
+                    ..Default::default()
+                }
+                .stored()
             })
             .collect();
         for chunk in log.chunks(ROWS_PER_STATEMENT) {

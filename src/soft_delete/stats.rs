@@ -3,7 +3,7 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait as _, DbBackend, DbErr};
 
-use super::{Handle, exec};
+use super::{Handle, exec, to_micros};
 
 /// One (day, entity) row of [`deletion_stats`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub async fn deletion_stats(
     until: DateTimeUtc,
     top: u64,
 ) -> Result<DeletionStats, DbErr> {
+    // Both ends at the precision both databases store (`stored.rs`).
+    let (since, until) = (to_micros(since), to_micros(until));
     let conn = exec(h);
     let backend = conn.get_database_backend();
     let postgres = backend == DbBackend::Postgres;

@@ -293,12 +293,22 @@ impl TestApp {
     /// Moves deletion `deletion` `seconds_ago` into the past: its log entry and every row
     /// it hid, consistently.
     pub async fn backdate(&self, deletion: &str, seconds_ago: i64) {
-        let id = keepsake::ids::decode(keepsake::ids::Kind::Deletion, deletion).unwrap();
         let at = chrono::Utc::now() - chrono::Duration::seconds(seconds_ago);
+        self.move_deletion_to(deletion, at).await;
+    }
+
+    /// Stamps deletion `deletion` and every row it hid with moment `at`, to the microsecond
+    /// (the precision Keepsake stores), written as the server writes it.
+    pub async fn move_deletion_to(&self, deletion: &str, at: chrono::DateTime<chrono::Utc>) {
+        let id = keepsake::ids::decode(keepsake::ids::Kind::Deletion, deletion).unwrap();
+        // RFC 3339 with `+00:00` and 0, 3 or 6 digits of fraction: the text sqlx writes to
+        // SQLite, so SQLite's text comparisons order it among the server's own.
+        let text = keepsake::soft_delete::to_micros(at)
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
         let moment = if self.db.url.starts_with("sqlite") {
-            format!("'{}'", at.to_rfc3339())
+            format!("'{text}'")
         } else {
-            format!("'{}'::timestamptz", at.to_rfc3339())
+            format!("'{text}'::timestamptz")
         };
         let changed = self
             .execute_sql(&[
