@@ -85,6 +85,7 @@ client() {
   fi
 }
 client "Apollo Client" node apollo.mjs
+client "urql" node urql.mjs
 
 printf '\n-- the server\n'
 if ! kill -0 "$server_pid" 2>/dev/null; then
