@@ -86,6 +86,7 @@ client() {
 }
 client "Apollo Client" node apollo.mjs
 client "urql" node urql.mjs
+client "relay-compiler" node relay.mjs
 
 printf '\n-- the server\n'
 if ! kill -0 "$server_pid" 2>/dev/null; then
