@@ -87,6 +87,7 @@ client() {
 client "Apollo Client" node apollo.mjs
 client "urql" node urql.mjs
 client "relay-compiler" node relay.mjs
+client "Python gql" "$venv/bin/python" gql_client.py
 
 printf '\n-- the server\n'
 if ! kill -0 "$server_pid" 2>/dev/null; then
