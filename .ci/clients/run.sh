@@ -88,6 +88,8 @@ client "Apollo Client" node apollo.mjs
 client "urql" node urql.mjs
 client "relay-compiler" node relay.mjs
 client "Python gql" "$venv/bin/python" gql_client.py
+client "curl" bash curl.sh
+client "CORS preflights" node cors.mjs
 
 printf '\n-- the server\n'
 if ! kill -0 "$server_pid" 2>/dev/null; then
