@@ -90,6 +90,7 @@ client "relay-compiler" node relay.mjs
 client "Python gql" "$venv/bin/python" gql_client.py
 client "curl" bash curl.sh
 client "CORS preflights" node cors.mjs
+client "graphql-inspector" node inspector.mjs
 
 printf '\n-- the server\n'
 if ! kill -0 "$server_pid" 2>/dev/null; then
