@@ -66,10 +66,32 @@ fn encode_text(prefix: &str, id: i64) -> String {
     URL_SAFE_NO_PAD.encode(&text[..len])
 }
 
+/// The bytes of an id or cursor in base64: Keepsake writes the URL-safe alphabet without
+/// padding, and reads that, the standard alphabet (`+`, `/`) and padding (`=`) alike, so an
+/// id a client built with `btoa("User:10")` or Node's `Buffer` is the same id.
+fn base64_bytes(text: &str) -> Option<Vec<u8>> {
+    let unpadded = text
+        .strip_suffix("==")
+        .or_else(|| text.strip_suffix('='))
+        .unwrap_or(text);
+    if unpadded.len() != text.len() && !text.len().is_multiple_of(4) {
+        return None; // padding where none belongs
+    }
+    let url_safe: String = unpadded
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    URL_SAFE_NO_PAD.decode(url_safe).ok()
+}
+
 /// Splits a global id into its kind and row id; `BAD_USER_INPUT` when it is not one of ours.
 pub fn decode_any(global: &str) -> Result<(Kind, i64)> {
     let bad = || Error::bad_input(format!("'{global}' is not a Keepsake id"));
-    let bytes = URL_SAFE_NO_PAD.decode(global).map_err(|_| bad())?;
+    let bytes = base64_bytes(global).ok_or_else(bad)?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (prefix, number) = text.split_once(':').ok_or_else(bad)?;
     let kind = Kind::ALL
@@ -100,14 +122,16 @@ pub fn cursor(id: i64) -> String {
     encode_text("cursor", id)
 }
 
-/// The row id inside a cursor; `BAD_USER_INPUT` naming `after` when it is not a cursor.
-pub fn decode_cursor(cursor: &str) -> Result<i64> {
+/// The row id inside a cursor; `BAD_USER_INPUT` naming the argument (`after`, `before`) when
+/// it is not a cursor.
+pub fn decode_cursor(argument: &str, cursor: &str) -> Result<i64> {
     let bad = || {
         Error::bad_input(format!(
-            "after: '{cursor}' is not a cursor; pass an endCursor or edge cursor from this connection"
+            "{argument}: '{cursor}' is not a cursor; pass a startCursor, endCursor or edge \
+             cursor from this connection"
         ))
     };
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bytes = base64_bytes(cursor).ok_or_else(bad)?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     text.strip_prefix("cursor:")
         .and_then(|n| n.parse::<i64>().ok())
@@ -169,7 +193,30 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(decode_cursor(&cursor(7)).unwrap(), 7);
-        assert!(decode_cursor(&encode(Kind::User, 7)).is_err());
+        assert_eq!(decode_cursor("after", &cursor(7)).unwrap(), 7);
+        assert!(decode_cursor("before", &encode(Kind::User, 7)).is_err());
+    }
+
+    #[test]
+    fn padded_and_standard_base64_name_the_same_id() {
+        use base64::engine::general_purpose::STANDARD;
+        for id in [7, 10, 123_456_789] {
+            for kind in Kind::ALL {
+                let text = format!("{}:{id}", kind.prefix());
+                // What `btoa` and Node's `Buffer` write: the standard alphabet, padded.
+                let padded = STANDARD.encode(&text);
+                assert_eq!(decode_any(&padded).unwrap(), (kind, id), "{padded}");
+                assert_eq!(decode_any(&encode(kind, id)).unwrap(), (kind, id));
+            }
+        }
+        assert_eq!(decode_any("RGVsZXRpb246Nw==").unwrap(), (Kind::Deletion, 7));
+        assert_eq!(
+            decode_cursor("after", &STANDARD.encode("cursor:9")).unwrap(),
+            9
+        );
+        // Padding where none belongs, or too much of it, is not an id.
+        for bad in ["VXNlcjox=", "VXNlcjoxMA===", "=VXNlcjoxMA=="] {
+            assert!(decode_any(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -52,6 +52,40 @@ pub(super) fn around(
     }))
 }
 
+/// The request headers a page may send: the ones Keepsake reads, and the ones common GraphQL
+/// clients add (Apollo Client names itself and asks for a preflight on every request).
+const SAFE_REQUEST_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "accept",
+    "range",
+    "if-none-match",
+    "if-range",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "apollo-query-plan-experimental",
+    "graphql-client-name",
+    "graphql-client-version",
+];
+
+/// A preflight's `Access-Control-Allow-Headers`: the headers it asked for (in lower case)
+/// that are on the safe list, or the headers Keepsake reads when it asked for none. A header
+/// off the list is left out, so the browser refuses to send it and says which.
+fn allowed_headers(asked: &str) -> String {
+    let asked: Vec<String> = asked
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| SAFE_REQUEST_HEADERS.contains(&name.as_str()))
+        .collect();
+    if asked.is_empty() {
+        "authorization, content-type, range, if-none-match, if-range".to_owned()
+    } else {
+        asked.join(", ")
+    }
+}
+
 /// Says at start which origins CORS lets in, if any.
 pub(super) fn announce_cors(origins: &CorsOrigins) {
     match origins {
@@ -82,13 +116,18 @@ async fn cors(State(origins): State<Arc<CorsOrigins>>, request: Request, next: N
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = if allowed.is_some() && preflight {
+        let asked = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
         (
             StatusCode::NO_CONTENT,
             [
                 (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT"),
                 (
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    "authorization, content-type, range, if-none-match, if-range",
+                    &allowed_headers(asked),
                 ),
                 (
                     header::ACCESS_CONTROL_MAX_AGE,

@@ -273,7 +273,8 @@ pub struct CreateAttachmentInput {
     pub owner_id: ID,
     /// The file's bytes (multipart request): `sizeBytes` and `sha256` come from them.
     pub file: Option<Upload>,
-    /// The file's name, 1 to 255 characters; with `file`, defaults to the uploaded name.
+    /// The file's name, 1 to 255 characters; with `file`, defaults to the uploaded name (or
+    /// `upload` when the file's part carries none).
     pub filename: Option<String>,
     /// The media type, like `image/png`; with `file`, defaults to the part's type. It must fit
     /// what the bytes show.

@@ -22,6 +22,10 @@ use tokio::io::AsyncWriteExt as _;
 use super::Refusal;
 use super::request::{Incoming, Params, Reading};
 
+/// The name of a file whose part carries none (`createAttachment` takes it unless the
+/// request names the file itself).
+pub const DEFAULT_FILENAME: &str = "upload";
+
 /// What a multipart request should look like, for messages.
 const SHAPE: &str = "parts operations (the JSON request), map ({\"0\": [\"variables.file\"]}), \
                      then each file part named as in map";
@@ -130,7 +134,12 @@ async fn read_parts(
                         "the part {name:?} is not named in map, or is sent twice"
                     )));
                 };
-                let filename = field.file_name().unwrap_or_default().to_owned();
+                // A part sent without a filename (a streamed upload, curl's `-F 0=<file`)
+                // is still a file; it is named for what it is.
+                let filename = match field.file_name() {
+                    Some(name) if !name.trim().is_empty() => name.to_owned(),
+                    _ => DEFAULT_FILENAME.to_owned(),
+                };
                 let content_type = field.content_type().map(ToString::to_string);
                 let content = spool(&mut field, max_file).await?;
                 let upload = async_graphql::UploadValue {

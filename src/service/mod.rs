@@ -54,7 +54,9 @@ impl PageRequest {
             }
             Some(n) => n as u64,
         };
-        let after = after.map(ids::decode_cursor).transpose()?;
+        let after = after
+            .map(|cursor| ids::decode_cursor("after", cursor))
+            .transpose()?;
         Ok(PageRequest { first, after })
     }
 }

@@ -7,6 +7,7 @@ mod helpers;
 mod attachments;
 mod auth;
 mod cli;
+mod client_compat;
 mod columns;
 mod config;
 mod content;

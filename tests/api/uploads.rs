@@ -17,6 +17,7 @@ on_both_backends!(
     one_file_fills_one_variable_and_two_files_fill_two,
     more_files_than_the_limit_are_refused_before_any_is_read,
     a_map_of_many_paths_takes_no_descriptors_where_they_are_scarce,
+    a_file_part_without_a_filename_is_named_upload,
     two_uploads_racing_on_one_attachment_each_erase_what_they_replaced,
     a_multipart_upload_cut_off_mid_file_leaves_nothing,
 );
@@ -420,6 +421,57 @@ async fn more_files_than_the_limit_are_refused_before_any_is_read(backend: Backe
     }
     assert_eq!(row_count(&app).await, before);
     assert_eq!(stored(&app), (vec![], vec![]), "nothing kept or staged");
+}
+
+/// gql's streaming uploads and `curl -F '0=<file'` send the file's part without a filename:
+/// it is still the file, named `upload` unless the request names it.
+async fn a_file_part_without_a_filename_is_named_upload(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let content = text(1_000, 12);
+    let unnamed = (
+        "Content-Disposition: form-data; name=\"0\"\r\nContent-Type: text/plain".to_owned(),
+        content.as_slice(),
+    );
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", &operations(&alan.id)),
+            field("map", br#"{"0": ["variables.f"]}"#),
+            unnamed.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = id_of(&data(&body)["createAttachment"]);
+    let read = app
+        .by(&alan)
+        .send(
+            "query($id: ID!) { attachment(id: $id) { filename sizeBytes } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        data(&read)["attachment"],
+        json!({ "filename": "upload", "sizeBytes": 1_000 })
+    );
+    // Without even a Content-Type: the bytes are taken as they are.
+    let bare = (
+        "Content-Disposition: form-data; name=\"0\"".to_owned(),
+        content.as_slice(),
+    );
+    let (status, body) = multipart(
+        &app,
+        Some(&alan.token),
+        &[
+            field("operations", &operations(&alan.id)),
+            field("map", br#"{"0": ["variables.f"]}"#),
+            bare,
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// The server runs with `ulimit -n 128`. Before, a `map` of 1,100 paths to one file opened a
