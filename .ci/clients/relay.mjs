@@ -44,8 +44,11 @@ function compile(name) {
     const errors = lines
       .map((line, i) => {
         if (!/Error: ✖/.test(line)) return null;
-        const where = lines.slice(i + 1).find((l) => /^\s*src\/\S+:\d+:\d+/.test(l))?.trim();
-        return `${line.replace(/^.*Error: ✖︎?\s*/, '')}${where ? ` (${where})` : ''}`;
+        const rest = lines.slice(i + 1);
+        const end = rest.findIndex((l) => /^\s*src\/\S+:\d+:\d+/.test(l));
+        const bullets = rest.slice(0, end < 0 ? 0 : end).map((l) => l.trim()).filter((l) => l.startsWith('- '));
+        const message = [line.replace(/^.*Error: ✖︎?\s*/, ''), ...bullets].join(' ');
+        return end < 0 ? message : `${message} (${rest[end].trim()})`;
       })
       .filter(Boolean);
     throw new Error(`relay-compiler exited ${run.status ?? run.signal}: ${errors.join('; ') || lines.join(' | ')}`);
