@@ -8,6 +8,7 @@ use super::connection::{self, connection};
 use super::deletion::Deletion;
 use super::leaves::Leaves;
 use super::loaders::{UserKey, prefetch};
+use super::scalars::SafeInt;
 use super::upload::Upload;
 use super::{ContextExt, User};
 use crate::entity::attachment;
@@ -209,9 +210,9 @@ impl Attachment {
 
     /// The file's size in bytes: counted from the bytes once they are uploaded
     /// (`PUT /attachments/{id}/content`), as the client gave it before.
-    async fn size_bytes(&self) -> Result<i64> {
+    async fn size_bytes(&self) -> Result<SafeInt> {
         self.read(C::SizeBytes)?;
-        Ok(self.row.size_bytes)
+        Ok(SafeInt(self.row.size_bytes))
     }
 
     /// The SHA-256 (hex) of the uploaded bytes, also their `ETag`; null while none were
@@ -281,7 +282,7 @@ pub struct CreateAttachmentInput {
     pub content_type: Option<String>,
     /// The size in bytes, 0 or more, without `file` (required then); with `file`, the bytes
     /// are counted and this is ignored.
-    pub size_bytes: Option<i64>,
+    pub size_bytes: Option<SafeInt>,
 }
 
 /// Queries about attachments.
@@ -353,7 +354,7 @@ impl AttachmentMutation {
             owner_id: ids::decode(Kind::User, &input.owner_id)?,
             filename: input.filename,
             content_type: input.content_type,
-            size_bytes: input.size_bytes,
+            size_bytes: input.size_bytes.map(|n| n.0),
             file: file.map(|f| uploads::UploadedFile {
                 filename: f.filename,
                 content_type: f.content_type,

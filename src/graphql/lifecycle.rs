@@ -8,10 +8,11 @@ use super::ContextExt;
 use super::connection::{self, connection};
 use super::deletion::DeletedEntity;
 use super::leaves::Leaves;
+use super::scalars::SafeInt;
 use crate::entity::archive;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::purge::{self, PurgeReport};
+use crate::service::purge;
 use crate::service::stored_entity;
 use crate::soft_delete::EntityKind;
 
@@ -122,6 +123,35 @@ impl LifecycleMutation {
         // A batch job: batch after batch, each one transaction, outside the request's
         // statement budget (which would otherwise stop a purge half-way).
         let db = ctx.db()?.unbudgeted();
-        purge::purge_as(&db, ctx.storage()?, viewer, &older_than, dry_run).await
+        let report = purge::purge_as(&db, ctx.storage()?, viewer, &older_than, dry_run).await?;
+        Ok(PurgeReport::from(report))
+    }
+}
+
+/// What a purge did, or on a dry run would do.
+#[derive(async_graphql::SimpleObject, Clone, Copy, Debug)]
+pub struct PurgeReport {
+    /// Users archived and erased (on a dry run: that would be).
+    pub users: u64,
+    /// Attachments archived and erased (on a dry run: that would be).
+    pub attachments: u64,
+    /// Rows copied to the archive; 0 on a dry run.
+    pub archived: u64,
+    /// Bytes of attachment content erased (on a dry run: that would be), each blob once: the
+    /// blobs of purged rows that no remaining row refers to.
+    pub freed_bytes: SafeInt,
+    /// Whether this was a dry run that changed nothing.
+    pub dry_run: bool,
+}
+
+impl From<purge::PurgeReport> for PurgeReport {
+    fn from(report: purge::PurgeReport) -> PurgeReport {
+        PurgeReport {
+            users: report.users,
+            attachments: report.attachments,
+            archived: report.archived,
+            freed_bytes: SafeInt(i64::try_from(report.freed_bytes).unwrap_or(i64::MAX)),
+            dry_run: report.dry_run,
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod limits;
 pub use crate::service::loaders;
 mod node;
 pub mod roots;
+mod scalars;
 mod schema;
 mod stats;
 mod upload;

@@ -14,10 +14,13 @@
 //! executor's own: Keepsake builds async-graphql with a small patch that follows the spec's
 //! execution algorithms (`vendor/async-graphql`, docs/async-graphql-patch.md).
 
-use async_graphql::{EmptySubscription, PathSegment, Request, Response, Schema};
+use async_graphql::{
+    EmptySubscription, Json, PathSegment, Request, Response, SDLExportOptions, Schema,
+};
+use chrono::{DateTime, Utc};
 
 use super::limits::{self, Limits};
-use super::{Mutation, Query};
+use super::{Mutation, Query, scalars};
 
 type Inner = Schema<Query, Mutation, EmptySubscription>;
 
@@ -33,7 +36,13 @@ pub struct KeepsakeSchema {
 impl KeepsakeSchema {
     /// Both schemas from one builder (`data` adds the request-independent data).
     pub(super) fn build(data: impl Fn(SchemaBuilder) -> SchemaBuilder) -> KeepsakeSchema {
-        let base = || Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+        // The library's scalars, described in Keepsake's words.
+        let base = || {
+            Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+                .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME)
+                .override_input_type_description::<DateTime<Utc>>(scalars::DATE_TIME)
+                .override_output_type_description::<Json<serde_json::Value>>(scalars::JSON)
+        };
         KeepsakeSchema {
             fast: data(base()).finish(),
             checked: data(base()).extension(Limits).finish(),
@@ -59,9 +68,10 @@ impl KeepsakeSchema {
         response
     }
 
-    /// The schema in SDL.
+    /// The schema in SDL, each scalar with its `@specifiedBy` where it has one.
     pub fn sdl(&self) -> String {
-        self.fast.sdl()
+        self.fast
+            .sdl_with_options(SDLExportOptions::new().include_specified_by())
     }
 }
 

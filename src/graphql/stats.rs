@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::ContextExt;
 use super::deletion::DeletedEntity;
+use super::scalars::SafeInt;
 use crate::error::Result;
 use crate::service::{log, stored_entity};
 use crate::soft_delete::BlobTotal;
@@ -120,28 +121,28 @@ impl TryFrom<crate::soft_delete::DayStats> for DeletionDay {
 }
 
 /// Attachment content in the object store now, each blob counted once however many rows
-/// hold it. Bytes are `Float`s (exact to 2^53): a store passes `Int`'s 2^31 soon.
+/// hold it. Bytes are `SafeInt`s: a store passes `Int`'s 2^31 soon.
 #[derive(SimpleObject, Clone, Copy, Debug)]
 pub struct StorageStats {
     /// Bytes of the blobs live attachments hold.
-    pub live_bytes: f64,
+    pub live_bytes: SafeInt,
     /// How many distinct blobs live attachments hold.
     pub live_blobs: i64,
     /// Bytes of the blobs deleted (not yet purged) attachments hold; some may be live
     /// attachments' too.
-    pub deleted_bytes: f64,
+    pub deleted_bytes: SafeInt,
     /// How many distinct blobs deleted attachments hold.
     pub deleted_blobs: i64,
     /// What purging every deleted attachment would free: the bytes of the blobs only deleted
     /// attachments refer to (`purgeDeleted(dryRun: true)` tells it for an age).
-    pub purge_frees_bytes: f64,
+    pub purge_frees_bytes: SafeInt,
     /// How many blobs that is.
     pub purge_frees_blobs: i64,
 }
 
 impl From<crate::soft_delete::StorageFigures> for StorageStats {
     fn from(figures: crate::soft_delete::StorageFigures) -> StorageStats {
-        let bytes = |t: BlobTotal| t.bytes as f64;
+        let bytes = |t: BlobTotal| SafeInt(t.bytes);
         StorageStats {
             live_bytes: bytes(figures.live),
             live_blobs: figures.live.blobs,

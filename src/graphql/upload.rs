@@ -55,7 +55,7 @@ impl InputType for Upload {
     fn create_type_info(registry: &mut Registry) -> String {
         registry.create_input_type::<Self, _>(MetaTypeId::Scalar, |_| MetaType::Scalar {
             name: Self::type_name().to_string(),
-            description: Some("A multipart file upload".to_string()),
+            description: Some(super::scalars::UPLOAD.to_string()),
             is_valid: Some(Arc::new(|value| matches!(value, Value::String(_)))),
             visible: None,
             inaccessible: false,

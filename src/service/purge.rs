@@ -18,7 +18,7 @@ use crate::storage::Storage;
 pub const DEFAULT_BATCH: u64 = 500;
 
 /// What a purge did, or on a dry run would do.
-#[derive(async_graphql::SimpleObject, Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PurgeReport {
     /// Users archived and erased (on a dry run: that would be).
     pub users: u64,
@@ -28,7 +28,7 @@ pub struct PurgeReport {
     pub archived: u64,
     /// Bytes of attachment content erased (on a dry run: that would be), each blob once: the
     /// blobs of purged rows that no remaining row refers to.
-    pub freed_bytes: f64,
+    pub freed_bytes: u64,
     /// Whether this was a dry run that changed nothing.
     pub dry_run: bool,
 }
@@ -106,7 +106,7 @@ pub async fn purge(
             users: candidates.users,
             attachments: candidates.attachments,
             archived: 0,
-            freed_bytes: frees.bytes as f64,
+            freed_bytes: u64::try_from(frees.bytes).unwrap_or(0),
             dry_run: true,
         });
     }
@@ -133,7 +133,7 @@ pub async fn purge(
         users: done.users,
         attachments: done.attachments,
         archived: done.total(),
-        freed_bytes: freed as f64,
+        freed_bytes: freed,
         dry_run: false,
     })
 }

@@ -6,7 +6,10 @@ use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, assert_ok, data, id_of, on_both_backends};
 
-on_both_backends!(padded_and_standard_base64_ids_are_the_same_id);
+on_both_backends!(
+    padded_and_standard_base64_ids_are_the_same_id,
+    byte_counts_are_safe_ints_and_ints_stay_32_bits,
+);
 
 /// `btoa("User:2")` is `VXNlcjoy` unpadded by chance; most ids come out padded
 /// (`btoa("Deletion:7")` is `RGVsZXRpb246Nw==`), and the README's own examples use them.
@@ -36,4 +39,70 @@ async fn padded_and_standard_base64_ids_are_the_same_id(backend: Backend) {
     let restored = app.admin().try_restore(&btoa, None).await;
     assert_ok(&restored);
     assert_eq!(data(&restored)["restore"]["id"], json!(deletion));
+}
+
+/// `sizeBytes` and the storage figures are `SafeInt`s: past 32 bits and up to 2^53 - 1 they
+/// are read and written as exact JSON numbers, and a graphql-js client's `Int` never sees a
+/// value it would refuse. Past 2^53 - 1 a byte count is refused; an `Int` argument past 32
+/// bits is refused, never echoed.
+async fn byte_counts_are_safe_ints_and_ints_stay_32_bits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let create = "mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { sizeBytes } }";
+    let input = |size: serde_json::Value| json!({ "input": { "ownerId": ada.id, "filename": "big.iso", "contentType": "application/octet-stream", "sizeBytes": size } });
+    for size in [3_000_000_000i64, 9_007_199_254_740_991] {
+        let body = app.by(&ada).send(create, input(json!(size))).await;
+        assert_ok(&body);
+        assert_eq!(data(&body)["createAttachment"]["sizeBytes"], json!(size));
+    }
+    for refused in [
+        json!(9_007_199_254_740_992i64),
+        json!(1.5),
+        json!("3000000000"),
+    ] {
+        let body = app.by(&ada).send(create, input(refused.clone())).await;
+        assert!(body.get("errors").is_some(), "{refused}: {body}");
+        assert_eq!(data(&body), &serde_json::Value::Null, "{refused}: {body}");
+    }
+    let body = app
+        .admin()
+        .send(
+            "{ __type(name: \"Attachment\") { fields { name type { ofType { name } } } } }",
+            json!({}),
+        )
+        .await;
+    let size = body["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "sizeBytes")
+        .cloned()
+        .unwrap();
+    assert_eq!(size["type"]["ofType"]["name"], "SafeInt", "{size}");
+    let body = app
+        .admin()
+        .send(
+            "{ storageStats { liveBytes deletedBytes purgeFreesBytes } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["storageStats"],
+        json!({ "liveBytes": 0, "deletedBytes": 0, "purgeFreesBytes": 0 })
+    );
+    // An Int past 32 bits, literal or variable, is refused before anything runs.
+    for (query, variables) in [
+        ("{ users(first: 2147483648) { totalCount } }", json!({})),
+        (
+            "query($n: Int) { users(first: $n) { totalCount } }",
+            json!({ "n": 3_000_000_000i64 }),
+        ),
+    ] {
+        let body = app.admin().send(query, variables).await;
+        assert_eq!(
+            crate::helpers::error_codes(&body),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{body}"
+        );
+    }
 }

@@ -25,12 +25,11 @@ impl<'a> __Schema<'a> {
 /// points for query, mutation, and subscription operations.
 #[Object(internal, name = "__Schema")]
 impl<'a> __Schema<'a> {
-    /// description of __Schema for newer graphiql introspection schema
-    /// requirements
-    async fn description(&self) -> String {
-        String::from(
-            "A GraphQL Schema defines the capabilities of a GraphQL server. It exposes all available types and directives on the server, as well as the entry points for query, mutation, and subscription operations.",
-        )
+    /// The schema's own description; none is set.
+    // KEEPSAKE PATCH (docs/async-graphql-patch.md): 7.2.1 answers every schema's
+    // `__schema { description }` with the library's text about schemas in general.
+    async fn description(&self) -> Option<String> {
+        None
     }
 
     /// A list of all types supported by this server.
