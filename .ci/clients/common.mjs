@@ -5,8 +5,10 @@
 export const url = process.env.KEEPSAKE_URL;
 export const token = process.env.KEEPSAKE_TOKEN;
 export const adminId = process.env.KEEPSAKE_ADMIN_ID;
-if (!url || !token || !adminId) {
-  console.error('FAIL: KEEPSAKE_URL, KEEPSAKE_TOKEN and KEEPSAKE_ADMIN_ID must be set (run .ci/clients/run.sh)');
+export const memberToken = process.env.KEEPSAKE_MEMBER_TOKEN;
+export const memberId = process.env.KEEPSAKE_MEMBER_ID;
+if (!url || !token || !adminId || !memberToken || !memberId) {
+  console.error('FAIL: KEEPSAKE_URL, KEEPSAKE_TOKEN, KEEPSAKE_ADMIN_ID, KEEPSAKE_MEMBER_TOKEN and KEEPSAKE_MEMBER_ID must be set (run .ci/clients/run.sh)');
   process.exit(1);
 }
 export const origin = new URL(url).origin;
@@ -69,6 +71,9 @@ export function assertEqual(actual, expected, what) {
   const e = JSON.stringify(expected);
   if (a !== e) throw new Error(`${what}: expected ${e.slice(0, 400)}, got ${a.slice(0, 400)}`);
 }
+
+// A member's bearer header (run.sh makes the member with `keepsake user add` and `keepsake token`).
+export const memberAuth = { authorization: `Bearer ${memberToken}` };
 
 // The checks of one client: `await check('what it shows', async () => 'detail')` prints
 // `ok: <client>: what it shows (detail)` or `FAIL: <client>: what it shows: <error>`.

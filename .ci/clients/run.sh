@@ -66,7 +66,16 @@ if [ -z "$address" ] || [ -z "$token" ] || [ -z "$admin_id" ]; then
   cat "$work/server.out" "$work/server.log" >&2
   exit 1
 fi
+# A member too, made as the README says, with the server's database.
+member_id="$(DATABASE_URL="sqlite://$work/k.db" "$binary" user add --email member@example.com --name Member 2>>"$work/cli.log" | tail -n1)"
+member_token="$(DATABASE_URL="sqlite://$work/k.db" "$binary" token --user "$member_id" 2>>"$work/cli.log" | tail -n1)"
+if [ -z "$member_id" ] || [ -z "$member_token" ]; then
+  echo "FAIL: keepsake user add / keepsake token made no member" >&2
+  cat "$work/cli.log" >&2
+  exit 1
+fi
 export KEEPSAKE_URL="http://$address/graphql" KEEPSAKE_TOKEN="$token" KEEPSAKE_ADMIN_ID="$admin_id"
+export KEEPSAKE_MEMBER_TOKEN="$member_token" KEEPSAKE_MEMBER_ID="$member_id"
 export KEEPSAKE_SCHEMA="$schema" CLIENTS_WORK="$work"
 echo "clients against $KEEPSAKE_URL"
 
