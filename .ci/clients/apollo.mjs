@@ -11,13 +11,19 @@ import { createPersistedQueryLink } from '@apollo/client/link/persisted-queries/
 import { relayStylePagination } from '@apollo/client/utilities/index.js';
 import createUploadLink from 'apollo-upload-client/createUploadLink.mjs';
 import {
-  adminId, api, assert, assertEqual, auth, checks, paddedId, seedAttachments, seedUsers, unpadded, url,
+  adminId, api, assert, assertEqual, auth, checks, memberAuth, memberId, paddedId, seedAttachments, seedUsers,
+  unpadded, url,
 } from './common.mjs';
 
 // Apollo Client 3.14 warns about APIs that change in 4.0; these checks use the 3.x APIs on purpose.
 globalThis[Symbol.for('apollo.deprecations')] = true;
 
-const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+// The hash for persisted queries, with Web Crypto (browsers and Node alike).
+async function sha256(text) {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+const sha256Sync = (text) => createHash('sha256').update(text).digest('hex');
 
 // Every request Apollo sends, as the server saw it.
 const sent = [];
@@ -51,8 +57,8 @@ function newCache() {
   });
 }
 
-function newClient({ persisted = false, useGET = false } = {}) {
-  let link = createUploadLink({ uri: url, headers: auth, fetch: recordingFetch });
+function newClient({ persisted = false, useGET = false, headers = auth } = {}) {
+  let link = createUploadLink({ uri: url, headers, fetch: recordingFetch });
   if (persisted) link = createPersistedQueryLink({ sha256, useGETForHashedQueries: useGET }).concat(link);
   return new ApolloClient({ link, cache: newCache(), name: 'keepsake-ci', version: '1.0.0' });
 }
@@ -268,7 +274,7 @@ await check('createUploadLink uploads a File to createAttachment(input: {ownerId
   const got = data.createAttachment;
   assertEqual(
     [got.filename, got.contentType, got.sizeBytes, got.sha256],
-    ['apollo.txt', 'text/plain', Buffer.byteLength(text), sha256(text)],
+    ['apollo.txt', 'text/plain', Buffer.byteLength(text), sha256Sync(text)],
     'filename, contentType, sizeBytes, sha256',
   );
   const back = await fetch(`${new URL(url).origin}/attachments/${got.id}/content`, { headers: auth });
@@ -294,7 +300,7 @@ await check('persisted queries over POST: the hash alone, the query once when as
   assertEqual(first.data.me.id, adminId, 'me.id');
   // First the hash alone (PersistedQueryNotFound), then the hash with the query.
   assertEqual(sent.map((r) => [r.method, 'query' in r.body]), [['POST', false], ['POST', true]], 'first requests');
-  const hash = sha256(sent[1].body.query);
+  const hash = sha256Sync(sent[1].body.query);
   assertEqual(sent[0].body.extensions.persistedQuery, { version: 1, sha256Hash: hash }, 'extension');
   const again = newClient({ persisted: true });
   sent.length = 0;
@@ -302,6 +308,14 @@ await check('persisted queries over POST: the hash alone, the query once when as
   assertEqual(second.data.me.id, adminId, 'me.id from the hash alone');
   assertEqual(sent.map((r) => [r.method, 'query' in r.body]), [['POST', false]], 'a new client sends the hash alone');
   return `sha256 ${hash.slice(0, 12)}…`;
+});
+
+await check("persisted queries are per role: a member's first use of the admin's hash sends the query", async () => {
+  const member = newClient({ persisted: true, headers: memberAuth });
+  sent.length = 0;
+  const { data } = await member.query({ query: ME, fetchPolicy: 'network-only' });
+  assertEqual(data.me.id, memberId, 'me.id');
+  assertEqual(sent.map((r) => 'query' in r.body), [false, true], 'hash alone, then with the query');
 });
 
 await check('persisted queries over GET (useGETForHashedQueries)', async () => {

@@ -44,5 +44,5 @@ PY
 }
 
 check "-F 0=@notes.txt uploads the file under its name" notes.txt '0=@notes.txt'
-check "-F '0=<notes.txt' (a part with no filename) gets a default filename" '*' '0=<notes.txt'
+check "-F '0=<notes.txt' (a part with no filename) is named upload" upload '0=<notes.txt'
 exit "$failed"

@@ -155,26 +155,35 @@ def _():
     expect(got, {"a": {"filename": "gql-a.txt", "sizeBytes": 6}, "b": {"filename": "gql-b.txt", "sizeBytes": 12}}, "the two")
 
 
-@check("a streaming upload (aiohttp, FileVar(streaming=True): a part with no filename)")
+@check("a streaming upload (aiohttp, FileVar(streaming=True): a part with no filename, named upload)")
 def _():
     content = b"streamed by gql\n" * 1000
     path = write("gql-stream.bin", content)
 
     async def upload():
-        streaming = Client(transport=AIOHTTPTransport(url=URL, headers=HEADERS), fetch_schema_from_transport=True)
+        streaming = Client(transport=AIOHTTPTransport(url=URL, headers=HEADERS))
         async with streaming as s:
             request = gql(
-                "mutation($o: ID!, $f: Upload!) { createAttachment(input: {ownerId: $o, file: $f})"
-                " { id filename contentType sizeBytes sha256 } }"
+                "mutation($o: ID!, $f: Upload!, $name: String) {"
+                " createAttachment(input: {ownerId: $o, file: $f, filename: $name})"
+                " { filename contentType sizeBytes sha256 } }"
             )
             request.variable_values = {"o": me["id"], "f": FileVar(path, streaming=True)}
-            return (await s.execute(request, upload_files=True))["createAttachment"]
+            unnamed = (await s.execute(request, upload_files=True))["createAttachment"]
+            # The filename in the input names it.
+            request.variable_values = {"o": me["id"], "f": FileVar(path, streaming=True), "name": "stream.bin"}
+            named = (await s.execute(request, upload_files=True))["createAttachment"]
+            return unnamed, named
 
-    got = asyncio.run(upload())
-    expect((got["sizeBytes"], got["sha256"]), (len(content), hashlib.sha256(content).hexdigest()), "sizeBytes, sha256")
-    if not got["filename"]:
-        raise AssertionError("no default filename")
-    return f"filename {got['filename']!r}, contentType {got['contentType']!r}"
+    unnamed, named = asyncio.run(upload())
+    digest = hashlib.sha256(content).hexdigest()
+    expect(
+        (unnamed["filename"], unnamed["contentType"], unnamed["sizeBytes"], unnamed["sha256"]),
+        ("upload", "application/octet-stream", len(content), digest),
+        "filename, contentType, sizeBytes, sha256",
+    )
+    expect(named["filename"], "stream.bin", "the filename given in the input")
+    return f"{len(content)} bytes"
 
 
 @check("an id built with base64.b64encode (padded) is the same id")
