@@ -6,12 +6,23 @@
 //   deletion/    @refetchable on Deletion, which needs Deletion to implement Node
 //   backward/    connections paged both ways (first/after and last/before)
 // Also: customScalarTypes names every custom scalar the schema has, and the generated
-// TypeScript types the byte count as a number and DateTime as a string.
+// TypeScript types the byte count as a number and DateTime as a string. Then relay-runtime runs
+// the pagination/ artifacts (compiled again as JavaScript) against the server: the users list,
+// a user's attachments paged with the @connection, a user and an attachment refetched through
+// node(id:), @deleteEdge dropping a deleted attachment from the connection, and the deletion
+// that made refetched through node(id:).
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildSchema, getNamedType, isScalarType, specifiedScalarTypes } from 'graphql';
-import { assert, checks } from './common.mjs';
+import RelayRuntime from 'relay-runtime';
+import { api, assert, assertEqual, auth, checks, seedAttachments, seedUsers, url } from './common.mjs';
+
+const {
+  commitMutation, ConnectionHandler, createOperationDescriptor, Environment, fetchQuery, getRequest, getSelector,
+  Network, RecordSource, Store,
+} = RelayRuntime;
 
 const here = new URL('.', import.meta.url).pathname;
 const schemaPath = process.env.KEEPSAKE_SCHEMA;
@@ -28,11 +39,20 @@ const byteScalar = getNamedType(schema.getType('Attachment').getFields().sizeByt
 const { check, finish } = checks('relay');
 
 // Compiles relay/<name> into a scratch folder; returns the folder of generated artifacts.
-function compile(name) {
+// With `javascript`, the sources and the artifacts are JavaScript modules Node can import.
+function compile(name, { javascript = false } = {}) {
   const dir = mkdtempSync(join(work, `relay-${name}-`));
   cpSync(join(here, 'relay', name), join(dir, 'src'), { recursive: true });
   cpSync(schemaPath, join(dir, 'schema.graphql'));
-  writeFileSync(join(dir, 'relay.config.json'), JSON.stringify(config, null, 2));
+  const settings = javascript ? { ...config, language: 'javascript' } : config;
+  if (javascript) {
+    writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
+    for (const file of readdirSync(join(dir, 'src'))) {
+      if (file.endsWith('.ts')) cpSync(join(dir, 'src', file), join(dir, 'src', file.replace(/\.ts$/, '.js')));
+    }
+    spawnSync('sh', ['-c', 'rm -f src/*.ts'], { cwd: dir });
+  }
+  writeFileSync(join(dir, 'relay.config.json'), JSON.stringify(settings, null, 2));
   const run = spawnSync(process.execPath, [join(here, 'node_modules/relay-compiler/cli.js')], {
     cwd: dir,
     encoding: 'utf8',
@@ -53,7 +73,16 @@ function compile(name) {
       .filter(Boolean);
     throw new Error(`relay-compiler exited ${run.status ?? run.signal}: ${errors.join('; ') || lines.join(' | ')}`);
   }
-  return join(dir, 'src', '__generated__');
+  const out = join(dir, 'src', '__generated__');
+  if (javascript) {
+    // The artifacts import each other without an extension, as a bundler resolves them; Node
+    // needs the `.js`.
+    for (const file of readdirSync(out)) {
+      const path = join(out, file);
+      writeFileSync(path, readFileSync(path, 'utf8').replace(/from '(\.\/[^']+\.graphql)'/g, "from '$1.js'"));
+    }
+  }
+  return out;
 }
 
 await check('customScalarTypes names every custom scalar in schema.graphql', async () => {
@@ -102,6 +131,108 @@ await check('@refetchable on Deletion (Deletion implements Node) and the log as 
 
 await check('connections paged both ways: users, User.attachments and deletions with last/before', async () => {
   compile('backward');
+});
+
+// relay-runtime with the network a Relay app sets up: the compiled text and the variables,
+// posted as JSON with the bearer token.
+const network = Network.create(async (params, variables) => {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth },
+    body: JSON.stringify({ query: params.text, variables }),
+  });
+  return response.json();
+});
+const environment = new Environment({ network, store: new Store(new RecordSource()) });
+
+let artifacts;
+const load = async (name) => (await import(pathToFileURL(join(artifacts, `${name}.graphql.js`)).href)).default;
+
+// Reads what a fragment reference points at, as useFragment does.
+const read = (fragment, ref) => environment.lookup(getSelector(fragment, ref)).data;
+
+const owner = (await seedUsers('relay', 1))[0];
+const files = await seedAttachments(owner, 12, 'relay');
+
+await check('relay-runtime: the users list, then a user refetched through node(id:) with its attachments paged', async () => {
+  artifacts = compile('pagination', { javascript: true });
+  const [UserListQuery, UserListFragment, UserCardPaginationQuery, UserCardFragment] = await Promise.all(
+    ['UserListQuery', 'UserList_query', 'UserCardPaginationQuery', 'UserCard_user'].map(load),
+  );
+  await fetchQuery(environment, UserListQuery, {}).toPromise();
+  const root = environment.lookup(createOperationDescriptor(getRequest(UserListQuery), {}).fragment).data;
+  const list = read(UserListFragment, root);
+  assert(list.users.edges.length === Math.min(20, list.users.totalCount), `users: ${list.users.edges.length} of ${list.users.totalCount}`);
+
+  // loadNext, as usePaginationFragment runs it: the refetch query with the cursor.
+  let pages = 0;
+  let user;
+  for (let cursor = null; ; ) {
+    const data = await fetchQuery(environment, UserCardPaginationQuery, { id: owner, count: 5, cursor }).toPromise();
+    assert(data.node, `node(id: "${owner}") is null`);
+    user = read(UserCardFragment, data.node);
+    pages += 1;
+    const pageInfo = readPageInfo(owner);
+    if (!pageInfo.hasNextPage) break;
+    cursor = pageInfo.endCursor;
+    assert(pages < 10, 'the cursor does not move');
+  }
+  assertEqual(user.attachments.edges.map((e) => e.node.id), files, 'the connection after paging');
+  return `${list.users.edges.length} users; ${files.length} attachments in ${pages} pages`;
+});
+
+// The connection's pageInfo, from the store.
+function readPageInfo(userId) {
+  const source = environment.getStore().getSource();
+  const connection = source.get(ConnectionHandler.getConnectionID(userId, 'UserCard_attachments'));
+  return source.get(connection.pageInfo.__ref);
+}
+
+await check('relay-runtime: an attachment refetched through node(id:)', async () => {
+  const [AttachmentRowRefetchQuery, AttachmentRowFragment] = await Promise.all(
+    ['AttachmentRowRefetchQuery', 'AttachmentRow_attachment'].map(load),
+  );
+  const data = await fetchQuery(environment, AttachmentRowRefetchQuery, { id: files[2] }).toPromise();
+  assert(data.node, `node(id: "${files[2]}") is null`);
+  const attachment = read(AttachmentRowFragment, data.node);
+  assertEqual([attachment.id, attachment.filename, attachment.sizeBytes], [files[2], 'relay-2.txt', 2], 'the attachment');
+});
+
+await check('relay-runtime: deleteAttachment with @deleteEdge on entityId drops the edge', async () => {
+  const [AttachmentRowDeleteMutation, UserCardPaginationQuery, UserCardFragment] = await Promise.all(
+    ['AttachmentRowDeleteMutation', 'UserCardPaginationQuery', 'UserCard_user'].map(load),
+  );
+  const connection = ConnectionHandler.getConnectionID(owner, 'UserCard_attachments');
+  await new Promise((resolve, reject) =>
+    commitMutation(environment, {
+      mutation: AttachmentRowDeleteMutation,
+      variables: { id: files[0], connections: [connection] },
+      onCompleted: (_, errors) => (errors?.length ? reject(new Error(JSON.stringify(errors))) : resolve()),
+      onError: reject,
+    }),
+  );
+  const data = environment.lookup(
+    createOperationDescriptor(getRequest(UserCardPaginationQuery), { id: owner, count: 5, cursor: null }).fragment,
+  ).data;
+  const user = read(UserCardFragment, data.node);
+  assertEqual(user.attachments.edges.map((e) => e.node.id), files.slice(1), 'the connection after the delete');
+  const fresh = await api(`{ user(id: "${owner}") { attachments { totalCount } } }`);
+  assertEqual(fresh.user.attachments.totalCount, 11, "the server's totalCount");
+});
+
+await check('relay-runtime: a deletion refetched through node(id:)', async () => {
+  const out = compile('deletion', { javascript: true });
+  const [DeletionRowRefetchQuery, DeletionRowFragment] = await Promise.all(
+    ['DeletionRowRefetchQuery', 'DeletionRow_deletion'].map(
+      async (name) => (await import(pathToFileURL(join(out, `${name}.graphql.js`)).href)).default,
+    ),
+  );
+  const log = await api('{ deletions(first: 1) { nodes { id entityId } } }');
+  const [latest] = log.deletions.nodes;
+  const data = await fetchQuery(environment, DeletionRowRefetchQuery, { id: latest.id }).toPromise();
+  assert(data.node, `node(id: "${latest.id}") is null`);
+  const deletion = read(DeletionRowFragment, data.node);
+  assertEqual([deletion.id, deletion.entity, deletion.entityId], [latest.id, 'ATTACHMENT', files[0]], 'the deletion');
 });
 
 finish();
