@@ -107,7 +107,7 @@ pub(crate) async fn of_row(
 #[Object]
 impl Deletion {
     /// Opaque global id; pass it to `restore`.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(ids::encode(Kind::Deletion, self.row.id))
     }
 

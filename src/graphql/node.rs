@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
+use super::deletion::Deletion;
 use super::{Attachment, ContextExt, User, roots};
 use crate::error::Result;
 use crate::service::nodes::{self, NodeRow};
@@ -14,6 +15,7 @@ use crate::soft_delete::Scope;
 pub enum Node {
     User(User),
     Attachment(Attachment),
+    Deletion(Deletion),
 }
 
 /// `node(id)`, `nodes(ids)`.
@@ -25,13 +27,15 @@ impl From<NodeRow> for Node {
         match row {
             NodeRow::User(u) => Node::User(User::new(u, Scope::Live)),
             NodeRow::Attachment(a) => Node::Attachment(Attachment::new(a, Scope::Live)),
+            NodeRow::Deletion(d) => Node::Deletion(Deletion::new(d, Scope::Live)),
         }
     }
 }
 
 #[Object]
 impl NodeQuery {
-    /// The object with this global id, or null when the viewer cannot see one.
+    /// The object with this global id, or null when the viewer cannot see one: a user, an
+    /// attachment, or a deletion (support and admins, who may read the log).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let viewer = ctx.viewer()?;
         Ok(nodes::node(roots::loaders(ctx).await?, viewer, &id)
@@ -40,7 +44,7 @@ impl NodeQuery {
     }
 
     /// The objects with these global ids (at most 100), in order: `null` where the viewer
-    /// cannot see one. Users and attachments are each read in one batch.
+    /// cannot see one. Users, attachments and deletions are each read in one batch.
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         let viewer = ctx.viewer()?;
         let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();

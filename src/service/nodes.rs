@@ -3,11 +3,11 @@
 //! cost one statement per entity.
 
 use crate::auth::Viewer;
-use crate::entity::{attachment, user};
+use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::attachments::may_see;
-use crate::service::loaders::{AttachmentKey, Loaders, UserKey};
+use crate::service::loaders::{AttachmentKey, DeletionKey, Loaders, UserKey};
 use crate::soft_delete::Scope;
 
 /// The most ids one `nodes` takes.
@@ -18,10 +18,18 @@ pub const MAX_NODE_IDS: usize = 100;
 pub enum NodeRow {
     User(user::Model),
     Attachment(attachment::Model),
+    /// An entry of the deletion log, for those who may read it (support and admins).
+    Deletion(deletion::Model),
 }
 
-/// The live object with this global id, if the viewer may see it. A deletion's id names no
-/// node.
+/// Whether the viewer may read deletion log entries; a member's answer is `null` for every
+/// deletion id, read or not, like an id that never existed.
+fn reads_log(viewer: &Viewer) -> bool {
+    super::log::may_read_log(viewer).is_ok()
+}
+
+/// The live object with this global id, if the viewer may see it (a deletion, if they may
+/// read the log).
 pub async fn node(loaders: &Loaders, viewer: &Viewer, id: &str) -> Result<Option<NodeRow>> {
     lookup(loaders, viewer, ids::decode_any(id)?).await
 }
@@ -55,6 +63,14 @@ pub async fn nodes(
     let attachments = loaders
         .load_many(attachment_keys.map(|(_, id)| AttachmentKey(*id, Scope::Live)))
         .await?;
+    let deletion_keys = decoded.iter().filter(|(k, _)| *k == Kind::Deletion);
+    let deletions = if reads_log(viewer) {
+        loaders
+            .load_many(deletion_keys.map(|(_, id)| DeletionKey(*id)))
+            .await?
+    } else {
+        Default::default()
+    };
     Ok(decoded
         .into_iter()
         .map(|(kind, id)| match kind {
@@ -69,7 +85,10 @@ pub async fn nodes(
                 .flatten()
                 .filter(|a| may_see(viewer, a))
                 .map(NodeRow::Attachment),
-            Kind::Deletion => None,
+            Kind::Deletion => deletions
+                .get(&DeletionKey(id))
+                .cloned()
+                .map(NodeRow::Deletion),
         })
         .collect())
 }
@@ -92,6 +111,10 @@ async fn lookup(
             .flatten()
             .filter(|a| may_see(viewer, a))
             .map(NodeRow::Attachment),
+        Kind::Deletion if reads_log(viewer) => loaders
+            .load_one(DeletionKey(id))
+            .await?
+            .map(NodeRow::Deletion),
         Kind::Deletion => None,
     })
 }

@@ -9,6 +9,7 @@ use crate::helpers::{Backend, TestApp, assert_ok, data, id_of, on_both_backends}
 on_both_backends!(
     padded_and_standard_base64_ids_are_the_same_id,
     byte_counts_are_safe_ints_and_ints_stay_32_bits,
+    a_deletion_is_a_node_staff_refetch_and_members_never_see,
 );
 
 /// `btoa("User:2")` is `VXNlcjoy` unpadded by chance; most ids come out padded
@@ -105,4 +106,46 @@ async fn byte_counts_are_safe_ints_and_ints_stay_32_bits(backend: Backend) {
             "{body}"
         );
     }
+}
+
+/// Relay refetches any object by `node(id:)`: a deletion too, for support and admins, who may
+/// read the log. To a member a deletion's id is like one that never existed: `null`.
+async fn a_deletion_is_a_node_staff_refetch_and_members_never_see(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let sam = app.user("sam@example.com", "SUPPORT").await;
+    let file = app.attachment(&ada, "a.txt").await;
+    let deleted = app
+        .by(&ada)
+        .try_delete_attachment(&file, Some("tidy"))
+        .await;
+    let deletion = id_of(&data(&deleted)["deleteAttachment"]);
+    let query = "query($id: ID!) { node(id: $id) { __typename id ... on Deletion { reason entity } } \
+                 nodes(ids: [$id]) { id } }";
+    for token in [&app.admin_token, &sam.token] {
+        let body = app
+            .graphql(Some(token), query, json!({ "id": deletion }))
+            .await;
+        assert_ok(&body);
+        assert_eq!(
+            data(&body)["node"],
+            json!({ "__typename": "Deletion", "id": deletion, "reason": "tidy", "entity": "ATTACHMENT" })
+        );
+        assert_eq!(data(&body)["nodes"], json!([{ "id": deletion }]));
+    }
+    let body = app.by(&ada).send(query, json!({ "id": deletion })).await;
+    assert_ok(&body);
+    assert_eq!(data(&body), &json!({ "node": null, "nodes": [null] }));
+    // The schema says so: Deletion implements Node.
+    let body = app
+        .admin()
+        .send(
+            "{ __type(name: \"Deletion\") { interfaces { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["__type"]["interfaces"],
+        json!([{ "name": "Node" }])
+    );
 }

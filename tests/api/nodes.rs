@@ -91,7 +91,8 @@ async fn nodes_answers_in_order_with_null_where_the_viewer_may_not_look(backend:
     ]);
     assert_eq!(data(&body)["nodes"], expected, "{body}");
 
-    // An admin sees the other member's attachment, but `nodes`, like `node`, reads live rows.
+    // An admin sees the other member's attachment and the deletion (a node for those who
+    // may read the log), but `nodes`, like `node`, reads live users and attachments.
     let body = app.admin().send(NODES, json!({ "ids": ids })).await;
     assert_ok(&body);
     let nodes = data(&body)["nodes"].as_array().unwrap().clone();
@@ -99,7 +100,11 @@ async fn nodes_answers_in_order_with_null_where_the_viewer_may_not_look(backend:
         nodes[1],
         json!({ "__typename": "Attachment", "id": alan_file })
     );
-    for hidden in [3, 4, 5, 6] {
+    assert_eq!(
+        nodes[4],
+        json!({ "__typename": "Deletion", "id": deletion_id })
+    );
+    for hidden in [3, 5, 6] {
         assert_eq!(nodes[hidden], json!(null), "index {hidden}: {body}");
     }
     // The same answers one by one through `node`.

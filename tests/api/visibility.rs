@@ -1417,10 +1417,16 @@ fn reads_by_id(m: &Model, v: usize, probes: &mut Probes) {
         };
         p.data = vec![(format!("a{j}"), seen.clone()), (format!("m{j}"), seen)];
     }
-    // A deletion is no node: `node` answers null for its id, to anyone.
+    // A deletion is a node for those who may read the log, and null to a member, like an
+    // id that never existed.
     for (k, del) in m.deletions.iter().enumerate() {
         let p = probes.add(format!("nd{k}: node(id: \"{}\") {{ id }}", del.id));
-        p.data = vec![(format!("nd{k}"), Value::Null)];
+        let seen = if m.role(v).is_staff() {
+            json!({ "id": del.id })
+        } else {
+            Value::Null
+        };
+        p.data = vec![(format!("nd{k}"), seen)];
     }
 }
 
