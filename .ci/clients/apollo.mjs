@@ -1,5 +1,5 @@
 // Apollo Client 3 as an app uses it: an InMemoryCache with relayStylePagination on `users` and
-// `User.attachments`, both paged to the end with fetchMore (and `users` backwards with
+// `User.attachments`, both paged to the end with fetchMore (and both backwards with
 // `last`/`before`); a delete whose `update` evicts the row and fixes the count, and a restore
 // that evicts the list so it is read again; automatic persisted queries (createPersistedQueryLink
 // with a sha256 function, over POST and over GET); uploads through apollo-upload-client's
@@ -91,6 +91,19 @@ const ATTACHMENTS = gql`
         totalCount
         edges { cursor node { id filename sizeBytes } }
         pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`;
+
+const ATTACHMENTS_BACKWARDS = gql`
+  query UserAttachmentsBackwards($id: ID!, $last: Int, $before: String) {
+    user(id: $id) {
+      id
+      attachments(last: $last, before: $before) {
+        totalCount
+        edges { cursor node { id filename sizeBytes } }
+        pageInfo { hasPreviousPage startCursor }
       }
     }
   }
@@ -263,6 +276,14 @@ await check('relayStylePagination pages users(last: 7) backwards to the start wi
     'users paged backwards, in the cache, vs forwards',
   );
   return `${connection.edges.length} users in ${pages} pages`;
+});
+
+await check('relayStylePagination pages User.attachments(last: 5) backwards to the start with fetchMore', async () => {
+  const { connection, pages } = await pageToEnd(
+    newClient(), ATTACHMENTS_BACKWARDS, { id: owner, last: 5 }, (d) => d.user.attachments, { backwards: true },
+  );
+  assertEqual(connection.edges.map((e) => e.node.id), attachmentIds, 'attachments paged backwards, in the cache');
+  return `23 attachments in ${pages} pages`;
 });
 
 await check('createUploadLink uploads a File to createAttachment(input: {ownerId, file})', async () => {

@@ -21,7 +21,7 @@ function inspector(...args) {
     timeout: 60_000,
     env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
   });
-  const output = `${run.stdout}\n${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
+  const output = `${run.stdout}\n${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '').replace(/\[log\]\s*/g, '').trim();
   return { status: run.status ?? run.signal, output };
 }
 
