@@ -11,7 +11,7 @@ use crate::duration;
 use crate::entity::archive;
 use crate::ids::{self, Kind};
 use crate::service;
-use crate::soft_delete::{ArchiveFilter, EntityKind};
+use crate::soft_delete::{ArchiveFilter, EntityKind, Window};
 
 /// `keepsake purge`: archives, then erases, rows deleted longer ago than `older_than`, in
 /// transactions of `batch_size` rows (or only counts them on a dry run).
@@ -66,12 +66,12 @@ pub(super) async fn export_archive(target: &Target, since: Option<&str>) -> anyh
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut after = None;
     loop {
-        let page = filter.page(&db, 1_000, after).await?;
+        let page = filter.page(&db, Window::forward(1_000, after)).await?;
         for record in &page.rows {
             writeln!(out, "{}", archive_line(record)?)?;
         }
         after = page.rows.last().map(|r| r.id);
-        if !page.has_next_page {
+        if !page.has_more {
             break;
         }
     }

@@ -15,6 +15,7 @@ use crate::entity::attachment;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::json;
+use crate::service::PageArgs;
 use crate::service::{InScope, Listing, attachments, deletions, restore, uploads};
 use crate::soft_delete::{Columns, Scope};
 
@@ -315,19 +316,31 @@ impl AttachmentQuery {
 
     /// Attachments, oldest first: one owner's, or all the viewer may see (a member: their
     /// own). Deleted ones with `includeDeleted`/`onlyDeleted` (support and admins).
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
     async fn attachments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
         #[graphql(desc = "Only this user's attachments.")] owner_id: Option<ID>,
         #[graphql(name = "includeDeleted", default = false)] include: bool,
         #[graphql(name = "onlyDeleted", default = false)] only: bool,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
-        let (owner, after) = (owner_id.as_deref().map(String::as_str), after.as_deref());
-        let listing =
-            attachments::list(ctx.db()?, viewer, owner, include, only, first, after).await?;
+        let owner = owner_id.as_deref().map(String::as_str);
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = attachments::list(ctx.db()?, viewer, owner, include, only, page).await?;
         prefetch_owners(ctx, &listing).await?;
         Ok(AttachmentConnection::of(listing, Attachment::new))
     }

@@ -32,9 +32,11 @@ pub async fn total_count(ctx: &Context<'_>, total: &Total) -> Result<i64> {
 /// Where a page sits in its connection.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct PageInfo {
-    /// Whether more rows follow this page; pass `endCursor` as `after` to get them.
+    /// Whether more rows follow this page (pass `endCursor` as `after` to get them); paging
+    /// backward, true whenever `before` was given.
     pub has_next_page: bool,
-    /// Whether rows come before this page (true whenever `after` was given).
+    /// Whether rows come before this page (pass `startCursor` as `before` with `last` to
+    /// get them); paging forward, true whenever `after` was given.
     pub has_previous_page: bool,
     /// The cursor of the first row of the page.
     pub start_cursor: Option<String>,
@@ -57,7 +59,7 @@ macro_rules! connection {
         #[doc = concat!("One of ", $what, " with its cursor.")]
         #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
-            /// Pass as `after` to continue after this row.
+            /// Pass as `after` to continue after this row, or as `before` to page back from it.
             pub cursor: String,
             /// The row.
             pub node: $node,

@@ -12,6 +12,7 @@ use super::{Attachment, ContextExt, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
+use crate::service::PageArgs;
 use crate::service::{Listing, deletions, log, restore, stored_entity, undo};
 use crate::soft_delete::{EntityKind, Scope, SeeHidden};
 
@@ -226,20 +227,25 @@ impl Deletion {
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
         #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
+        #[graphql(
             default,
             desc = "Show the deleted attachments this deletion hides (support and admins; a member too, on a deletion from recentDeletions)."
         )]
         include_deleted: bool,
     ) -> Result<AttachmentConnection> {
-        let (viewer, after) = (ctx.viewer()?, after.as_deref());
-        let key = log::hidden_page(
-            viewer,
-            &self.row,
-            include_deleted,
-            self.undoable,
+        let viewer = ctx.viewer()?;
+        let page = PageArgs {
             first,
-            after,
-        )?;
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let key = log::hidden_page(viewer, &self.row, include_deleted, self.undoable, page)?;
         // One batched statement for every deletion of the response.
         let listing = ctx.loaders()?.load_one(key).await?;
         let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
@@ -260,6 +266,12 @@ impl DeletionQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
         #[graphql(desc = "Only deletions of users, or of attachments.")] entity: Option<
             DeletedEntity,
         >,
@@ -289,7 +301,13 @@ impl DeletionQuery {
             reason: reason.as_deref(),
             search: search.as_deref(),
         };
-        let listing = log::list(ctx.db()?, viewer, filters, first, after.as_deref()).await?;
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = log::list(ctx.db()?, viewer, filters, page).await?;
         prefetch_people(ctx, &listing).await?;
         Ok(DeletionConnection::of(listing, Deletion::new))
     }

@@ -12,6 +12,7 @@ use super::scalars::SafeInt;
 use crate::entity::archive;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::PageArgs;
 use crate::service::purge;
 use crate::service::stored_entity;
 use crate::soft_delete::EntityKind;
@@ -94,10 +95,21 @@ impl LifecycleQuery {
         #[graphql(desc = "Only archived users, or attachments.")] entity: Option<DeletedEntity>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
     ) -> Result<ArchivedRecordConnection> {
         let viewer = ctx.viewer()?;
-        let (entity, after) = (entity.map(Into::into), after.as_deref());
-        let listing = purge::archived(ctx.db()?, viewer, entity, first, after).await?;
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = purge::archived(ctx.db()?, viewer, entity.map(Into::into), page).await?;
         Ok(ArchivedRecordConnection::of(listing, |row, _| {
             ArchivedRecord(row)
         }))

@@ -13,6 +13,7 @@ use crate::auth;
 use crate::entity::user;
 use crate::error::Result;
 use crate::ids::{self, Kind};
+use crate::service::PageArgs;
 use crate::service::attachments::OwnerPage;
 use crate::service::{InScope, Listing, attachments, deletions, restore, undo, users};
 use crate::soft_delete::Scope;
@@ -120,11 +121,18 @@ impl User {
 
     /// The user's attachments, oldest first. A member may list only their own. Without
     /// `includeDeleted`/`onlyDeleted` the scope this user was read in carries down.
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
     async fn attachments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
         #[graphql(
             name = "includeDeleted",
             desc = "Also deleted attachments (support and admins). Default: the parent's scope."
@@ -137,8 +145,13 @@ impl User {
         only: Option<bool>,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
-        let (owner, after) = (self.row.id, after.as_deref());
-        let key = attachments::owner_page(viewer, self.scope, owner, first, after, include, only)?;
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let key = attachments::owner_page(viewer, self.scope, self.row.id, page, include, only)?;
         // Only the columns this selection reads.
         let key = key.reading(super::attachment::columns_for(&ctx.field()));
         // One batched, SQL-paged statement for every user of the response.
@@ -213,6 +226,8 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
 struct PageArguments {
     first: Option<i32>,
     after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
     include: Option<bool>,
     only: Option<bool>,
 }
@@ -224,6 +239,8 @@ impl PageArguments {
         let mut args = PageArguments {
             first: None,
             after: None,
+            last: None,
+            before: None,
             include: None,
             only: None,
         };
@@ -231,6 +248,8 @@ impl PageArguments {
             match (name.as_str(), value) {
                 ("first", Value::Number(n)) => args.first = Some(i32::try_from(n.as_i64()?).ok()?),
                 ("after", Value::String(s)) => args.after = Some(s),
+                ("last", Value::Number(n)) => args.last = Some(i32::try_from(n.as_i64()?).ok()?),
+                ("before", Value::String(s)) => args.before = Some(s),
                 ("includeDeleted", Value::Boolean(b)) => args.include = Some(b),
                 ("onlyDeleted", Value::Boolean(b)) => args.only = Some(b),
                 (_, Value::Null) => {}
@@ -242,17 +261,13 @@ impl PageArguments {
 
     /// The page `owner`'s `attachments` will ask for, if the resolver would accept it.
     fn key(&self, viewer: &auth::Viewer, parent: Scope, owner: i64) -> Option<OwnerPage> {
-        let after = self.after.as_deref();
-        attachments::owner_page(
-            viewer,
-            parent,
-            owner,
-            self.first,
-            after,
-            self.include,
-            self.only,
-        )
-        .ok()
+        let page = PageArgs {
+            first: self.first,
+            after: self.after.as_deref(),
+            last: self.last,
+            before: self.before.as_deref(),
+        };
+        attachments::owner_page(viewer, parent, owner, page, self.include, self.only).ok()
     }
 }
 
@@ -316,17 +331,29 @@ impl UserQuery {
 
     /// Users, oldest first: live ones, or with `includeDeleted`/`onlyDeleted` (support and
     /// admins) deleted ones too or only.
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
     async fn users(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page backward: the last rows, 0 to 100 (default 20), before `before` or up to the end."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
+        before: Option<String>,
         #[graphql(default = false)] include_deleted: bool,
         #[graphql(default = false)] only_deleted: bool,
     ) -> Result<UserConnection> {
         let viewer = ctx.viewer()?;
-        let (include, only, after) = (include_deleted, only_deleted, after.as_deref());
-        let listing = users::list(ctx.db()?, viewer, include, only, first, after).await?;
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let listing = users::list(ctx.db()?, viewer, include_deleted, only_deleted, page).await?;
         prefetch_children(ctx, &listing).await?;
         Ok(UserConnection::of(listing, User::new))
     }

@@ -8,7 +8,7 @@ use crate::entity::{attachment, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::loaders::{AttachmentKey, Loaders};
-use crate::service::{InScope, Listing, PageRequest, Total, deletions, required_text};
+use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, deletions, required_text};
 use crate::soft_delete::{self, Columns, Db, Handle, Scope, Scoped, Tx};
 
 /// An attachment to record.
@@ -62,14 +62,13 @@ pub async fn list(
     owner_id: Option<&str>,
     include_deleted: bool,
     only_deleted: bool,
-    first: Option<i32>,
-    after: Option<&str>,
+    page: PageArgs<'_>,
 ) -> Result<Listing<attachment::Model>> {
     let scope = viewer.scope(include_deleted, only_deleted)?;
-    let page = PageRequest::parse(first, after)?;
+    let page = PageRequest::parse(page)?;
     let owner_id = owner_id.map(|id| ids::decode(Kind::User, id)).transpose()?;
     let query = list_scope(viewer, scope, owner_id)?;
-    let found = query.clone().page(h, page.first, page.after).await?;
+    let found = query.clone().page(h, page).await?;
     Ok(Listing::of(found, page, scope, Total::Attachments(query)))
 }
 
@@ -108,12 +107,11 @@ pub fn owner_page(
     viewer: &Viewer,
     parent: Scope,
     owner: i64,
-    first: Option<i32>,
-    after: Option<&str>,
+    page: PageArgs<'_>,
     include_deleted: Option<bool>,
     only_deleted: Option<bool>,
 ) -> Result<OwnerPage> {
-    let page = PageRequest::parse(first, after)?;
+    let page = PageRequest::parse(page)?;
     let scope = deletions::child_scope(viewer, parent, include_deleted, only_deleted)?;
     may_list(viewer, owner)?;
     Ok(OwnerPage {

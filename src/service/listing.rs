@@ -17,7 +17,8 @@ pub struct Listing<M> {
     pub rows: Vec<M>,
     /// Whether rows follow this page.
     pub has_next_page: bool,
-    /// Whether rows come before this page (whenever `after` was given).
+    /// Whether rows come before this page: paging forward, whenever `after` was given;
+    /// paging backward, whether rows remain before it.
     pub has_previous_page: bool,
     /// The scope the rows were read in; their children inherit it.
     pub scope: Scope,
@@ -28,27 +29,36 @@ pub struct Listing<M> {
 impl<M> Listing<M> {
     /// The listing of one page the core read.
     pub(crate) fn of(page: Page<M>, request: PageRequest, scope: Scope, total: Total) -> Self {
+        // Relay's rule: the side the client came from has rows whenever it gave a cursor
+        // (the rows the cursor came from); the side the page was read toward, when the
+        // read found more.
+        let beyond = request.cursor.is_some();
+        let (has_next_page, has_previous_page) = if request.backward {
+            (beyond, page.has_more)
+        } else {
+            (page.has_more, beyond)
+        };
         Listing {
             rows: page.rows,
-            has_next_page: page.has_next_page,
-            has_previous_page: request.after.is_some(),
+            has_next_page,
+            has_previous_page,
             scope,
             total,
         }
     }
 
-    /// The listing of a page read one row ahead (up to `first + 1` rows, as a batched
-    /// loader reads them): the extra row only says that another page follows.
+    /// The listing of a page read one row ahead (up to `size + 1` rows, as a batched loader
+    /// reads them), its rows in ascending order: the extra row only says that more follow
+    /// (paging forward, the last one) or come before (paging backward, the first one).
     pub fn read_ahead(mut rows: Vec<M>, request: PageRequest, scope: Scope, total: Total) -> Self {
-        let has_next_page = rows.len() as u64 > request.first;
-        rows.truncate(request.first as usize);
-        Listing {
-            rows,
-            has_next_page,
-            has_previous_page: request.after.is_some(),
-            scope,
-            total,
+        let size = request.size as usize;
+        let has_more = rows.len() > size;
+        if has_more && request.backward {
+            rows.drain(..rows.len() - size);
+        } else {
+            rows.truncate(size);
         }
+        Listing::of(Page { rows, has_more }, request, scope, total)
     }
 }
 

@@ -215,8 +215,7 @@ impl Loader<OwnerPage> for Batch {
                     &self.db,
                     attachment::Column::OwnerId,
                     &owners,
-                    page.first,
-                    page.after,
+                    page,
                     columns,
                 )
                 .await?;
@@ -329,8 +328,7 @@ impl Loader<HiddenPage> for Batch {
                         &self.db,
                         attachment::Column::DeletionId,
                         &deletions,
-                        page.first,
-                        page.after,
+                        page,
                         Columns::all(),
                     )
                     .await?;

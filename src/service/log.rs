@@ -8,7 +8,7 @@ use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::loaders::{Loaders, UserKey};
-use crate::service::{InScope, Listing, PageRequest, Total, optional_text};
+use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, optional_text};
 use crate::soft_delete::{
     self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped, SeeHidden,
 };
@@ -75,13 +75,12 @@ pub async fn list(
     h: &impl Handle,
     viewer: &Viewer,
     filters: LogFilters<'_>,
-    first: Option<i32>,
-    after: Option<&str>,
+    page: PageArgs<'_>,
 ) -> Result<Listing<deletion::Model>> {
-    let page = PageRequest::parse(first, after)?;
+    let page = PageRequest::parse(page)?;
     let filter = filters.parse()?;
     may_read_log(viewer)?;
-    let found = filter.page(h, page.first, page.after).await?;
+    let found = filter.page(h, page).await?;
     Ok(Listing::of(
         found,
         page,
@@ -165,8 +164,7 @@ pub fn hidden_page(
     logged: &deletion::Model,
     include_deleted: bool,
     undoable: Option<SeeHidden>,
-    first: Option<i32>,
-    after: Option<&str>,
+    page: PageArgs<'_>,
 ) -> Result<HiddenPage> {
     let view = match (viewer.scope(include_deleted, false), undoable) {
         (Err(Error::Forbidden(_)), Some(proof))
@@ -179,7 +177,7 @@ pub fn hidden_page(
     Ok(HiddenPage {
         deletion: logged.id,
         view,
-        page: PageRequest::parse(first, after)?,
+        page: PageRequest::parse(page)?,
     })
 }
 

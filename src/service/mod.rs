@@ -28,36 +28,73 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest `first` a connection accepts.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// A checked `first`/`after` pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PageRequest {
-    /// How many rows to return.
-    pub first: u64,
-    /// Return rows after this row id.
-    pub after: Option<i64>,
+/// A checked page of a connection: its size, its cursor, its direction.
+pub use crate::soft_delete::Window as PageRequest;
+
+/// A connection's paging arguments, as the client wrote them: `first` and `after` page
+/// forward, `last` and `before` backward (Relay's cursor connections).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageArgs<'a> {
+    /// Rows after the cursor (or from the start).
+    pub first: Option<i32>,
+    /// The cursor to start after.
+    pub after: Option<&'a str>,
+    /// Rows before the cursor (or up to the end).
+    pub last: Option<i32>,
+    /// The cursor to end before.
+    pub before: Option<&'a str>,
+}
+
+impl<'a> PageArgs<'a> {
+    /// Forward paging only (`first`, `after`).
+    pub fn forward(first: Option<i32>, after: Option<&'a str>) -> PageArgs<'a> {
+        PageArgs {
+            first,
+            after,
+            ..PageArgs::default()
+        }
+    }
 }
 
 impl PageRequest {
-    /// Checks connection arguments: `first` in 0..=100, `after` a cursor of ours.
-    pub fn parse(first: Option<i32>, after: Option<&str>) -> Result<PageRequest> {
-        let first = match first {
+    /// Checks connection arguments: `first` or `last` in 0..=100 (default 20), `after` or
+    /// `before` a cursor of ours, and one direction at a time.
+    pub fn parse(args: PageArgs<'_>) -> Result<PageRequest> {
+        let backward = args.last.is_some() || args.before.is_some();
+        if backward && (args.first.is_some() || args.after.is_some()) {
+            return Err(Error::bad_input(
+                "page one way at a time: first/after to page forward, or last/before to page \
+                 backward",
+            ));
+        }
+        let (name, size, cursor, cursor_name, pointer) = if backward {
+            ("last", args.last, args.before, "before", "startCursor")
+        } else {
+            ("first", args.first, args.after, "after", "endCursor")
+        };
+        let size = match size {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if n < 0 => {
                 return Err(Error::bad_input(format!(
-                    "first: must not be negative (got {n})"
+                    "{name}: must not be negative (got {n})"
                 )));
             }
             Some(n) if n as u64 > MAX_PAGE_SIZE => {
                 return Err(Error::bad_input(format!(
-                    "first: at most {MAX_PAGE_SIZE} per page (got {n}); follow pageInfo.endCursor for more"
+                    "{name}: at most {MAX_PAGE_SIZE} per page (got {n}); follow \
+                     pageInfo.{pointer} for more"
                 )));
             }
             Some(n) => n as u64,
         };
-        let after = after
-            .map(|cursor| ids::decode_cursor("after", cursor))
+        let cursor = cursor
+            .map(|cursor| ids::decode_cursor(cursor_name, cursor))
             .transpose()?;
-        Ok(PageRequest { first, after })
+        Ok(PageRequest {
+            size,
+            cursor,
+            backward,
+        })
     }
 }
 

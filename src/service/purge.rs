@@ -10,7 +10,7 @@ use crate::duration;
 use crate::entity::archive;
 use crate::error::{Error, Result};
 use crate::service::content;
-use crate::service::{Listing, PageRequest, Total};
+use crate::service::{Listing, PageArgs, PageRequest, Total};
 use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, RowCounts, Scope};
 use crate::storage::Storage;
 
@@ -43,16 +43,15 @@ pub async fn archived(
     h: &impl Handle,
     viewer: &Viewer,
     entity: Option<EntityKind>,
-    first: Option<i32>,
-    after: Option<&str>,
+    page: PageArgs<'_>,
 ) -> Result<Listing<archive::Model>> {
     viewer.require_admin("read the archive")?;
-    let page = PageRequest::parse(first, after)?;
+    let page = PageRequest::parse(page)?;
     let filter = ArchiveFilter {
         entity,
         since: None,
     };
-    let found = filter.page(h, page.first, page.after).await?;
+    let found = filter.page(h, page).await?;
     Ok(Listing::of(
         found,
         page,

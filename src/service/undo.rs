@@ -129,7 +129,9 @@ pub async fn recent(
         only_rows_of,
         ..Default::default()
     };
-    let page = filter.page(db, first, None).await?;
+    let page = filter
+        .page(db, soft_delete::Window::forward(first, None))
+        .await?;
     Ok(page
         .rows
         .into_iter()

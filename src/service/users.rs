@@ -8,7 +8,7 @@ use crate::entity::user;
 use crate::error::{Error, LIVE_USER_EMAIL, Result, ResultExt};
 use crate::ids::{self, Kind};
 use crate::service::loaders::{Loaders, UserKey};
-use crate::service::{InScope, Listing, PageRequest, Total, required_text};
+use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, required_text};
 use crate::soft_delete::{self, Handle, Scope, Scoped};
 
 /// A user to create.
@@ -132,13 +132,12 @@ pub async fn list(
     viewer: &Viewer,
     include_deleted: bool,
     only_deleted: bool,
-    first: Option<i32>,
-    after: Option<&str>,
+    page: PageArgs<'_>,
 ) -> Result<Listing<user::Model>> {
     let scope = viewer.scope(include_deleted, only_deleted)?;
-    let page = PageRequest::parse(first, after)?;
+    let page = PageRequest::parse(page)?;
     let query = Scoped::<user::Entity>::new(scope);
-    let found = query.clone().page(h, page.first, page.after).await?;
+    let found = query.clone().page(h, page).await?;
     Ok(Listing::of(found, page, scope, Total::Users(query)))
 }
 

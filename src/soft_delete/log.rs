@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryTrait, Select,
 };
 
-use super::scope::{Order, keyset_page};
+use super::scope::{Order, Window, keyset_page};
 use super::{EntityKind, Handle, Page, exec};
 use crate::entity::{archive, attachment, deletion, user};
 
@@ -86,15 +86,15 @@ impl DeletionFilter {
             })
     }
 
-    /// Up to `first` entries, newest first, older than entry `before` when given.
+    /// The entries `window` takes, newest first (its cursor is an entry's id: forward, the
+    /// page holds older entries; backward, newer ones).
     pub async fn page(
         &self,
         h: &impl Handle,
-        first: u64,
-        before: Option<i64>,
+        window: Window,
     ) -> Result<Page<deletion::Model>, DbErr> {
         let select = self.select();
-        keyset_page(h, select, deletion::Column::Id, Order::Desc, first, before).await
+        keyset_page(h, select, deletion::Column::Id, Order::Desc, window).await
     }
 
     /// How many entries match.
@@ -228,15 +228,14 @@ impl ArchiveFilter {
             })
     }
 
-    /// Up to `first` archived rows after row `after`, oldest first.
+    /// The archived rows `window` takes, oldest first.
     pub async fn page(
         &self,
         h: &impl Handle,
-        first: u64,
-        after: Option<i64>,
+        window: Window,
     ) -> Result<Page<archive::Model>, DbErr> {
         let select = self.select();
-        keyset_page(h, select, archive::Column::Id, Order::Asc, first, after).await
+        keyset_page(h, select, archive::Column::Id, Order::Asc, window).await
     }
 
     /// How many archived rows match.

@@ -77,7 +77,7 @@ pub use restore::{
     members_deletion_for_update, members_deletion_hiding_for_update, restore,
 };
 pub use rows::{RowState, insert, live_user_with_role_exists, row_state, update_live};
-pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden};
+pub use scope::{Page, Scope, Scoped, SeeDeleted, SeeHidden, Window};
 pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_content};
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};

@@ -103,13 +103,38 @@ pub struct Scoped<E: SoftDeletable> {
     select: Select<E>,
 }
 
+/// Which rows of an ordered read one page takes: the first `size` past a cursor (or from
+/// the start), or, paging backward, the last `size` before one (or up to the end). Either
+/// way the page's rows come in the read's own order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// How many rows at most.
+    pub size: u64,
+    /// The row id the page starts after (forward) or ends before (backward).
+    pub cursor: Option<i64>,
+    /// Whether the page is the last `size` rows before `cursor` rather than the first after.
+    pub backward: bool,
+}
+
+impl Window {
+    /// The first `size` rows after `after` (or from the start).
+    pub fn forward(size: u64, after: Option<i64>) -> Window {
+        Window {
+            size,
+            cursor: after,
+            backward: false,
+        }
+    }
+}
+
 /// One page of a keyset-paginated read.
 #[derive(Debug)]
 pub struct Page<M> {
     /// The rows of the page, in the read's order.
     pub rows: Vec<M>,
-    /// Whether rows remain after the last one.
-    pub has_next_page: bool,
+    /// Whether rows remain beyond the page in the direction it was read: after its last row
+    /// (forward), before its first (backward).
+    pub has_more: bool,
 }
 
 impl<E: SoftDeletable> Scoped<E>
@@ -213,8 +238,7 @@ where
         h: &impl Handle,
         column: E::Column,
         keys: &[i64],
-        first: u64,
-        after: Option<i64>,
+        window: Window,
         columns: Columns<E>,
     ) -> Result<Vec<Vec<E::Model>>, DbErr> {
         let columns = columns.with(E::id_column()).with(column);
@@ -226,8 +250,7 @@ where
         for chunk in keys.chunks(100) {
             // The statements are the scoped selects built above.
             if backend == DbBackend::Postgres {
-                let Some(statement) = self.lateral_pages(column, chunk, first, after, columns)
-                else {
+                let Some(statement) = self.lateral_pages(column, chunk, window, columns) else {
                     continue;
                 };
                 for page in exec(h).query_all_raw(statement).await? {
@@ -237,7 +260,7 @@ where
                     }
                 }
             } else {
-                let Some(statement) = self.union_pages(backend, column, chunk, first, after) else {
+                let Some(statement) = self.union_pages(backend, column, chunk, window) else {
                     continue;
                 };
                 let found = exec(h).query_all_raw(statement).await?;
@@ -261,26 +284,30 @@ where
         Ok(pages)
     }
 
-    /// The scoped read of one key's page, the key being `key_expr`.
+    /// The scoped read of one key's page, the key being `key_expr`: up to `size + 1` rows
+    /// by ascending id past the cursor, or backward by descending id before it.
     fn page_of_key(
         &self,
         column: E::Column,
         key: Expr,
-        first: u64,
-        after: Option<i64>,
+        window: Window,
     ) -> sea_orm::sea_query::SelectStatement {
         use sea_orm::QueryTrait as _;
         let mut branch = self
             .select
             .clone()
             .filter(Expr::col((E::default(), column)).eq(key));
-        if let Some(after) = after {
-            branch = branch.filter(E::id_column().gt(after));
-        }
-        branch
-            .order_by_asc(E::id_column())
-            .limit(first.saturating_add(1))
-            .into_query()
+        branch = match (window.cursor, window.backward) {
+            (Some(after), false) => branch.filter(E::id_column().gt(after)),
+            (Some(before), true) => branch.filter(E::id_column().lt(before)),
+            (None, _) => branch,
+        };
+        let branch = if window.backward {
+            branch.order_by_desc(E::id_column())
+        } else {
+            branch.order_by_asc(E::id_column())
+        };
+        branch.limit(window.size.saturating_add(1)).into_query()
     }
 
     /// PostgreSQL: `SELECT p.* FROM (VALUES ($n), …) AS k(key) CROSS JOIN LATERAL (SELECT
@@ -292,8 +319,7 @@ where
         &self,
         column: E::Column,
         keys: &[i64],
-        first: u64,
-        after: Option<i64>,
+        window: Window,
         columns: Columns<E>,
     ) -> Option<Statement> {
         use sea_orm::sea_query::PostgresQueryBuilder;
@@ -301,7 +327,7 @@ where
             return None;
         }
         let key = Expr::col((Alias::new("k"), Alias::new("key")));
-        let page = self.page_of_key(column, key, first, after);
+        let page = self.page_of_key(column, key, window);
         let (page_sql, values) = page.build(PostgresQueryBuilder);
         let mut values = values.0;
         let mut sql = String::with_capacity(page_sql.len() + 64 + 8 * keys.len());
@@ -345,13 +371,12 @@ where
         backend: DbBackend,
         column: E::Column,
         keys: &[i64],
-        first: u64,
-        after: Option<i64>,
+        window: Window,
     ) -> Option<Statement> {
         use sea_orm::sea_query::{Asterisk, UnionType};
         let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
         for (i, key) in keys.iter().enumerate() {
-            let branch = self.page_of_key(column, Expr::val(*key), first, after);
+            let branch = self.page_of_key(column, Expr::val(*key), window);
             let wrapped = Query::select()
                 .column(Asterisk)
                 .from_subquery(branch, Alias::new(format!("k{i}")))
@@ -390,18 +415,13 @@ where
             .collect())
     }
 
-    /// Up to `first` visible rows with ids greater than `after`, by ascending id.
-    pub async fn page(
-        self,
-        h: &impl Handle,
-        first: u64,
-        after: Option<i64>,
-    ) -> Result<Page<E::Model>, DbErr> {
+    /// The visible rows `window` takes, by ascending id.
+    pub async fn page(self, h: &impl Handle, window: Window) -> Result<Page<E::Model>, DbErr> {
         let page: Page<Decoded<E>> =
-            keyset_page(h, self.select, E::id_column(), Order::Asc, first, after).await?;
+            keyset_page(h, self.select, E::id_column(), Order::Asc, window).await?;
         Ok(Page {
             rows: undecode(page.rows),
-            has_next_page: page.has_next_page,
+            has_more: page.has_more,
         })
     }
 }
@@ -413,41 +433,46 @@ pub(super) enum Order {
     Desc,
 }
 
-/// Up to `first` rows of `select` past id `after` in `order`, fetching one more to learn
-/// whether a next page exists. Every connection pages through this.
+/// The rows of `select` that `window` takes in `order` (by id), fetching one more to learn
+/// whether more lie beyond. Backward, the read runs the other way from the cursor and the
+/// page is turned back into `order`. Every connection pages through this.
 pub(super) async fn keyset_page<E: EntityTrait, M: FromQueryResult + Send + Sync>(
     h: &impl Handle,
     select: Select<E>,
     id: E::Column,
     order: Order,
-    first: u64,
-    after: Option<i64>,
+    window: Window,
 ) -> Result<Page<M>, DbErr> {
-    let select = match (order, after) {
-        (Order::Asc, Some(after)) => select.filter(id.gt(after)),
-        (Order::Desc, Some(after)) => select.filter(id.lt(after)),
+    let read = match (order, window.backward) {
+        (Order::Asc, false) | (Order::Desc, true) => Order::Asc,
+        (Order::Desc, false) | (Order::Asc, true) => Order::Desc,
+    };
+    let select = match (read, window.cursor) {
+        (Order::Asc, Some(cursor)) => select.filter(id.gt(cursor)),
+        (Order::Desc, Some(cursor)) => select.filter(id.lt(cursor)),
         (_, None) => select,
     };
-    let select = match order {
+    let select = match read {
         Order::Asc => select.order_by_asc(id),
         Order::Desc => select.order_by_desc(id),
     };
     let rows = select
-        .limit(first + 1)
+        .limit(window.size.saturating_add(1))
         .into_model::<M>()
         .all(&exec(h))
         .await?;
-    Ok(Page::of(rows, first))
+    let mut page = Page::of(rows, window.size);
+    if window.backward {
+        page.rows.reverse();
+    }
+    Ok(page)
 }
 
 impl<M> Page<M> {
-    /// The page out of `first + 1` rows fetched.
-    fn of(mut rows: Vec<M>, first: u64) -> Page<M> {
-        let has_next_page = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        Page {
-            rows,
-            has_next_page,
-        }
+    /// The page out of up to `size + 1` rows fetched in the read's direction.
+    fn of(mut rows: Vec<M>, size: u64) -> Page<M> {
+        let has_more = rows.len() as u64 > size;
+        rows.truncate(size as usize);
+        Page { rows, has_more }
     }
 }

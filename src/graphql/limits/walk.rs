@@ -244,26 +244,34 @@ impl Walk<'_> {
         }
     }
 
-    /// The page size `first` asks for (a literal or a variable), clamped to what a page can
-    /// hold; an empty page counts as one row.
+    /// The page size `first` (or, paging backward, `last`) asks for (a literal or a
+    /// variable), clamped to what a page can hold; an empty page counts as one row. With
+    /// both, the larger counts.
     fn page_size(&self, field: &Field) -> u64 {
+        let asked = match (self.page_arg(field, "first"), self.page_arg(field, "last")) {
+            (None, None) => DEFAULT_PAGE_SIZE,
+            (first, last) => first.unwrap_or(0).max(last.unwrap_or(0)),
+        };
+        asked.max(1)
+    }
+
+    /// The rows one page-size argument asks for, if it is given.
+    fn page_arg(&self, field: &Field, arg: &str) -> Option<u64> {
         let value = field
             .arguments
             .iter()
-            .find(|(name, _)| name.node.as_str() == "first")
+            .find(|(name, _)| name.node.as_str() == arg)
             .map(|(_, value)| &value.node);
         let resolved = value.and_then(|v| {
             v.clone()
                 .into_const_with(|name| self.variables.get(&name).cloned().ok_or(()))
                 .ok()
         });
-        let first = match resolved {
-            Some(Value::Number(n)) => n.as_i64(),
+        match resolved {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(|n| u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)),
             _ => None,
-        };
-        let page = first.map_or(DEFAULT_PAGE_SIZE, |n| {
-            u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
-        });
-        page.max(1)
+        }
     }
 }
