@@ -4,13 +4,15 @@
 //   pagination/  @connection on users and User.attachments, @refetchable on Query, User and
 //                Attachment (refetched through node(id:)), @deleteEdge after deleteAttachment
 //   deletion/    @refetchable on Deletion, which needs Deletion to implement Node
-//   backward/    connections paged both ways (first/after and last/before)
+//   backward/    connections paged both ways (first/after and last/before), one @connection
+//                to a refetchable fragment
 // Also: customScalarTypes names every custom scalar the schema has, and the generated
 // TypeScript types the byte count as a number and DateTime as a string. Then relay-runtime runs
 // the pagination/ artifacts (compiled again as JavaScript) against the server: the users list,
 // a user's attachments paged with the @connection, a user and an attachment refetched through
-// node(id:), @deleteEdge dropping a deleted attachment from the connection, and the deletion
-// that made refetched through node(id:).
+// node(id:), @deleteEdge dropping a deleted attachment from the connection, the deletion that
+// made refetched through node(id:), and (backward/) a user's attachments paged from the end
+// with last/before, as loadPrevious does.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -233,6 +235,32 @@ await check('relay-runtime: a deletion refetched through node(id:)', async () =>
   assert(data.node, `node(id: "${latest.id}") is null`);
   const deletion = read(DeletionRowFragment, data.node);
   assertEqual([deletion.id, deletion.entity, deletion.entityId], [latest.id, 'ATTACHMENT', files[0]], 'the deletion');
+});
+
+await check('relay-runtime: loadPrevious, a user\'s attachments paged from the end with last/before', async () => {
+  const out = compile('backward', { javascript: true });
+  const [UserFilesPaginationQuery, UserFilesFragment] = await Promise.all(
+    ['UserFilesPaginationQuery', 'UserFiles_user'].map(
+      async (name) => (await import(pathToFileURL(join(out, `${name}.graphql.js`)).href)).default,
+    ),
+  );
+  const source = () => environment.getStore().getSource();
+  let pages = 0;
+  let user;
+  for (let before = null; ; ) {
+    const data = await fetchQuery(environment, UserFilesPaginationQuery, { id: owner, last: 4, before }).toPromise();
+    assert(data.node, `node(id: "${owner}") is null`);
+    user = read(UserFilesFragment, data.node);
+    pages += 1;
+    const connection = source().get(ConnectionHandler.getConnectionID(owner, 'UserFiles_attachments'));
+    const pageInfo = source().get(connection.pageInfo.__ref);
+    if (!pageInfo.hasPreviousPage) break;
+    before = pageInfo.startCursor;
+    assert(pages < 10, 'the cursor does not move');
+  }
+  // The first attachment was deleted by the @deleteEdge check above.
+  assertEqual(user.attachments.edges.map((e) => e.node.id), files.slice(1), 'the connection after paging backwards');
+  return `${files.length - 1} attachments in ${pages} pages`;
 });
 
 finish();
