@@ -190,6 +190,9 @@ connection!(
     "attachments"
 );
 
+/// A file a user keeps: its name, type and size, and its bytes (downloaded from
+/// `GET /attachments/{id}/content`). Deleted attachments are hidden unless asked for with
+/// `includeDeleted` by support and admins.
 #[Object]
 impl Attachment {
     /// Opaque global id.
@@ -296,7 +299,7 @@ impl AttachmentQuery {
     async fn attachment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The attachment's id.")] id: ID,
         #[graphql(
             desc = "Also find a deleted attachment (support and admins).",
             default = false
@@ -329,8 +332,18 @@ impl AttachmentQuery {
         #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
         before: Option<String>,
         #[graphql(desc = "Only this user's attachments.")] owner_id: Option<ID>,
-        #[graphql(name = "includeDeleted", default = false)] include: bool,
-        #[graphql(name = "onlyDeleted", default = false)] only: bool,
+        #[graphql(
+            name = "includeDeleted",
+            default = false,
+            desc = "Deleted attachments too (support and admins)."
+        )]
+        include: bool,
+        #[graphql(
+            name = "onlyDeleted",
+            default = false,
+            desc = "Deleted attachments only (support and admins)."
+        )]
+        only: bool,
     ) -> Result<AttachmentConnection> {
         let viewer = ctx.viewer()?;
         let owner = owner_id.as_deref().map(String::as_str);
@@ -356,6 +369,7 @@ impl AttachmentMutation {
     async fn create_attachment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The attachment: its owner, and its file or its metadata.")]
         input: CreateAttachmentInput,
     ) -> Result<Attachment> {
         let viewer = ctx.viewer()?;
@@ -383,7 +397,8 @@ impl AttachmentMutation {
     async fn delete_attachment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The attachment's id.")] id: ID,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Deletion> {
         let viewer = ctx.viewer()?;
@@ -397,7 +412,8 @@ impl AttachmentMutation {
     async fn delete_attachments(
         &self,
         ctx: &Context<'_>,
-        ids: Vec<ID>,
+        #[graphql(desc = "The attachments' ids, 1 to 100.")] ids: Vec<ID>,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Deletion> {
         let viewer = ctx.viewer()?;
@@ -414,7 +430,7 @@ impl AttachmentMutation {
     async fn restore_attachment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The deleted attachment's id.")] id: ID,
         #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Attachment> {

@@ -86,6 +86,7 @@ macro_rules! connection {
             }
         }
 
+        #[doc = concat!("A page of ", $what, ", with where it sits and how many there are in all.")]
         #[async_graphql::Object]
         impl $conn {
             /// The rows of this page with their cursors.

@@ -20,7 +20,9 @@ use crate::soft_delete::{EntityKind, Scope, SeeHidden};
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::soft_delete::EntityKind")]
 pub enum DeletedEntity {
+    /// A user (and, in one deletion, their attachments).
     User,
+    /// One or more attachments.
     Attachment,
 }
 
@@ -105,6 +107,9 @@ pub(crate) async fn of_row(
     Ok(found.map(|d| Deletion::new(d, scope)))
 }
 
+/// One soft delete: who, when and why, what it hid (a user with their attachments, or
+/// attachments), and whether it was undone (`restore`) or purged. An entry of the deletion
+/// log, which support and admins read.
 #[Object]
 impl Deletion {
     /// Opaque global id; pass it to `restore`.
@@ -128,6 +133,9 @@ impl Deletion {
     async fn actor(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Show the actor even when deleted (support and admins). Default: the scope the deletion was read in."
+        )]
         include_deleted: Option<bool>,
     ) -> Result<Option<User>> {
         self.person(ctx, self.row.actor_id, include_deleted).await
@@ -168,6 +176,9 @@ impl Deletion {
     async fn restored_by(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Show the restorer even when deleted (support and admins). Default: the scope the deletion was read in."
+        )]
         include_deleted: Option<bool>,
     ) -> Result<Option<User>> {
         self.person(ctx, self.row.restored_by, include_deleted)
@@ -327,7 +338,11 @@ impl DeletionQuery {
     }
 
     /// One deletion log entry (support and admins).
-    async fn deletion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Deletion>> {
+    async fn deletion(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The deletion's id.")] id: ID,
+    ) -> Result<Option<Deletion>> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::Deletion, &id)?;
         let found = log::get(ctx.db()?, viewer, id).await?;
@@ -366,6 +381,7 @@ impl DeletionMutation {
     async fn restore(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The deletion's id (from `deleteUser`, `deleteAttachment`, the log).")]
         deletion_id: ID,
         #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,

@@ -41,6 +41,7 @@ connection!(
     "archived rows"
 );
 
+/// A purged row as it was archived: what it was, its deletion, when, and every column.
 #[Object]
 impl ArchivedRecord {
     /// What the row was.
@@ -128,8 +129,13 @@ impl LifecycleMutation {
     async fn purge_deleted(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Purge rows deleted longer ago than this: `30d`, `24h`, `90s`.")]
         older_than: String,
-        #[graphql(default = false)] dry_run: bool,
+        #[graphql(
+            default = false,
+            desc = "Only count what would be purged; change nothing."
+        )]
+        dry_run: bool,
     ) -> Result<PurgeReport> {
         let viewer = ctx.viewer()?;
         // A batch job: batch after batch, each one transaction, outside the request's

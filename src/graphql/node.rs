@@ -36,7 +36,11 @@ impl From<NodeRow> for Node {
 impl NodeQuery {
     /// The object with this global id, or null when the viewer cannot see one: a user, an
     /// attachment, or a deletion (support and admins, who may read the log).
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id.")] id: ID,
+    ) -> Result<Option<Node>> {
         let viewer = ctx.viewer()?;
         Ok(nodes::node(roots::loaders(ctx).await?, viewer, &id)
             .await?
@@ -45,7 +49,11 @@ impl NodeQuery {
 
     /// The objects with these global ids (at most 100), in order: `null` where the viewer
     /// cannot see one. Users, attachments and deletions are each read in one batch.
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
         let viewer = ctx.viewer()?;
         let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
         let found = nodes::nodes(roots::loaders(ctx).await?, viewer, &ids).await?;

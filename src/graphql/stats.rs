@@ -16,6 +16,7 @@ use crate::soft_delete::BlobTotal;
 pub struct DeletionDay {
     /// The day, `YYYY-MM-DD` in UTC.
     pub day: String,
+    /// What the day's deletions were of.
     pub entity: DeletedEntity,
     /// Deletions made that day.
     pub deletions: i64,
@@ -32,6 +33,7 @@ pub struct DeletionDay {
 pub struct ReasonCount {
     /// The reason as given; null for deletions without one.
     pub reason: Option<String>,
+    /// How many times it was given.
     pub count: i64,
 }
 
@@ -64,8 +66,11 @@ impl StatsQuery {
     async fn deletion_stats(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Start of the period, inclusive (default: 30 days before `until`).")]
         since: Option<DateTime<Utc>>,
-        until: Option<DateTime<Utc>>,
+        #[graphql(desc = "End of the period, exclusive (default: now).")] until: Option<
+            DateTime<Utc>,
+        >,
     ) -> Result<DeletionStats> {
         let viewer = ctx.viewer()?;
         DeletionStats::try_from(log::stats(ctx.db()?, viewer, since, until).await?)

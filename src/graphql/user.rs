@@ -75,6 +75,9 @@ impl Leaves for User {
 
 connection!(UserConnection, UserEdge, User, "users");
 
+/// A person who keeps attachments. Everyone signed in sees live users' names; an email only
+/// its owner, support and admins. Deleted users are hidden unless asked for with
+/// `includeDeleted` by support and admins.
 #[Object]
 impl User {
     /// Opaque global id.
@@ -311,7 +314,7 @@ impl UserQuery {
     async fn user(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The user's id.")] id: ID,
         #[graphql(
             desc = "Also find a deleted user (support and admins).",
             default = false
@@ -343,8 +346,10 @@ impl UserQuery {
         last: Option<i32>,
         #[graphql(desc = "Page backward: end before this cursor (a `startCursor`).")]
         before: Option<String>,
-        #[graphql(default = false)] include_deleted: bool,
-        #[graphql(default = false)] only_deleted: bool,
+        #[graphql(default = false, desc = "Deleted users too (support and admins).")]
+        include_deleted: bool,
+        #[graphql(default = false, desc = "Deleted users only (support and admins).")]
+        only_deleted: bool,
     ) -> Result<UserConnection> {
         let viewer = ctx.viewer()?;
         let page = PageArgs {
@@ -366,7 +371,11 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Creates a user (admins only). A live user with the same email is a `CONFLICT`.
-    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new user.")] input: CreateUserInput,
+    ) -> Result<User> {
         let viewer = ctx.viewer()?;
         let new = users::NewUser {
             email: input.email,
@@ -381,7 +390,12 @@ impl UserMutation {
 
     /// Changes a user: oneself, or anyone as an admin. Only admins change roles and emails
     /// (a member who could set their email would learn which addresses others hold).
-    async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+        #[graphql(desc = "What to change; omitted fields stay.")] input: UpdateUserInput,
+    ) -> Result<User> {
         let viewer = ctx.viewer()?;
         let id = ids::decode(Kind::User, &id)?;
         let changes = users::UserChanges {
@@ -401,7 +415,8 @@ impl UserMutation {
     async fn delete_user(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The user's id: yourself, or anyone as an admin.")] id: ID,
+        #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<Deletion> {
         let viewer = ctx.viewer()?;
@@ -416,7 +431,7 @@ impl UserMutation {
     async fn restore_user(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The deleted user's id.")] id: ID,
         #[graphql(desc = "Why, kept in the log beside who and when (at most 500 characters).")]
         reason: Option<String>,
     ) -> Result<User> {
