@@ -62,6 +62,7 @@ impl KeepsakeSchema {
         if over {
             return self.checked.execute(request).await;
         }
+        merge_repeated_mutations(&mut request);
         let mut response = self.fast.execute(request).await;
         report_merged_fields_once(&mut response);
         code_every_error(&mut response);
@@ -72,6 +73,94 @@ impl KeepsakeSchema {
     pub fn sdl(&self) -> String {
         self.fast
             .sdl_with_options(SDLExportOptions::new().include_specified_by())
+    }
+}
+
+/// A mutation asked for twice under one response key (`{ a: deleteUser(id: 1) { id }
+/// a: deleteUser(id: 1) { reason } }`) is one field to the spec: it runs once, with both
+/// selections. async-graphql would run each occurrence, so the second delete would fail. The
+/// root's fields (through inline fragments without directives, which at the root can only be
+/// on `Mutation`) are merged before execution: the first occurrence takes the later ones'
+/// selections, and the later ones go. Validation has made sure they are the same field with
+/// the same arguments; fields with directives, and named fragments (whose definitions would
+/// go unused), are left as they are.
+fn merge_repeated_mutations(request: &mut Request) {
+    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+    let Ok(document) = request.parsed_query() else {
+        return;
+    };
+    let mutation = match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => {
+            ops.values().any(|op| op.node.ty == OperationType::Mutation)
+        }
+    };
+    if !mutation {
+        return;
+    }
+    let mut document = document.clone();
+    let operations: Vec<&mut async_graphql::parser::types::OperationDefinition> =
+        match &mut document.operations {
+            DocumentOperations::Single(op) => vec![&mut op.node],
+            DocumentOperations::Multiple(ops) => ops.values_mut().map(|op| &mut op.node).collect(),
+        };
+    let mut changed = false;
+    for op in operations {
+        if op.ty != OperationType::Mutation {
+            continue;
+        }
+        // The root's fields in order, fragments without directives opened in place.
+        let mut flat = Vec::new();
+        let mut stack: Vec<_> = op.selection_set.node.items.drain(..).rev().collect();
+        let mut opened = 0;
+        while let Some(item) = stack.pop() {
+            let inner = match &item.node {
+                Selection::InlineFragment(f) if f.node.directives.is_empty() && opened < 64 => {
+                    Some(f.node.selection_set.node.items.clone())
+                }
+                _ => None,
+            };
+            match inner {
+                Some(items) => {
+                    opened += 1;
+                    changed = true;
+                    stack.extend(items.into_iter().rev());
+                }
+                None => flat.push(item),
+            }
+        }
+        let mut merged: Vec<async_graphql::Positioned<Selection>> = Vec::with_capacity(flat.len());
+        for item in flat {
+            let Selection::Field(field) = &item.node else {
+                merged.push(item);
+                continue;
+            };
+            let key = field.node.response_key().node.clone();
+            let same = merged
+                .iter_mut()
+                .find_map(|earlier| match &mut earlier.node {
+                    Selection::Field(e)
+                        if e.node.response_key().node == key
+                            && e.node.directives.is_empty()
+                            && field.node.directives.is_empty() =>
+                    {
+                        Some(e)
+                    }
+                    _ => None,
+                });
+            match same {
+                Some(earlier) => {
+                    changed = true;
+                    let later = field.node.selection_set.node.items.clone();
+                    earlier.node.selection_set.node.items.extend(later);
+                }
+                None => merged.push(item),
+            }
+        }
+        op.selection_set.node.items = merged;
+    }
+    if changed {
+        request.set_parsed_query(document);
     }
 }
 

@@ -14,6 +14,7 @@ on_both_backends!(
     an_object_whose_fields_were_all_skipped_is_empty_not_null,
     a_failed_fields_null_follows_the_field_that_ran,
     a_merged_field_reports_its_error_once,
+    a_mutation_asked_twice_under_one_key_runs_once,
 );
 
 /// The keys of the object at `pointer` in a response's text, in the order they were written.
@@ -215,4 +216,34 @@ async fn a_merged_field_reports_its_error_once(backend: Backend) {
         assert_eq!(error_codes(&body), ["FORBIDDEN"], "{query}: {body}");
         assert_eq!(data(&body), &json!({ "deletion": null }), "{body}");
     }
+}
+
+/// `a: deleteAttachment(id: X) { id } a: deleteAttachment(id: X) { reason }` is one field to
+/// the spec: the attachment is deleted once and both selections answered. Run twice, the
+/// second delete would fail (the attachment is gone by then).
+async fn a_mutation_asked_twice_under_one_key_runs_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    for (i, query) in [
+        "mutation($id: ID!) { a: deleteAttachment(id: $id, reason: \"x\") { id } \
+         a: deleteAttachment(id: $id, reason: \"x\") { reason } }",
+        "mutation($id: ID!) { a: deleteAttachment(id: $id, reason: \"x\") { id } \
+         ... { a: deleteAttachment(id: $id, reason: \"x\") { reason } } }",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = app.attachment(&ada, &format!("f{i}.txt")).await;
+        let body = app
+            .graphql(Some(&ada.token), query, json!({ "id": file }))
+            .await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        assert_eq!(data(&body)["a"]["reason"], "x", "{body}");
+        assert!(data(&body)["a"]["id"].is_string(), "{body}");
+    }
+    let log = app
+        .admin()
+        .send("{ deletions { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data(&log)["deletions"]["totalCount"], 2, "{log}");
 }
