@@ -16,14 +16,15 @@ ALLOWED = {
     "metrics": set(),
     "storage": set(),
     "json": set(),
+    "wire": set(),
     "ids": {"error"},
-    "soft_delete": {"entity", "error", "ids", "role"},
+    "soft_delete": {"entity", "error", "ids", "role", "wire"},
     "auth": {"entity", "error", "ids", "role", "soft_delete"},
     "service": {"auth", "duration", "entity", "error", "ids", "soft_delete", "storage"},
     "graphql": {"auth", "entity", "error", "ids", "json", "service", "soft_delete", "storage"},
     "graphql_http": {"json"},
     "config": {"duration"},
-    "app": {"auth", "config", "error", "graphql", "graphql_http", "ids", "metrics", "service", "soft_delete", "storage"},
+    "app": {"auth", "config", "error", "graphql", "graphql_http", "ids", "metrics", "service", "soft_delete", "storage", "wire"},
     "cli": {"app", "auth", "config", "duration", "entity", "error", "ids", "service", "soft_delete", "storage"},
 }
 

@@ -146,6 +146,49 @@ impl<T> ResultExt<T> for std::result::Result<T, DbErr> {
     }
 }
 
+impl Error {
+    /// The HTTP status a route (not `/graphql`, which answers 200 with the error inside)
+    /// answers this error with.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
+            Error::Conflict(_) | Error::ParentDeleted(_) => StatusCode::CONFLICT,
+            Error::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An answer of a route other than `/graphql` that failed: `status`, and a body shaped like
+/// a GraphQL error (`{"errors": [{"message", "extensions": {"code"}}]}`) so clients read one
+/// kind of error everywhere.
+pub fn error_body(
+    status: axum::http::StatusCode,
+    code: &str,
+    message: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// A route's error as its answer (see [`Error::status`]); an internal one is logged with its
+/// cause chain and says nothing more.
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        if let Error::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        error_body(self.status(), self.code(), &self.to_string())
+    }
+}
+
 impl From<Error> for async_graphql::Error {
     fn from(err: Error) -> Self {
         if let Error::Internal(cause) = &err {

@@ -23,3 +23,4 @@ pub mod role;
 pub mod service;
 pub mod soft_delete;
 pub mod storage;
+pub mod wire;
