@@ -18,7 +18,9 @@ use crate::auth::{Bearer, Viewer};
 use crate::error::{Error, error_body};
 use crate::ids::{self, Kind};
 use crate::service::content::{self, UploadRefused};
-use crate::wire::http::{byte_range, disposition, if_range_holds, none_match, validators};
+use crate::wire::http::{
+    Unsatisfiable, byte_range, disposition, if_range_holds, none_match, validators,
+};
 
 /// The signed-in viewer and the attachment's row id (a malformed id is as missing as any
 /// other), or the error that says why not.
@@ -180,7 +182,7 @@ pub(super) async fn get_content(
         };
         let range = match range {
             Ok(range) => range,
-            Err(()) => {
+            Err(Unsatisfiable) => {
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
                     response_headers.insert(header::CONTENT_RANGE, value);
                 }

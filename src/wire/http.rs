@@ -5,9 +5,17 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
+/// A range no byte of the content satisfies (416): it starts past the end, or asks for the
+/// last 0 bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
 /// A single `Range: bytes=…` over `size` bytes: `Ok(None)` to serve it whole (no range, or
-/// several, which a server may ignore), `Err(())` when it starts past the end.
-pub fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
+/// several, which a server may ignore), `Err(Unsatisfiable)` when no byte is in it.
+pub fn byte_range(
+    headers: &HeaderMap,
+    size: u64,
+) -> Result<Option<std::ops::Range<u64>>, Unsatisfiable> {
     let Some(spec) = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -35,7 +43,7 @@ pub fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Ran
         // The last `n` bytes.
         (Err(_), Ok(n)) if start.is_empty() => {
             if n == 0 {
-                return Err(());
+                return Err(Unsatisfiable);
             }
             size.saturating_sub(n)..size
         }
@@ -44,7 +52,7 @@ pub fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Ran
         _ => return Ok(None),
     };
     if range.start >= size {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     Ok(Some(range))
 }
@@ -119,7 +127,7 @@ pub fn if_range_holds(headers: &HeaderMap, etag: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
+    fn range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, Unsatisfiable> {
         let mut headers = HeaderMap::new();
         headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
         byte_range(&headers, size)
@@ -132,15 +140,15 @@ mod tests {
         assert_eq!(range("bytes=-10", 100), Ok(Some(90..100)));
         assert_eq!(range("bytes=-500", 100), Ok(Some(0..100)));
         assert_eq!(range("bytes=50-500", 100), Ok(Some(50..100)));
-        assert_eq!(range("bytes=100-", 100), Err(()));
+        assert_eq!(range("bytes=100-", 100), Err(Unsatisfiable));
         assert_eq!(range("bytes=0-1,5-6", 100), Ok(None));
         assert_eq!(range("bytes=9-3", 100), Ok(None));
         assert_eq!(range("items=0-1", 100), Ok(None));
         assert_eq!(range("Bytes=0-0", 100), Ok(Some(0..1)));
         assert_eq!(range("bytes=0-18446744073709551615", 100), Ok(Some(0..100)));
         assert_eq!(range("bytes=+5-9", 100), Ok(None));
-        assert_eq!(range("bytes=-0", 100), Err(()));
-        assert_eq!(range("bytes=0-", 0), Err(()));
+        assert_eq!(range("bytes=-0", 100), Err(Unsatisfiable));
+        assert_eq!(range("bytes=0-", 0), Err(Unsatisfiable));
         assert_eq!(range("bytes=99999999999999999999-", 100), Ok(None));
     }
 
