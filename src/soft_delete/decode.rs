@@ -14,12 +14,10 @@
 //! checks [`Columns::has`] before trusting a field (`graphql/attachment.rs` does, and
 //! answers an internal error rather than a default).
 
-use std::marker::PhantomData;
-
 use sea_orm::sqlx::{self, Column as _, Postgres, Row as _, Sqlite, ValueRef as _};
-use sea_orm::{DbErr, FromQueryResult, IdenStatic as _, Iterable as _, QueryResult, TryGetable};
+use sea_orm::{DbErr, FromQueryResult, IdenStatic as _, QueryResult, TryGetable};
 
-use super::SoftDeletable;
+use super::kinds::{Columns, SoftDeletable};
 use crate::entity::{attachment, user};
 use crate::wire::pg_array::{BinaryElement, binary_array};
 
@@ -33,89 +31,6 @@ impl<E: SoftDeletable> FromQueryResult for Decoded<E> {
         } else {
             <E::Model as FromQueryResult>::from_query_result(res, pre).map(Decoded)
         }
-    }
-}
-
-/// Which of `E`'s columns a read takes: a set over the entity's declared columns.
-pub struct Columns<E> {
-    bits: u32,
-    entity: PhantomData<fn() -> E>,
-}
-
-impl<E: SoftDeletable> Columns<E> {
-    fn of_bits(bits: u32) -> Self {
-        Columns {
-            bits,
-            entity: PhantomData,
-        }
-    }
-
-    /// A column's bit. An entity has at most 32 columns (a unit test checks ours).
-    fn bit(column: E::Column) -> u32 {
-        1u32.checked_shl(E::position(column)).unwrap_or(0)
-    }
-
-    /// Every column.
-    pub fn all() -> Self {
-        Self::of_bits(E::Column::iter().fold(0, |bits, c| bits | Self::bit(c)))
-    }
-
-    /// The row's id alone.
-    pub fn id() -> Self {
-        Self::of_bits(Self::bit(E::id_column()))
-    }
-
-    /// These columns and the ones already in the set.
-    pub fn with(self, column: E::Column) -> Self {
-        Self::of_bits(self.bits | Self::bit(column))
-    }
-
-    /// The columns of both sets.
-    pub fn union(self, other: Self) -> Self {
-        Self::of_bits(self.bits | other.bits)
-    }
-
-    /// Whether the read takes `column`.
-    pub fn has(self, column: E::Column) -> bool {
-        self.bits & Self::bit(column) != 0
-    }
-
-    /// Whether the read takes every column.
-    pub fn is_all(self) -> bool {
-        self == Self::all()
-    }
-
-    /// The columns taken, in the entity's order.
-    pub(super) fn iter(self) -> impl Iterator<Item = E::Column> {
-        E::Column::iter().filter(move |c| self.has(*c))
-    }
-}
-
-impl<E> Clone for Columns<E> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<E> Copy for Columns<E> {}
-
-impl<E> PartialEq for Columns<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.bits == other.bits
-    }
-}
-
-impl<E> Eq for Columns<E> {}
-
-impl<E> std::hash::Hash for Columns<E> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.bits.hash(state);
-    }
-}
-
-impl<E> std::fmt::Debug for Columns<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Columns({:#b})", self.bits)
     }
 }
 

@@ -1,11 +1,12 @@
-//! What the core keeps: the soft-deletable entities ([`SoftDeletable`]) and the names the
-//! deletion log gives them ([`EntityKind`]).
+//! What the core keeps: what a soft-deletable entity is ([`SoftDeletable`]), the names the
+//! deletion log gives them ([`EntityKind`]) and a set of an entity's columns ([`Columns`]).
+//! Which entities are soft-deletable is `entities.rs`.
+
+use std::marker::PhantomData;
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryResult};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, Iterable as _, QueryResult};
 
-use super::decode::Columns;
-use crate::entity::{attachment, user};
 use crate::ids::Kind;
 
 /// The soft-deletable entities, as the deletion log names them.
@@ -84,64 +85,85 @@ pub trait SoftDeletable: EntityTrait {
     }
 }
 
-/// Implements [`SoftDeletable`] for an entity module whose table has the soft-delete columns
-/// (`id`, `deleted_at`, `deleted_by`, `deletion_id`).
-macro_rules! soft_deletable {
-    ($module:ident, $kind:expr, $decode:path, $decode_arrays:path $(, blob = $blob:ident)?) => {
-        impl SoftDeletable for $module::Entity {
-            const KIND: EntityKind = $kind;
-            fn id_column() -> $module::Column {
-                $module::Column::Id
-            }
-            fn deleted_at_column() -> $module::Column {
-                $module::Column::DeletedAt
-            }
-            fn deleted_by_column() -> $module::Column {
-                $module::Column::DeletedBy
-            }
-            fn deletion_id_column() -> $module::Column {
-                $module::Column::DeletionId
-            }
-            fn id_of(model: &$module::Model) -> i64 {
-                model.id
-            }
-            fn deleted_at_of(model: &$module::Model) -> Option<DateTimeUtc> {
-                model.deleted_at
-            }
-            fn deletion_id_of(model: &$module::Model) -> Option<i64> {
-                model.deletion_id
-            }
-            fn position(column: $module::Column) -> u32 {
-                column as u32
-            }
-            fn decode(res: &QueryResult, columns: Columns<Self>) -> Result<$module::Model, DbErr> {
-                $decode(res, columns)
-            }
-            fn decode_arrays(
-                res: &QueryResult,
-                columns: Columns<Self>,
-            ) -> Result<Vec<$module::Model>, DbErr> {
-                $decode_arrays(res, columns)
-            }
-            $(
-                fn blob_of(model: &$module::Model) -> Option<String> {
-                    model.$blob.clone()
-                }
-            )?
-        }
-    };
+/// Which of `E`'s columns a read takes: a set over the entity's declared columns.
+pub struct Columns<E> {
+    bits: u32,
+    entity: PhantomData<fn() -> E>,
 }
 
-soft_deletable!(
-    user,
-    EntityKind::User,
-    super::decode::user,
-    super::decode::user_arrays
-);
-soft_deletable!(
-    attachment,
-    EntityKind::Attachment,
-    super::decode::attachment,
-    super::decode::attachment_arrays,
-    blob = sha256
-);
+impl<E: SoftDeletable> Columns<E> {
+    fn of_bits(bits: u32) -> Self {
+        Columns {
+            bits,
+            entity: PhantomData,
+        }
+    }
+
+    /// A column's bit. An entity has at most 32 columns (a unit test checks ours).
+    fn bit(column: E::Column) -> u32 {
+        1u32.checked_shl(E::position(column)).unwrap_or(0)
+    }
+
+    /// Every column.
+    pub fn all() -> Self {
+        Self::of_bits(E::Column::iter().fold(0, |bits, c| bits | Self::bit(c)))
+    }
+
+    /// The row's id alone.
+    pub fn id() -> Self {
+        Self::of_bits(Self::bit(E::id_column()))
+    }
+
+    /// These columns and the ones already in the set.
+    pub fn with(self, column: E::Column) -> Self {
+        Self::of_bits(self.bits | Self::bit(column))
+    }
+
+    /// The columns of both sets.
+    pub fn union(self, other: Self) -> Self {
+        Self::of_bits(self.bits | other.bits)
+    }
+
+    /// Whether the read takes `column`.
+    pub fn has(self, column: E::Column) -> bool {
+        self.bits & Self::bit(column) != 0
+    }
+
+    /// Whether the read takes every column.
+    pub fn is_all(self) -> bool {
+        self == Self::all()
+    }
+
+    /// The columns taken, in the entity's order.
+    pub(super) fn iter(self) -> impl Iterator<Item = E::Column> {
+        E::Column::iter().filter(move |c| self.has(*c))
+    }
+}
+
+impl<E> Clone for Columns<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Columns<E> {}
+
+impl<E> PartialEq for Columns<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bits == other.bits
+    }
+}
+
+impl<E> Eq for Columns<E> {}
+
+impl<E> std::hash::Hash for Columns<E> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bits.hash(state);
+    }
+}
+
+impl<E> std::fmt::Debug for Columns<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Columns({:#b})", self.bits)
+    }
+}

@@ -52,6 +52,7 @@ pub mod check;
 mod connect;
 mod decode;
 mod delete;
+mod entities;
 mod kinds;
 mod log;
 mod purge;
@@ -69,9 +70,8 @@ pub use blobs::{
 };
 pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
-pub use decode::Columns;
 pub use delete::{Stamp, delete_attachments, delete_user};
-pub use kinds::{EntityKind, SoftDeletable};
+pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
 pub use restore::{

@@ -7,7 +7,8 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 
-use super::decode::{Columns, Decoded};
+use super::decode::Decoded;
+use super::kinds::Columns;
 use super::{Handle, SoftDeletable, exec};
 
 /// The models out of rows read by position.
