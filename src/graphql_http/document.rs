@@ -11,7 +11,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{ServerError, Value};
 
-use super::{PARSE_FAILED, VALIDATION_FAILED, set_code};
+use super::codes::{PARSE_FAILED, VALIDATION_FAILED, set_code};
 
 /// Parses the request's document ahead of execution (the schema reuses it), so a syntax
 /// error is answered as one, with `GRAPHQL_PARSE_FAILED`, before any database work.

@@ -19,8 +19,8 @@ use axum::body::Body;
 use futures_util::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 
-use super::Refusal;
-use super::request::{Incoming, Params, Reading};
+use super::params::{Incoming, Params, Reading};
+use super::refusal::Refusal;
 
 /// The name of a file whose part carries none (`createAttachment` takes it unless the
 /// request names the file itself).

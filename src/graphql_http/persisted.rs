@@ -8,7 +8,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use super::Refusal;
+use super::refusal::Refusal;
 
 /// The SHA-256 of a GraphQL document's text, which names it in Automatic Persisted Queries.
 pub type DocumentHash = [u8; 32];

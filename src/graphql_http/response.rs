@@ -6,7 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{MediaType, VALIDATION_FAILED, set_code};
+use super::codes::{VALIDATION_FAILED, set_code};
+use super::negotiate::MediaType;
 
 /// What became of a request the schema was asked to run.
 pub enum Outcome {
