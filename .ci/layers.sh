@@ -58,3 +58,14 @@ if bad:
     sys.exit(1)
 print(f"ok: {len(tree)} files keep to the layers; a planted upward import is refused")
 PY
+
+# No two files of src/ import each other, directly or through others (.ci/cycles.py).
+python3 .ci/cycles.py
+
+# One room per concern: no file of src/ past 450 lines.
+long=$(find src -name '*.rs' -exec wc -l {} + | awk '$2 != "total" && $1 > 450 { print "  " $2 ": " $1 " lines" }')
+if [ -n "$long" ]; then
+  printf 'FAIL: files past 450 lines (split them by concern):\n%s\n' "$long" >&2
+  exit 1
+fi
+echo "ok: no file of src/ past 450 lines"

@@ -69,7 +69,7 @@ macro_rules! connection {
             /// The connection over one page of a listing, each row made a node with the
             /// scope it was read in.
             pub fn of<M>(
-                listing: connection::Listing<M>,
+                listing: $crate::graphql::connection::Listing<M>,
                 node: impl Fn(M, $crate::soft_delete::Scope) -> $node,
             ) -> $conn {
                 let scope = listing.scope;
@@ -106,8 +106,8 @@ macro_rules! connection {
             }
 
             /// Where this page sits.
-            async fn page_info(&self) -> connection::PageInfo {
-                connection::PageInfo {
+            async fn page_info(&self) -> $crate::graphql::connection::PageInfo {
+                $crate::graphql::connection::PageInfo {
                     has_next_page: self.has_next_page,
                     has_previous_page: self.has_previous_page,
                     start_cursor: self.rows.first().map(|n| $crate::ids::cursor(n.row_id())),
@@ -120,7 +120,7 @@ macro_rules! connection {
                 &self,
                 ctx: &async_graphql::Context<'_>,
             ) -> $crate::error::Result<i64> {
-                connection::total_count(ctx, &self.total).await
+                $crate::graphql::connection::total_count(ctx, &self.total).await
             }
         }
     };

@@ -4,17 +4,16 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
-use super::attachment::AttachmentConnection;
-use super::connection::{self, connection};
+use super::ContextExt;
 use super::leaves::Leaves;
 use super::loaders::{DeletionKey, UserKey, prefetch};
-use super::{Attachment, ContextExt, User};
+use super::types::{Attachment, AttachmentConnection, Deletion, DeletionConnection, User};
 use crate::entity::deletion;
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::PageArgs;
 use crate::service::{Listing, deletions, log, restore, stored_entity, undo};
-use crate::soft_delete::{EntityKind, Scope, SeeHidden};
+use crate::soft_delete::{EntityKind, Scope};
 
 /// What a deletion was asked for.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -26,46 +25,7 @@ pub enum DeletedEntity {
     Attachment,
 }
 
-/// One soft delete: who, when, why, what it hid, and whether it was undone.
-#[derive(Clone, Debug)]
-pub struct Deletion {
-    row: deletion::Model,
-    /// The scope of the read that reached this entry; `actor` and `restoredBy` inherit it.
-    scope: Scope,
-    /// The undo credential, only in the answer of deleting one's own account.
-    undo_token: Option<String>,
-    /// Proof that the viewer may undo it now (from `recentDeletions`): they may then list
-    /// the rows it hides.
-    undoable: Option<SeeHidden>,
-}
-
 impl Deletion {
-    pub(crate) fn new(row: deletion::Model, scope: Scope) -> Deletion {
-        Deletion {
-            row,
-            scope,
-            undo_token: None,
-            undoable: None,
-        }
-    }
-
-    /// One of `recentDeletions`: the viewer may undo it, and so see what it hides.
-    pub(crate) fn undoable(found: undo::Undoable) -> Deletion {
-        Deletion {
-            undoable: Some(found.proof),
-            ..Deletion::new(found.deletion, Scope::Live)
-        }
-    }
-
-    /// The answer of deleting one's own account, carrying its undo credential.
-    pub(crate) fn with_undo_token(self, undo_token: Option<String>) -> Deletion {
-        Deletion { undo_token, ..self }
-    }
-
-    pub(crate) fn row_id(&self) -> i64 {
-        self.row.id
-    }
-
     async fn person(
         &self,
         ctx: &Context<'_>,
@@ -88,8 +48,6 @@ impl Leaves for Deletion {
         None
     }
 }
-
-connection!(DeletionConnection, DeletionEdge, Deletion, "deletions");
 
 /// `User.deletion` and `Attachment.deletion`: the log entry that hid a row, batched, for
 /// those who may read the log; children inherit the row's scope.

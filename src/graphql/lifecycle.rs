@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
 use super::ContextExt;
-use super::connection::{self, connection};
+use super::connection::connection;
 use super::deletion::DeletedEntity;
 use super::leaves::Leaves;
 use super::scalars::SafeInt;

@@ -11,12 +11,13 @@ mod leaves;
 pub use leaves::ResolveByField;
 mod lifecycle;
 pub mod limits;
-pub use crate::service::loaders;
+pub mod loaders;
 mod node;
 pub mod roots;
 mod scalars;
 mod schema;
 mod stats;
+mod types;
 mod upload;
 mod user;
 
@@ -27,8 +28,7 @@ use crate::error::{Error, Result};
 use crate::soft_delete::Db;
 use crate::storage::Storage;
 
-pub use attachment::Attachment;
-pub use user::User;
+pub use types::{Attachment, User};
 
 pub use schema::KeepsakeSchema;
 

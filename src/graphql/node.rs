@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use super::deletion::Deletion;
+use super::types::Deletion;
 use super::{Attachment, ContextExt, User, roots};
 use crate::error::Result;
 use crate::service::nodes::{self, NodeRow};

@@ -13,9 +13,9 @@ use async_graphql::parser::types::{Field, Selection};
 use tokio::sync::OnceCell;
 
 use super::ContextExt;
+use super::loaders::{AttachmentKey, Loaders, UserKey};
 use crate::error::Result;
 use crate::ids::{self, Kind};
-use crate::service::loaders::{AttachmentKey, Loaders, UserKey};
 use crate::service::nodes::MAX_NODE_IDS;
 use crate::soft_delete::Scope;
 

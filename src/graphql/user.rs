@@ -3,19 +3,17 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, ScalarType, Value};
 use chrono::{DateTime, Utc};
 
-use super::attachment::AttachmentConnection;
-use super::connection::{self, connection};
-use super::deletion::Deletion;
+use super::ContextExt;
 use super::leaves::Leaves;
 use super::loaders::{self, AttachmentCount, UserKey, prefetch};
-use super::{Attachment, ContextExt};
+use super::types::{Attachment, AttachmentConnection, Deletion, User, UserConnection};
 use crate::auth;
 use crate::entity::user;
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::PageArgs;
-use crate::service::attachments::OwnerPage;
-use crate::service::{InScope, Listing, attachments, deletions, restore, undo, users};
+use crate::service::keys::OwnerPage;
+use crate::service::{Listing, attachments, deletions, restore, undo, users};
 use crate::soft_delete::Scope;
 
 /// What a user may do.
@@ -28,30 +26,6 @@ pub enum Role {
     Support,
     /// May do anything.
     Admin,
-}
-
-/// A person who keeps attachments.
-#[derive(Clone, Debug)]
-pub struct User {
-    pub(crate) row: user::Model,
-    /// The scope this user was read in; its children inherit it.
-    pub(crate) scope: Scope,
-}
-
-impl User {
-    pub(crate) fn new(row: user::Model, scope: Scope) -> User {
-        User { row, scope }
-    }
-
-    pub(crate) fn row_id(&self) -> i64 {
-        self.row.id
-    }
-}
-
-impl From<InScope<user::Model>> for User {
-    fn from(found: InScope<user::Model>) -> User {
-        User::new(found.row, found.scope)
-    }
 }
 
 /// A user's fields that read the row alone: `email` depends on the viewer and `role` may
@@ -72,8 +46,6 @@ impl Leaves for User {
         })
     }
 }
-
-connection!(UserConnection, UserEdge, User, "users");
 
 /// A person who keeps attachments. Everyone signed in sees live users' names; an email only
 /// its owner, support and admins. Deleted users are hidden unless asked for with

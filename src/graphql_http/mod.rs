@@ -31,6 +31,7 @@
 
 mod codes;
 mod document;
+mod media;
 mod multipart;
 mod negotiate;
 mod params;
@@ -44,8 +45,9 @@ pub use codes::{PARSE_FAILED, PERSISTED_QUERY_NOT_FOUND, VALIDATION_FAILED};
 pub use document::{
     ParsedDocuments, check_required_variables, is_mutation, parse_document, repeats_object_keys,
 };
+pub use media::MediaType;
 pub use multipart::drain;
-pub use negotiate::{MediaType, negotiate};
+pub use negotiate::negotiate;
 pub use params::{Incoming, Reading};
 pub use persisted::{Audience, DocumentHash, PersistedQueries, document_hash};
 pub use refusal::Refusal;

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::codes::{BAD_REQUEST, PERSISTED_QUERY_NOT_FOUND, set_code};
-use super::negotiate::MediaType;
+use super::media::MediaType;
 use super::response::{Refused, body_response};
 
 /// A request refused before it reaches the schema. Each variant documents its status; all

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::codes::{VALIDATION_FAILED, set_code};
-use super::negotiate::MediaType;
+use super::media::MediaType;
 
 /// What became of a request the schema was asked to run.
 pub enum Outcome {

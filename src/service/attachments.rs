@@ -6,7 +6,7 @@ use crate::auth::{Role, Viewer};
 use crate::entity::{attachment, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::loaders::{AttachmentKey, Loaders};
+use crate::service::keys::{AttachmentKey, OwnerPage, Rows};
 use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, deletions, required_text};
 use crate::soft_delete::{self, Columns, Db, Handle, Scope, Scoped, Tx};
 
@@ -29,14 +29,14 @@ pub fn may_see(viewer: &Viewer, a: &attachment::Model) -> bool {
 /// `attachment(id, includeDeleted)`: the attachment with this global id, if the viewer may
 /// see it in the scope asked for.
 pub async fn find(
-    loaders: &Loaders,
+    rows: &impl Rows,
     viewer: &Viewer,
     id: &str,
     include_deleted: bool,
 ) -> Result<Option<InScope<attachment::Model>>> {
     let scope = viewer.scope(include_deleted, false)?;
     let id = ids::decode(Kind::Attachment, id)?;
-    let found = loaders.load_one(AttachmentKey(id, scope)).await?.flatten();
+    let found = rows.attachment(AttachmentKey(id, scope)).await?;
     Ok(found
         .filter(|a| may_see(viewer, a))
         .map(|row| InScope { row, scope }))
@@ -69,34 +69,6 @@ pub async fn list(
     let query = list_scope(viewer, scope, owner_id)?;
     let found = query.clone().page(h, page).await?;
     Ok(Listing::of(found, page, scope, Total::Attachments(query)))
-}
-
-/// One page of one owner's attachments (`User.attachments`): the key the GraphQL loaders
-/// read every owner's page of a response by, in one batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct OwnerPage {
-    /// The owner's row id.
-    pub owner: i64,
-    /// The scope the page is read in.
-    pub scope: Scope,
-    /// Which page.
-    pub page: PageRequest,
-    /// The columns its rows are read with (the id and owner always): the others hold their
-    /// type's default, for the GraphQL layer to leave alone (`graphql/attachment.rs`).
-    pub columns: Columns<attachment::Entity>,
-}
-
-impl OwnerPage {
-    /// The same page, its rows read with only `columns`.
-    pub fn reading(self, columns: Columns<attachment::Entity>) -> OwnerPage {
-        OwnerPage { columns, ..self }
-    }
-
-    /// The listing of this page out of its rows read one ahead.
-    pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
-        let total = Total::OfOwner(self.owner, self.scope);
-        Listing::read_ahead(rows, self.page, self.scope, total)
-    }
 }
 
 /// `User.attachments`: which page of `owner`'s attachments to read. Without

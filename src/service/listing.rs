@@ -6,7 +6,7 @@ use sea_orm::ColumnTrait;
 use crate::entity::{attachment, user};
 use crate::error::Result;
 use crate::service::PageRequest;
-use crate::service::log::HiddenView;
+use crate::service::keys::{HiddenPage, HiddenView, OwnerPage, hidden_attachments};
 use crate::soft_delete::{ArchiveFilter, DeletionFilter, Handle, Page, Scope, Scoped};
 
 /// A page of rows of one listing (`users`, `attachments`, `deletions`, `archivedRecords`,
@@ -97,11 +97,27 @@ impl Total {
                     .await?
             }
             Total::Hidden(deletion, view) => {
-                super::log::hidden_attachments(*view)
+                hidden_attachments(*view)
                     .filter(attachment::Column::DeletionId.eq(*deletion))
                     .count(h)
                     .await?
             }
         })
+    }
+}
+
+impl OwnerPage {
+    /// The listing of this page out of its rows read one ahead.
+    pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
+        let total = Total::OfOwner(self.owner, self.scope);
+        Listing::read_ahead(rows, self.page, self.scope, total)
+    }
+}
+
+impl HiddenPage {
+    /// The listing of this page out of its rows read one ahead.
+    pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
+        let total = Total::Hidden(self.deletion, self.view);
+        Listing::read_ahead(rows, self.page, self.scope(), total)
     }
 }

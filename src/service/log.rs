@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::Viewer;
-use crate::entity::{attachment, deletion, user};
+use crate::entity::{deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::service::loaders::{Loaders, UserKey};
+use crate::service::keys::{HiddenPage, HiddenView, Rows, UserKey};
 use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, optional_text};
 use crate::soft_delete::{
-    self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped, SeeHidden,
+    self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, SeeHidden,
 };
 
 /// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
@@ -103,7 +103,7 @@ pub async fn list(
 /// by id through the request's loaders, with every other row's in one batch, and kept only
 /// while it still carries this deletion.
 pub async fn hidden_user(
-    loaders: &Loaders,
+    rows: &impl Rows,
     viewer: &Viewer,
     logged: &deletion::Model,
     include_deleted: bool,
@@ -112,52 +112,10 @@ pub async fn hidden_user(
     if EntityKind::parse(&logged.entity) != Some(EntityKind::User) {
         return Ok(None);
     }
-    let found = loaders
-        .load_one(UserKey(logged.entity_id, scope))
-        .await?
-        .flatten();
+    let found = rows.user(UserKey(logged.entity_id, scope)).await?;
     Ok(found
         .filter(|row| row.deletion_id == Some(logged.id))
         .map(|row| InScope { row, scope }))
-}
-
-/// Which of a deletion's hidden attachments a read shows: those a scope shows, or, for a
-/// member's deletion from `recentDeletions`, those the proof that they may undo it shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HiddenView {
-    /// The rows `Scope` shows (only deleted rows are ever stamped, so `Live` shows none).
-    InScope(Scope),
-    /// The rows of the deletion the proof names.
-    Undoable(SeeHidden),
-}
-
-/// One page of the attachments a deletion hides (`Deletion.attachments`): the key the
-/// request's loaders read every deletion's page by, in one batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HiddenPage {
-    /// The deletion's id.
-    pub deletion: i64,
-    /// What the read may show.
-    pub view: HiddenView,
-    /// Which page.
-    pub page: PageRequest,
-}
-
-impl HiddenPage {
-    /// The scope its rows are read in (a proof's rows count as the live scope's: their
-    /// relationships show live rows only).
-    pub fn scope(self) -> Scope {
-        match self.view {
-            HiddenView::InScope(scope) => scope,
-            HiddenView::Undoable(_) => Scope::Live,
-        }
-    }
-
-    /// The listing of this page out of its rows read one ahead.
-    pub fn listing(self, rows: Vec<attachment::Model>) -> Listing<attachment::Model> {
-        let total = Total::Hidden(self.deletion, self.view);
-        Listing::read_ahead(rows, self.page, self.scope(), total)
-    }
 }
 
 /// `Deletion.attachments`: which page of the attachments deletion `logged` hides now (a
@@ -184,14 +142,6 @@ pub fn hidden_page(
         view,
         page: PageRequest::parse(page)?,
     })
-}
-
-/// The attachments a [`HiddenView`] of one or more deletions may read.
-pub(crate) fn hidden_attachments(view: HiddenView) -> Scoped<attachment::Entity> {
-    match view {
-        HiddenView::InScope(scope) => Scoped::new(scope),
-        HiddenView::Undoable(proof) => Scoped::hidden_by(proof),
-    }
 }
 
 /// How many reasons `deletionStats` ranks.

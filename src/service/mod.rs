@@ -5,11 +5,12 @@
 pub mod attachments;
 pub mod content;
 pub mod deletions;
+pub mod keys;
 pub mod listing;
-pub mod loaders;
 pub mod log;
 pub mod nodes;
 pub mod purge;
+pub mod reads;
 pub mod restore;
 pub mod seed;
 pub mod setup;

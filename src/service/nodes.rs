@@ -7,7 +7,7 @@ use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::attachments::may_see;
-use crate::service::loaders::{AttachmentKey, DeletionKey, Loaders, UserKey};
+use crate::service::keys::{AttachmentKey, DeletionKey, Rows, UserKey};
 use crate::soft_delete::Scope;
 
 /// The most ids one `nodes` takes.
@@ -30,15 +30,15 @@ fn reads_log(viewer: &Viewer) -> bool {
 
 /// The live object with this global id, if the viewer may see it (a deletion, if they may
 /// read the log).
-pub async fn node(loaders: &Loaders, viewer: &Viewer, id: &str) -> Result<Option<NodeRow>> {
-    lookup(loaders, viewer, ids::decode_any(id)?).await
+pub async fn node(rows: &impl Rows, viewer: &Viewer, id: &str) -> Result<Option<NodeRow>> {
+    lookup(rows, viewer, ids::decode_any(id)?).await
 }
 
 /// `nodes(ids)`: the live objects with these global ids, in order, `None` where the viewer
 /// cannot see one. Every id is checked before anything is read; users and attachments are
 /// each read in one batch.
 pub async fn nodes(
-    loaders: &Loaders,
+    rows: &impl Rows,
     viewer: &Viewer,
     ids: &[&str],
 ) -> Result<Vec<Option<NodeRow>>> {
@@ -57,16 +57,19 @@ pub async fn nodes(
         .collect::<Result<Vec<_>>>()?;
     let user_keys = decoded.iter().filter(|(k, _)| *k == Kind::User);
     let attachment_keys = decoded.iter().filter(|(k, _)| *k == Kind::Attachment);
-    let users = loaders
-        .load_many(user_keys.map(|(_, id)| UserKey(*id, Scope::Live)))
+    let users = rows
+        .users(user_keys.map(|(_, id)| UserKey(*id, Scope::Live)).collect())
         .await?;
-    let attachments = loaders
-        .load_many(attachment_keys.map(|(_, id)| AttachmentKey(*id, Scope::Live)))
+    let attachments = rows
+        .attachments(
+            attachment_keys
+                .map(|(_, id)| AttachmentKey(*id, Scope::Live))
+                .collect(),
+        )
         .await?;
     let deletion_keys = decoded.iter().filter(|(k, _)| *k == Kind::Deletion);
     let deletions = if reads_log(viewer) {
-        loaders
-            .load_many(deletion_keys.map(|(_, id)| DeletionKey(*id)))
+        rows.deletions(deletion_keys.map(|(_, id)| DeletionKey(*id)).collect())
             .await?
     } else {
         Default::default()
@@ -95,26 +98,23 @@ pub async fn nodes(
 
 /// The object `(kind, id)` names, if the viewer may see it.
 async fn lookup(
-    loaders: &Loaders,
+    rows: &impl Rows,
     viewer: &Viewer,
     (kind, id): (Kind, i64),
 ) -> Result<Option<NodeRow>> {
     Ok(match kind {
-        Kind::User => loaders
-            .load_one(UserKey(id, Scope::Live))
+        Kind::User => rows
+            .user(UserKey(id, Scope::Live))
             .await?
-            .flatten()
             .map(NodeRow::User),
-        Kind::Attachment => loaders
-            .load_one(AttachmentKey(id, Scope::Live))
+        Kind::Attachment => rows
+            .attachment(AttachmentKey(id, Scope::Live))
             .await?
-            .flatten()
             .filter(|a| may_see(viewer, a))
             .map(NodeRow::Attachment),
-        Kind::Deletion if reads_log(viewer) => loaders
-            .load_one(DeletionKey(id))
-            .await?
-            .map(NodeRow::Deletion),
+        Kind::Deletion if reads_log(viewer) => {
+            rows.deletion(DeletionKey(id)).await?.map(NodeRow::Deletion)
+        }
         Kind::Deletion => None,
     })
 }

@@ -6,7 +6,7 @@ use crate::auth::{Role, Viewer};
 use crate::entity::user;
 use crate::error::{Error, LIVE_USER_EMAIL, Result, ResultExt};
 use crate::ids::{self, Kind};
-use crate::service::loaders::{Loaders, UserKey};
+use crate::service::keys::{Rows, UserKey};
 use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, required_text};
 use crate::soft_delete::{self, Handle, Scope, Scoped};
 
@@ -99,14 +99,14 @@ pub async fn me(h: &impl Handle, viewer: &Viewer) -> Result<Option<user::Model>>
 
 /// `user(id, includeDeleted)`: the user with this global id, if the viewer's scope shows it.
 pub async fn find(
-    loaders: &Loaders,
+    rows: &impl Rows,
     viewer: &Viewer,
     id: &str,
     include_deleted: bool,
 ) -> Result<Option<InScope<user::Model>>> {
     let scope = viewer.scope(include_deleted, false)?;
     let id = ids::decode(Kind::User, id)?;
-    let found = loaders.load_one(UserKey(id, scope)).await?.flatten();
+    let found = rows.user(UserKey(id, scope)).await?;
     Ok(found.map(|row| InScope { row, scope }))
 }
 

@@ -11,7 +11,7 @@
 //! A read may also take only some of an entity's columns ([`Columns`]): a page of
 //! attachments whose selection asks for `id filename sizeBytes` needs four of their ten.
 //! The columns it skips hold their type's default in the model; whoever reads such a model
-//! checks [`Columns::has`] before trusting a field (`graphql/attachment.rs` does, and
+//! checks [`Columns::has`] before trusting a field (`graphql/attachment/` does, and
 //! answers an internal error rather than a default).
 
 use sea_orm::sqlx::{self, Column as _, Postgres, Row as _, Sqlite, ValueRef as _};

@@ -55,6 +55,7 @@ mod delete;
 mod entities;
 mod kinds;
 mod log;
+mod per_key;
 mod purge;
 mod restore;
 mod rows;

@@ -6,6 +6,7 @@
 //! blob, and when one may be erased, is the database's business (`service::content`).
 
 mod sniff;
+mod unfinished;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _, Write
 use sha2::Digest as _;
 
 pub use sniff::{misfit, sniff};
+use unfinished::Unfinished;
 
 /// Where blobs live under the store's root.
 const BLOBS: &str = "blobs";
@@ -342,55 +344,6 @@ impl Storage {
             .map_ok(|meta| meta.location.filename().unwrap_or_default().to_owned())
             .try_collect()
             .await
-    }
-}
-
-/// An upload being written. If it is dropped unfinished (the request's future was dropped:
-/// the client hung up), its parts are aborted in the background: an S3 multipart upload is
-/// not an object, so nothing would list it, yet the store would keep its parts.
-struct Unfinished {
-    writer: Option<WriteMultipart>,
-    store: Arc<dyn ObjectStore>,
-    temp: Path,
-}
-
-impl Unfinished {
-    async fn put(&mut self, chunk: Bytes) -> object_store::Result<()> {
-        if let Some(writer) = self.writer.as_mut() {
-            writer.wait_for_capacity(1).await?;
-            writer.put(chunk);
-        }
-        Ok(())
-    }
-
-    async fn finish(mut self) -> object_store::Result<()> {
-        match self.writer.take() {
-            Some(writer) => writer.finish().await.map(drop),
-            None => Ok(()),
-        }
-    }
-
-    async fn abort(mut self) {
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.abort().await;
-        }
-        let _ = self.store.delete(&self.temp).await;
-    }
-}
-
-impl Drop for Unfinished {
-    fn drop(&mut self) {
-        let Some(writer) = self.writer.take() else {
-            return;
-        };
-        let (store, temp) = (self.store.clone(), self.temp.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = writer.abort().await;
-                let _ = store.delete(&temp).await;
-                tracing::info!(path = %temp, "an upload cut off by its client was aborted");
-            });
-        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! A user's page of attachments is read with only the columns its selection asks for
-//! (`graphql/attachment.rs`, `columns_for`); the other columns hold defaults in the rows.
+//! (`graphql/attachment/columns.rs`, `columns_for`); the other columns hold defaults in the rows.
 //! Every selection below, however it is spelled (fragments, edges, aliases of the same page
 //! asking for different fields, skipped fields), must answer exactly what a read of every
 //! column answers: the root `attachments` list and `attachment(id:)` read whole rows.
