@@ -12,14 +12,13 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use keepsake::auth::{Bearer, Tokens, Viewer};
-use keepsake::graphql::roots::RootLookups;
-use keepsake::graphql::{KeepsakeSchema, MaxUpload, RequestAuth, UndoWindow, loaders, schema_with};
+use keepsake::graphql::{KeepsakeSchema, RequestAuth, RequestContext, Services, schema_with};
 use keepsake::service::seed::{SeedPlan, seed};
 use keepsake::service::setup;
 use keepsake::soft_delete::Db;
 use keepsake::storage::Storage;
 
-/// SPEC §7's page: 50 users with their attachments.
+/// The yardstick page: 50 users with their attachments.
 const YARDSTICK: &str =
     "{ users(first: 50) { nodes { id email attachments { nodes { id filename sizeBytes } } } } }";
 /// The same 50 users without their attachments.
@@ -89,12 +88,12 @@ fn world() -> &'static World {
         });
         let blobs = std::env::temp_dir().join("keepsake-bench-blobs");
         let storage = Storage::open(&format!("file://{}", blobs.display()), &[]).expect("a store");
-        let schema = schema_with(
-            db.clone(),
-            (storage, MaxUpload(1 << 20)),
-            UndoWindow(Duration::from_secs(86_400)),
-            tokens.clone(),
-        );
+        let schema = schema_with(std::sync::Arc::new(Services {
+            storage,
+            tokens: tokens.clone(),
+            max_upload: 1 << 20,
+            undo_window: Duration::from_secs(86_400),
+        }));
         World {
             runtime,
             db,
@@ -115,10 +114,11 @@ fn main() {
 /// Executes `query` as the admin, the way the HTTP handler does (viewer, loaders, read-ahead).
 fn execute(world: &World, query: &str) -> async_graphql::Response {
     world.runtime.block_on(async {
-        let request = async_graphql::Request::new(query)
-            .data(RequestAuth::Viewer(world.viewer.clone()))
-            .data(loaders::for_request(world.db.clone()))
-            .data(RootLookups::default());
+        let request = async_graphql::Request::new(query).data(RequestContext::new(
+            RequestAuth::Viewer(world.viewer.clone()),
+            world.db.clone(),
+            false,
+        ));
         let response = world.schema.execute(request).await;
         assert!(response.errors.is_empty(), "{:?}", response.errors);
         response

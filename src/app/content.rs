@@ -32,7 +32,12 @@ async fn viewer_and_id(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());
-    let viewer = match state.tokens.authenticate(&state.db, authorization).await? {
+    let viewer = match state
+        .services
+        .tokens
+        .authenticate(&state.db, authorization)
+        .await?
+    {
         Bearer::Viewer(viewer) => viewer,
         Bearer::Undo(_) => {
             return Err(Error::forbidden(
@@ -94,20 +99,20 @@ async fn put(
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if length.is_some_and(|n| n > state.max_upload) {
-        return too_large(state.max_upload);
+    if length.is_some_and(|n| n > state.services.max_upload) {
+        return too_large(state.services.max_upload);
     }
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let uploaded = content::upload(
         &state.db,
-        &state.storage,
+        &state.services.storage,
         &viewer,
         id,
         declared,
         body,
-        state.max_upload,
+        state.services.max_upload,
     )
     .await;
     match uploaded {
@@ -195,7 +200,7 @@ pub(super) async fn get_content(
                 return refused;
             }
         };
-        match state.storage.read(&sha256, range.clone()).await {
+        match state.services.storage.read(&sha256, range.clone()).await {
             Ok(blob) => break (row, sha256, range, blob),
             Err(object_store::Error::NotFound { .. }) if attempts == 1 => continue,
             Err(err) => {

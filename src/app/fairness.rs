@@ -119,7 +119,7 @@ pub(super) async fn in_flight(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
     // The token's signature is enough to say whose request it is; nothing is read yet.
-    let who = match state.tokens.claimed_user(authorization) {
+    let who = match state.services.tokens.claimed_user(authorization) {
         Some(user) => Who::Viewer(user),
         None => Who::Address(
             request

@@ -14,8 +14,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 
 use super::{AppState, MAX_BODY_BYTES};
-use crate::graphql::roots::RootLookups;
-use crate::graphql::{RequestAuth, ResolveByField, loaders};
+use crate::graphql::{RequestAuth, RequestContext};
 use crate::graphql_http::{self, Audience, Incoming, MediaType, Outcome, Reading, Refusal};
 
 /// Executes one GraphQL request as the viewer its bearer token names, speaking GraphQL over
@@ -52,6 +51,7 @@ async fn answer(state: AppState, request: Request) -> Response {
     let authenticate = || async {
         RequestAuth::from_result(
             state
+                .services
                 .tokens
                 .authenticate(&state.db, authorization.as_deref())
                 .await,
@@ -74,7 +74,7 @@ async fn answer(state: AppState, request: Request) -> Response {
     }
     let reading = Reading {
         max_body: MAX_BODY_BYTES,
-        max_file: state.max_upload,
+        max_file: state.services.max_upload,
         max_files: state.limits.max_files as usize,
     };
     let Incoming {
@@ -137,15 +137,8 @@ async fn answer(state: AppState, request: Request) -> Response {
     // The request's own handle: its statements count against its budget, and it holds at
     // most two connections at once, its loaders' included.
     let db = state.db.budgeted(state.limits.max_statements);
-    let loaders = loaders::for_request(db.clone());
-    let mut request = request
-        .data(auth)
-        .data(db.clone())
-        .data(loaders)
-        .data(RootLookups::default());
-    if graphql_http::repeats_object_keys(&mut request) {
-        request = request.data(ResolveByField);
-    }
+    let by_field = graphql_http::repeats_object_keys(&mut request);
+    let request = request.data(RequestContext::new(auth, db.clone(), by_field));
     let response = state.schema.execute(request).await;
     if let Some(budget) = db.budget() {
         tracing::debug!(

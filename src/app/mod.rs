@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
 use crate::config::{CorsOrigins, Limits, Settings, guard_sqlite_file, redact_url};
-use crate::graphql::{KeepsakeSchema, MaxUpload, UndoWindow, schema_with};
+use crate::graphql::{KeepsakeSchema, Services, schema_with};
 use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
 use crate::service::purge;
@@ -72,18 +72,15 @@ pub struct AppState {
     pub db: Db,
     /// The executable GraphQL schema.
     pub schema: KeepsakeSchema,
-    /// Token signing and checking.
-    pub tokens: Tokens,
+    /// What every request shares (storage, token keys, the upload limit, the undo window),
+    /// the same `Arc` the schema holds.
+    pub services: Arc<Services>,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
     /// Documents of Automatic Persisted Queries, by hash.
     pub persisted: Arc<PersistedQueries>,
     /// Documents parsed before, by their text.
     pub parsed: Arc<ParsedDocuments>,
-    /// Where attachments' bytes live.
-    pub storage: Storage,
-    /// The largest upload accepted, in bytes (`KEEPSAKE_MAX_UPLOAD`).
-    pub max_upload: u64,
     /// What one request and one viewer may take.
     pub limits: Limits,
     /// Requests in flight, per viewer or address.
@@ -119,19 +116,18 @@ impl App {
             })?),
             None => None,
         };
-        let state = AppState {
-            schema: schema_with(
-                db.clone(),
-                (storage.clone(), MaxUpload(settings.max_upload)),
-                UndoWindow(settings.undo_window),
-                tokens.clone(),
-            ),
+        let services = Arc::new(Services {
             storage,
+            tokens,
             max_upload: settings.max_upload,
+            undo_window: settings.undo_window,
+        });
+        let state = AppState {
+            schema: schema_with(services.clone()),
+            services,
             limits: settings.limits,
             in_flight: Arc::new(InFlight::new(settings.limits.max_concurrent)),
             db,
-            tokens,
             metrics,
             persisted: Arc::new(PersistedQueries::default()),
             parsed: Arc::new(ParsedDocuments::default()),
@@ -175,7 +171,7 @@ impl App {
             let metrics = self.state.metrics.clone();
             tokio::spawn(purge::retention_loop(
                 self.state.db.clone(),
-                self.state.storage.clone(),
+                self.state.services.storage.clone(),
                 age,
                 every,
                 move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),

@@ -65,7 +65,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         )
             .into_response()
     };
-    match state.tokens.authenticate(&state.db, authorization).await {
+    match state
+        .services
+        .tokens
+        .authenticate(&state.db, authorization)
+        .await
+    {
         Ok(Bearer::Viewer(viewer)) if viewer.role() == Role::Admin => open_metrics(state),
         Ok(_) => refused(
             StatusCode::FORBIDDEN,

@@ -17,7 +17,11 @@ pub(super) async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let db = &app.state().db;
     let playground = format!("http://{}/playground", app.address());
     if let Some(admin) = setup::ensure_admin(db).await.map_err(client_error)? {
-        let token = app.state().tokens.issue(admin.id, FIRST_START_TOKEN_TTL)?;
+        let token = app
+            .state()
+            .services
+            .tokens
+            .issue(admin.id, FIRST_START_TOKEN_TTL)?;
         // A closed stdout (`keepsake serve | head`) must not take the server down.
         let _ = writeln!(
             std::io::stdout(),

@@ -23,6 +23,7 @@ use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
 
+use super::context::RequestContext;
 use crate::json;
 
 /// An output type some of whose fields are plain values of its row.
@@ -45,12 +46,6 @@ pub trait Leaves: OutputType {
 
 /// A list field's value: `[T!]!` in the schema, resolved in one pass when it can be.
 pub struct LeafList<'a, T>(pub &'a [T]);
-
-/// In a request's data: resolve every list field by field. Set when the document asks for
-/// one response key twice with a selection under it: async-graphql resolves each and
-/// merges the objects and lists they give, and a spliced list would not be merged (one of
-/// the two selections would be lost). `graphql_http::repeats_object_keys` decides.
-pub struct ResolveByField;
 
 /// What a selection asks of each object: its response keys with the field each names.
 enum Ask<'a> {
@@ -145,7 +140,8 @@ impl<T: Leaves> OutputType for LeafList<'_, T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if ctx.data_opt::<ResolveByField>().is_none()
+        // A request that resolves field by field (`RequestContext::by_field`) splices nothing.
+        if !ctx.data_opt::<RequestContext>().is_some_and(|r| r.by_field)
             && let Some(keys) = plan(ctx)
             && let Some(text) = render(self.0, &keys)
         {

@@ -10,7 +10,6 @@
 
 use async_graphql::Context;
 use async_graphql::parser::types::{Field, Selection};
-use tokio::sync::OnceCell;
 
 use super::ContextExt;
 use super::loaders::{AttachmentKey, Loaders, UserKey};
@@ -23,19 +22,14 @@ use crate::soft_delete::Scope;
 /// loaders' own batching.
 const MAX_READ_AHEAD: usize = 500;
 
-/// Per request: whether the root's ids were read ahead.
-#[derive(Default)]
-pub struct RootLookups(OnceCell<()>);
-
 /// The request's loaders, once every id the operation's root looks up is in their cache.
 pub async fn loaders<'a>(ctx: &'a Context<'_>) -> Result<&'a Loaders> {
-    let loaders = ctx.loaders()?;
-    if let Some(lookups) = ctx.data_opt::<RootLookups>() {
-        lookups
-            .0
-            .get_or_try_init(|| read_ahead(ctx, loaders))
-            .await?;
-    }
+    let request = ctx.request()?;
+    let loaders = &request.loaders;
+    request
+        .roots_read
+        .get_or_try_init(|| read_ahead(ctx, loaders))
+        .await?;
     Ok(loaders)
 }
 

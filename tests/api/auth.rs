@@ -42,13 +42,14 @@ async fn every_field_needs_a_token(backend: Backend) {
 
 async fn bad_expired_foreign_and_orphan_tokens_are_unauthenticated(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let expired = app.state.tokens.issue(1, Duration::ZERO).unwrap();
+    let expired = app.state.services.tokens.issue(1, Duration::ZERO).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let foreign = keepsake::auth::Tokens::new(b"some-other-secret-entirely")
         .issue(1, Duration::from_secs(3600))
         .unwrap();
     let orphan = app
         .state
+        .services
         .tokens
         .issue(987_654, Duration::from_secs(3600))
         .unwrap();

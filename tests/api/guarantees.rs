@@ -126,7 +126,7 @@ async fn deleted_user_with_attachments(app: &TestApp, n: usize) -> (TestUser, St
 async fn purge_all(app: &TestApp, batch: u64) -> keepsake::service::purge::PurgeReport {
     keepsake::service::purge::purge(
         &app.state.db,
-        &app.state.storage,
+        &app.state.services.storage,
         std::time::Duration::ZERO,
         false,
         batch,

@@ -229,6 +229,7 @@ impl TestApp {
             .expect("first admin")
             .expect("a fresh database has no admin");
         let admin_token = state
+            .services
             .tokens
             .issue(admin.id, Duration::from_secs(3600))
             .unwrap();
@@ -375,6 +376,7 @@ impl TestApp {
         TestUser {
             token: self
                 .state
+                .services
                 .tokens
                 .issue(row_id, Duration::from_secs(3600))
                 .unwrap(),

@@ -58,7 +58,7 @@ async fn sqlite_runs_the_purge_job_without_a_lock() {
     let seen = ticks.clone();
     let job = tokio::spawn(keepsake::service::purge::retention_loop(
         db,
-        app.state.storage.clone(),
+        app.state.services.storage.clone(),
         Duration::from_secs(3600),
         Duration::from_millis(50),
         move |outcome| {

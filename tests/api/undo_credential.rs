@@ -278,6 +278,7 @@ async fn an_undo_credential_cannot_be_widened_or_forged(backend: Backend) {
     let by_admin = id_of(&app.admin().delete_user(&alan.id, None).await);
     let widened = app
         .state
+        .services
         .tokens
         .issue_undo(
             row(Kind::User, &alan.id),
@@ -295,6 +296,7 @@ async fn an_undo_credential_cannot_be_widened_or_forged(backend: Backend) {
     let (bobs_deletion, _) = delete_self(&app, &bob).await;
     let renamed = app
         .state
+        .services
         .tokens
         .issue_undo(
             row(Kind::User, &alan.id),
