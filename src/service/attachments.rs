@@ -2,11 +2,12 @@
 
 use sea_orm::{ColumnTrait, Set};
 
-use crate::auth::{Role, Viewer};
+use crate::auth::Viewer;
 use crate::entity::{attachment, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::keys::{AttachmentKey, OwnerPage, Rows};
+use crate::service::permissions::{Action, may, require};
 use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, deletions, required_text};
 use crate::soft_delete::{self, Columns, Db, Handle, Scope, Scoped, Tx};
 
@@ -23,7 +24,7 @@ pub struct NewAttachment {
 
 /// Whether `viewer` may see attachment `a`: their own, or anyone's as support or admin.
 pub fn may_see(viewer: &Viewer, a: &attachment::Model) -> bool {
-    viewer.is_staff() || a.owner_id == viewer.id()
+    may(viewer, Action::ReadAttachments, Some(a.owner_id))
 }
 
 /// `attachment(id, includeDeleted)`: the attachment with this global id, if the viewer may
@@ -45,13 +46,12 @@ pub async fn find(
 /// Fails with `FORBIDDEN` unless the viewer may list `owner`'s attachments: their own, or
 /// anyone's as support or admin.
 pub fn may_list(viewer: &Viewer, owner: i64) -> Result<()> {
-    if viewer.is_staff() || owner == viewer.id() {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            "a member may list only their own attachments",
-        ))
-    }
+    require(
+        viewer,
+        Action::ReadAttachments,
+        Some(owner),
+        "a member may list only their own attachments",
+    )
 }
 
 /// `attachments`: one owner's (`ownerId`, a global id), or all the viewer may see.
@@ -105,7 +105,7 @@ fn list_scope(
             may_list(viewer, owner)?;
             Some(owner)
         }
-        None if viewer.is_staff() => None,
+        None if may(viewer, Action::ReadAttachments, None) => None,
         None => Some(viewer.id()),
     };
     let query = Scoped::new(scope);
@@ -215,12 +215,12 @@ pub async fn create(db: &Db, viewer: &Viewer, new: NewAttachment) -> Result<atta
 /// `FORBIDDEN` unless `viewer` may add attachments to `owner`: their own, or anyone's as an
 /// admin.
 pub(crate) fn may_create(viewer: &Viewer, owner: i64) -> Result<()> {
-    if owner != viewer.id() && viewer.role() != Role::Admin {
-        return Err(Error::forbidden(
-            "you may add attachments only to your own account",
-        ));
-    }
-    Ok(())
+    require(
+        viewer,
+        Action::CreateAttachments,
+        Some(owner),
+        "you may add attachments only to your own account",
+    )
 }
 
 /// Share-locks `owner`'s live row until `tx` ends, or `NOT_FOUND`: a concurrent deleteUser

@@ -14,10 +14,11 @@ use bytes::Bytes;
 use futures_util::Stream;
 use sea_orm::Set;
 
-use crate::auth::{Role, Viewer};
+use crate::auth::Viewer;
 use crate::entity::attachment;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::permissions::{Action, may};
 use crate::soft_delete::check::Violation;
 use crate::soft_delete::{self, Db, Scope, Scoped};
 use crate::storage::{self, Storage, UploadError};
@@ -55,7 +56,7 @@ async fn writable(
     let read = if lock { read.for_update() } else { read };
     let found = read.by_id(h, id).await?.filter(|a| may_see(viewer, a));
     let found = found.ok_or_else(|| not_found(id))?;
-    if found.owner_id != viewer.id() && viewer.role() != Role::Admin {
+    if !may(viewer, Action::CreateAttachments, Some(found.owner_id)) {
         return Err(Error::forbidden(
             "only the owner or an admin may upload an attachment's content",
         ));

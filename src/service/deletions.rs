@@ -7,11 +7,12 @@
 
 use sea_orm::ColumnTrait;
 
-use crate::auth::{Role, Viewer};
+use crate::auth::Viewer;
 use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::optional_text;
+use crate::service::permissions::{Action, Reach, may, reach, require};
 use crate::soft_delete::{self, Db, Scope, Scoped, Stamp};
 
 /// The most ids one `deleteAttachments` takes.
@@ -34,7 +35,7 @@ pub(super) fn stamp_by(actor: i64, reason: Option<String>) -> Result<Stamp> {
 }
 
 fn may_delete(viewer: &Viewer) -> Result<()> {
-    if viewer.role() == Role::Support {
+    if reach(viewer.role(), Action::Delete) == Reach::No {
         Err(Error::forbidden(
             "support may read deleted data but not delete anything",
         ))
@@ -70,11 +71,12 @@ pub async fn delete_user(
         .by_id(&tx, id)
         .await?
         .ok_or_else(|| user_not_found(id))?;
-    if viewer.id() != id && viewer.role() != Role::Admin {
-        return Err(Error::forbidden(
-            "a member may delete only their own account",
-        ));
-    }
+    require(
+        viewer,
+        Action::Delete,
+        Some(id),
+        "a member may delete only their own account",
+    )?;
     let logged = soft_delete::delete_user(&tx, id, &stamp)
         .await?
         .ok_or_else(|| user_not_found(id))?;
@@ -123,7 +125,7 @@ pub async fn delete_attachments(
     for id in &distinct {
         let visible = found
             .iter()
-            .any(|a| a.id == *id && (viewer.role() == Role::Admin || a.owner_id == viewer.id()));
+            .any(|a| a.id == *id && may(viewer, Action::Delete, Some(a.owner_id)));
         if !visible {
             return Err(attachment_not_found(*id));
         }

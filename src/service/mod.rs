@@ -9,6 +9,7 @@ pub mod keys;
 pub mod listing;
 pub mod log;
 pub mod nodes;
+pub mod permissions;
 pub mod purge;
 pub mod reads;
 pub mod restore;

@@ -8,6 +8,7 @@ use crate::duration;
 use crate::entity::archive;
 use crate::error::{Error, Result};
 use crate::service::content;
+use crate::service::permissions::{Action, require};
 use crate::service::{Listing, PageArgs, PageRequest, Total};
 use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, RowCounts, Scope};
 use crate::storage::Storage;
@@ -43,7 +44,12 @@ pub async fn archived(
     entity: Option<EntityKind>,
     page: PageArgs<'_>,
 ) -> Result<Listing<archive::Model>> {
-    viewer.require_admin("read the archive")?;
+    require(
+        viewer,
+        Action::Purge,
+        None,
+        "only an admin may read the archive",
+    )?;
     let page = PageRequest::parse(page)?;
     let filter = ArchiveFilter {
         entity,
@@ -67,7 +73,12 @@ pub async fn purge_as(
     dry_run: bool,
 ) -> Result<PurgeReport> {
     // The role first: a member learns nothing from how their argument was written.
-    viewer.require_admin("purge deleted data")?;
+    require(
+        viewer,
+        Action::Purge,
+        None,
+        "only an admin may purge deleted data",
+    )?;
     let older_than = parse_older_than(older_than)?;
     let report = purge(db, storage, older_than, dry_run, DEFAULT_BATCH, |_, _| {}).await?;
     tracing::info!(actor = viewer.id(), ?report, "purge requested");

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Role, Viewer};
+use crate::auth::Viewer;
 use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::permissions::{Action, Reach, knows_every_deletion, may, reach};
 use crate::soft_delete::{
     self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scope, Scoped, Stamp, Tx,
 };
@@ -35,11 +36,11 @@ pub(super) async fn may_know_of(
     viewer: &Viewer,
     logged: &deletion::Model,
 ) -> Result<bool> {
-    match viewer.role() {
-        Role::Admin | Role::Support => Ok(true),
-        Role::Member => Ok(logged.actor_id == Some(viewer.id())
-            && soft_delete::hid_only_rows_of(tx, logged, viewer.id()).await?),
+    if knows_every_deletion(viewer) {
+        return Ok(true);
     }
+    Ok(logged.actor_id == Some(viewer.id())
+        && soft_delete::hid_only_rows_of(tx, logged, viewer.id()).await?)
 }
 
 /// Whether `viewer`, who may know of `logged`, may undo it: admins any; members within the
@@ -49,12 +50,12 @@ pub(super) fn may_restore(
     logged: &deletion::Model,
     undo_window: Duration,
 ) -> Result<()> {
-    match viewer.role() {
-        Role::Admin => Ok(()),
-        Role::Support => Err(Error::forbidden(
+    match reach(viewer.role(), Action::Restore) {
+        Reach::All => Ok(()),
+        Reach::No => Err(Error::forbidden(
             "support may read deleted data but not restore it",
         )),
-        Role::Member => inside_window(logged, undo_window),
+        Reach::Own => inside_window(logged, undo_window),
     }
 }
 
@@ -87,7 +88,7 @@ async fn known_deletion_for_update(
     viewer: &Viewer,
     id: i64,
 ) -> Result<Option<deletion::Model>> {
-    if viewer.role() == Role::Member {
+    if !knows_every_deletion(viewer) {
         return Ok(soft_delete::members_deletion_for_update(tx, id, viewer.id()).await?);
     }
     let Some(logged) = soft_delete::deletion_for_update(tx, id).await? else {
@@ -205,7 +206,7 @@ where
     E::Model: Sync,
 {
     for _ in 0..3 {
-        let logged = if viewer.role() == Role::Member {
+        let logged = if !knows_every_deletion(viewer) {
             let known =
                 soft_delete::members_deletion_hiding_for_update::<E>(tx, id, viewer.id()).await?;
             let Some(logged) = known else {
@@ -317,7 +318,8 @@ pub async fn restore_attachment(
                 Some(row) => Some(row),
                 None => Scoped::<attachment::Entity>::live().by_id(&tx, id).await?,
             };
-            let visible = row.is_some_and(|a| viewer.is_staff() || a.owner_id == viewer.id());
+            let visible =
+                row.is_some_and(|a| may(viewer, Action::ReadAttachments, Some(a.owner_id)));
             return Err(if visible {
                 Error::bad_input("id: this attachment is not deleted")
             } else {

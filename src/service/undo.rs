@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use crate::auth::{Role, Tokens, UndoGrant, Viewer};
+use crate::auth::{Tokens, UndoGrant, Viewer};
 use crate::entity::deletion;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::service::permissions::{Action, Reach, reach};
 use crate::soft_delete::{self, Db, EntityKind, SeeHidden, Tx};
 
 use super::deletions::stamp_by;
@@ -109,12 +110,12 @@ pub async fn recent(
             )));
         }
     };
-    let only_rows_of = match viewer.role() {
+    let only_rows_of = match reach(viewer.role(), Action::Restore) {
         // Support may restore nothing, so has nothing to undo.
-        Role::Support => return Ok(Vec::new()),
-        Role::Admin => None,
+        Reach::No => return Ok(Vec::new()),
+        Reach::All => None,
         // A member's rights over a deletion follow from owning its rows (`may_know_of`).
-        Role::Member => Some(viewer.id()),
+        Reach::Own => Some(viewer.id()),
     };
     let window = chrono::Duration::from_std(undo_window).unwrap_or(chrono::Duration::MAX);
     let since = soft_delete::now()

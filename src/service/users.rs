@@ -7,6 +7,7 @@ use crate::entity::user;
 use crate::error::{Error, LIVE_USER_EMAIL, Result, ResultExt};
 use crate::ids::{self, Kind};
 use crate::service::keys::{Rows, UserKey};
+use crate::service::permissions::{Action, may, require};
 use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, required_text};
 use crate::soft_delete::{self, Handle, Scope, Scoped};
 
@@ -72,7 +73,7 @@ fn email_taken(email: &str) -> impl FnOnce() -> String + '_ {
 /// `User.email`: readable by the user themself, support and admins; `FORBIDDEN` to anyone
 /// else.
 pub fn email<'a>(viewer: &Viewer, user: &'a user::Model) -> Result<&'a str> {
-    if viewer.id() == user.id || viewer.is_staff() {
+    if may(viewer, Action::ReadEmail, Some(user.id)) {
         Ok(&user.email)
     } else {
         Err(Error::forbidden(
@@ -160,7 +161,12 @@ pub async fn insert(h: &impl Handle, new: NewUser) -> Result<user::Model> {
 
 /// `createUser`: admins only.
 pub async fn create(h: &impl Handle, viewer: &Viewer, new: NewUser) -> Result<user::Model> {
-    viewer.require_admin("create users")?;
+    require(
+        viewer,
+        Action::ManageUsers,
+        None,
+        "only an admin may create users",
+    )?;
     insert(h, new).await
 }
 
@@ -171,18 +177,29 @@ pub async fn update(
     id: i64,
     changes: UserChanges,
 ) -> Result<user::Model> {
-    if viewer.id() != id && viewer.role() != Role::Admin {
-        return Err(Error::forbidden("you may update only your own account"));
-    }
+    require(
+        viewer,
+        Action::UpdateName,
+        Some(id),
+        "you may update only your own account",
+    )?;
     if changes.role.is_some() {
-        viewer.require_admin("change a role")?;
+        require(
+            viewer,
+            Action::ManageUsers,
+            None,
+            "only an admin may change a role",
+        )?;
     }
     // A member who could set their own email would learn from a `CONFLICT` which addresses
     // other live users hold. Emails are changed by admins (who see every email anyway).
-    if changes.email.is_some() && viewer.role() != Role::Admin {
-        return Err(Error::forbidden(
+    if changes.email.is_some() {
+        require(
+            viewer,
+            Action::UpdateEmail,
+            Some(id),
             "only an admin may change an email address; ask one to change yours",
-        ));
+        )?;
     }
     let mut row = user::ActiveModel {
         id: Set(id),
