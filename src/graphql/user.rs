@@ -1,6 +1,6 @@
 //! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, ScalarType, Value};
+use async_graphql::{Context, Enum, ID, InputObject, Object, ScalarType, SelectionField, Value};
 use chrono::{DateTime, Utc};
 
 use super::ContextExt;
@@ -119,16 +119,16 @@ impl User {
         )]
         only: Option<bool>,
     ) -> Result<AttachmentConnection> {
-        let viewer = ctx.viewer()?;
-        let page = PageArgs {
+        let arguments = PageArguments {
             first,
-            after: after.as_deref(),
+            after,
             last,
-            before: before.as_deref(),
+            before,
+            include,
+            only,
         };
-        let key = attachments::owner_page(viewer, self.scope, self.row.id, page, include, only)?;
-        // Only the columns this selection reads.
-        let key = key.reading(super::attachment::columns_for(&ctx.field()));
+        // The same plan the read-ahead made for this selection (`prefetch_children`).
+        let key = arguments.plan(ctx.viewer()?, self.scope, self.row.id, &ctx.field())?;
         // One batched, SQL-paged statement for every user of the response.
         let listing = loaders::owner_page(ctx.loaders()?, key).await?;
         let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
@@ -177,11 +177,9 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
             continue;
         };
         // Owners whose page the resolver would refuse are left for it to report.
-        let columns = super::attachment::columns_for(&selection);
         let pages = rows
             .iter()
-            .filter_map(|u| arguments.key(viewer, scope, u.id))
-            .map(|key| key.reading(columns));
+            .filter_map(|u| arguments.plan(viewer, scope, u.id, &selection).ok());
         let pages: Vec<_> = pages.collect();
         if selection.selection_set().any(|f| f.name() == "totalCount") {
             counts.extend(pages.iter().map(|p| AttachmentCount(p.owner, p.scope)));
@@ -197,7 +195,10 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
     Ok(())
 }
 
-/// The arguments of one `User.attachments` selection, as literals in the document.
+/// The arguments of one `User.attachments` field. The resolver gets them from async-graphql;
+/// the read-ahead reads them from the selection, variables and defaults resolved, with the
+/// same coercion (`InputType::parse`); both plan the page with [`PageArguments::plan`], so
+/// the page read ahead is the page the resolver asks for.
 struct PageArguments {
     first: Option<i32>,
     after: Option<String>,
@@ -208,9 +209,12 @@ struct PageArguments {
 }
 
 impl PageArguments {
-    /// The selection's arguments; `None` when one is not a literal of the right type.
-    fn of(selection: &async_graphql::SelectionField<'_>) -> Option<PageArguments> {
-        use async_graphql::Value;
+    /// The selection's arguments, or `None` when one does not coerce (the resolver reports
+    /// it).
+    fn of(selection: &SelectionField<'_>) -> Option<PageArguments> {
+        fn parse<T: async_graphql::InputType>(value: Value) -> Option<T> {
+            T::parse(Some(value)).ok()
+        }
         let mut args = PageArguments {
             first: None,
             after: None,
@@ -220,29 +224,36 @@ impl PageArguments {
             only: None,
         };
         for (name, value) in selection.arguments().ok()? {
-            match (name.as_str(), value) {
-                ("first", Value::Number(n)) => args.first = Some(i32::try_from(n.as_i64()?).ok()?),
-                ("after", Value::String(s)) => args.after = Some(s),
-                ("last", Value::Number(n)) => args.last = Some(i32::try_from(n.as_i64()?).ok()?),
-                ("before", Value::String(s)) => args.before = Some(s),
-                ("includeDeleted", Value::Boolean(b)) => args.include = Some(b),
-                ("onlyDeleted", Value::Boolean(b)) => args.only = Some(b),
-                (_, Value::Null) => {}
+            match name.as_str() {
+                "first" => args.first = parse(value)?,
+                "after" => args.after = parse(value)?,
+                "last" => args.last = parse(value)?,
+                "before" => args.before = parse(value)?,
+                "includeDeleted" => args.include = parse(value)?,
+                "onlyDeleted" => args.only = parse(value)?,
                 _ => return None,
             }
         }
         Some(args)
     }
 
-    /// The page `owner`'s `attachments` will ask for, if the resolver would accept it.
-    fn key(&self, viewer: &auth::Viewer, parent: Scope, owner: i64) -> Option<OwnerPage> {
+    /// The page of `owner`'s attachments these arguments ask for, read with the columns
+    /// `selection` needs; `FORBIDDEN` or `BAD_USER_INPUT` as the resolver answers.
+    fn plan(
+        &self,
+        viewer: &auth::Viewer,
+        parent: Scope,
+        owner: i64,
+        selection: &SelectionField<'_>,
+    ) -> Result<OwnerPage> {
         let page = PageArgs {
             first: self.first,
             after: self.after.as_deref(),
             last: self.last,
             before: self.before.as_deref(),
         };
-        attachments::owner_page(viewer, parent, owner, page, self.include, self.only).ok()
+        let key = attachments::owner_page(viewer, parent, owner, page, self.include, self.only)?;
+        Ok(key.reading(super::attachment::columns_for(selection)))
     }
 }
 

@@ -14,6 +14,7 @@ use crate::helpers::{Backend, TestApp, TestUser, assert_ok, data, on_both_backen
 on_both_backends!(
     every_selection_of_a_users_attachments_answers_as_a_whole_row,
     aliases_of_one_page_asking_for_different_columns_cost_one_statement,
+    a_page_asked_with_variables_is_read_ahead_like_one_asked_with_literals,
 );
 
 /// Ada with three attachments (one with uploaded bytes, so `sha256` is set, one deleted
@@ -202,4 +203,30 @@ async fn aliases_of_one_page_asking_for_different_columns_cost_one_statement(bac
             assert_eq!(node, &expected[node["id"].as_str().unwrap()], "{body_two}");
         }
     }
+}
+
+/// `User.attachments` planned from variables (and a variable's default) reads the same
+/// pages, in the same number of statements, as the same document with literals: the
+/// read-ahead and the resolver plan the page from the same, coerced arguments.
+async fn a_page_asked_with_variables_is_read_ahead_like_one_asked_with_literals(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    setup(&app).await;
+    let literal = "{ users(includeDeleted: true) { nodes { attachments(first: 2, includeDeleted: true) { totalCount nodes { id filename } } } } }";
+    let variables = "query($n: Int, $d: Boolean = true) { users(includeDeleted: true) { nodes { attachments(first: $n, includeDeleted: $d) { totalCount nodes { id filename } } } } }";
+    let before = app.statements().await;
+    let by_literal = app.graphql(Some(&app.admin_token), literal, json!({})).await;
+    let middle = app.statements().await;
+    let by_variable = app
+        .graphql(Some(&app.admin_token), variables, json!({ "n": 2 }))
+        .await;
+    let after = app.statements().await;
+    assert_ok(&by_literal);
+    assert_ok(&by_variable);
+    assert_eq!(by_literal, by_variable);
+    // The viewer, the users, every owner's page in one statement, every count in one.
+    assert_eq!(middle - before, 4.0, "{by_literal}");
+    assert_eq!(after - middle, 4.0, "{by_variable}");
+    assert_eq!(pages(&by_variable, &["attachments", "nodes"]).len(), 4);
 }
