@@ -276,7 +276,8 @@ try {
 
   // Support reads the log; nothing to restore with.
   await page.getByRole("button", { name: "Sign out" }).click();
-  await page.getByLabel(/Bearer token/).fill(grace);
+  // Pasted as the playground's headers JSON: the box finds the token in it.
+  await page.getByLabel(/Bearer token/).fill(`{"Authorization": "Bearer ${grace}"}`);
   await page.getByRole("button", { name: "Sign in" }).click();
   await articles.first().waitFor({ timeout: 10_000 });
   if ((await page.getByRole("button", { name: /^Restore / }).count()) !== 0) fail("support sees a Restore button");

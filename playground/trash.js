@@ -73,10 +73,12 @@ function signOut() {
   showSignIn("Signed out.");
 }
 
-async function signIn(token) {
-  const undo = claims(token.trim());
-  if (undo && undo.undo) { showUndo(token.trim()); return; }
-  state.token = token.trim();
+async function signIn(pasted) {
+  // `Bearer …` or the playground's headers JSON pasted whole: the token in it (token-paste.js).
+  const token = tokenFrom(pasted);
+  const undo = claims(token);
+  if (undo && undo.undo) { showUndo(token); return; }
+  state.token = token;
   try {
     const data = await graphql("{ me { id name email role } }");
     if (!data.me) throw new Error("That token signs no one in.");

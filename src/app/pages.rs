@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/playground/vendor/{file}", get(playground_asset))
         .route("/trash", get(trash))
         .route("/trash.js", get(trash_script))
+        .route("/token-paste.js", get(token_paste_script))
         .layer(middleware::map_response(page_headers))
 }
 
@@ -90,6 +91,12 @@ async fn trash() -> Html<&'static str> {
 /// The trash's script: everything the page does.
 async fn trash_script() -> Response {
     script(include_str!("../../playground/trash.js"))
+}
+
+/// What the trash's sign-in box makes of a pasted token (`Bearer …`, the playground's
+/// headers JSON): a script of its own, so that `node --test` checks it without a browser.
+async fn token_paste_script() -> Response {
+    script(include_str!("../../playground/token-paste.js"))
 }
 
 /// A page's script. Not cached: it changes with the binary, and must stay in step with the

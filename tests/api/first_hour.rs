@@ -3,7 +3,11 @@
 
 use std::process::Output;
 
-use crate::helpers::{keepsake, succeeded};
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, TestApp, assert_ok, data, error_codes, keepsake, on_both_backends, succeeded,
+};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -85,4 +89,58 @@ fn a_command_run_where_no_database_is_creates_none_and_says_so() {
         "{}",
         stderr(&output)
     );
+}
+
+on_both_backends!(a_token_pasted_with_its_prefix_works_and_garbage_is_told_how_to_paste,);
+
+/// Posts `{ me { id } }` with this `Authorization` header value, as it stands.
+async fn me_with_header(app: &TestApp, authorization: &str) -> serde_json::Value {
+    app.http
+        .post(format!("{}/graphql", app.base))
+        .header("Authorization", authorization)
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn a_token_pasted_with_its_prefix_works_and_garbage_is_told_how_to_paste(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = &app.admin_token;
+    for pasted in [
+        format!("Bearer Bearer {token}"),
+        format!("Bearer \"{token}\""),
+        format!("  bearer {token}  "),
+        format!("Authorization: Bearer {token}"),
+        token.clone(),
+    ] {
+        let body = me_with_header(&app, &pasted).await;
+        assert_ok(&body);
+        assert_eq!(data(&body)["me"]["id"], app.admin_id, "{pasted}");
+    }
+    // The bytes too: the content route reads the header the same way.
+    let content = app
+        .http
+        .get(format!(
+            "{}/attachments/QXR0YWNobWVudDo5OTk=/content",
+            app.base
+        ))
+        .header("Authorization", format!("Bearer Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.status(), 404, "signed in, so a missing attachment");
+    for garbage in ["Bearer not-a-token", "Bearer {\"Authorization\":\"Bearer"] {
+        let body = me_with_header(&app, garbage).await;
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"], "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("the token is not valid: ")
+                && message.ends_with("— paste only the token, without `Bearer ` or JSON"),
+            "{garbage}: {message}"
+        );
+    }
 }
