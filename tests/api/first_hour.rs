@@ -6,7 +6,7 @@ use std::process::Output;
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, TestApp, assert_ok, data, error_codes, keepsake, on_both_backends, succeeded,
+    Backend, TestApp, TestDb, assert_ok, data, error_codes, keepsake, on_both_backends, succeeded,
 };
 
 fn stderr(output: &Output) -> String {
@@ -143,4 +143,64 @@ async fn a_token_pasted_with_its_prefix_works_and_garbage_is_told_how_to_paste(b
             "{garbage}: {message}"
         );
     }
+}
+
+on_both_backends!(the_first_start_banner_comes_after_the_migration_logs,);
+
+async fn the_first_start_banner_comes_after_the_migration_logs(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let url = db.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        // stdout and stderr into one file, in the order they were written.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut child = keepsake(&url)
+            .env("RUST_LOG", "info")
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        for _ in 0..600 {
+            out = std::fs::read_to_string(&path).unwrap();
+            if out.contains("Keepsake is serving") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.kill().ok();
+        child.wait().ok();
+        out
+    })
+    .await
+    .unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    let last_migration = lines
+        .iter()
+        .rposition(|line| line.contains("sea_orm_migration"))
+        .unwrap_or_else(|| panic!("no migration log line in:\n{out}"));
+    let token = lines
+        .iter()
+        .position(|line| line.trim_start().starts_with("token:"))
+        .unwrap_or_else(|| panic!("no token line in:\n{out}"));
+    assert!(
+        token > last_migration,
+        "the banner is among the logs:\n{out}"
+    );
+    // Its `token:` line: the label, then the token as the second field, alone.
+    let fields: Vec<&str> = lines[token].split_whitespace().collect();
+    assert_eq!(fields.len(), 2, "{}", lines[token]);
+    assert_eq!(fields[1].split('.').count(), 3, "{}", lines[token]);
+    // Set apart: a blank line and a rule above the block, a rule below it.
+    let top = lines[..token]
+        .iter()
+        .rposition(|line| line.starts_with("====="))
+        .unwrap_or_else(|| panic!("no rule above the banner:\n{out}"));
+    assert!(top > last_migration && lines[top - 1].is_empty(), "{out}");
+    assert!(
+        lines[token..].iter().any(|line| line.starts_with("=====")),
+        "no rule below the banner:\n{out}"
+    );
 }
