@@ -6,7 +6,8 @@ use std::process::Output;
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, TestApp, TestDb, assert_ok, data, error_codes, keepsake, on_both_backends, succeeded,
+    Backend, TestApp, TestDb, assert_ok, data, error_codes, keepsake, on_both_backends,
+    raw_connection, succeeded,
 };
 
 fn stderr(output: &Output) -> String {
@@ -203,4 +204,43 @@ async fn the_first_start_banner_comes_after_the_migration_logs(backend: Backend)
         lines[token..].iter().any(|line| line.starts_with("=====")),
         "no rule below the banner:\n{out}"
     );
+}
+
+on_both_backends!(a_port_in_use_stops_serve_before_the_database_is_touched,);
+
+async fn a_port_in_use_stops_serve_before_the_database_is_touched(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let url = db.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        keepsake(&url)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    drop(taken);
+    let line = one_error_line(&output);
+    assert!(
+        line.contains(&format!(
+            "KEEPSAKE_BIND (--bind): port {port} is in use on 127.0.0.1 — another Keepsake? \
+             stop it, or set KEEPSAKE_BIND (--bind) to another address"
+        )),
+        "{line}"
+    );
+    assert_eq!(output.status.code(), Some(1));
+    // Nothing was created, migrated or given a secret.
+    match keepsake::config::sqlite_path(&db.url) {
+        Some(path) => assert!(!path.exists(), "{} was created", path.display()),
+        None => {
+            let conn = raw_connection(&db.url).await.unwrap();
+            let settings =
+                sea_orm::ConnectionTrait::execute_unprepared(&*conn, "SELECT 1 FROM settings")
+                    .await;
+            conn.close().await.ok();
+            assert!(settings.is_err(), "the database was migrated");
+        }
+    }
 }
