@@ -131,7 +131,14 @@ async fn playground_asset(Path(file): Path<String>) -> Response {
             include_bytes!("../../playground/vendor/react-dom.production.min.js"),
             "text/javascript",
         ),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => {
+            return (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("404: the playground has no asset {file}\n"),
+            )
+                .into_response();
+        }
     };
     (
         [

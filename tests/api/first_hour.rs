@@ -244,3 +244,49 @@ async fn a_port_in_use_stops_serve_before_the_database_is_touched(backend: Backe
         }
     }
 }
+
+on_both_backends!(every_404_says_what_was_not_found,);
+
+async fn every_404_says_what_was_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let get = |path: &'static str| {
+        let request = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(&app.admin_token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 404, "{path}");
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (kind, response.text().await.unwrap())
+        }
+    };
+    // Pages' paths: a line of text.
+    for path in ["/nothing-here", "/playground/vendor/nothing.js", "/trash/"] {
+        let (kind, body) = get(path).await;
+        assert!(kind.starts_with("text/plain"), "{path}: {kind}");
+        assert!(
+            body.starts_with("404: ") && body.contains("nothing"),
+            "{path}: {body}"
+        );
+    }
+    // The API's paths: a GraphQL-shaped error, as the API's other errors.
+    for path in [
+        "/graphql/extra",
+        "/attachments/QXR0YWNobWVudDo5OTk/content",
+        "/attachments/nothing",
+    ] {
+        let (kind, body) = get(path).await;
+        assert!(kind.starts_with("application/json"), "{path}: {kind}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error_codes(&body), ["NOT_FOUND"], "{path}: {body}");
+        assert!(
+            !body["errors"][0]["message"].as_str().unwrap().is_empty(),
+            "{path}: {body}"
+        );
+    }
+}
