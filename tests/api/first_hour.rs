@@ -290,3 +290,29 @@ async fn every_404_says_what_was_not_found(backend: Backend) {
         );
     }
 }
+
+on_both_backends!(bytes_that_are_not_their_declared_type_are_refused_in_words,);
+
+async fn bytes_that_are_not_their_declared_type_are_refused_in_words(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alan = app.member("alan@example.com").await;
+    let id = app.attachment(&alan, "photo.png").await;
+    let response = app
+        .http
+        .put(format!("{}/attachments/{id}/content", app.base))
+        .bearer_auth(&alan.token)
+        .header("content-type", "image/png")
+        .body("hello, world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["message"],
+        "contentType: image/png was declared, but the bytes are not image/png (they do not \
+         start with its signature); they look like text, starting \"hello, world\"; send the \
+         right Content-Type, or application/octet-stream for bytes of any kind",
+        "{body}"
+    );
+}
