@@ -316,3 +316,65 @@ async fn bytes_that_are_not_their_declared_type_are_refused_in_words(backend: Ba
         "{body}"
     );
 }
+
+on_both_backends!(seeded_content_is_distinct_per_attachment_even_when_short,);
+
+async fn seeded_content_is_distinct_per_attachment_even_when_short(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let seeded = app
+        .run(&[
+            "seed",
+            "--users",
+            "4",
+            "--attachments-per-user",
+            "3",
+            "--content-bytes",
+            "30",
+        ])
+        .await;
+    succeeded(&seeded);
+    let body = app
+        .as_admin(
+            "{ attachments(first: 50) { nodes { id sizeBytes sha256 } } }",
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    let nodes = data(&body)["attachments"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 12, "{body}");
+    let mut hashes: Vec<&str> = nodes
+        .iter()
+        .map(|node| {
+            assert_eq!(node["sizeBytes"], 30, "{node}");
+            node["sha256"].as_str().unwrap()
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    assert_eq!(
+        hashes.len(),
+        12,
+        "some attachments share their bytes: {body}"
+    );
+    // Twelve blobs in the store: none were folded into another.
+    assert_eq!(crate::content::stored(&app).0.len(), 12);
+    // Two of them, read back: each starts with its own id.
+    for node in &nodes[..2] {
+        let id = node["id"].as_str().unwrap();
+        let row = keepsake::ids::decode(keepsake::ids::Kind::Attachment, id).unwrap();
+        let bytes = app
+            .http
+            .get(format!("{}/attachments/{id}/content", app.base))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            bytes.starts_with(format!("{row}: ").as_bytes()),
+            "{bytes:?}"
+        );
+    }
+}
