@@ -25,7 +25,7 @@ pub(super) async fn serve(settings: &Settings) -> anyhow::Result<()> {
         None => None,
     };
     if settings.demo {
-        let created = setup::load_demo(db)
+        let created = setup::load_demo(db, &app.state().storage)
             .await
             .map_err(client_error)?;
         tracing::info!(created, "demo data loaded");

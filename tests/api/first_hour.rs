@@ -378,3 +378,44 @@ async fn seeded_content_is_distinct_per_attachment_even_when_short(backend: Back
         );
     }
 }
+
+on_both_backends!(demo_attachments_hold_bytes_of_their_size_and_type,);
+
+async fn demo_attachments_hold_bytes_of_their_size_and_type(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    keepsake::service::setup::load_demo(&app.state.db, &app.state.storage)
+        .await
+        .unwrap();
+    let body = app
+        .as_admin(
+            "{ attachments(first: 50) { nodes { id filename contentType sizeBytes sha256 } } }",
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    let nodes = data(&body)["attachments"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 6, "{body}");
+    for node in nodes {
+        let id = node["id"].as_str().unwrap();
+        let response = app
+            .http
+            .get(format!("{}/attachments/{id}/content", app.base))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{node}");
+        let bytes = response.bytes().await.unwrap();
+        assert!(bytes.len() > 1_000, "{node}: {} bytes", bytes.len());
+        assert_eq!(node["sizeBytes"], bytes.len(), "{node}");
+        assert_eq!(node["sha256"], crate::content::sha256(&bytes), "{node}");
+        let kind = node["contentType"].as_str().unwrap();
+        match keepsake::storage::sniff(&bytes) {
+            Some(seen) => assert_eq!(seen, kind, "{node}"),
+            None => {
+                assert!(kind.starts_with("text/"), "{node}: bytes of no known type");
+                assert!(std::str::from_utf8(&bytes).is_ok(), "{node}: not text");
+            }
+        }
+    }
+}
