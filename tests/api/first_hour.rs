@@ -419,3 +419,141 @@ async fn demo_attachments_hold_bytes_of_their_size_and_type(backend: Backend) {
         }
     }
 }
+
+on_both_backends!(
+    the_log_reads_newest_deletion_first_and_pages_both_ways_by_it,
+    restored_and_purged_entries_keep_the_names_they_showed,
+);
+
+/// The ids of a `deletions` page and its page info.
+async fn log_page(app: &TestApp, args: &str) -> (Vec<String>, serde_json::Value) {
+    let body = app
+        .as_admin(
+            &format!(
+                "{{ deletions({args}) {{ nodes {{ id }} pageInfo {{ hasNextPage \
+                 hasPreviousPage startCursor endCursor }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_ok(&body);
+    let log = &data(&body)["deletions"];
+    let ids = log["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
+    (ids, log["pageInfo"].clone())
+}
+
+async fn the_log_reads_newest_deletion_first_and_pages_both_ways_by_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.member("owner@example.com").await;
+    let mut deletions = Vec::new();
+    for name in ["a.txt", "b.txt", "c.txt", "d.txt"] {
+        let id = app.attachment(&owner, name).await;
+        let deleted = app.admin().delete_attachment(&id, None).await;
+        deletions.push(deleted["id"].as_str().unwrap().to_owned());
+    }
+    let [a, b, c, d] = [0, 1, 2, 3].map(|i| deletions[i].clone());
+    // Written in the order a, b, c, d; made in the order c, b = d (one microsecond), a.
+    let now = chrono::Utc::now();
+    let ago = |s| now - chrono::Duration::seconds(s);
+    app.move_deletion_to(&a, ago(10)).await;
+    app.move_deletion_to(&b, ago(20)).await;
+    app.move_deletion_to(&c, ago(30)).await;
+    app.move_deletion_to(&d, ago(20)).await;
+    let newest_first = [a.clone(), d.clone(), b.clone(), c.clone()];
+    let (all, _) = log_page(&app, "first: 10").await;
+    assert_eq!(all, newest_first);
+    // Forward, two by two.
+    let (first, info) = log_page(&app, "first: 2").await;
+    assert_eq!(first, newest_first[..2]);
+    assert_eq!(info["hasNextPage"], true);
+    let after = info["endCursor"].as_str().unwrap();
+    let (second, info) = log_page(&app, &format!("first: 2, after: \"{after}\"")).await;
+    assert_eq!(second, newest_first[2..]);
+    assert_eq!(info["hasNextPage"], false);
+    // Backward from the end, and back again from there.
+    let (last, info) = log_page(&app, "last: 3").await;
+    assert_eq!(last, newest_first[1..]);
+    assert_eq!(info["hasPreviousPage"], true);
+    let before = info["startCursor"].as_str().unwrap();
+    let (earlier, _) = log_page(&app, &format!("last: 2, before: \"{before}\"")).await;
+    assert_eq!(earlier, newest_first[..1]);
+    let before = app_cursor_of(&app, &b).await;
+    let (earlier, _) = log_page(&app, &format!("last: 5, before: \"{before}\"")).await;
+    assert_eq!(earlier, newest_first[..2]);
+}
+
+/// The cursor of log entry `deletion`, as a page hands it out.
+async fn app_cursor_of(app: &TestApp, deletion: &str) -> String {
+    let body = app
+        .as_admin(
+            "{ deletions(first: 100) { edges { cursor node { id } } } }",
+            json!({}),
+        )
+        .await;
+    data(&body)["deletions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["id"] == deletion)
+        .map(|e| e["cursor"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+async fn restored_and_purged_entries_keep_the_names_they_showed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    app.attachment(&ada, "notes.txt").await;
+    let bob = app.member("bob@example.com").await;
+    let draft = app.attachment(&bob, "draft.txt").await;
+    let ada_gone = app.admin().delete_user(&ada.id, None).await;
+    let ada_gone = ada_gone["id"].as_str().unwrap().to_owned();
+    let draft_gone = app.admin().delete_attachment(&draft, None).await;
+    let draft_gone = draft_gone["id"].as_str().unwrap().to_owned();
+    let subject = |deletion: String| {
+        let app = &app;
+        async move {
+            let body = app
+                .as_admin(
+                    "query($d: ID!) { deletion(id: $d) { subject restoredAt purgedAt } }",
+                    json!({ "d": deletion }),
+                )
+                .await;
+            assert_ok(&body);
+            data(&body)["deletion"].clone()
+        }
+    };
+    // In force, restored, then (deleted again and) purged: the names stay.
+    let ada_name = "User ada@example.com <ada@example.com>";
+    assert_eq!(subject(ada_gone.clone()).await["subject"], ada_name);
+    assert_eq!(subject(draft_gone.clone()).await["subject"], "draft.txt");
+    app.admin().restore(&ada_gone, None).await;
+    let restored = subject(ada_gone.clone()).await;
+    assert!(!restored["restoredAt"].is_null());
+    assert_eq!(restored["subject"], ada_name);
+    app.admin().purge("0s", false).await;
+    let purged = subject(draft_gone.clone()).await;
+    assert!(!purged["purgedAt"].is_null(), "{purged}");
+    assert_eq!(purged["subject"], "draft.txt");
+    let again = app.admin().delete_user(&ada.id, None).await;
+    let again = again["id"].as_str().unwrap().to_owned();
+    app.admin().purge("0s", false).await;
+    let purged = subject(again).await;
+    assert!(!purged["purgedAt"].is_null(), "{purged}");
+    assert_eq!(purged["subject"], ada_name);
+    // The entry restored before still names her, her row now archived.
+    assert_eq!(subject(ada_gone).await["subject"], ada_name);
+    // Members read no log, so no subject either.
+    let body = app
+        .by(&bob)
+        .send(
+            "query($d: ID!) { deletion(id: $d) { subject } }",
+            json!({ "d": draft_gone }),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
+}
