@@ -107,6 +107,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(cli.serve.clone())) {
         Command::Serve(args) => serve::serve(&Settings::from_args(global, &args)?).await,
         Command::Schema => {
+            // Checked like every command's (nothing is opened): a bad deployment fails here too.
+            target()?;
             print!("{}", graphql::sdl());
             Ok(())
         }

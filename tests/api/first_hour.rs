@@ -557,3 +557,26 @@ async fn restored_and_purged_entries_keep_the_names_they_showed(backend: Backend
         .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
 }
+
+#[test]
+fn schema_checks_every_setting_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = keepsake("unused")
+        .env_remove("DATABASE_URL")
+        .env("KEEPSAKE_BIND", "garbage")
+        .current_dir(dir.path())
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(one_error_line(&output).contains("KEEPSAKE_BIND (--bind)"));
+    assert_eq!(output.status.code(), Some(2));
+    // With good settings it prints the schema, and opens no database to do so.
+    let output = keepsake("unused")
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(succeeded(&output).contains("type Query"));
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
