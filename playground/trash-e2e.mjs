@@ -276,13 +276,19 @@ try {
 
   // Support reads the log; nothing to restore with.
   await page.getByRole("button", { name: "Sign out" }).click();
-  await page.getByLabel(/Bearer token/).fill(grace);
+  // Pasted as the playground's headers JSON: the box finds the token in it.
+  await page.getByLabel(/Bearer token/).fill(`{"Authorization": "Bearer ${grace}"}`);
   await page.getByRole("button", { name: "Sign in" }).click();
   await articles.first().waitFor({ timeout: 10_000 });
   if ((await page.getByRole("button", { name: /^Restore / }).count()) !== 0) fail("support sees a Restore button");
   if (await page.getByRole("button", { name: "Purge", exact: true }).isVisible()) fail("support sees Purge");
   await shot("support-1280.png");
   console.log("ok: support sees the log and no Restore button");
+  // Restored and purged entries hide nothing now, yet still name what they deleted.
+  for (const [name, kind] of [["User Ada <ada@example.com> with 2 attachments", "restored"], ["User Carol <carol@example.com>", "purged"], ["An attachment (report.pdf)", "purged"]]) {
+    if ((await articles.filter({ hasText: name }).count()) !== 1) fail(`the ${kind} entry does not read "${name}"`);
+  }
+  console.log("ok: restored and purged entries still name their user or file");
   const scanned = articles.filter({ hasText: "scan.txt" }).first();
   const sizeShown = await scanned.locator("h3").innerText();
   if (!sizeShown.includes("scan.txt (2.6 KB)")) fail(`the deleted file's size is not shown: ${sizeShown}`);

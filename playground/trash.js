@@ -73,10 +73,12 @@ function signOut() {
   showSignIn("Signed out.");
 }
 
-async function signIn(token) {
-  const undo = claims(token.trim());
-  if (undo && undo.undo) { showUndo(token.trim()); return; }
-  state.token = token.trim();
+async function signIn(pasted) {
+  // `Bearer …` or the playground's headers JSON pasted whole: the token in it (token-paste.js).
+  const token = tokenFrom(pasted);
+  const undo = claims(token);
+  if (undo && undo.undo) { showUndo(token); return; }
+  state.token = token;
   try {
     const data = await graphql("{ me { id name email role } }");
     if (!data.me) throw new Error("That token signs no one in.");
@@ -114,7 +116,7 @@ async function signIn(token) {
   if (staff) await view("log");
 }
 
-const NODE = `id entity entityId reason deletedAt cascadeCount restoredAt restoreReason purgeStartedAt purgedAt
+const NODE = `id entity entityId subject reason deletedAt cascadeCount restoredAt restoreReason purgeStartedAt purgedAt
       actor(includeDeleted: true) { name email }
       restoredBy(includeDeleted: true) { name email }
       user(includeDeleted: true) { name email }
@@ -182,12 +184,14 @@ function what(d) {
   if (d.entity === "USER") {
     const n = d.cascadeCount;
     const files = n ? ` with ${n} attachment${n === 1 ? "" : "s"}` : "";
-    // Once restored or purged a deletion hides nothing, so only the id is left to show.
-    return d.user ? `User ${d.user.name} <${d.user.email}>${files}` : `A user (${d.entityId})${files}`;
+    // Once restored or purged a deletion hides nothing; its subject still names the user.
+    if (d.user) return `User ${d.user.name} <${d.user.email}>${files}`;
+    return d.subject ? `User ${d.subject}${files}` : `A user (${d.entityId})${files}`;
   }
   if (names.length) return `${files.totalCount} attachment${files.totalCount === 1 ? "" : "s"}: ${names.join(", ")}${more}`;
   const n = d.cascadeCount + 1;
-  return n === 1 ? `An attachment (${d.entityId})` : `${n} attachments (the first: ${d.entityId})`;
+  const first = d.subject ?? d.entityId;
+  return n === 1 ? `An attachment (${first})` : `${n} attachments (the first: ${first})`;
 }
 
 function status(d) {

@@ -108,6 +108,11 @@ pub struct Tokens {
 pub const OTHER_SECRET: &str = "the token was signed with a different secret (another database \
      or KEEPSAKE_JWT_SECRET); get a new one with keepsake token";
 
+/// Told to a holder of something that is not a token at all (a JWT is three dot-separated
+/// base64 parts): most often a token pasted with more around it.
+pub const NOT_A_TOKEN: &str = "the token is not valid: it is not a JWT (three parts separated \
+     by dots, starting eyJ) — paste only the token, without `Bearer ` or JSON";
+
 /// The key id of a secret: the first 8 hex digits of its SHA-256.
 pub fn key_id(secret: &[u8]) -> String {
     use sha2::Digest as _;
@@ -184,6 +189,12 @@ impl Tokens {
                     {
                         Error::Unauthenticated(OTHER_SECRET.into())
                     }
+                    jsonwebtoken::errors::ErrorKind::InvalidToken
+                    | jsonwebtoken::errors::ErrorKind::Base64(_)
+                    | jsonwebtoken::errors::ErrorKind::Json(_)
+                    | jsonwebtoken::errors::ErrorKind::Utf8(_) => {
+                        Error::Unauthenticated(NOT_A_TOKEN.into())
+                    }
                     _ => Error::Unauthenticated("the token is not valid".into()),
                 }
             })?;
@@ -212,7 +223,7 @@ impl Tokens {
     /// for them; [`Tokens::authenticate`] decides who is signed in.
     pub fn claimed_user(&self, header: Option<&str>) -> Option<i64> {
         let token = bearer_token(header?)?;
-        let claims = self.verify(token.trim()).ok()?;
+        let claims = self.verify(token).ok()?;
         ids::decode(Kind::User, &claims.sub).ok()
     }
 
@@ -223,9 +234,13 @@ impl Tokens {
             Error::Unauthenticated("sign in: send an Authorization: Bearer <token> header".into())
         })?;
         let token = bearer_token(header).ok_or_else(|| {
-            Error::Unauthenticated("the Authorization header must be 'Bearer <token>'".into())
+            Error::Unauthenticated(
+                "the Authorization header must be 'Bearer <token>' — paste only the token \
+                 after `Bearer `, without JSON"
+                    .into(),
+            )
         })?;
-        let claims = self.verify(token.trim())?;
+        let claims = self.verify(token)?;
         let invalid = || Error::Unauthenticated("the token is not valid".into());
         let user_id = ids::decode(Kind::User, &claims.sub).map_err(|_| invalid())?;
         if let Some(undo) = claims.undo {
@@ -248,11 +263,38 @@ impl Tokens {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header value.
-fn bearer_token(header: &str) -> Option<&str> {
-    header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
+/// The token of an `Authorization` header value, however it was pasted: `Bearer <token>`,
+/// the prefix doubled (`Bearer Bearer <token>`, from a client that adds its own), the whole
+/// `Authorization: Bearer <token>` line, the token alone, any of these in quotes or with
+/// spaces around. `None` when what is left is no single word (another scheme, `Basic …`).
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let mut rest = header;
+    loop {
+        let unquoted = rest.trim().trim_matches(['"', '\'']).trim();
+        let next = strip_word(strip_word(unquoted, "authorization"), "bearer");
+        if next == rest {
+            break;
+        }
+        rest = next;
+    }
+    (!rest.is_empty() && !rest.contains(char::is_whitespace)).then_some(rest)
+}
+
+/// `text` without a leading `word` (any case) that whitespace, a colon or the end ends.
+fn strip_word<'a>(text: &'a str, word: &str) -> &'a str {
+    match text.get(..word.len()) {
+        Some(head) if head.eq_ignore_ascii_case(word) => {
+            let tail = &text[word.len()..];
+            match tail.strip_prefix(':') {
+                Some(after) => after.trim_start(),
+                None if tail.is_empty() || tail.starts_with(char::is_whitespace) => {
+                    tail.trim_start()
+                }
+                None => text,
+            }
+        }
+        _ => text,
+    }
 }
 
 /// A fresh random secret, hex-encoded (32 bytes).
@@ -285,6 +327,31 @@ impl Viewer {
             )),
             (true, false) => Ok(Scope::WithDeleted(self.see_deleted()?)),
             (false, true) => Ok(Scope::OnlyDeleted(self.see_deleted()?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn a_token_is_found_however_it_was_pasted() {
+        for pasted in [
+            "Bearer eyJ.a.b",
+            "bearer eyJ.a.b",
+            "Bearer Bearer eyJ.a.b",
+            "  Bearer   eyJ.a.b  ",
+            "\"Bearer eyJ.a.b\"",
+            "Bearer \"eyJ.a.b\"",
+            "eyJ.a.b",
+            "Authorization: Bearer eyJ.a.b",
+            "Bearer: eyJ.a.b",
+        ] {
+            assert_eq!(bearer_token(pasted), Some("eyJ.a.b"), "{pasted:?}");
+        }
+        for refused in ["", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer two words"] {
+            assert_eq!(bearer_token(refused), None, "{refused:?}");
         }
     }
 }

@@ -16,6 +16,7 @@ mod m20261127_000006_index_live_rows;
 mod m20261127_000007_add_attachment_content;
 mod m20261206_000008_add_folded_search_columns;
 mod m20261206_000009_truncate_timestamps_to_micros;
+mod m20261206_000010_index_deletion_log_reads;
 
 pub mod fold;
 mod rows;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_add_attachment_content::Migration),
             Box::new(m20261206_000008_add_folded_search_columns::Migration),
             Box::new(m20261206_000009_truncate_timestamps_to_micros::Migration),
+            Box::new(m20261206_000010_index_deletion_log_reads::Migration),
         ]
     }
 }

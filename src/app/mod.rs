@@ -91,6 +91,14 @@ impl App {
     /// Connects to the database, applies migrations, loads the signing secret and binds the
     /// listener. Fails with a message naming the setting at fault.
     pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        // The listeners first: a port already taken stops the start before the database is
+        // created, migrated or given a secret.
+        let listener = listen(settings.bind, "KEEPSAKE_BIND (--bind)").await?;
+        let address = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_bind {
+            Some(bind) => Some(listen(bind, "KEEPSAKE_METRICS_BIND (--metrics-bind)").await?),
+            None => None,
+        };
         let (db, metrics) = connect(&settings.database_url).await?;
         let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
         let storage = Storage::open(&settings.storage, &settings.storage_options)
@@ -106,16 +114,6 @@ impl App {
                 storage.label()
             );
         }
-        let listener = TcpListener::bind(settings.bind).await.with_context(|| {
-            format!("KEEPSAKE_BIND (--bind): cannot listen on {}", settings.bind)
-        })?;
-        let address = listener.local_addr()?;
-        let metrics_listener = match settings.metrics_bind {
-            Some(bind) => Some(TcpListener::bind(bind).await.with_context(|| {
-                format!("KEEPSAKE_METRICS_BIND (--metrics-bind): cannot listen on {bind}")
-            })?),
-            None => None,
-        };
         let services = Arc::new(Services {
             storage,
             tokens,
@@ -205,6 +203,23 @@ impl App {
         }
         served
     }
+}
+
+/// A listener on `address`, or a message naming `setting`; a port in use says what to do.
+async fn listen(address: SocketAddr, setting: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.map_err(|err| {
+        if err.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "{setting}: port {} is in use on {} — another Keepsake? stop it, or set {setting} \
+                 to another address (like {})",
+                address.port(),
+                address.ip(),
+                SocketAddr::new(address.ip(), address.port().saturating_add(1)),
+            )
+        } else {
+            anyhow::Error::new(err).context(format!("{setting}: cannot listen on {address}"))
+        }
+    })
 }
 
 /// Connects and migrates, counting statements into a fresh [`Metrics`].

@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/playground/vendor/{file}", get(playground_asset))
         .route("/trash", get(trash))
         .route("/trash.js", get(trash_script))
+        .route("/token-paste.js", get(token_paste_script))
         .layer(middleware::map_response(page_headers))
 }
 
@@ -92,6 +93,12 @@ async fn trash_script() -> Response {
     script(include_str!("../../playground/trash.js"))
 }
 
+/// What the trash's sign-in box makes of a pasted token (`Bearer …`, the playground's
+/// headers JSON): a script of its own, so that `node --test` checks it without a browser.
+async fn token_paste_script() -> Response {
+    script(include_str!("../../playground/token-paste.js"))
+}
+
 /// A page's script. Not cached: it changes with the binary, and must stay in step with the
 /// page that loads it.
 fn script(body: &'static str) -> Response {
@@ -124,7 +131,14 @@ async fn playground_asset(Path(file): Path<String>) -> Response {
             include_bytes!("../../playground/vendor/react-dom.production.min.js"),
             "text/javascript",
         ),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => {
+            return (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("404: the playground has no asset {file}\n"),
+            )
+                .into_response();
+        }
     };
     (
         [

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -35,8 +35,32 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
         .merge(limited)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .merge(pages::routes());
+        .merge(pages::routes())
+        .fallback(not_found);
     middleware::around(routes, &state, cors_origins).with_state(state)
+}
+
+/// Any other path: 404, with a body that says so. Under the API's paths (`/graphql…`,
+/// `/attachments/…`) it is a GraphQL-shaped error, like the API's other errors; elsewhere a
+/// line of text naming what is served.
+async fn not_found(uri: Uri) -> Response {
+    let path: String = uri.path().chars().take(200).collect();
+    if path.starts_with("/graphql") || path.starts_with("/attachments") {
+        Error::not_found(format!(
+            "no route {path}: the API answers at /graphql and /attachments/{{id}}/content"
+        ))
+        .into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "404: nothing at {path}; Keepsake serves /graphql, /playground, /trash and \
+                 /healthz\n"
+            ),
+        )
+            .into_response()
+    }
 }
 
 /// 200 when the database answers, 503 otherwise.

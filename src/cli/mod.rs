@@ -20,7 +20,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{
     ArchiveCommand, Cli, Command, ConfigError, GlobalArgs, ServeArgs, Settings, UserCommand,
-    redact_url,
+    redact_url, sqlite_path,
 };
 use crate::service::seed::SeedPlan;
 use crate::soft_delete::Db;
@@ -99,15 +99,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     // `serve`'s settings from the environment, checked by every command so that a bad
     // deployment fails whichever command runs first (and before the command's own flags).
-    let target = || Target::checked(global, &cli.serve);
+    // Only `serve`, `migrate` and `seed` may create a SQLite file: any other command run
+    // where no database is (another directory, a mistyped path) says so instead of answering
+    // from a new, empty one.
+    let target = || Target::checked(global, &cli.serve, false);
+    let creating = || Target::checked(global, &cli.serve, true);
     match cli.command.unwrap_or(Command::Serve(cli.serve.clone())) {
         Command::Serve(args) => serve::serve(&Settings::from_args(global, &args)?).await,
         Command::Schema => {
+            // Checked like every command's (nothing is opened): a bad deployment fails here too.
+            target()?;
             print!("{}", graphql::sdl());
             Ok(())
         }
         Command::Migrate { create_database } => {
-            database::migrate(&target()?, create_database).await
+            database::migrate(&creating()?, create_database).await
         }
         Command::Check { json, fix } => database::check(&target()?, json, fix).await,
         Command::User(UserCommand::Add { email, name, role }) => {
@@ -136,24 +142,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 deleted_multiplier,
                 content_bytes,
             };
-            seed::seed(&target()?, plan).await
+            seed::seed(&creating()?, plan).await
         }
     }
 }
 
-/// The database a command works on: every setting checked, and whether `DATABASE_URL` was
-/// left to its default.
+/// The database a command works on: every setting checked, whether `DATABASE_URL` was left
+/// to its default, and whether the command may create a SQLite file that is not there.
 struct Target {
     settings: Settings,
     default_url: bool,
+    may_create: bool,
 }
 
 impl Target {
     /// Checks every setting, `serve`'s too, for commands that do not serve.
-    fn checked(global: &GlobalArgs, serve: &ServeArgs) -> Result<Target, ConfigError> {
+    fn checked(
+        global: &GlobalArgs,
+        serve: &ServeArgs,
+        may_create: bool,
+    ) -> Result<Target, ConfigError> {
         Ok(Target {
             settings: Settings::from_args(global, serve)?,
             default_url: global.database_url_is_default,
+            may_create,
         })
     }
 
@@ -161,6 +173,9 @@ impl Target {
     /// command run without DATABASE_URL works on ./keepsake.db, which should never go
     /// unseen).
     async fn connect(&self) -> anyhow::Result<Db> {
+        if !self.may_create {
+            self.refuse_a_new_file()?;
+        }
         let (db, _) = app::connect(&self.settings.database_url).await?;
         eprintln!(
             "using database {}{}",
@@ -172,6 +187,30 @@ impl Target {
             }
         );
         Ok(db)
+    }
+
+    /// Fails when the SQLite file `DATABASE_URL` names does not exist, naming the file and
+    /// the URL, before anything is created.
+    fn refuse_a_new_file(&self) -> anyhow::Result<()> {
+        let url = &self.settings.database_url;
+        let Some(path) = sqlite_path(url).filter(|path| !path.exists()) else {
+            return Ok(());
+        };
+        let shown = if path.is_relative() && !path.starts_with(".") && !path.starts_with("..") {
+            format!("./{}", path.display())
+        } else {
+            path.display().to_string()
+        };
+        anyhow::bail!(
+            "no Keepsake database at {shown} — set DATABASE_URL to the server's (this looked \
+             for {}{}; `keepsake migrate` creates a new one)",
+            redact_url(url),
+            if self.default_url {
+                ", the default"
+            } else {
+                ""
+            }
+        )
     }
 
     /// Opens the attachments' store (`KEEPSAKE_STORAGE`).

@@ -171,6 +171,13 @@ impl Deletion {
         self.undo_token.as_deref()
     }
 
+    /// What the deletion was asked for, in words that outlast it: a user's `Name <email>`,
+    /// or the (first) attachment's filename; kept once the deletion is restored or purged
+    /// (read from the row, or from the archive). Support and admins; null for others.
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        log::subject(ctx.db()?, ctx.viewer()?, &self.row).await
+    }
+
     /// The user this deletion hides, for a deletion of a user while it is in force. Hidden
     /// rows are deleted rows: null unless `includeDeleted` (support and admins).
     async fn user(

@@ -151,9 +151,10 @@ where
     };
     if let Some(why) = storage::misfit(media_type(content_type), &staged.head) {
         storage.discard(&staged).await;
-        return Err(
-            Error::bad_input(format!("contentType: {why}, not {content_type}; {fix}")).into(),
-        );
+        return Err(Error::bad_input(format!(
+            "contentType: {why}; {fix}, or application/octet-stream for bytes of any kind"
+        ))
+        .into());
     }
     Ok(staged)
 }

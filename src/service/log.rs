@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::Viewer;
-use crate::entity::{deletion, user};
+use crate::entity::{attachment, deletion, user};
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::keys::{HiddenPage, HiddenView, Rows, UserKey};
 use crate::service::{InScope, Listing, PageArgs, PageRequest, Total, optional_text};
 use crate::soft_delete::{
-    self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, SeeHidden,
+    self, DeletionFilter, DeletionStats, EntityKind, Handle, Scope, Scoped, SeeHidden,
 };
 
 /// Fails with `FORBIDDEN` unless the viewer may read the deletion log (support, admin).
@@ -185,6 +185,52 @@ pub async fn stats(
 pub async fn storage(h: &impl Handle, viewer: &Viewer) -> Result<soft_delete::StorageFigures> {
     may_read_log(viewer)?;
     Ok(soft_delete::storage_figures(h).await?)
+}
+
+/// `Deletion.subject`: what deletion `logged` was asked for, in words that outlast it: a
+/// user's `Name <email>`, or an attachment's filename. Read from the row (deleted, or live
+/// again after a restore), or, once a purge erased it, from its archived snapshot; so a
+/// restored or purged entry keeps its names. For support and admins; `None` for others, and
+/// when neither holds the row.
+pub async fn subject(
+    h: &impl Handle,
+    viewer: &Viewer,
+    logged: &deletion::Model,
+) -> Result<Option<String>> {
+    let Ok(proof) = viewer.see_deleted() else {
+        return Ok(None);
+    };
+    let scope = Scope::WithDeleted(proof);
+    let (kind, id) = match EntityKind::parse(&logged.entity) {
+        Some(kind) => (kind, logged.entity_id),
+        None => return Ok(None),
+    };
+    let user_words = |name: &str, email: &str| format!("{name} <{email}>");
+    let from_row = match kind {
+        EntityKind::User => Scoped::<user::Entity>::new(scope)
+            .by_id(h, id)
+            .await?
+            .map(|u| user_words(&u.name, &u.email)),
+        EntityKind::Attachment => Scoped::<attachment::Entity>::new(scope)
+            .by_id(h, id)
+            .await?
+            .map(|a| a.filename),
+    };
+    if from_row.is_some() {
+        return Ok(from_row);
+    }
+    let Some(archived) = soft_delete::archived_row(h, kind, id).await? else {
+        return Ok(None);
+    };
+    let row: serde_json::Value = serde_json::from_str(&archived.row)
+        .map_err(|err| anyhow::anyhow!("archive row {} is not JSON: {err}", archived.id))?;
+    let text = |key: &str| row.get(key).and_then(serde_json::Value::as_str);
+    Ok(match kind {
+        EntityKind::User => text("name")
+            .zip(text("email"))
+            .map(|(name, email)| user_words(name, email)),
+        EntityKind::Attachment => text("filename").map(str::to_owned),
+    })
 }
 
 /// One log entry, for support and admins.

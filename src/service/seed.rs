@@ -122,9 +122,11 @@ pub async fn seed(
 }
 
 /// The generated content of attachment `id`: `size` bytes of text that name it, the same on
-/// every run, different for every attachment.
+/// every run. The id comes first, ended by a colon, so that any two attachments' contents
+/// differ (and are kept as two blobs) whenever `size` is longer than the ids' digits: cut
+/// short, a line that ended in the id would give every attachment the same bytes.
 pub fn seed_content(id: i64, size: u64) -> Vec<u8> {
-    let line = format!("keepsake seed content of attachment {id}\n");
+    let line = format!("{id}: keepsake seed content of attachment {id}\n");
     line.bytes().cycle().take(size as usize).collect()
 }
 

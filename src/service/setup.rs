@@ -1,4 +1,7 @@
-//! First start and demo data: an admin when there is none, and a small demo data set.
+//! First start and demo data: an admin when there is none, and a small demo data set whose
+//! attachments hold real bytes (`demo_bytes` makes them).
+
+mod demo_bytes;
 
 use crate::auth::Role;
 use crate::entity::user;
@@ -6,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::service::attachments::{self, NewAttachment};
 use crate::service::users::{self, NewUser};
 use crate::soft_delete::{self, Db};
+use crate::storage::Storage;
 
 /// The email of the admin created at first start.
 pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
@@ -40,8 +44,8 @@ pub async fn ensure_admin(db: &Db) -> Result<Option<user::Model>> {
     }
 }
 
-/// A demo attachment: filename, content type, size in bytes.
-type DemoFile = (&'static str, &'static str, i64);
+/// A demo attachment: filename, content type, about how many bytes.
+type DemoFile = (&'static str, &'static str, usize);
 
 /// The demo users: email, name, role, attachments.
 const DEMO: &[(&str, &str, Role, &[DemoFile])] = &[
@@ -58,7 +62,7 @@ const DEMO: &[(&str, &str, Role, &[DemoFile])] = &[
         "grace@example.com",
         "Grace Hopper",
         Role::Support,
-        &[("first-bug.jpg", "image/jpeg", 1_204_551)],
+        &[("first-bug.png", "image/png", 1_204_551)],
     ),
     (
         "alan@example.com",
@@ -72,14 +76,30 @@ const DEMO: &[(&str, &str, Role, &[DemoFile])] = &[
     ),
 ];
 
-/// Loads the demo data set, each user with their attachments in one transaction.
+/// Loads the demo data set, each user with their attachments in one transaction, the
+/// attachments' bytes put in `storage` first (`sizeBytes` and `sha256` are theirs).
 /// Idempotent: users that already exist are left as they are.
 /// Returns how many users it created.
-pub async fn load_demo(db: &Db) -> Result<usize> {
+pub async fn load_demo(db: &Db, storage: &Storage) -> Result<usize> {
     let mut created = 0;
     for (email, name, role, files) in DEMO {
         if users::find_by_email(db, email).await?.is_some() {
             continue;
+        }
+        let mut kept = Vec::with_capacity(files.len());
+        for (filename, content_type, about) in *files {
+            let content = demo_bytes::demo_file(filename, content_type, *about);
+            let body =
+                futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(content))]);
+            let staged = storage
+                .stage(body, u64::MAX)
+                .await
+                .map_err(|err| Error::Internal(err.into()))?;
+            storage
+                .keep(&staged)
+                .await
+                .map_err(|err| Error::Internal(err.into()))?;
+            kept.push((staged.sha256, staged.size));
         }
         let tx = db.begin().await?;
         let user = users::insert(
@@ -91,15 +111,15 @@ pub async fn load_demo(db: &Db) -> Result<usize> {
             },
         )
         .await?;
-        for (filename, content_type, size_bytes) in *files {
+        for ((filename, content_type, _), (sha256, size)) in files.iter().zip(kept) {
             attachments::insert(
                 &tx,
                 NewAttachment {
                     owner_id: user.id,
                     filename: (*filename).into(),
                     content_type: (*content_type).into(),
-                    size_bytes: *size_bytes,
-                    sha256: None,
+                    size_bytes: i64::try_from(size).map_err(|err| Error::Internal(err.into()))?,
+                    sha256: Some(sha256),
                 },
             )
             .await?;

@@ -1,9 +1,10 @@
 //! The deletion log and the archive, read back with filters and pages.
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::sea_query::{Expr, ExprTrait as _, IntoColumnRef, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, IntoColumnRef, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryTrait, Select,
+    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder as _,
+    QuerySelect as _, QueryTrait, Select,
 };
 
 use super::scope::{Order, Window, keyset_page};
@@ -93,15 +94,58 @@ impl DeletionFilter {
             })
     }
 
-    /// The entries `window` takes, newest first (its cursor is an entry's id: forward, the
-    /// page holds older entries; backward, newer ones).
+    /// The entries `window` takes, newest first: by the moment of the deletion, then by id
+    /// (a later id first within one microsecond), so entries written out of their moments'
+    /// order (servers' clocks, a long transaction) still read in time order. The cursor is an
+    /// entry's id, and the statement reads that entry's moment from its row: an entry is
+    /// never removed and its moment never changes, so the id names the sort key for good.
+    /// Forward, the page holds older entries; backward, newer ones. The index
+    /// `idx_deletions_deleted_at_id` serves the order and the cursor's bound.
     pub async fn page(
         &self,
         h: &impl Handle,
         window: Window,
     ) -> Result<Page<deletion::Model>, DbErr> {
-        let select = self.select();
-        keyset_page(h, select, deletion::Column::Id, Order::Desc, window).await
+        let key = || {
+            Expr::tuple([
+                Expr::col((deletion::Entity, deletion::Column::DeletedAt)),
+                Expr::col((deletion::Entity, deletion::Column::Id)),
+            ])
+        };
+        let mut select = self.select();
+        if let Some(cursor) = window.cursor {
+            let at_cursor = Alias::new("at_cursor");
+            let moment = Query::select()
+                .column((at_cursor.clone(), deletion::Column::DeletedAt))
+                .from_as(deletion::Entity, at_cursor.clone())
+                .and_where(Expr::col((at_cursor, deletion::Column::Id)).eq(cursor))
+                .to_owned();
+            let place = Expr::tuple([Expr::from(moment), Expr::val(cursor)]);
+            select = select.filter(if window.backward {
+                key().gt(place)
+            } else {
+                key().lt(place)
+            });
+        }
+        let newest_first = !window.backward;
+        let order = if newest_first {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
+        let mut rows = select
+            .order_by(deletion::Column::DeletedAt, order.clone())
+            .order_by(deletion::Column::Id, order)
+            .limit(window.size.saturating_add(1))
+            .all(&exec(h))
+            .await?;
+        // One more than the page was read, to learn whether more lie beyond it.
+        let has_more = rows.len() as u64 > window.size;
+        rows.truncate(usize::try_from(window.size).unwrap_or(usize::MAX));
+        if window.backward {
+            rows.reverse();
+        }
+        Ok(Page { rows, has_more })
     }
 
     /// How many entries match.
@@ -211,6 +255,22 @@ pub async fn deletion(h: &impl Handle, id: i64) -> Result<Option<deletion::Model
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
     let select = deletion::Entity::find_by_id(id);
     select.one(&exec(h)).await
+}
+
+/// The last archived snapshot of row `entity_id` of `entity`, once a purge erased it.
+pub async fn archived_row(
+    h: &impl Handle,
+    entity: EntityKind,
+    entity_id: i64,
+) -> Result<Option<archive::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the archive is the core's own table
+    let select = archive::Entity::find();
+    select
+        .filter(archive::Column::Entity.eq(entity.as_str()))
+        .filter(archive::Column::EntityId.eq(entity_id))
+        .order_by_desc(archive::Column::Id)
+        .one(&exec(h))
+        .await
 }
 
 /// Filters on the archive.

@@ -73,7 +73,7 @@ pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use kinds::{Columns, EntityKind, SoftDeletable};
-pub use log::{ArchiveFilter, DeletionFilter, deletion, deletions_by_ids};
+pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
 pub use restore::{
     RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of,

@@ -27,7 +27,7 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// one must be declared as it, except that zip and gzip containers may be any `application/`
 /// type built on them (docx, epub, jar, tar.gz), and `application/octet-stream` says only
 /// "some bytes" (what browsers and curl send for a file they cannot name), so anything fits
-/// it. `None` when they fit, else the type the bytes look like (or "not a `declared` file").
+/// it. `None` when they fit, else what was declared and what the bytes look like, in words.
 pub fn misfit(declared: &str, head: &[u8]) -> Option<String> {
     if declared == "application/octet-stream" {
         return None;
@@ -39,9 +39,39 @@ pub fn misfit(declared: &str, head: &[u8]) -> Option<String> {
         Some("application/zip" | "application/gzip") if declared.starts_with("application/") => {
             None
         }
-        Some(kind) => Some(format!("the bytes are {kind}")),
-        None if signed => Some(format!("the bytes are not {declared}")),
+        Some(kind) => Some(format!(
+            "{declared} was declared, but the bytes are {kind} (they start with its signature)"
+        )),
+        None if signed => Some(format!(
+            "{declared} was declared, but the bytes are not {declared} (they do not start with \
+             its signature); they look like {}",
+            looks_like(head)
+        )),
         None => None,
+    }
+}
+
+/// What bytes that carry no known signature look like, in words: text (its start quoted),
+/// binary data (its first bytes in hex), or nothing.
+fn looks_like(head: &[u8]) -> String {
+    let sample = &head[..head.len().min(16)];
+    let text = match std::str::from_utf8(sample) {
+        Ok(text) => Some(text),
+        // Cut inside a character at the sample's end: the whole characters before it.
+        Err(err) if err.error_len().is_none() => {
+            std::str::from_utf8(&sample[..err.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    match text {
+        _ if head.is_empty() => "nothing: the body is empty".to_owned(),
+        Some(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
+            format!("text, starting {text:?}")
+        }
+        _ => {
+            let hex: Vec<String> = sample.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            format!("binary data starting {}", hex.join(" "))
+        }
     }
 }
 
@@ -59,11 +89,27 @@ mod tests {
         assert_eq!(misfit("text/plain", b"hello"), None);
         assert_eq!(
             misfit("text/plain", b"%PDF-1.7").as_deref(),
-            Some("the bytes are application/pdf")
+            Some(
+                "text/plain was declared, but the bytes are application/pdf (they start with \
+                 its signature)"
+            )
         );
         assert_eq!(
             misfit("image/png", b"hello").as_deref(),
-            Some("the bytes are not image/png")
+            Some(
+                "image/png was declared, but the bytes are not image/png (they do not start \
+                 with its signature); they look like text, starting \"hello\""
+            )
+        );
+        assert!(
+            misfit("image/jpeg", b"\x00\x01\x02\xfe")
+                .unwrap()
+                .ends_with("they look like binary data starting 00 01 02 fe")
+        );
+        assert!(
+            misfit("application/pdf", b"")
+                .unwrap()
+                .ends_with("nothing: the body is empty")
         );
         let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
         assert_eq!(misfit(docx, b"PK\x03\x04"), None);

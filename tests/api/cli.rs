@@ -147,13 +147,13 @@ async fn first_start_creates_an_admin_and_prints_its_token(backend: Backend) {
 async fn demo_data_loads_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(
-        keepsake::service::setup::load_demo(&app.state.db)
+        keepsake::service::setup::load_demo(&app.state.db, &app.state.services.storage)
             .await
             .unwrap(),
         3
     );
     assert_eq!(
-        keepsake::service::setup::load_demo(&app.state.db)
+        keepsake::service::setup::load_demo(&app.state.db, &app.state.services.storage)
             .await
             .unwrap(),
         0

@@ -208,15 +208,15 @@ async fn aliases_of_one_page_asking_for_different_columns_cost_one_statement(bac
 /// `User.attachments` planned from variables (and a variable's default) reads the same
 /// pages, in the same number of statements, as the same document with literals: the
 /// read-ahead and the resolver plan the page from the same, coerced arguments.
-async fn a_page_asked_with_variables_is_read_ahead_like_one_asked_with_literals(
-    backend: Backend,
-) {
+async fn a_page_asked_with_variables_is_read_ahead_like_one_asked_with_literals(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     setup(&app).await;
     let literal = "{ users(includeDeleted: true) { nodes { attachments(first: 2, includeDeleted: true) { totalCount nodes { id filename } } } } }";
     let variables = "query($n: Int, $d: Boolean = true) { users(includeDeleted: true) { nodes { attachments(first: $n, includeDeleted: $d) { totalCount nodes { id filename } } } } }";
     let before = app.statements().await;
-    let by_literal = app.graphql(Some(&app.admin_token), literal, json!({})).await;
+    let by_literal = app
+        .graphql(Some(&app.admin_token), literal, json!({}))
+        .await;
     let middle = app.statements().await;
     let by_variable = app
         .graphql(Some(&app.admin_token), variables, json!({ "n": 2 }))

@@ -94,10 +94,7 @@ fn a_new_sqlite_database_is_readable_by_its_owner_only() {
     let path = dir.path().join("keepsake.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
     // Whatever the umask lets through, the files come out 0600.
-    let output = keepsake(&url)
-        .args(["user", "add", "--email", "a@example.com", "--name", "A"])
-        .output()
-        .unwrap();
+    let output = keepsake(&url).arg("migrate").output().unwrap();
     assert!(output.status.success(), "{output:?}");
     let mut seen = 0;
     for suffix in ["", "-wal", "-shm"] {

@@ -14,6 +14,7 @@ mod content;
 mod crash;
 mod errors;
 mod execution;
+mod first_hour;
 mod folding;
 mod graphql_http;
 mod guarantees;

@@ -265,6 +265,8 @@ async fn first_start_prints_the_admins_id_and_email_and_token_takes_an_email(bac
     let db = TestDb::create(&backend).await;
     let url = db.url.clone();
     let (id, token) = tokio::task::spawn_blocking(move || {
+        // The intended flow: `migrate` creates the database, then `user add` fills it.
+        succeeded(&keepsake(&url).arg("migrate").output().unwrap());
         // admin@localhost is taken by a member: the first start picks the next address.
         succeeded(
             &keepsake(&url)

@@ -19,7 +19,7 @@ on_both_backends!(
 const PAGES: [&str; 2] = ["/playground", "/trash"];
 
 /// The pages' own scripts, which held their inline code.
-const SCRIPTS: [&str; 2] = ["/playground/playground.js", "/trash.js"];
+const SCRIPTS: [&str; 3] = ["/playground/playground.js", "/trash.js", "/token-paste.js"];
 
 async fn get(app: &TestApp, path: &str) -> Response {
     let response = app
