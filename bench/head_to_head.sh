@@ -57,6 +57,9 @@ secs=${3:-10}
 for tool in psql pgbench wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "$tool is missing (Debian: apt-get install postgresql-client wrk curl python3)" >&2; exit 1; }
 done
+case "$binary" in
+  */debug/*) echo "note: $binary is a debug build: its figures say nothing about Keepsake" >&2 ;;
+esac
 install_postgraphile
 
 db=${H2H_DATABASE:-keepsake_head_to_head}
@@ -72,7 +75,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== seeding $db"
-psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+psql -qX -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" \
+  -c "CREATE DATABASE $db" >/dev/null
 if [ "$mult" = 0 ]; then
   DATABASE_URL=$url "$binary" seed --users 10000 --attachments-per-user 10 --deleted-fraction 0.2 2>&1 | tail -1
 else
