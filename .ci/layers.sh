@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The layers of the README's "Map of the code": each top-level module of src/ may import only
+# The layers of the "Map of the code" in docs/ARCHITECTURE.md: each top-level module of src/ may import only
 # the modules its row names (arrows point down, so there is no import circle). Fails on any
 # `crate::X` in code (comments aside) that the table does not allow, and proves it bites by
 # checking a planted upward import.
@@ -37,7 +37,7 @@ def violations(files):
         if top in ("lib", "main"):
             continue
         if top not in ALLOWED:
-            found.append(f"{path}: module `{top}` is not in the layer table (.ci/layers.sh, README)")
+            found.append(f"{path}: module `{top}` is not in the layer table (.ci/layers.sh, docs/ARCHITECTURE.md)")
             continue
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip().startswith("//"):
@@ -54,7 +54,7 @@ if not planted:
     sys.exit("FAIL: the layer check missed a planted upward import (soft_delete -> service)")
 bad = violations(tree)
 if bad:
-    print("FAIL: imports against the layers of the README's map:", *bad, sep="\n  ", file=sys.stderr)
+    print("FAIL: imports against the layers of docs/ARCHITECTURE.md's map:", *bad, sep="\n  ", file=sys.stderr)
     sys.exit(1)
 print(f"ok: {len(tree)} files keep to the layers; a planted upward import is refused")
 PY

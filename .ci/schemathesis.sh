@@ -3,7 +3,7 @@
 # SQLite database with the demo data (plus a deleted user and attachment, see
 # .ci/schemathesis_seed.py). Schemathesis reads the schema by introspection and sends
 # generated queries and mutations for every root field; the run fails on any 5xx, any
-# `INTERNAL` error, any error without an `extensions.code` or with one SPEC §4 does not
+# `INTERNAL` error, any error without an `extensions.code` or with one docs/DESIGN.md#errors does not
 # list (.ci/schemathesis_hooks.py), any response that breaks the schema (a null in a
 # non-null field), and if the server dies or logs a panic. Bounded: --max-time for
 # schemathesis, a `timeout` around it.

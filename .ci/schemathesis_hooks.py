@@ -1,7 +1,7 @@
 """Schemathesis hooks for .ci/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
 
 * The check `keepsake_no_server_error` judges every response: a 5xx, a body that is not a
-  GraphQL JSON object, an error without `extensions.code`, an error whose code SPEC §4 does
+  GraphQL JSON object, an error without `extensions.code`, an error whose code docs/DESIGN.md#errors does
   not list, and any `INTERNAL` error all fail the run. Keepsake's ordinary refusals
   (BAD_USER_INPUT, NOT_FOUND, FORBIDDEN, CONFLICT, PARENT_DELETED, UNAUTHENTICATED, and
   GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED for documents refused before execution,
@@ -24,8 +24,8 @@ from collections import Counter, defaultdict
 
 import schemathesis
 
-# SPEC §4: every error carries one of these codes.
-SPEC_CODES = {
+# docs/DESIGN.md#errors: every error carries one of these codes.
+KNOWN_CODES = {
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "NOT_FOUND",
@@ -66,7 +66,7 @@ def _codes(payload):
 
 @schemathesis.check
 def keepsake_no_server_error(ctx, response, case):
-    """No 5xx, no INTERNAL, and every GraphQL error carries a code SPEC §4 lists."""
+    """No 5xx, no INTERNAL, and every GraphQL error carries a code docs/DESIGN.md#errors lists."""
     if response.status_code >= 500:
         raise AssertionError(f"HTTP {response.status_code}: a server error")
     payload = _payload(response)
@@ -82,8 +82,8 @@ def keepsake_no_server_error(ctx, response, case):
             problems.append(f"INTERNAL: {message!r}")
         elif code is None:
             problems.append(f"an error without extensions.code: {message!r}")
-        elif code not in SPEC_CODES:
-            problems.append(f"a code neither SPEC §4 nor APQ knows ({code}): {message!r}")
+        elif code not in KNOWN_CODES:
+            problems.append(f"a code neither docs/DESIGN.md#errors nor APQ knows ({code}): {message!r}")
     if problems:
         raise AssertionError("\n".join(problems))
     return None
@@ -116,7 +116,7 @@ def after_call(context, case, response):
         errors = (payload.get("errors") or []) if isinstance(payload, dict) else []
         for error, code in zip(errors, _codes(payload)):
             entry["codes"][code or "(none)"] += 1
-            if code is None or code == "INTERNAL" or code not in SPEC_CODES:
+            if code is None or code == "INTERNAL" or code not in KNOWN_CODES:
                 message = error.get("message") if isinstance(error, dict) else error
                 entry["bad"][f"{code or '(no code)'}: {str(message)[:160]}"] += 1
         if response.status_code >= 500:

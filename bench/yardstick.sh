@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC §7's yardstick, as a benchmark (never a test): PostgreSQL, 10,000 users x 10
+# The yardstick (docs/DESIGN.md#performance-targets), as a benchmark (never a test): PostgreSQL, 10,000 users x 10
 # attachments, 20% deleted; `users(first: 50) { nodes { id email attachments { nodes { id
 # filename sizeBytes } } } }` as an admin, 16 clients for 10 s with wrk; then the same two SQL
 # statements straight through pgbench for comparison. Needs wrk and pgbench (Debian: wrk,

@@ -18,7 +18,7 @@ use keepsake::service::setup;
 use keepsake::soft_delete::Db;
 use keepsake::storage::Storage;
 
-/// The yardstick page: 50 users with their attachments.
+/// The yardstick page (docs/DESIGN.md#performance-targets): 50 users with their attachments.
 const YARDSTICK: &str =
     "{ users(first: 50) { nodes { id email attachments { nodes { id filename sizeBytes } } } } }";
 /// The same 50 users without their attachments.

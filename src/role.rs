@@ -1,7 +1,7 @@
-//! What a user may do: the role stored in `users.role` (SPEC §3). A leaf: the core grants
+//! What a user may do: the role stored in `users.role` (docs/DESIGN.md#roles). A leaf: the core grants
 //! the [`crate::soft_delete::SeeDeleted`] proof by role, and `auth` reads it from the live row.
 
-/// What a user may do (SPEC §3).
+/// What a user may do (the README's roles table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Member,

@@ -1,6 +1,6 @@
 //! Two columns on `deletions`:
 //!
-//! - `restore_reason`: why a deletion was undone (SPEC §5.7: every restore records actor,
+//! - `restore_reason`: why a deletion was undone (docs/DESIGN.md#who-when-and-why: every restore records actor,
 //!   time *and* reason), beside `restored_at` and `restored_by`;
 //! - `purge_started_at`: set by the first purge batch that erases any row of the deletion.
 //!   From then on the deletion can no longer be restored whole, so a restore is refused;

@@ -1,5 +1,5 @@
 //! `attachments.sha256`: the SHA-256 (hex) of the attachment's bytes once they are uploaded,
-//! null while it holds none (SPEC §10). The bytes live in the object store under that hash,
+//! null while it holds none (docs/DESIGN.md#attachment-content). The bytes live in the object store under that hash,
 //! once for any number of rows; the index finds whether any row, live or deleted, still
 //! refers to a blob before a purge erases it.
 

@@ -1,5 +1,5 @@
 //! `PUT` and `GET /attachments/{id}/content`: an attachment's bytes over plain HTTP, with the
-//! bearer token and the same visibility as the GraphQL fields (SPEC §10).
+//! bearer token and the same visibility as the GraphQL fields (docs/DESIGN.md#attachment-content).
 //!
 //! Errors are GraphQL-shaped JSON (`{"errors": [{"message", "extensions": {"code"}}]}`) with
 //! the matching status: 401, 403, 404 (a deleted attachment, or another member's, exactly like

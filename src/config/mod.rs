@@ -1,4 +1,5 @@
-//! Configuration: the command line and its environment variables, in one place (SPEC §1).
+//! Configuration: the command line and its environment variables, in one place
+//! (README "Configuration"; docs/DESIGN.md#configuration).
 //!
 //! clap reads flags and variables ([`Cli`], in `args`); [`Settings::from_args`] then checks
 //! every value and fails with one line naming the setting, so a bad deployment stops at once

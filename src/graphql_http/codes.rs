@@ -2,10 +2,10 @@
 
 use async_graphql::ServerError;
 
-/// `extensions.code` of a document that is not GraphQL (SPEC §4).
+/// `extensions.code` of a document that is not GraphQL (docs/DESIGN.md#errors).
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 /// `extensions.code` of a document or variables the schema refuses before execution: unknown
-/// fields, depth and cost limits, variables of the wrong type (SPEC §4).
+/// fields, depth and cost limits, variables of the wrong type (docs/DESIGN.md#errors).
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 /// `extensions.code` of an HTTP request that carries no GraphQL request to run.
 pub(super) const BAD_REQUEST: &str = "BAD_USER_INPUT";

@@ -1,4 +1,4 @@
-//! Attachment bytes (SPEC §10): upload, download, and erasing a blob once no row refers to it.
+//! Attachment bytes (docs/DESIGN.md#attachment-content): upload, download, and erasing a blob once no row refers to it.
 //!
 //! The bytes stream into the object store under a temporary name while they are hashed and
 //! counted; then one transaction locks the attachment (live, the viewer's to change) and the

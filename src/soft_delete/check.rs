@@ -1,5 +1,5 @@
 //! `keepsake check`: reads the whole database and verifies the soft-delete invariants
-//! (SPEC §5.10) that every write in the core keeps. An operator runs it on a live database;
+//! (docs/DESIGN.md#under-any-interleaving) that every write in the core keeps. An operator runs it on a live database;
 //! the race, crash and stress tests run the same code after they are done.
 //!
 //! Each check is one portable SQL statement (or a GROUP BY per table, compared in Rust), so

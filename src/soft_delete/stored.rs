@@ -102,7 +102,7 @@ impl Stored for archive::ActiveModel {
 mod tests {
     use super::{fold, to_micros};
 
-    /// The folding the docs promise (README, `migration::fold`).
+    /// The folding the docs promise (docs/search-and-time.md, `migration::fold`).
     #[test]
     fn folding_is_canonical_full_case_folding() {
         for (text, folded) in [

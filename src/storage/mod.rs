@@ -1,4 +1,4 @@
-//! Attachment bytes in an object store (SPEC §10), through the `object_store` crate.
+//! Attachment bytes in an object store (docs/DESIGN.md#attachment-content), through the `object_store` crate.
 //!
 //! Content-addressed: a blob lives at `blobs/<sha256>`, once for any number of rows. An upload
 //! streams into `uploads/<random>` while it is hashed and counted (memory holds one chunk,

@@ -13,7 +13,8 @@ on_both_backends!(
 );
 
 /// `btoa("User:2")` is `VXNlcjoy` unpadded by chance; most ids come out padded
-/// (`btoa("Deletion:7")` is `RGVsZXRpb246Nw==`), and the README's own examples use them.
+/// (`btoa("Deletion:7")` is `RGVsZXRpb246Nw==`), which is how clients that encode ids
+/// themselves send them; Keepsake writes its ids unpadded.
 async fn padded_and_standard_base64_ids_are_the_same_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.member("ada@example.com").await;
@@ -32,7 +33,7 @@ async fn padded_and_standard_base64_ids_are_the_same_id(backend: Backend) {
         // The answer names the node in Keepsake's own spelling.
         assert_eq!(data(&body)["node"]["id"], json!(id), "{btoa}: {body}");
     }
-    // Delete and restore with the deletion's id padded, as the README shows it.
+    // Delete and restore with the deletion's id padded, as `btoa` writes it.
     let deleted = app.by(&ada).try_delete_attachment(&file, None).await;
     let deletion = id_of(&data(&deleted)["deleteAttachment"]);
     let row = keepsake::ids::decode_any(&deletion).unwrap().1;

@@ -1,4 +1,4 @@
-//! Attachment bytes over HTTP (SPEC §10), on both databases with the file store: upload with
+//! Attachment bytes over HTTP (docs/DESIGN.md#attachment-content), on both databases with the file store: upload with
 //! `PUT`, download with `ETag`, `If-None-Match` and `Range`; the same visibility as the
 //! GraphQL fields (a deleted or foreign attachment answers exactly like a missing one); one
 //! blob for identical bytes, erased with the last row that refers to it; and refused or

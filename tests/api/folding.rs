@@ -1,6 +1,6 @@
 //! Case-insensitive search folds text one way on SQLite and PostgreSQL alike: Unicode's
-//! default full case folding with canonical normalization (`migration::fold`, README "Search
-//! and time, the same on both databases"). Each phenomenon is planted wherever a search
+//! default full case folding with canonical normalization (`migration::fold`,
+//! docs/search-and-time.md). Each phenomenon is planted wherever a search
 //! looks (a deleted user's name and email, a deleted file's name, a deletion's reason, the
 //! name and email of who deleted) and searched with every `deletions` filter that reads
 //! text: `search`, `reason` and `actor`.

@@ -1,5 +1,5 @@
-//! Moments are stored and compared to the microsecond on SQLite and PostgreSQL alike (README
-//! "Search and time, the same on both databases"): PostgreSQL's `timestamptz` holds
+//! Moments are stored and compared to the microsecond on SQLite and PostgreSQL alike
+//! (docs/search-and-time.md): PostgreSQL's `timestamptz` holds
 //! microseconds, so every moment Keepsake writes, and every moment a filter compares with,
 //! is truncated to the microsecond first. A boundary one nanosecond off counts the same on
 //! both databases.

@@ -4,7 +4,8 @@
 //!
 //! - `cargo run -q --release -- ARGS` runs the debug binary this suite built with `ARGS`;
 //!   `cargo run --release` (no args, or `serve …`) starts it as a server in the background,
-//!   on a free port that replaces the README's `127.0.0.1:8000`;
+//!   on a free port that replaces the README's `127.0.0.1:8000` (so its one
+//!   `BASE=http://127.0.0.1:8000` points every curl example at that server);
 //! - `cargo test` is skipped (the suite is already running);
 //! - `keepsake ARGS` is the binary.
 //!

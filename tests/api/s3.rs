@@ -1,4 +1,4 @@
-//! Attachment bytes in an S3-compatible store (SPEC §10), spoken to over the S3 protocol: a real
+//! Attachment bytes in an S3-compatible store (docs/DESIGN.md#attachment-content), spoken to over the S3 protocol: a real
 //! server, moto's (`pip install 'moto[server]'`, which `.ci/run` does), started here on a free
 //! port with a bucket of its own. Outside CI, a machine without `moto_server` skips these tests
 //! and says so; in CI (`CI` set) its absence fails them.

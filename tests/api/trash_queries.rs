@@ -1,4 +1,4 @@
-//! What the trash page reads (SPEC §9): the deletion log narrowed by reason, date range and a
+//! What the trash page reads (docs/DESIGN.md#the-trash-page): the deletion log narrowed by reason, date range and a
 //! search over the deleted rows' names, emails and filenames, and the rows each deletion
 //! hides (`Deletion.user`, `Deletion.attachments`), shown only when staff ask with
 //! `includeDeleted`, like every other deleted row.

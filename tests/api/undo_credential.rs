@@ -1,4 +1,4 @@
-//! The undo credential (SPEC §3): deleting one's own account returns, once, a token that can
+//! The undo credential (docs/DESIGN.md#the-undo-credential): deleting one's own account returns, once, a token that can
 //! do exactly one thing, restore that deletion, and only inside the undo window. These tests
 //! try to stretch it: other queries, other deletions, another user's name on it, a window
 //! that has passed, a deletion already restored or purged, a forged or foreign signature.
