@@ -5,6 +5,7 @@
 //! the matching status: 401, 403, 404 (a deleted attachment, or another member's, exactly like
 //! a missing one), 400, 413 (larger than `KEEPSAKE_MAX_UPLOAD`), 416 (a range past the end).
 
+use super::bearer::authorization;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -29,9 +30,7 @@ async fn viewer_and_id(
     headers: &HeaderMap,
     id: &str,
 ) -> Result<(Viewer, i64), Error> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default());
+    let authorization = authorization(headers);
     let viewer = match state
         .services
         .tokens

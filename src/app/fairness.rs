@@ -8,6 +8,7 @@
 //! With each request also held to two pool connections (`soft_delete::Budget`), one viewer
 //! holds at most twice that many connections, whatever they send.
 
+use super::bearer::authorization;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -16,7 +17,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -114,10 +115,7 @@ pub(super) async fn in_flight(
     request: Request,
     next: Next,
 ) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
+    let authorization = authorization(request.headers());
     // The token's signature is enough to say whose request it is; nothing is read yet.
     let who = match state.services.tokens.claimed_user(authorization) {
         Some(user) => Who::Viewer(user),

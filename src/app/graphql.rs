@@ -9,6 +9,7 @@
 //! only when first needed (a document refused before execution runs no SQL); and execution
 //! runs on a database handle with the request's statement budget.
 
+use super::bearer::authorization;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
@@ -40,10 +41,7 @@ async fn answer(state: AppState, request: Request) -> Response {
         Err(refusal) => return refusal.into_response(MediaType::Json),
     };
     let method = request.method().clone();
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let authorization = authorization(request.headers()).map(str::to_owned);
     let multipart = graphql_http::is_multipart(&method, request.headers());
     // Who the request is from is read once, when first needed: a document refused before
     // execution runs no SQL at all.

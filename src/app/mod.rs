@@ -11,6 +11,7 @@
 //! and `middleware` holds the layers around every route (CORS, compression, request
 //! timing, tracing).
 
+mod bearer;
 mod content;
 mod fairness;
 mod graphql;

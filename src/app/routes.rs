@@ -2,6 +2,7 @@
 //! pages (`pages`: the GraphiQL playground, the trash, their scripts and assets); the small
 //! handlers (the health check, the metrics) live here.
 
+use super::bearer::authorization;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
@@ -78,9 +79,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// are no one else's to read. A scraper without a token reads them on
 /// `KEEPSAKE_METRICS_BIND` instead.
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default());
+    let authorization = authorization(&headers);
     let refused = |status: StatusCode, message: &str| {
         (
             status,
