@@ -32,6 +32,8 @@
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
 //! | `check.rs` | `keepsake check`: the invariants, verified |
+//! | `reporting.rs` | `keepsake reporting grant\|revoke`: the reporting views opened to a role |
+//! | `reporting_check.rs` | `keepsake check` on the reporting views, their row-level security and readers |
 //! | `stored.rs` | [`Stored`] rows: timestamps at microseconds ([`now`]), search text folded ([`fold`]) |
 //! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
 
@@ -56,6 +58,8 @@ mod entities;
 mod kinds;
 mod log;
 mod purge;
+pub mod reporting;
+mod reporting_check;
 mod restore;
 mod rows;
 mod scope;
