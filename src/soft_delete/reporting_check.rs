@@ -157,7 +157,7 @@ async fn postgres_views(tx: &impl Handle, found: &mut Vec<Finding>) -> Result<()
 /// made, for every role and command, and no other permissive policy (they would add rows).
 async fn policies(tx: &impl Handle, found: &mut Vec<Finding>) -> Result<(), DbErr> {
     for table in POLICY_TABLES {
-        let twin = format!("pg_temp.keepsake_expected_{table}");
+        let twin = format!("pg_temp.keepsake_policy_on_{table}");
         exec(tx)
             .execute_unprepared(&format!("CREATE TEMP TABLE {twin} (LIKE {table})"))
             .await?;
