@@ -456,8 +456,12 @@ async fn the_migration_folds_the_rows_that_were_there(backend: Backend) {
         );
     }
 
-    // Down past both, and up again: the columns go and come back, filled.
-    migration::Migrator::down(&*conn, Some(2)).await.unwrap();
+    // Down past both (and every later migration), and up again: the columns go and come
+    // back, filled.
+    let later = u32::try_from(migration::Migrator::migrations().len() - 7).unwrap();
+    migration::Migrator::down(&*conn, Some(later))
+        .await
+        .unwrap();
     let gone = conn
         .execute_unprepared("SELECT email_folded FROM users")
         .await;
