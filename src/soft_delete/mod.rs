@@ -226,4 +226,9 @@ impl Tx {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
+
+    /// Undoes the transaction's changes now (dropping it does so too, later).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
 }

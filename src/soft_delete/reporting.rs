@@ -99,7 +99,7 @@ pub async fn grant(db: &Db, role: &str) -> Result<Vec<String>, Refusal> {
     for (table, privileges) in super::reporting_check::beyond_reporting(db, role).await? {
         lines.push(format!(
             "warning: {role} also holds {privileges} on {table}; keepsake check reports it \
-             until an administrator runs REVOKE ALL ON {table} FROM {}",
+             until an administrator runs REVOKE {privileges} ON {table} FROM {}",
             quote_ident(role)
         ));
     }

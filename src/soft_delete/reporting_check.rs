@@ -26,13 +26,13 @@ pub(super) async fn findings(db: &Db) -> Result<Vec<Finding>, DbErr> {
     let tx = db.begin().await?;
     postgres_views(&tx, &mut found).await?;
     policies(&tx, &mut found).await?;
-    drop(tx);
+    tx.rollback().await?;
     for (role, object, privileges) in over_privileged(db, None).await? {
         found.push((
             "reporting-role-over-privileged",
             format!(
                 "role \"{role}\" is granted {SCHEMA} but also holds {privileges} on {object}; \
-                 take it back with REVOKE ALL ON {object} FROM \"{}\"",
+                 take it back with REVOKE {privileges} ON {object} FROM \"{}\"",
                 role.replace('"', "\"\"")
             ),
         ));
