@@ -16,9 +16,19 @@ mod m20261127_000006_index_live_rows;
 mod m20261127_000007_add_attachment_content;
 mod m20261206_000008_add_folded_search_columns;
 mod m20261206_000009_truncate_timestamps_to_micros;
+mod m20261206_000010_create_reporting_views;
 mod m20261206_000010_index_deletion_log_reads;
 
 pub mod fold;
+
+/// The reporting views as the newest migration that shapes them defines them: what
+/// `keepsake check` compares the database's views with, and what `keepsake reporting grant`
+/// opens to a role.
+pub mod reporting {
+    pub use crate::m20261206_000010_create_reporting_views::{
+        POLICY, POLICY_TABLES, SCHEMA, VIEWS, View, policy_sql,
+    };
+}
 mod rows;
 
 /// The ordered list of Keepsake's migrations.
@@ -37,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_add_folded_search_columns::Migration),
             Box::new(m20261206_000009_truncate_timestamps_to_micros::Migration),
             Box::new(m20261206_000010_index_deletion_log_reads::Migration),
+            Box::new(m20261206_000010_create_reporting_views::Migration),
         ]
     }
 }

@@ -4,12 +4,13 @@
 //!
 //! This file starts the process (logging, the runtime, the exit code) and dispatches; each
 //! command group has its own file: `serve`, `users` (`user add`, `token`), `database`
-//! (`migrate`, `check`), `purge` (`purge`, `archive export`) and `seed`, with `progress`
-//! drawing their progress bars.
+//! (`migrate`, `check`), `purge` (`purge`, `archive export`), `reporting` (`reporting
+//! grant`, `reporting revoke`) and `seed`, with `progress` drawing their progress bars.
 
 mod database;
 mod progress;
 mod purge;
+mod reporting;
 mod seed;
 mod serve;
 mod users;
@@ -19,8 +20,8 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{
-    ArchiveCommand, Cli, Command, ConfigError, GlobalArgs, ServeArgs, Settings, UserCommand,
-    redact_url, sqlite_path,
+    ArchiveCommand, Cli, Command, ConfigError, GlobalArgs, ReportingCommand, ServeArgs, Settings,
+    UserCommand, redact_url, sqlite_path,
 };
 use crate::service::seed::SeedPlan;
 use crate::soft_delete::Db;
@@ -127,6 +128,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => purge::purge(&target()?, &older_than, dry_run, batch_size).await,
         Command::Archive(ArchiveCommand::Export { since }) => {
             purge::export_archive(&target()?, since.as_deref()).await
+        }
+        Command::Reporting(ReportingCommand::Grant { role }) => {
+            reporting::grant(&target()?, &role).await
+        }
+        Command::Reporting(ReportingCommand::Revoke { role }) => {
+            reporting::revoke(&target()?, &role).await
         }
         Command::Seed {
             users,

@@ -190,6 +190,10 @@ pub enum Command {
     /// The archive of purged rows.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Read access for reports (BI tools, psql) to the `reporting` views, and nothing else
+    /// (PostgreSQL; SQLite has no roles).
+    #[command(subcommand)]
+    Reporting(ReportingCommand),
     /// Verify the soft-delete invariants on the database: exit 0 when all hold, else 1 with
     /// one line per violation.
     Check {
@@ -211,6 +215,22 @@ pub enum ArchiveCommand {
         /// Only rows archived at or after this RFC 3339 moment or this long ago (e.g. 30d).
         #[arg(long)]
         since: Option<String>,
+    },
+}
+
+/// `keepsake reporting …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportingCommand {
+    /// Give an existing PostgreSQL role USAGE on schema `reporting` and SELECT on its views,
+    /// and nothing else (idempotent); prints what it granted.
+    Grant {
+        /// The role (as PostgreSQL spells it; names are case-sensitive).
+        role: String,
+    },
+    /// Take back every privilege a role holds on schema `reporting` and its views.
+    Revoke {
+        /// The role (as PostgreSQL spells it; names are case-sensitive).
+        role: String,
     },
 }
 

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use crate::duration;
 
-pub use args::{ArchiveCommand, Cli, Command, GlobalArgs, ServeArgs, UserCommand};
+pub use args::{
+    ArchiveCommand, Cli, Command, GlobalArgs, ReportingCommand, ServeArgs, UserCommand,
+};
 pub(crate) use database::guard_sqlite_file;
 pub use database::{check_database_url, redact_url, sqlite_path};
 pub use network::{CorsOrigins, parse_bind};

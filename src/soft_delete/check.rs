@@ -4,13 +4,14 @@
 //!
 //! Each check is one portable SQL statement (or a GROUP BY per table, compared in Rust), so
 //! the cost is a few scans, not a query per row. The folded search columns are read once
-//! more, a page of rows at a time, and folded again in Rust ([`super::fold`]).
+//! more, a page of rows at a time, and folded again in Rust ([`super::fold`]). The reporting
+//! views, their row-level security and the roles that read them are `reporting_check.rs`'s.
 
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait as _, DbErr, Statement};
 
-use super::{EntityKind, Handle, exec, fold};
+use super::{Db, EntityKind, Handle, exec, fold, reporting_check};
 use crate::ids::{self, Kind};
 
 /// One broken invariant, about one row or one deletion.
@@ -23,7 +24,8 @@ pub struct Violation {
 }
 
 /// Every violation found, in a stable order (by check, then id).
-pub async fn check(h: &impl Handle) -> Result<Vec<Violation>, DbErr> {
+pub async fn check(db: &Db) -> Result<Vec<Violation>, DbErr> {
+    let h = db;
     let mut found = Vec::new();
     live_attachments_under_deleted_users(h, &mut found).await?;
     for table in [Table::Users, Table::Attachments] {
@@ -33,6 +35,9 @@ pub async fn check(h: &impl Handle) -> Result<Vec<Violation>, DbErr> {
     deletions_agree_with_their_rows(h, &mut found).await?;
     for (table, text, folded) in FOLDED {
         folded_text_agrees(h, table, text, folded, &mut found).await?;
+    }
+    for (kind, message) in reporting_check::findings(db).await? {
+        found.push(Violation { kind, message });
     }
     Ok(found)
 }

@@ -32,6 +32,8 @@
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
 //! | `check.rs` | `keepsake check`: the invariants, verified |
+//! | `reporting.rs` | `keepsake reporting grant\|revoke`: the reporting views opened to a role |
+//! | `reporting_check.rs` | `keepsake check` on the reporting views, their row-level security and readers |
 //! | `stored.rs` | [`Stored`] rows: timestamps at microseconds ([`now`]), search text folded ([`fold`]) |
 //! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
 
@@ -57,6 +59,8 @@ mod kinds;
 mod log;
 mod per_key;
 mod purge;
+pub mod reporting;
+mod reporting_check;
 mod restore;
 mod rows;
 mod scope;
@@ -222,5 +226,10 @@ impl Tx {
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
+    }
+
+    /// Undoes the transaction's changes now (dropping it does so too, later).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
     }
 }

@@ -31,6 +31,8 @@ mod pagination;
 mod precision;
 mod production_http;
 mod readme;
+mod reporting;
+mod reporting_roles;
 mod restore;
 mod retention;
 mod s3;
