@@ -5,8 +5,9 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::ContextExt;
+use super::arguments::argument;
 use super::leaves::Leaves;
-use super::loaders::{DeletionKey, UserKey, prefetch};
+use super::loaders::{DeletionKey, HiddenCount, HiddenPage, UserKey, prefetch};
 use super::types::{Attachment, AttachmentConnection, Deletion, DeletionConnection, User};
 use crate::entity::deletion;
 use crate::error::Result;
@@ -319,9 +320,12 @@ impl DeletionQuery {
     }
 }
 
-/// Loads a page's actors and restorers in one go (for the default, live scope) when either is
-/// selected.
+/// Loads in one go what a page of the log's entries will ask for, so the statements a page
+/// costs never depend on the loaders' batching window: actors and restorers (live scope),
+/// the users entries hide (`user`), and the pages and counts of the attachments they hide
+/// (`attachments`), each selection (aliases included) with its own arguments.
 async fn prefetch_people(ctx: &Context<'_>, listing: &Listing<deletion::Model>) -> Result<()> {
+    let (viewer, loaders) = (ctx.viewer()?, ctx.loaders()?);
     let look = ctx.look_ahead();
     let selects = |field: &str| {
         look.field("nodes").field(field).exists()
@@ -333,7 +337,74 @@ async fn prefetch_people(ctx: &Context<'_>, listing: &Listing<deletion::Model>) 
             keys.extend([d.actor_id, d.restored_by].into_iter().flatten());
         }
         let keys = keys.into_iter().map(|id| UserKey(id, Scope::Live));
-        prefetch(ctx.loaders()?, keys).await?;
+        prefetch(loaders, keys).await?;
+    }
+    let selections = |field: &str| {
+        let nodes = look.field("nodes").field(field).selection_fields();
+        let edges = look
+            .field("edges")
+            .field("node")
+            .field(field)
+            .selection_fields();
+        nodes.into_iter().chain(edges).collect::<Vec<_>>()
+    };
+    let mut users = Vec::new();
+    for selection in selections("user") {
+        let Some(include) = argument::<bool>(&selection, "includeDeleted") else {
+            continue;
+        };
+        // A member's refusal is the resolver's to report.
+        let Ok(scope) = viewer.scope(include.unwrap_or(false), false) else {
+            continue;
+        };
+        let hid_users = listing
+            .rows
+            .iter()
+            .filter(|d| EntityKind::parse(&d.entity) == Some(EntityKind::User));
+        users.extend(hid_users.map(|d| UserKey(d.entity_id, scope)));
+    }
+    if !users.is_empty() {
+        prefetch(loaders, users).await?;
+    }
+    let (mut pages, mut counts) = (Vec::new(), Vec::new());
+    for selection in selections("attachments") {
+        let args = (
+            argument::<i32>(&selection, "first"),
+            argument::<String>(&selection, "after"),
+            argument::<i32>(&selection, "last"),
+            argument::<String>(&selection, "before"),
+            argument::<bool>(&selection, "includeDeleted"),
+        );
+        let (Some(first), Some(after), Some(last), Some(before), Some(include)) = args else {
+            continue;
+        };
+        let page = PageArgs {
+            first,
+            after: after.as_deref(),
+            last,
+            before: before.as_deref(),
+        };
+        let include = include.unwrap_or(false);
+        let keys = listing
+            .rows
+            .iter()
+            .filter_map(|d| log::hidden_page(viewer, d, include, None, page).ok());
+        let keys: Vec<HiddenPage> = keys.collect();
+        if selection.selection_set().any(|f| f.name() == "totalCount") {
+            counts.extend(keys.iter().map(|k| HiddenCount(k.deletion, k.view)));
+        }
+        if selection
+            .selection_set()
+            .any(|f| f.name() != "totalCount" && f.name() != "__typename")
+        {
+            pages.extend(keys);
+        }
+    }
+    if !pages.is_empty() {
+        prefetch(loaders, pages).await?;
+    }
+    if !counts.is_empty() {
+        prefetch(loaders, counts).await?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! `service::` function, convert. A failed nullable field is `null` beside its error:
 //! [`KeepsakeSchema::execute`], the one way to run a request, puts it there.
 
+mod arguments;
 mod attachment;
 mod connection;
 mod context;
