@@ -37,7 +37,8 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
-        .fallback(not_found);
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     middleware::around(routes, &state, cors_origins).with_state(state)
 }
 
@@ -62,6 +63,18 @@ async fn not_found(uri: Uri) -> Response {
         )
             .into_response()
     }
+}
+
+/// A path that exists asked with a method it does not take: 405 with a line saying so (the
+/// `Allow` header names the methods it takes).
+async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
+    let path: String = uri.path().chars().take(200).collect();
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("405: {path} does not take {method}; the Allow header lists what it takes\n"),
+    )
+        .into_response()
 }
 
 /// 200 when the database answers, 503 otherwise.

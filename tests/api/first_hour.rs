@@ -247,6 +247,32 @@ async fn a_port_in_use_stops_serve_before_the_database_is_touched(backend: Backe
 
 on_both_backends!(every_404_says_what_was_not_found,);
 
+/// A 405 has a body too, and still names the methods the path takes.
+#[tokio::test]
+async fn a_405_says_which_methods_the_path_takes() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (path, allowed) in [("/graphql", "POST"), ("/healthz", "GET")] {
+        let response = app
+            .http
+            .delete(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(allow.contains(allowed), "{path}: Allow {allow:?}");
+        let body = response.text().await.unwrap();
+        assert!(
+            body.starts_with("405: ") && body.contains("DELETE") && body.contains(path),
+            "{path}: {body}"
+        );
+    }
+}
+
 async fn every_404_says_what_was_not_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let get = |path: &'static str| {
