@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, ScalarType, Selectio
 use chrono::{DateTime, Utc};
 
 use super::ContextExt;
+use super::arguments::argument;
 use super::leaves::Leaves;
 use super::loaders::{self, AttachmentCount, UserKey, prefetch};
 use super::types::{Attachment, AttachmentConnection, Deletion, User, UserConnection};
@@ -212,29 +213,14 @@ impl PageArguments {
     /// The selection's arguments, or `None` when one does not coerce (the resolver reports
     /// it).
     fn of(selection: &SelectionField<'_>) -> Option<PageArguments> {
-        fn parse<T: async_graphql::InputType>(value: Value) -> Option<T> {
-            T::parse(Some(value)).ok()
-        }
-        let mut args = PageArguments {
-            first: None,
-            after: None,
-            last: None,
-            before: None,
-            include: None,
-            only: None,
-        };
-        for (name, value) in selection.arguments().ok()? {
-            match name.as_str() {
-                "first" => args.first = parse(value)?,
-                "after" => args.after = parse(value)?,
-                "last" => args.last = parse(value)?,
-                "before" => args.before = parse(value)?,
-                "includeDeleted" => args.include = parse(value)?,
-                "onlyDeleted" => args.only = parse(value)?,
-                _ => return None,
-            }
-        }
-        Some(args)
+        Some(PageArguments {
+            first: argument(selection, "first")?,
+            after: argument(selection, "after")?,
+            last: argument(selection, "last")?,
+            before: argument(selection, "before")?,
+            include: argument(selection, "includeDeleted")?,
+            only: argument(selection, "onlyDeleted")?,
+        })
     }
 
     /// The page of `owner`'s attachments these arguments ask for, read with the columns
