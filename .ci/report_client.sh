@@ -55,7 +55,8 @@ deleted=$(as_owner "SELECT COUNT(*) FROM users WHERE deleted_at IS NOT NULL")
 refused "SELECT COUNT(*) FROM reporting.users"
 ks reporting grant "$role" 2>/dev/null | tee "$work/granted"
 grep -qx "granted USAGE on schema reporting to $role" "$work/granted" || fail "grant said: $(cat "$work/granted")"
-ks reporting grant "$role" 2>/dev/null | grep -qx "$role already had USAGE on schema reporting" \
+again=$(ks reporting grant "$role" 2>/dev/null)
+grep -qx "$role already had USAGE on schema reporting" <<<"$again" \
   || fail "a second grant is not idempotent"
 ok "granted, twice"
 
@@ -84,7 +85,10 @@ refused "CREATE TABLE public.mine (x int)"
 ks check >/dev/null 2>&1 || fail "keepsake check with a granted reader: $(ks check 2>&1)"
 ok "keepsake check passes"
 
-ks reporting revoke "$role" 2>/dev/null | grep -qx "revoked USAGE on schema reporting from $role" \
-  || fail "revoke said otherwise"
+# Read the whole answer first: `grep -q` stops at the first match, and under pipefail the
+# writer's broken pipe would fail the check that just passed.
+revoked=$(ks reporting revoke "$role" 2>/dev/null)
+grep -qx "revoked USAGE on schema reporting from $role" <<<"$revoked" \
+  || fail "revoke said otherwise: $revoked"
 refused "SELECT COUNT(*) FROM reporting.users"
 echo "report client: every check passed"
