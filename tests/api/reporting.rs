@@ -223,7 +223,7 @@ async fn reporting_views_show_exactly_what_the_api_shows(backend: Backend) {
 
 async fn reporting_views_carry_no_soft_delete_or_internal_column(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let expected: [(&str, &[&str]); 3] = [
+    let expected: [(&str, &[&str]); 4] = [
         (
             "users",
             &["id", "email", "name", "role", "created_at", "updated_at"],
@@ -255,6 +255,18 @@ async fn reporting_views_carry_no_soft_delete_or_internal_column(backend: Backen
                 "restore_reason",
                 "purge_started_at",
                 "purged_at",
+            ],
+        ),
+        (
+            "deletion_days",
+            &[
+                "day",
+                "entity",
+                "deletions",
+                "cascaded_rows",
+                "restores",
+                "purges",
+                "median_seconds_to_restore",
             ],
         ),
     ];
