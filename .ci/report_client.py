@@ -298,7 +298,11 @@ def granted(reader: psycopg.Connection, owner: psycopg.Connection, api: Api) -> 
     leaked = orphaned & set(column(reader, "SELECT id FROM reporting.attachments"))
     if leaked:
         fail(f"reporting.attachments shows attachments of deleted owners: {sorted(leaked)[:20]}")
-    ok(f"reporting.attachments shows none of the {len(orphaned)} live attachments of deleted owners")
+    if orphaned:
+        ok(f"reporting.attachments shows none of the {len(orphaned)} live attachments of deleted owners")
+    else:
+        # Deleting a user deletes their attachments too, so a seeded database has none.
+        print("note: no live attachment has a deleted owner here; that filter went untested", flush=True)
 
     # 3. Join integrity: every attachment's owner is in the users view.
     dangling = one(
