@@ -38,7 +38,10 @@ server_pid=""
 stop_server() {
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    # Bash may have reaped it already (and then warns on stderr, past a plain 2>/dev/null).
+    { wait "$server_pid"; } 2>/dev/null || true
     server_pid=""
   fi
 }
@@ -108,6 +111,9 @@ ok "keepsake check passes"
 admin_email="report-admin@example.test"
 ks user add --email "$admin_email" --name "Report admin" --role admin >/dev/null 2>&1 \
   || fail "keepsake user add: $(ks user add --email "$admin_email" --name "Report admin" --role admin 2>&1)"
+# Both files exist before the server starts: the background job opens them on its own time.
+: >"$work/serve.out"
+: >"$work/serve.log"
 DATABASE_URL="$db_url" KEEPSAKE_STORAGE="file://$work/blobs" KEEPSAKE_LOG_FORMAT=text \
   "$binary" serve --bind 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!
