@@ -76,7 +76,7 @@ deleted=$(as_owner "SELECT COUNT(*) FROM users WHERE deleted_at IS NOT NULL")
 refused "SELECT COUNT(*) FROM reporting.users"
 ks reporting grant "$role" 2>/dev/null | tee "$work/granted"
 grep -qx "granted USAGE on schema reporting to $role" "$work/granted" || fail "grant said: $(cat "$work/granted")"
-again=$(ks reporting grant "$role" 2>/dev/null)
+again=$(ks reporting grant "$role" 2>"$work/err") || fail "a second grant: $(cat "$work/err")"
 grep -qx "$role already had USAGE on schema reporting" <<<"$again" \
   || fail "a second grant is not idempotent"
 ok "granted, twice"
@@ -137,7 +137,7 @@ stop_server
 
 # Read the whole answer first: `grep -q` stops at the first match, and under pipefail the
 # writer's broken pipe would fail the check that just passed.
-revoked=$(ks reporting revoke "$role" 2>/dev/null)
+revoked=$(ks reporting revoke "$role" 2>"$work/err") || fail "keepsake reporting revoke: $(cat "$work/err")"
 grep -qx "revoked USAGE on schema reporting from $role" <<<"$revoked" \
   || fail "revoke said otherwise: $revoked"
 refused "SELECT COUNT(*) FROM reporting.users"
