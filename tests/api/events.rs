@@ -432,17 +432,18 @@ async fn keepsake_check_names_an_event_without_a_deletion_or_of_an_unknown_type(
     } else {
         "'2026-12-06T00:00:00+00:00'"
     };
-    // The foreign key would refuse a dangling event: plant it with the key's check off.
-    let keys_off = if app.is_postgres() {
-        "SET session_replication_role = replica"
+    let dangling = format!(
+        "INSERT INTO events (type, deletion_id, occurred_at) VALUES ('deletion.created', 999999, {now})"
+    );
+    // The foreign key would refuse a dangling event: plant it with the key's check off, in
+    // one statement (the raw connection is a pool).
+    let planted = if app.is_postgres() {
+        format!("DO $$ BEGIN SET LOCAL session_replication_role = replica; {dangling}; END $$")
     } else {
-        "PRAGMA foreign_keys = OFF"
+        format!("PRAGMA foreign_keys = OFF; {dangling}; PRAGMA foreign_keys = ON")
     };
     app.execute_sql(&[
-        keys_off.to_owned(),
-        format!(
-            "INSERT INTO events (type, deletion_id, occurred_at) VALUES ('deletion.created', 999999, {now})"
-        ),
+        planted,
         format!(
             "INSERT INTO events (type, deletion_id, occurred_at) VALUES ('deletion.exploded', {row}, {now})"
         ),
