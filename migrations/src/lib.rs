@@ -19,6 +19,7 @@ mod m20261206_000009_truncate_timestamps_to_micros;
 mod m20261206_000010_create_reporting_views;
 mod m20261206_000010_index_deletion_log_reads;
 mod m20261206_000011_create_deletion_days_view;
+mod m20261206_000012_create_event_outbox;
 
 pub mod fold;
 
@@ -31,6 +32,10 @@ pub mod reporting {
     };
 }
 mod rows;
+
+/// The `settings` key holding when the event outbox was created: changes before it have no
+/// events.
+pub use m20261206_000012_create_event_outbox::EVENTS_SINCE;
 
 /// The ordered list of Keepsake's migrations.
 pub struct Migrator;
@@ -50,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_index_deletion_log_reads::Migration),
             Box::new(m20261206_000010_create_reporting_views::Migration),
             Box::new(m20261206_000011_create_deletion_days_view::Migration),
+            Box::new(m20261206_000012_create_event_outbox::Migration),
         ]
     }
 }

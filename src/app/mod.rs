@@ -58,8 +58,8 @@ pub struct App {
     address: SocketAddr,
     /// Everything handlers share.
     state: AppState,
-    /// The retention purge's age and interval, when it is on.
-    retention: Option<(Duration, Duration)>,
+    /// What the retention job removes, and how often it runs.
+    retention: (purge::Retention, Duration),
     /// The browser origins CORS lets in.
     cors_origins: CorsOrigins,
     /// The second listener, serving `/metrics` to anyone (`KEEPSAKE_METRICS_BIND`).
@@ -135,9 +135,13 @@ impl App {
             listener,
             address,
             state,
-            retention: settings
-                .retention
-                .map(|age| (age, settings.retention_interval)),
+            retention: (
+                purge::Retention {
+                    rows: settings.retention,
+                    events: settings.event_retention,
+                },
+                settings.retention_interval,
+            ),
             cors_origins: settings.cors_origins.clone(),
             metrics_listener,
         })
@@ -165,17 +169,22 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let retention = self.retention.map(|(age, every)| {
-            tracing::info!(retention = ?age, every = ?every, "retention purge is on");
+        // Always on: events are dropped after KEEPSAKE_EVENT_RETENTION; rows are purged only
+        // with KEEPSAKE_RETENTION.
+        let retention = {
+            let (retention, every) = self.retention;
+            if let Some(age) = retention.rows {
+                tracing::info!(retention = ?age, every = ?every, "retention purge is on");
+            }
             let metrics = self.state.metrics.clone();
             tokio::spawn(purge::retention_loop(
                 self.state.db.clone(),
                 self.state.services.storage.clone(),
-                age,
+                retention,
                 every,
                 move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),
             ))
-        });
+        };
         middleware::announce_cors(&self.cors_origins);
         let metrics = self.metrics_listener.map(|listener| {
             tracing::info!(
@@ -199,9 +208,7 @@ impl App {
         if let Some(job) = metrics {
             job.abort();
         }
-        if let Some(job) = retention {
-            job.abort();
-        }
+        retention.abort();
         served
     }
 }

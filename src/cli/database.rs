@@ -47,7 +47,8 @@ pub(super) async fn check(target: &Target, json: bool, fix: bool) -> anyhow::Res
             "--fix: removed {erased} blob(s) no attachment refers to and {removed} stale upload(s)"
         );
     }
-    let mut violations = crate::soft_delete::check::check(&db)
+    let event_retention = target.settings.event_retention;
+    let mut violations = crate::soft_delete::check::check_with(&db, event_retention)
         .await
         .context("reading the database")?;
     violations.extend(

@@ -4,10 +4,12 @@
 //!
 //! This file starts the process (logging, the runtime, the exit code) and dispatches; each
 //! command group has its own file: `serve`, `users` (`user add`, `token`), `database`
-//! (`migrate`, `check`), `purge` (`purge`, `archive export`), `reporting` (`reporting
-//! grant`, `reporting revoke`) and `seed`, with `progress` drawing their progress bars.
+//! (`migrate`, `check`), `purge` (`purge`, `archive export`), `events`, `reporting`
+//! (`reporting grant`, `reporting revoke`) and `seed`, with `progress` drawing their progress
+//! bars.
 
 mod database;
+mod events;
 mod progress;
 mod purge;
 mod reporting;
@@ -117,6 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database::migrate(&creating()?, create_database).await
         }
         Command::Check { json, fix } => database::check(&target()?, json, fix).await,
+        Command::Events { after } => events::print(&target()?, after).await,
         Command::User(UserCommand::Add { email, name, role }) => {
             users::add(&target()?, email, name, &role).await
         }

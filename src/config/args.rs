@@ -100,6 +100,16 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub undo_window: String,
+    /// How long the outbox keeps an event (`keepsake events`) before the retention job drops
+    /// it; `keepsake check` asks only changes newer than this for their event.
+    #[arg(
+        long,
+        env = "KEEPSAKE_EVENT_RETENTION",
+        default_value = "7d",
+        global = true,
+        hide_env_values = true
+    )]
+    pub event_retention: String,
     /// Log filter, like `info` or `keepsake=debug,info`. PostgreSQL's notices (such as
     /// "relation already exists, skipping" at each start) are kept to warnings unless the
     /// filter names `sqlx` itself.
@@ -155,6 +165,13 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Print the outbox's events as JSON lines, oldest first: every deletion made, restored
+    /// or purged, as other systems learn of it.
+    Events {
+        /// Only events after this one (the `id` of the last event you saw).
+        #[arg(long)]
+        after: Option<i64>,
+    },
     /// Archive, then erase, rows soft-deleted longer ago than --older-than.
     Purge {
         /// Purge rows deleted longer ago than this (e.g. 30d).

@@ -32,6 +32,8 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
     /// How long a member may undo their own deletion.
     pub undo_window: Duration,
+    /// How long the outbox keeps an event (`KEEPSAKE_EVENT_RETENTION`).
+    pub event_retention: Duration,
     /// Listen address (port 0 picks a free one).
     pub bind: SocketAddr,
     /// Load the demo data set at start.
@@ -147,6 +149,16 @@ impl Settings {
             setting: "KEEPSAKE_UNDO_WINDOW (--undo-window)",
             problem,
         })?;
+        let event_retention = duration::parse(&global.event_retention)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError {
+                setting: "KEEPSAKE_EVENT_RETENTION (--event-retention)",
+                problem: format!(
+                    "'{}' is not a positive duration; write it like 90s, 15m, 24h or 7d",
+                    global.event_retention
+                ),
+            })?;
         if let Some(secret) = &global.jwt_secret
             && secret.len() < 16
         {
@@ -205,6 +217,7 @@ impl Settings {
             database_url: global.database_url.clone(),
             jwt_secret: global.jwt_secret.clone(),
             undo_window,
+            event_retention,
             bind,
             demo: serve.demo,
             retention,
@@ -219,6 +232,7 @@ impl Settings {
             database_url: database_url.into(),
             jwt_secret: None,
             undo_window: Duration::from_secs(15 * 60),
+            event_retention: DEFAULT_EVENT_RETENTION,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo: false,
             retention: None,
@@ -233,6 +247,9 @@ impl Settings {
     }
 }
 
+/// How long events are kept unless `KEEPSAKE_EVENT_RETENTION` says otherwise: 7 days (the
+/// flag's default, `7d`).
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Where attachments' bytes live unless `KEEPSAKE_STORAGE` says otherwise.
 pub const DEFAULT_STORAGE: &str = "file://keepsake-blobs";
 /// The largest upload unless `KEEPSAKE_MAX_UPLOAD` says otherwise: 100 MiB.

@@ -6,5 +6,6 @@
 pub mod archive;
 pub mod attachment;
 pub mod deletion;
+pub mod event;
 pub mod setting;
 pub mod user;

@@ -9,6 +9,7 @@ mod attachment;
 mod connection;
 mod context;
 mod deletion;
+mod event;
 mod leaves;
 mod lifecycle;
 pub mod limits;
@@ -26,6 +27,7 @@ use async_graphql::MergedObject;
 
 pub(crate) use context::ContextExt;
 pub use context::{RequestAuth, RequestContext, Services};
+pub use event::DeletionEvent;
 pub use types::{Attachment, User};
 
 pub use schema::KeepsakeSchema;

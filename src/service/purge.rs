@@ -1,5 +1,6 @@
 //! The deliberate end of a deleted row: archive it, then erase it, in batches. Used by
-//! `purgeDeleted`, `keepsake purge` and the retention job alike.
+//! `purgeDeleted`, `keepsake purge` and the retention job alike; the retention job also drops
+//! the outbox's old events.
 
 use std::time::Duration;
 
@@ -146,15 +147,52 @@ pub async fn purge(
     })
 }
 
-/// One tick of the retention job: a purge, unless another server is running one.
-/// Returns the report, or `None` when another server held the lock.
+/// What the retention job removes, and after how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Purge rows deleted longer ago than this (`KEEPSAKE_RETENTION`); `None`: never.
+    pub rows: Option<Duration>,
+    /// Drop the outbox's events older than this (`KEEPSAKE_EVENT_RETENTION`).
+    pub events: Duration,
+}
+
+/// What one tick of the retention job did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// The purge's report, when rows are purged on a schedule.
+    pub purge: Option<PurgeReport>,
+    /// Events dropped from the outbox.
+    pub events_dropped: u64,
+}
+
+/// Drops the outbox's events older than `retention`; returns how many.
+pub async fn drop_old_events(db: &Db, retention: Duration) -> Result<u64> {
+    let span = chrono::Duration::from_std(retention)
+        .map_err(|_| Error::bad_input("event retention: too long a duration"))?;
+    let cutoff = (soft_delete::now() - span).max(chrono::DateTime::UNIX_EPOCH);
+    Ok(soft_delete::drop_events_before(db, cutoff).await?)
+}
+
+/// One tick of the retention job: a purge (when rows are purged on a schedule), then old
+/// events dropped, unless another server is running a tick. Returns the report, or `None`
+/// when another server held the lock.
 pub async fn retention_tick(
     db: &Db,
     storage: &Storage,
-    retention: Duration,
-) -> Result<Option<PurgeReport>> {
-    let purge = purge(db, storage, retention, false, DEFAULT_BATCH, |_, _| {});
-    let outcome = soft_delete::exclusively(db, purge).await?;
+    retention: Retention,
+) -> Result<Option<RetentionReport>> {
+    let tick = async {
+        let purge = match retention.rows {
+            Some(age) => Some(purge(db, storage, age, false, DEFAULT_BATCH, |_, _| {}).await?),
+            None => None,
+        };
+        let events_dropped = drop_old_events(db, retention.events).await?;
+        Ok::<_, Error>(RetentionReport {
+            purge,
+            events_dropped,
+        })
+    };
+    let outcome = soft_delete::exclusively(db, tick).await?;
     match outcome {
         None => Ok(None),
         Some(report) => Ok(Some(report?)),
@@ -163,14 +201,22 @@ pub async fn retention_tick(
 
 /// Runs [`retention_tick`] every `every`, one tick at a time (a slow purge delays the next
 /// tick instead of overlapping it), until the process ends. `on_tick` sees each outcome.
+///
+/// With a purge on a schedule the first tick runs at once. Without one, a tick only drops
+/// events days old, so the first waits one interval: a server that just started does no
+/// background work it could do later.
 pub async fn retention_loop(
     db: Db,
     storage: Storage,
-    retention: Duration,
+    retention: Retention,
     every: Duration,
-    mut on_tick: impl FnMut(&Result<Option<PurgeReport>>) + Send,
+    mut on_tick: impl FnMut(&Result<Option<RetentionReport>>) + Send,
 ) {
-    let mut ticks = tokio::time::interval(every);
+    let first = match retention.rows {
+        Some(_) => tokio::time::Instant::now(),
+        None => tokio::time::Instant::now() + every,
+    };
+    let mut ticks = tokio::time::interval_at(first, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;

@@ -5,13 +5,15 @@
 //! Each check is one portable SQL statement (or a GROUP BY per table, compared in Rust), so
 //! the cost is a few scans, not a query per row. The folded search columns are read once
 //! more, a page of rows at a time, and folded again in Rust ([`super::fold`]). The reporting
-//! views, their row-level security and the roles that read them are `reporting_check.rs`'s.
+//! views, their row-level security and the roles that read them are `reporting_check.rs`'s;
+//! the outbox's events (each change has its event) are `events.rs`'s.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait as _, DbErr, Statement};
 
-use super::{Db, EntityKind, Handle, exec, fold, reporting_check};
+use super::{DEFAULT_EVENT_RETENTION, Db, EntityKind, Handle, events, exec, fold, reporting_check};
 use crate::ids::{self, Kind};
 
 /// One broken invariant, about one row or one deletion.
@@ -23,8 +25,15 @@ pub struct Violation {
     pub message: String,
 }
 
-/// Every violation found, in a stable order (by check, then id).
+/// Every violation found, in a stable order (by check, then id), with events kept for the
+/// default [`DEFAULT_EVENT_RETENTION`].
 pub async fn check(db: &Db) -> Result<Vec<Violation>, DbErr> {
+    check_with(db, DEFAULT_EVENT_RETENTION).await
+}
+
+/// [`check`] on a server that keeps events for `event_retention`
+/// (`KEEPSAKE_EVENT_RETENTION`): changes older than that are not asked for their event.
+pub async fn check_with(db: &Db, event_retention: Duration) -> Result<Vec<Violation>, DbErr> {
     let h = db;
     let mut found = Vec::new();
     live_attachments_under_deleted_users(h, &mut found).await?;
@@ -35,6 +44,9 @@ pub async fn check(db: &Db) -> Result<Vec<Violation>, DbErr> {
     deletions_agree_with_their_rows(h, &mut found).await?;
     for (table, text, folded) in FOLDED {
         folded_text_agrees(h, table, text, folded, &mut found).await?;
+    }
+    for (kind, message) in events::findings(h, event_retention, super::now()).await? {
+        found.push(Violation { kind, message });
     }
     for (kind, message) in reporting_check::findings(db).await? {
         found.push(Violation { kind, message });

@@ -4,6 +4,7 @@ use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DbErr, IntoActiveModel, QueryFilter, Set};
 
+use super::events::{self, EventType};
 use super::{EntityKind, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
 use crate::entity::{attachment, deletion, user};
 
@@ -56,6 +57,8 @@ async fn log_deletion(
     row.stored().insert(&exec(tx)).await
 }
 
+/// Records how many rows the deletion took besides the one asked for, then writes its
+/// `deletion.created` event: the last statement before the caller commits.
 async fn set_cascade_count(
     tx: &Tx,
     logged: deletion::Model,
@@ -63,12 +66,15 @@ async fn set_cascade_count(
 ) -> Result<deletion::Model, DbErr> {
     let mut row = logged.into_active_model();
     row.cascade_count = Set(i64::try_from(cascade_count).unwrap_or(i64::MAX));
-    row.update(&exec(tx)).await
+    let logged = row.update(&exec(tx)).await?;
+    events::record(tx, EventType::DeletionCreated, logged.id, logged.deleted_at).await?;
+    Ok(logged)
 }
 
 /// Soft-deletes live user `id` and, in the same transaction, its live attachments, all
-/// stamped with one new deletion whose `cascade_count` is the attachments hidden. `None`
-/// when the user is not live (the caller's transaction must then be dropped).
+/// stamped with one new deletion whose `cascade_count` is the attachments hidden, and writes
+/// its `deletion.created` event last (the caller commits next). `None` when the user is not
+/// live (the caller's transaction must then be dropped).
 pub async fn delete_user(
     tx: &Tx,
     id: i64,
@@ -96,7 +102,8 @@ pub async fn delete_user(
 }
 
 /// Soft-deletes the live attachments `ids` (distinct, non-empty) as one deletion, logged
-/// under the first id with `cascade_count` the others. `None` when any is not live.
+/// under the first id with `cascade_count` the others, and writes its `deletion.created`
+/// event last (the caller commits next). `None` when any is not live.
 pub async fn delete_attachments(
     tx: &Tx,
     ids: &[i64],

@@ -57,7 +57,7 @@ fn contains(folded: impl IntoColumnRef, text: &str) -> SimpleExpr {
 }
 
 impl DeletionFilter {
-    fn select(&self) -> Select<deletion::Entity> {
+    pub(super) fn select(&self) -> Select<deletion::Entity> {
         #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
         let select = deletion::Entity::find();
         select

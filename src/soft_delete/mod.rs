@@ -8,7 +8,8 @@
 //!   `deleted_at` condition from the moment it is made (filters added later are ANDed to it,
 //!   so they can narrow the scope but never widen it);
 //! - insert rows and update *live* rows ([`insert`], [`update_live`]);
-//! - delete, restore and purge through the operations below, each one transaction;
+//! - delete, restore and purge through the operations below, each one transaction that
+//!   also writes the change's event (`events.rs`, the outbox);
 //! - read and write the small `settings` table.
 //!
 //! Nothing outside this module writes a `deleted_at` condition.
@@ -25,6 +26,7 @@
 //! | `scope.rs` | [`Scope`], the [`SeeDeleted`] and [`SeeHidden`] proofs, [`Scoped`] reads, keyset [`Page`]s |
 //! | `rows.rs` | [`insert`], [`update_live`], [`row_state`] |
 //! | `delete.rs` | [`delete_user`], [`delete_attachments`] |
+//! | `events.rs` | the outbox: each change's event in its own transaction, read in id order |
 //! | `restore.rs` | [`restore`] and what it checks first |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
 //! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
@@ -55,6 +57,7 @@ mod connect;
 mod decode;
 mod delete;
 mod entities;
+mod events;
 mod kinds;
 mod log;
 mod per_key;
@@ -76,6 +79,9 @@ pub use blobs::{
 pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
+pub use events::{
+    DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
+};
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};

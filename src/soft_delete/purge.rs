@@ -7,6 +7,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use super::events;
 use super::{Db, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
 use crate::entity::{archive, attachment, deletion, user};
 
@@ -102,8 +103,9 @@ where
     .stored())
 }
 
-/// Marks deletions whose rows are all gone as purged.
-async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(), DbErr> {
+/// Marks deletions whose rows are all gone as purged, and writes a `deletion.purged` event
+/// for each, last (the batch commits next).
+async fn mark_purged(tx: &Tx, deletions: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
     if deletions.is_empty() {
         return Ok(());
     }
@@ -118,7 +120,7 @@ async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(
     let update = deletion::Entity::update_many();
     update
         .col_expr(deletion::Column::PurgedAt, Expr::val(now))
-        .filter(deletion::Column::Id.is_in(deletions))
+        .filter(deletion::Column::Id.is_in(deletions.iter().copied()))
         .filter(deletion::Column::PurgedAt.is_null())
         .filter(Expr::exists(still_has(Alias::new("users"), Alias::new("deletion_id"))).not())
         .filter(
@@ -130,7 +132,7 @@ async fn mark_purged(tx: &Tx, deletions: Vec<i64>, now: DateTimeUtc) -> Result<(
         )
         .exec(&exec(tx))
         .await?;
-    Ok(())
+    events::record_purged(tx, deletions, now).await
 }
 
 /// What one purge batch did.
@@ -302,7 +304,7 @@ where
             .exec(&exec(tx))
             .await?;
     }
-    mark_purged(tx, claimed, now).await?;
+    mark_purged(tx, &claimed, now).await?;
     let mut blobs: Vec<String> = rows.iter().filter_map(E::blob_of).collect();
     blobs.sort_unstable();
     blobs.dedup();

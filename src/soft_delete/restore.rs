@@ -7,6 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 
+use super::events::{self, EventType};
 use super::{EntityKind, Handle, SoftDeletable, Stamp, Stored as _, Tx, exec};
 use crate::entity::{attachment, deletion, user};
 use crate::error::LIVE_USER_EMAIL;
@@ -101,8 +102,9 @@ pub async fn members_deletion_hiding_for_update<E: SoftDeletable>(
         .await
 }
 
-/// Undoes deletion `id` exactly: clears the rows stamped with it, no others, and records who
-/// restored it, when and why. Refusals change nothing (the caller drops the transaction).
+/// Undoes deletion `id` exactly: clears the rows stamped with it, no others, records who
+/// restored it, when and why, and writes its `deletion.restored` event last (the caller
+/// commits next). Refusals change nothing (the caller drops the transaction).
 ///
 /// Concurrency: the deletion's row is locked first, so two restores of it, or a restore and a
 /// purge of it, run one after the other (a purge marks `purge_started_at` under the same
@@ -140,7 +142,11 @@ pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model,
     row.restored_at = Set(Some(stamp.at));
     row.restored_by = Set(Some(stamp.actor));
     row.restore_reason = Set(stamp.reason.clone());
-    Ok(row.stored().update(&exec(tx)).await?)
+    let restored = row.stored().update(&exec(tx)).await?;
+    // Last, right before the caller commits: see `events.rs`.
+    let at = restored.restored_at.unwrap_or(stamp.at);
+    events::record(tx, EventType::DeletionRestored, id, at).await?;
+    Ok(restored)
 }
 
 /// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,

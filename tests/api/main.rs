@@ -13,6 +13,7 @@ mod config;
 mod content;
 mod crash;
 mod errors;
+mod events;
 mod execution;
 mod first_hour;
 mod folding;

@@ -59,7 +59,10 @@ async fn sqlite_runs_the_purge_job_without_a_lock() {
     let job = tokio::spawn(keepsake::service::purge::retention_loop(
         db,
         app.state.services.storage.clone(),
-        Duration::from_secs(3600),
+        keepsake::service::purge::Retention {
+            rows: Some(Duration::from_secs(3600)),
+            events: Duration::from_secs(3600),
+        },
         Duration::from_millis(50),
         move |outcome| {
             assert!(matches!(outcome, Ok(Some(_))), "{outcome:?}");

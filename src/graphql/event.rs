@@ -1,0 +1,64 @@
+//! `DeletionEvent`: one event of the outbox, as a client reading it is given it (a
+//! subscription will hand them out; `service::events::after` decides who sees which).
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::ContextExt;
+use super::loaders::DeletionKey;
+use super::types::Deletion;
+use crate::entity::event;
+use crate::error::{Error, Result};
+use crate::soft_delete::Scope;
+
+/// Something that happened to a deletion, as other systems learn of it: it was made,
+/// restored or purged. Events come in the order of their ids; the id of the last one seen
+/// is where a reader picks up again.
+#[derive(Clone, Debug)]
+pub struct DeletionEvent {
+    row: event::Model,
+}
+
+impl DeletionEvent {
+    /// The event as the outbox holds it (read through `service::events`, which filters by
+    /// viewer).
+    pub fn new(row: event::Model) -> DeletionEvent {
+        DeletionEvent { row }
+    }
+}
+
+#[Object]
+impl DeletionEvent {
+    /// Its place in the outbox, a whole number as a string: later events have greater ids.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    /// What happened: `deletion.created`, `deletion.restored`, `deletion.purged` or
+    /// `user.erased` (more types may come; ignore those you do not know).
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.row.kind
+    }
+
+    /// When it happened: the deletion's `deletedAt`, `restoredAt` or `purgedAt`.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.row.occurred_at
+    }
+
+    /// The deletion it happened to, as the deletion log shows it.
+    async fn deletion(&self, ctx: &Context<'_>) -> Result<Deletion> {
+        let found = ctx
+            .loaders()?
+            .load_one(DeletionKey(self.row.deletion_id))
+            .await?;
+        let logged = found.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "event {} names deletion {}, which is not in the log",
+                self.row.id,
+                self.row.deletion_id
+            ))
+        })?;
+        Ok(Deletion::new(logged, Scope::Live))
+    }
+}

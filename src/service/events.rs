@@ -1,0 +1,72 @@
+//! The outbox, read: the events by which other systems learn of deletions, restores and
+//! purges, in id order, each to those who may know of its deletion. The core writes them
+//! (`soft_delete::events`), in the transaction of each change.
+
+use crate::auth::Viewer;
+use crate::entity::{deletion, event};
+use crate::error::{Error, Result};
+use crate::service::permissions::knows_every_deletion;
+use crate::soft_delete::{self, EventReader, Handle};
+
+/// The most events one read returns.
+pub const MAX_EVENTS: u64 = 1_000;
+
+/// Events with ids above `after` (from the first when `None`), at most `limit`, oldest
+/// first, that `viewer` may see: support and admins every one; a member those of the
+/// deletions they may know of, by the rule `recentDeletions` and `restore` apply (made by
+/// them, of their own rows alone).
+pub async fn after(
+    h: &impl Handle,
+    viewer: &Viewer,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<event::Model>> {
+    let reader = if knows_every_deletion(viewer) {
+        EventReader::Everyone
+    } else {
+        EventReader::Member(viewer.id())
+    };
+    read(h, reader, after, limit).await
+}
+
+/// Every event with an id above `after`, at most `limit`, with its deletion: for the
+/// operator's `keepsake events`, which has no viewer.
+pub async fn for_operator(
+    h: &impl Handle,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<(event::Model, deletion::Model)>> {
+    let found = read(h, EventReader::Everyone, after, limit).await?;
+    let deletions = soft_delete::deletions_by_ids(h, found.iter().map(|e| e.deletion_id)).await?;
+    found
+        .into_iter()
+        .map(|e| {
+            let logged = deletions
+                .iter()
+                .find(|d| d.id == e.deletion_id)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Internal(anyhow::anyhow!(
+                        "event {} names deletion {}, which is not in the log",
+                        e.id,
+                        e.deletion_id
+                    ))
+                })?;
+            Ok((e, logged))
+        })
+        .collect()
+}
+
+async fn read(
+    h: &impl Handle,
+    reader: EventReader,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<event::Model>> {
+    if limit == 0 || limit > MAX_EVENTS {
+        return Err(Error::bad_input(format!(
+            "limit: must be between 1 and {MAX_EVENTS}"
+        )));
+    }
+    Ok(soft_delete::events_after(h, reader, after, limit).await?)
+}

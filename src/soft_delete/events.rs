@@ -1,0 +1,303 @@
+//! The transactional outbox: every delete, restore and purged deletion writes one row of
+//! `events` in the transaction of the change itself, so an event exists if and only if its
+//! change committed. Other systems read it in id order, following `id > last seen`.
+//!
+//! That reading is safe only if ids become visible in id order. On PostgreSQL they need
+//! not: two transactions can take identity values 5 and 6 and commit 6 first, and a reader
+//! that saw 6 would never look back for 5. So every transaction that writes an event takes
+//! one transaction-scoped advisory lock ([`take_turn`]) right before it inserts its event,
+//! as the last statement before it commits: the identity value is taken under the lock, and
+//! the lock is released only after the commit is visible, so event-writing transactions
+//! commit one at a time, in the order of their ids. It is held only from that last statement
+//! to the commit, and never at session level: session locks outlive the transaction and
+//! break behind a pooler in transaction mode (PgBouncer). SQLite has one writer at a time
+//! already.
+//!
+//! Old events are dropped by the retention job ([`drop_events_before`]); `keepsake check`
+//! asks each change newer than the retention window for its event ([`findings`]).
+
+use std::time::Duration;
+
+use sea_orm::prelude::DateTimeUtc;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait as _, Set, Statement,
+};
+
+use super::{DeletionFilter, Handle, Tx, exec, to_micros};
+use crate::entity::{deletion, event};
+use crate::ids::{self, Kind};
+
+/// What happened, as `events.type` stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// A deletion was made (a user with their attachments, or attachments).
+    DeletionCreated,
+    /// A deletion was undone.
+    DeletionRestored,
+    /// A deletion's rows were purged: archived, then erased.
+    DeletionPurged,
+    /// A user's personal data was erased.
+    UserErased,
+}
+
+impl EventType {
+    /// Every type.
+    pub const ALL: [EventType; 4] = [
+        EventType::DeletionCreated,
+        EventType::DeletionRestored,
+        EventType::DeletionPurged,
+        EventType::UserErased,
+    ];
+
+    /// The stored value, which is also what readers are given.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::DeletionCreated => "deletion.created",
+            EventType::DeletionRestored => "deletion.restored",
+            EventType::DeletionPurged => "deletion.purged",
+            EventType::UserErased => "user.erased",
+        }
+    }
+
+    /// Parses a stored `events.type`.
+    pub fn parse(text: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// How long events are kept unless `KEEPSAKE_EVENT_RETENTION` says otherwise: 7 days.
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The advisory lock key of the outbox ("events" in ASCII). The other keys Keepsake takes
+/// are the retention purge's ("keep", `0x6b65_6570`) and the blobs' (`hashtextextended` of a
+/// SHA-256, which would meet this one by a 64-bit chance).
+const EVENT_LOCK_KEY: i64 = 0x6576_656e_7473;
+
+/// Waits for this transaction's turn to write events (see the module's header). Call it
+/// right before the insert, as the last thing before the commit: it is held until then.
+async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
+    let conn = exec(tx);
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY})"),
+    ))
+    .await?;
+    Ok(())
+}
+
+fn row(kind: EventType, deletion: i64, at: DateTimeUtc) -> event::ActiveModel {
+    event::ActiveModel {
+        kind: Set(kind.as_str().to_owned()),
+        deletion_id: Set(deletion),
+        occurred_at: Set(to_micros(at)),
+        ..Default::default()
+    }
+}
+
+/// Writes event `kind` of deletion `deletion`, at `at` (the change's own moment), in `tx`.
+/// The caller's last statement before its commit.
+pub(super) async fn record(
+    tx: &Tx,
+    kind: EventType,
+    deletion: i64,
+    at: DateTimeUtc,
+) -> Result<(), DbErr> {
+    take_turn(tx).await?;
+    event::Entity::insert(row(kind, deletion, at))
+        .exec_without_returning(&exec(tx))
+        .await?;
+    Ok(())
+}
+
+/// Writes `deletion.purged` for those of `claimed` (locked in `tx`) that this batch marked
+/// purged at `now`: a deletion purged by an earlier batch carries that batch's moment.
+pub(super) async fn record_purged(tx: &Tx, claimed: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find();
+    let purged: Vec<i64> = select
+        .select_only()
+        .column(deletion::Column::Id)
+        .filter(deletion::Column::Id.is_in(claimed.iter().copied()))
+        .filter(deletion::Column::PurgedAt.eq(now))
+        .order_by_asc(deletion::Column::Id)
+        .into_tuple()
+        .all(&exec(tx))
+        .await?;
+    if purged.is_empty() {
+        return Ok(());
+    }
+    take_turn(tx).await?;
+    let rows = purged
+        .into_iter()
+        .map(|id| row(EventType::DeletionPurged, id, now));
+    event::Entity::insert_many(rows)
+        .exec_without_returning(&exec(tx))
+        .await?;
+    Ok(())
+}
+
+/// Who reads the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventReader {
+    /// Support and admins: every event.
+    Everyone,
+    /// A member: only events of the deletions they may know of, by the rule
+    /// `recentDeletions` and `restore` apply ([`DeletionFilter::only_rows_of`]): made by them,
+    /// of their own rows alone.
+    Member(i64),
+}
+
+/// Up to `limit` events with ids above `after` (all when `None`) that `reader` may see, in id
+/// order.
+pub async fn events_after(
+    h: &impl Handle,
+    reader: EventReader,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<event::Model>, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
+    let mut select = event::Entity::find();
+    if let Some(after) = after {
+        select = select.filter(event::Column::Id.gt(after));
+    }
+    if let EventReader::Member(member) = reader {
+        let known = DeletionFilter {
+            actor: Some(member),
+            only_rows_of: Some(member),
+            ..Default::default()
+        }
+        .select()
+        .select_only()
+        .column(deletion::Column::Id)
+        .into_query();
+        select = select.filter(event::Column::DeletionId.in_subquery(known));
+    }
+    select
+        .order_by_asc(event::Column::Id)
+        .limit(limit)
+        .all(&exec(h))
+        .await
+}
+
+/// Drops the events that occurred before `cutoff`; returns how many.
+pub async fn drop_events_before(h: &impl Handle, cutoff: DateTimeUtc) -> Result<u64, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the outbox is the core's own table; never soft-deleted
+    let drop = event::Entity::delete_many();
+    let done = drop
+        .filter(event::Column::OccurredAt.lt(to_micros(cutoff)))
+        .exec(&exec(h))
+        .await?;
+    Ok(done.rows_affected)
+}
+
+/// How close to the retention window's edge `keepsake check` stops asking for events: the
+/// retention job may run (and drop an event at the edge) while the check reads.
+const EDGE: Duration = Duration::from_secs(60);
+
+/// `keepsake check`'s findings about the outbox: a change with no event, an event with no
+/// deletion or of an unknown type.
+///
+/// Only changes that must still have their event are asked for one: those made after the
+/// outbox was created (its migration recorded the moment in `settings`, `events_since`: an
+/// upgraded database's older rows never had events) and inside the retention window, less a
+/// minute at its edge (older events are dropped on purpose).
+pub(super) async fn findings(
+    h: &impl Handle,
+    retention: Duration,
+    now: DateTimeUtc,
+) -> Result<Vec<(&'static str, String)>, DbErr> {
+    let mut found = Vec::new();
+    let since = super::setting(h, migration::EVENTS_SINCE)
+        .await?
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok())
+        .map(|at| at.to_utc());
+    let kept = chrono::Duration::from_std(retention.saturating_sub(EDGE))
+        .ok()
+        .and_then(|window| now.checked_sub_signed(window))
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    if let Some(since) = since {
+        let bound = to_micros(std::cmp::max(since, kept));
+        for (kind, column) in [
+            (EventType::DeletionCreated, deletion::Column::DeletedAt),
+            (EventType::DeletionRestored, deletion::Column::RestoredAt),
+            (EventType::DeletionPurged, deletion::Column::PurgedAt),
+        ] {
+            for id in changes_without_event(h, kind, column, bound).await? {
+                found.push((
+                    "change-without-event",
+                    format!(
+                        "deletion {} has no {} event, yet it changed after the outbox began \
+                         and inside the event retention window",
+                        ids::encode(Kind::Deletion, id),
+                        kind.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    let sql = "SELECT e.id AS id, e.type AS kind, \
+                 CASE WHEN d.id IS NULL THEN 0 ELSE 1 END AS has_deletion \
+               FROM events e LEFT JOIN deletions d ON d.id = e.deletion_id \
+               WHERE d.id IS NULL OR e.type NOT IN \
+                 ('deletion.created', 'deletion.restored', 'deletion.purged', 'user.erased') \
+               ORDER BY e.id";
+    let conn = exec(h);
+    let backend = conn.get_database_backend();
+    for row in conn
+        .query_all_raw(Statement::from_string(backend, sql.to_owned()))
+        .await?
+    {
+        let id: i64 = row.try_get("", "id")?;
+        let kind: String = row.try_get("", "kind")?;
+        if row.try_get::<i32>("", "has_deletion")? == 0 {
+            found.push((
+                "event-without-deletion",
+                format!("event {id} ({kind}) names a deletion that is not in the log"),
+            ));
+        } else {
+            found.push((
+                "event-of-unknown-type",
+                format!("event {id} has type {kind:?}, which no writer writes"),
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// Deletions whose `column` (a moment) is at or after `bound` and that have no `kind` event.
+async fn changes_without_event(
+    h: &impl Handle,
+    kind: EventType,
+    column: deletion::Column,
+    bound: DateTimeUtc,
+) -> Result<Vec<i64>, DbErr> {
+    let e = Alias::new("e");
+    let its_event = Query::select()
+        .expr(Expr::val(1))
+        .from_as(event::Entity, e.clone())
+        .and_where(
+            Expr::col((e.clone(), event::Column::DeletionId))
+                .equals((deletion::Entity, deletion::Column::Id)),
+        )
+        .and_where(Expr::col((e, event::Column::Kind)).eq(kind.as_str()))
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let select = deletion::Entity::find();
+    select
+        .select_only()
+        .column(deletion::Column::Id)
+        .filter(column.gte(bound))
+        .filter(Expr::exists(its_event).not())
+        .order_by_asc(deletion::Column::Id)
+        .into_tuple()
+        .all(&exec(h))
+        .await
+}
