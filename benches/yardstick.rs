@@ -93,6 +93,7 @@ fn world() -> &'static World {
             tokens: tokens.clone(),
             max_upload: 1 << 20,
             undo_window: Duration::from_secs(86_400),
+            subscriptions: std::sync::Arc::new(keepsake::graphql::Slots::new(16)),
         }));
         World {
             runtime,

@@ -18,6 +18,7 @@ mod graphql;
 mod middleware;
 mod pages;
 mod routes;
+mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
 use crate::config::{CorsOrigins, Limits, Settings, guard_sqlite_file, redact_url};
-use crate::graphql::{KeepsakeSchema, Services, schema_with};
+use crate::graphql::{KeepsakeSchema, Services, Slots, schema_with};
 use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
 use crate::service::purge;
@@ -64,6 +65,9 @@ pub struct App {
     cors_origins: CorsOrigins,
     /// The second listener, serving `/metrics` to anyone (`KEEPSAKE_METRICS_BIND`).
     metrics_listener: Option<TcpListener>,
+    /// On PostgreSQL, the database whose event notifications wake this server's
+    /// subscriptions (every server's commits, not only this one's).
+    events_url: Option<String>,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -120,7 +124,9 @@ impl App {
             tokens,
             max_upload: settings.max_upload,
             undo_window: settings.undo_window,
+            subscriptions: Arc::new(Slots::new(settings.limits.max_subscriptions)),
         });
+        let state_backend = db.backend();
         let state = AppState {
             schema: schema_with(services.clone()),
             services,
@@ -144,6 +150,8 @@ impl App {
             ),
             cors_origins: settings.cors_origins.clone(),
             metrics_listener,
+            events_url: (state_backend == sea_orm::DbBackend::Postgres)
+                .then(|| settings.database_url.clone()),
         })
     }
 
@@ -185,6 +193,9 @@ impl App {
                 move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),
             ))
         };
+        let events = self
+            .events_url
+            .map(|url| tokio::spawn(crate::soft_delete::listen(url)));
         middleware::announce_cors(&self.cors_origins);
         let metrics = self.metrics_listener.map(|listener| {
             tracing::info!(
@@ -209,6 +220,9 @@ impl App {
             job.abort();
         }
         retention.abort();
+        if let Some(job) = events {
+            job.abort();
+        }
         served
     }
 }

@@ -34,6 +34,8 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
     let routes = Router::new()
         .route("/", get(|| async { Redirect::temporary("/playground") }))
         .merge(limited)
+        // Subscriptions count against their own cap, not the requests in flight.
+        .route("/graphql/ws", get(super::ws::subscriptions))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())

@@ -27,6 +27,7 @@ const SERVE_OPTIONS: &[(&str, &str)] = &[
     ("max_upload", "--max-upload"),
     ("max_statements", "--max-statements"),
     ("max_concurrent", "--max-concurrent"),
+    ("max_subscriptions", "--max-subscriptions"),
     ("max_tokens", "--max-tokens"),
     ("max_files", "--max-files"),
     ("metrics_bind", "--metrics-bind"),
@@ -308,6 +309,15 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub max_concurrent: String,
+    /// The most subscriptions one viewer may have open at once (over `/graphql/ws`); they
+    /// do not count against the requests in flight.
+    #[arg(
+        long,
+        env = "KEEPSAKE_MAX_SUBSCRIPTIONS",
+        default_value = "16",
+        hide_env_values = true
+    )]
+    pub max_subscriptions: String,
     /// The most lexical tokens a GraphQL document may hold; a longer one is refused before
     /// it is parsed.
     #[arg(
@@ -342,6 +352,7 @@ impl Default for ServeArgs {
             cors_origins: None,
             max_statements: "100".into(),
             max_concurrent: "32".into(),
+            max_subscriptions: "16".into(),
             max_tokens: "5000".into(),
             max_files: "10".into(),
             metrics_bind: None,

@@ -66,6 +66,8 @@ pub struct Limits {
     /// Requests one viewer (or one address without a token) may have in flight
     /// (`KEEPSAKE_MAX_CONCURRENT`).
     pub max_concurrent: u32,
+    /// Subscriptions one viewer may have open (`KEEPSAKE_MAX_SUBSCRIPTIONS`).
+    pub max_subscriptions: u32,
     /// Lexical tokens one GraphQL document may hold (`KEEPSAKE_MAX_TOKENS`).
     pub max_tokens: u32,
     /// Files, and `map` entries, one multipart request may carry (`KEEPSAKE_MAX_FILES`).
@@ -77,6 +79,7 @@ impl Default for Limits {
         Limits {
             max_statements: 100,
             max_concurrent: 32,
+            max_subscriptions: 16,
             max_tokens: 5_000,
             max_files: 10,
         }
@@ -96,6 +99,11 @@ impl Limits {
                 "KEEPSAKE_MAX_CONCURRENT (--max-concurrent)",
                 &serve.max_concurrent,
                 1..=100_000,
+            )?,
+            max_subscriptions: count(
+                "KEEPSAKE_MAX_SUBSCRIPTIONS (--max-subscriptions)",
+                &serve.max_subscriptions,
+                1..=10_000,
             )?,
             max_tokens: count(
                 "KEEPSAKE_MAX_TOKENS (--max-tokens)",

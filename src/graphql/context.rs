@@ -24,6 +24,8 @@ pub struct Services {
     pub max_upload: u64,
     /// How long a member may undo their own deletion (`KEEPSAKE_UNDO_WINDOW`).
     pub undo_window: std::time::Duration,
+    /// Every viewer's open subscriptions (`KEEPSAKE_MAX_SUBSCRIPTIONS`).
+    pub subscriptions: Arc<super::subscription::Slots>,
 }
 
 /// One request's own context, the one entry a request adds to async-graphql's data.
@@ -108,6 +110,8 @@ pub(crate) trait ContextExt {
     fn loaders(&self) -> Result<&Loaders>;
     /// The request's own context.
     fn request(&self) -> Result<&RequestContext>;
+    /// What every request shares.
+    fn services(&self) -> Result<&Arc<Services>>;
 }
 
 impl ContextExt for Context<'_> {
@@ -159,6 +163,11 @@ impl ContextExt for Context<'_> {
 
     fn undo_window(&self) -> Result<std::time::Duration> {
         services(self).map(|s| s.undo_window)
+    }
+
+    fn services(&self) -> Result<&Arc<Services>> {
+        self.data_opt::<Arc<Services>>()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("a schema built without its services")))
     }
 
     fn request(&self) -> Result<&RequestContext> {

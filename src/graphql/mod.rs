@@ -19,6 +19,7 @@ pub mod roots;
 mod scalars;
 mod schema;
 mod stats;
+mod subscription;
 mod types;
 mod upload;
 mod user;
@@ -28,6 +29,7 @@ use async_graphql::MergedObject;
 pub(crate) use context::ContextExt;
 pub use context::{RequestAuth, RequestContext, Services};
 pub use event::DeletionEvent;
+pub use subscription::{Slots, Subscriber, Subscription};
 pub use types::{Attachment, User};
 
 pub use schema::KeepsakeSchema;

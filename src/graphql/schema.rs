@@ -14,15 +14,19 @@
 //! executor's own: Keepsake builds async-graphql with a small patch that follows the spec's
 //! execution algorithms (`vendor/async-graphql`, docs/async-graphql-patch.md).
 
+use std::sync::Arc;
+
+use async_graphql::futures_util::stream::{self, BoxStream, StreamExt as _};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{
-    EmptySubscription, Json, PathSegment, Request, Response, SDLExportOptions, Schema,
+    Data, Executor, Json, PathSegment, Request, Response, SDLExportOptions, Schema, ServerError,
 };
 use chrono::{DateTime, Utc};
 
 use super::limits::{self, Limits};
-use super::{Mutation, Query, scalars};
+use super::{Mutation, Query, Subscription, scalars};
 
-type Inner = Schema<Query, Mutation, EmptySubscription>;
+type Inner = Schema<Query, Mutation, Subscription>;
 
 /// Keepsake's executable schema; see the module's docs.
 #[derive(Clone)]
@@ -38,7 +42,7 @@ impl KeepsakeSchema {
     pub(super) fn build(data: impl Fn(SchemaBuilder) -> SchemaBuilder) -> KeepsakeSchema {
         // The library's scalars, described in Keepsake's words.
         let base = || {
-            Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+            Schema::build(Query::default(), Mutation::default(), Subscription)
                 .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME)
                 .override_input_type_description::<DateTime<Utc>>(scalars::DATE_TIME)
                 .override_output_type_description::<Json<serde_json::Value>>(scalars::JSON)
@@ -67,6 +71,68 @@ impl KeepsakeSchema {
         report_merged_fields_once(&mut response);
         code_every_error(&mut response);
         response
+    }
+
+    /// Runs a subscription for a WebSocket connection (`session`: its data, who signed in):
+    /// refused when over a limit, and only subscriptions, since queries and mutations over
+    /// the socket would escape `/graphql`'s budget and fairness.
+    pub fn subscribe(
+        &self,
+        request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let mut request = request;
+        let variables = std::mem::take(&mut request.variables);
+        let wanted = request.operation_name.clone();
+        let (over, operation) = match request.parsed_query() {
+            Ok(document) => {
+                let over = limits::check(limits::measure(document, &variables)).is_err();
+                let name = wanted.as_deref();
+                let kind = document
+                    .operations
+                    .iter()
+                    .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name)
+                    .map(|(_, op)| op.node.ty);
+                (over, kind)
+            }
+            Err(_) => (true, None),
+        };
+        request.variables = variables;
+        if over {
+            return self
+                .checked
+                .execute_stream_with_session_data(request, session.unwrap_or_default());
+        }
+        if matches!(
+            operation,
+            Some(OperationType::Query | OperationType::Mutation)
+        ) {
+            let mut refusal = ServerError::new(
+                "only subscriptions are served over /graphql/ws: send queries and mutations \
+                 to /graphql",
+                None,
+            );
+            refusal
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "BAD_USER_INPUT");
+            let refusal = Response::from_errors(vec![refusal]);
+            return stream::once(async move { refusal }).boxed();
+        }
+        self.fast
+            .execute_stream_with_session_data(request, session.unwrap_or_default())
+            .map(|mut response| {
+                code_every_error(&mut response);
+                // Refusals before execution: what `/graphql`'s handler codes for HTTP.
+                for error in response.errors.iter_mut() {
+                    let extensions = error.extensions.get_or_insert_with(Default::default);
+                    if extensions.get("code").is_none() {
+                        extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+                    }
+                }
+                response
+            })
+            .boxed()
     }
 
     /// The schema in SDL, each scalar with its `@specifiedBy` where it has one.
@@ -204,4 +270,19 @@ fn code_every_error(response: &mut Response) {
 }
 
 /// What [`KeepsakeSchema::build`] starts from.
-pub(super) type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>;
+pub(super) type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, Subscription>;
+
+/// The executor async-graphql's WebSocket transport drives: [`KeepsakeSchema::subscribe`].
+impl Executor for KeepsakeSchema {
+    fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
+        KeepsakeSchema::execute(self, request)
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        self.subscribe(request, session_data)
+    }
+}

@@ -83,7 +83,7 @@ impl Db {
 /// or a Unix socket) and neither the URL nor `PGSSLMODE` chooses a mode. libpq's default,
 /// `prefer`, would encrypt every row across the loopback interface, where TLS protects
 /// nothing and costs both sides CPU on every response. Any other host keeps the default.
-fn without_loopback_tls(url: &str) -> String {
+pub(super) fn without_loopback_tls(url: &str) -> String {
     if !is_postgres_url(url) {
         return url.to_owned();
     }

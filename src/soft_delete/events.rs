@@ -77,17 +77,81 @@ const EVENT_LOCK_KEY: i64 = 0x6576_656e_7473;
 
 /// Waits for this transaction's turn to write events (see the module's header). Call it
 /// right before the insert, as the last thing before the commit: it is held until then.
+/// On PostgreSQL it also queues a notification on [`CHANNEL`], which PostgreSQL delivers to
+/// every listening server when (and only if) the transaction commits.
 async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
+    tx.wrote_events
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let conn = exec(tx);
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
     conn.execute_raw(Statement::from_string(
         DbBackend::Postgres,
-        format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY})"),
+        format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY}), pg_notify('{CHANNEL}', '')"),
     ))
     .await?;
     Ok(())
+}
+
+/// The PostgreSQL channel on which a commit that wrote events notifies every server.
+pub const CHANNEL: &str = "keepsake_events";
+
+/// This process's wake-up signal for readers of the outbox: a counter bumped after each
+/// commit that wrote events here, and (on PostgreSQL) on each notification from any server.
+/// A wake-up says only "look again": the outbox is the source of truth, so a missed or
+/// merged one loses nothing, and one from another database costs a read that finds nothing.
+static FEED: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// Wakes this process's readers of the outbox.
+pub(super) fn committed() {
+    FEED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// A receiver that wakes when events may have been committed.
+pub fn wakeups() -> tokio::sync::watch::Receiver<u64> {
+    FEED.subscribe()
+}
+
+/// Listens on PostgreSQL for events committed by any server on the database `url` names,
+/// waking this process's readers for each, until the process ends. A lost connection is
+/// logged and opened again after a second, with a wake-up, since notifications sent while
+/// it was down are lost (the readers then catch up from the table).
+pub async fn listen(url: String) {
+    use sea_orm::sqlx::postgres::PgListener;
+    let url = super::connect::without_loopback_tls(&url);
+    loop {
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for events; trying again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(err) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %err, "cannot listen for events; trying again in 1 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        tracing::debug!(channel = CHANNEL, "listening for events");
+        committed();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => committed(),
+                Ok(None) => {
+                    tracing::warn!("the event listener's connection was lost; listening again");
+                    committed();
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the event listener failed; listening again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 fn row(kind: EventType, deletion: i64, at: DateTimeUtc) -> event::ActiveModel {

@@ -80,7 +80,8 @@ pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use events::{
-    DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
+    DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after, listen,
+    wakeups,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
@@ -134,6 +135,8 @@ pub struct Tx {
     budget: Option<Arc<Budget>>,
     /// The request's connection permit this transaction's connection stands for.
     _permit: Option<OwnedSemaphorePermit>,
+    /// Whether it wrote an event: its commit then wakes this process's subscribers.
+    wrote_events: std::sync::atomic::AtomicBool,
 }
 
 impl Handle for Db {
@@ -224,6 +227,7 @@ impl Db {
             txn,
             budget: self.budget.clone(),
             _permit: permit,
+            wrote_events: Default::default(),
         })
     }
 }
@@ -231,7 +235,12 @@ impl Db {
 impl Tx {
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        let wrote_events = self.wrote_events.into_inner();
+        self.txn.commit().await?;
+        if wrote_events {
+            events::committed();
+        }
+        Ok(())
     }
 
     /// Undoes the transaction's changes now (dropping it does so too, later).

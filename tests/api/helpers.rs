@@ -249,6 +249,34 @@ impl TestApp {
         }
     }
 
+    /// A second server on `first`'s database and blob store (servers are stateless and share
+    /// both), with the same admin. The database stays `first`'s to drop.
+    pub async fn beside(first: &TestApp) -> TestApp {
+        let mut settings = Settings::for_database(&first.db.url);
+        settings.storage = format!("file://{}", first.blobs.path().display());
+        let app = App::build(&settings).await.expect("a second app builds");
+        let base = format!("http://{}", app.address());
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            admin_id: first.admin_id.clone(),
+            state,
+            admin_token: first.admin_token.clone(),
+            http: reqwest::Client::new(),
+            blobs: tempfile::tempdir().expect("a folder"),
+            _shutdown: tx,
+            db: TestDb {
+                url: first.db.url.clone(),
+                _sqlite_dir: None,
+                postgres: None,
+            },
+        }
+    }
+
     /// Posts a GraphQL request with an optional bearer token; returns the JSON body.
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let body = self.graphql_text(token, query, variables).await;

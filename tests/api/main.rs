@@ -41,6 +41,7 @@ mod schema;
 mod side_channels;
 mod soft_delete;
 mod stats;
+mod subscriptions;
 mod trash_queries;
 mod undo_credential;
 mod uploads;

@@ -1,0 +1,231 @@
+//! `deletionEvents`: the outbox as a live stream, over WebSocket (`app/ws.rs`).
+//!
+//! The stream reads the outbox table itself, from `after` on, in id order: a replay and the
+//! live tail are one loop, so there is no seam to lose or repeat an event at. Between reads
+//! it sleeps until this process is woken (`soft_delete::wakeups`: a commit here, or on
+//! PostgreSQL a notification from any server) or a second passes, whichever comes first; the
+//! second catches up whatever a lost notification would have announced.
+//!
+//! Before each read the subscriber's token is checked again against their row: a user who
+//! was deleted, whose token expired, or whose role changed since the subscription began
+//! gets one error and the end of the stream (subscribe again to continue under the new
+//! role). It reads at most [`BATCH`] events at a time and the next batch only when the
+//! client has taken the last, so a slow client holds back its own stream, not the server's
+//! memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::{Context, ID, Subscription};
+use futures_util::Stream;
+
+use super::event::DeletionEvent;
+use super::{ContextExt, Services};
+use crate::auth::{Bearer, Role, Viewer};
+use crate::entity::event;
+use crate::error::{Error, Result};
+use crate::service::events;
+use crate::soft_delete::{self, Db};
+
+/// Events read from the outbox at a time, per subscription.
+const BATCH: u64 = 100;
+
+/// How long a subscription sleeps without a wake-up before it looks again.
+const CATCH_UP: Duration = Duration::from_secs(1);
+
+/// The subscription root.
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Deletions, restores and purges as they are committed, in id order: first those after
+    /// `after` (an event's `id`; from the oldest kept when omitted), then each new one live.
+    /// Members receive the events of their own deletions; support and admins every event.
+    /// The stream ends, with an error, when the subscriber is deleted, their token expires
+    /// or their role changes. Subscribe over WebSocket at `/graphql/ws`
+    /// (`graphql-transport-ws`, the token in `connection_init`'s payload as
+    /// `{"Authorization": "Bearer …"}`).
+    async fn deletion_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Resume after this event's id; omitted: from the oldest event kept.")]
+        after: Option<ID>,
+    ) -> Result<impl Stream<Item = async_graphql::Result<DeletionEvent>> + use<>> {
+        let viewer = ctx.viewer()?.clone();
+        let subscriber = ctx.data_opt::<Subscriber>().ok_or_else(|| {
+            Error::bad_input(
+                "deletionEvents is a subscription: open a WebSocket to /graphql/ws \
+                 (graphql-transport-ws)",
+            )
+        })?;
+        let after = match after {
+            None => None,
+            Some(id) => Some(id.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                Error::bad_input(format!(
+                    "after: \"{}\" is not an event id (a whole number, as events' ids are)",
+                    id.chars().take(40).collect::<String>()
+                ))
+            })?),
+        };
+        let services = ctx.services()?.clone();
+        let slot = services.subscriptions.take(viewer.id())?;
+        let feed = Feed {
+            db: ctx.db()?.clone(),
+            services,
+            authorization: subscriber.authorization.clone(),
+            viewer,
+            last: after,
+            ready: VecDeque::new(),
+            wake: soft_delete::wakeups(),
+            ended: false,
+            _slot: slot,
+        };
+        Ok(futures_util::stream::unfold(feed, Feed::next))
+    }
+}
+
+/// What a WebSocket connection's subscriptions share: who signed in, with what.
+pub struct Subscriber {
+    /// The `Authorization` value `connection_init` carried, checked again before each read.
+    pub authorization: String,
+}
+
+/// Open subscriptions per viewer, each at most the cap (`KEEPSAKE_MAX_SUBSCRIPTIONS`).
+pub struct Slots {
+    cap: u32,
+    open: Mutex<HashMap<i64, u32>>,
+}
+
+impl Slots {
+    /// Slots for at most `cap` open subscriptions per viewer.
+    pub fn new(cap: u32) -> Slots {
+        Slots {
+            cap,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many subscriptions `viewer` holds open.
+    pub fn open(&self, viewer: i64) -> u32 {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&viewer).copied().unwrap_or(0)
+    }
+
+    /// One more open subscription for `viewer`, or `LIMIT_EXCEEDED` at the cap.
+    fn take(self: &Arc<Self>, viewer: i64) -> Result<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let held = open.entry(viewer).or_insert(0);
+        if *held >= self.cap {
+            return Err(Error::LimitExceeded(format!(
+                "you have {} subscriptions open, the most one user may hold \
+                 (KEEPSAKE_MAX_SUBSCRIPTIONS); complete one first",
+                self.cap
+            )));
+        }
+        *held += 1;
+        Ok(Slot {
+            slots: self.clone(),
+            viewer,
+        })
+    }
+}
+
+/// One open subscription; given back when its stream is dropped.
+struct Slot {
+    slots: Arc<Slots>,
+    viewer: i64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = open.get_mut(&self.viewer) {
+            *held -= 1;
+            if *held == 0 {
+                open.remove(&self.viewer);
+            }
+        }
+    }
+}
+
+/// One subscription's place in the outbox.
+struct Feed {
+    db: Db,
+    services: Arc<Services>,
+    authorization: String,
+    /// Who subscribed, as they were then.
+    viewer: Viewer,
+    /// The last event handed out (or skipped as not theirs).
+    last: Option<i64>,
+    ready: VecDeque<event::Model>,
+    wake: tokio::sync::watch::Receiver<u64>,
+    ended: bool,
+    _slot: Slot,
+}
+
+impl Feed {
+    /// The next event, waiting for one; `None` once the stream has ended.
+    async fn next(mut self) -> Option<(async_graphql::Result<DeletionEvent>, Feed)> {
+        loop {
+            if let Some(row) = self.ready.pop_front() {
+                return Some((Ok(DeletionEvent::new(row)), self));
+            }
+            if self.ended {
+                return None;
+            }
+            // Seen before reading, so a commit during the read wakes the next wait.
+            self.wake.borrow_and_update();
+            if let Err(err) = self.still_signed_in().await {
+                self.ended = true;
+                return Some((Err(err.into()), self));
+            }
+            match events::after(&self.db, &self.viewer, self.last, BATCH).await {
+                Ok(found) if !found.is_empty() => {
+                    self.last = found.last().map(|e| e.id);
+                    self.ready.extend(found);
+                }
+                Ok(_) => {
+                    let _ = tokio::time::timeout(CATCH_UP, self.wake.changed()).await;
+                }
+                Err(err) => {
+                    self.ended = true;
+                    return Some((Err(err.into()), self));
+                }
+            }
+        }
+    }
+
+    /// `UNAUTHENTICATED` when the token no longer signs the subscriber in; `FORBIDDEN` when
+    /// their role changed.
+    async fn still_signed_in(&self) -> Result<()> {
+        match self
+            .services
+            .tokens
+            .authenticate(&self.db, Some(&self.authorization))
+            .await
+        {
+            Ok(Bearer::Viewer(now)) if now.id() == self.viewer.id() => {
+                if now.role() == self.viewer.role() {
+                    Ok(())
+                } else {
+                    Err(Error::forbidden(format!(
+                        "your role changed from {} to {}: this subscription has ended; \
+                         subscribe again",
+                        role_name(self.viewer.role()),
+                        role_name(now.role())
+                    )))
+                }
+            }
+            Ok(_) => Err(Error::Unauthenticated(
+                "this token no longer signs you in: the subscription has ended".into(),
+            )),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+fn role_name(role: Role) -> String {
+    role.as_str().to_uppercase()
+}
