@@ -25,7 +25,7 @@ pub struct Services {
     /// How long a member may undo their own deletion (`KEEPSAKE_UNDO_WINDOW`).
     pub undo_window: std::time::Duration,
     /// Every viewer's open subscriptions (`KEEPSAKE_MAX_SUBSCRIPTIONS`).
-    pub subscriptions: Arc<super::subscription::Slots>,
+    pub subscriptions: Arc<super::slots::Slots>,
 }
 
 /// One request's own context, the one entry a request adds to async-graphql's data.

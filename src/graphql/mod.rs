@@ -18,6 +18,7 @@ mod node;
 pub mod roots;
 mod scalars;
 mod schema;
+mod slots;
 mod stats;
 mod subscription;
 mod types;
@@ -29,7 +30,8 @@ use async_graphql::MergedObject;
 pub(crate) use context::ContextExt;
 pub use context::{RequestAuth, RequestContext, Services};
 pub use event::DeletionEvent;
-pub use subscription::{Slots, Subscriber, Subscription};
+pub use slots::Slots;
+pub use subscription::{Subscriber, Subscription};
 pub use types::{Attachment, User};
 
 pub use schema::KeepsakeSchema;

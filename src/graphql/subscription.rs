@@ -13,14 +13,15 @@
 //! client has taken the last, so a slow client holds back its own stream, not the server's
 //! memory.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Context, ID, Subscription};
 use futures_util::Stream;
 
 use super::event::DeletionEvent;
+use super::slots::Slot;
 use super::{ContextExt, Services};
 use crate::auth::{Bearer, Role, Viewer};
 use crate::entity::event;
@@ -90,64 +91,6 @@ impl Subscription {
 pub struct Subscriber {
     /// The `Authorization` value `connection_init` carried, checked again before each read.
     pub authorization: String,
-}
-
-/// Open subscriptions per viewer, each at most the cap (`KEEPSAKE_MAX_SUBSCRIPTIONS`).
-pub struct Slots {
-    cap: u32,
-    open: Mutex<HashMap<i64, u32>>,
-}
-
-impl Slots {
-    /// Slots for at most `cap` open subscriptions per viewer.
-    pub fn new(cap: u32) -> Slots {
-        Slots {
-            cap,
-            open: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// How many subscriptions `viewer` holds open.
-    pub fn open(&self, viewer: i64) -> u32 {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.get(&viewer).copied().unwrap_or(0)
-    }
-
-    /// One more open subscription for `viewer`, or `LIMIT_EXCEEDED` at the cap.
-    fn take(self: &Arc<Self>, viewer: i64) -> Result<Slot> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let held = open.entry(viewer).or_insert(0);
-        if *held >= self.cap {
-            return Err(Error::LimitExceeded(format!(
-                "you have {} subscriptions open, the most one user may hold \
-                 (KEEPSAKE_MAX_SUBSCRIPTIONS); complete one first",
-                self.cap
-            )));
-        }
-        *held += 1;
-        Ok(Slot {
-            slots: self.clone(),
-            viewer,
-        })
-    }
-}
-
-/// One open subscription; given back when its stream is dropped.
-struct Slot {
-    slots: Arc<Slots>,
-    viewer: i64,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(held) = open.get_mut(&self.viewer) {
-            *held -= 1;
-            if *held == 0 {
-                open.remove(&self.viewer);
-            }
-        }
-    }
 }
 
 /// One subscription's place in the outbox.
