@@ -338,7 +338,7 @@ async function view(name) {
 
 const STATS = `query($since: DateTime, $until: DateTime) { deletionStats(since: $since, until: $until) {
   since until medianSecondsToRestore
-  days { day entity deletions restores }
+  days { day entity deletions restores medianSecondsToRestore }
   topReasons { reason count } } }`;
 
 function duration(seconds) {
@@ -375,9 +375,11 @@ async function insights() {
     $("median").textContent = duration(stats.medianSecondsToRestore);
     const days = new Map();
     for (const d of stats.days) {
-      const e = days.get(d.day) || { users: 0, attachments: 0, restores: 0 };
-      e[d.entity === "USER" ? "users" : "attachments"] += d.deletions;
+      const e = days.get(d.day) || { users: 0, attachments: 0, restores: 0, waits: [] };
+      const kind = d.entity === "USER" ? "users" : "attachments";
+      e[kind] += d.deletions;
       e.restores += d.restores;
+      if (d.medianSecondsToRestore != null) e.waits.push(`${kind} ${duration(d.medianSecondsToRestore)}`);
       days.set(d.day, e);
     }
     const list = $("per-day");
@@ -388,7 +390,8 @@ async function insights() {
       const item = document.createElement("li");
       const label = document.createElement("span");
       label.textContent = d;
-      const text = `${d}: ${e.users} user and ${e.attachments} attachment deletions, ${e.restores} restores`;
+      const waited = e.waits.length ? `; median time to restore: ${e.waits.join(", ")}` : "";
+      const text = `${d}: ${e.users} user and ${e.attachments} attachment deletions, ${e.restores} restores${waited}`;
       item.setAttribute("aria-label", text);
       item.title = text;
       const bars = document.createElement("span");
@@ -397,7 +400,7 @@ async function insights() {
       bars.append(bar([["users", e.users], ["attachments", e.attachments]], max), bar([["restores", e.restores]], max));
       const numbers = document.createElement("span");
       numbers.className = "meta";
-      numbers.textContent = `${e.users + e.attachments} deleted · ${e.restores} restored`;
+      numbers.textContent = `${e.users + e.attachments} deleted · ${e.restores} restored${e.waits.length ? ` · median ${e.waits.join(", ")}` : ""}`;
       bars.appendChild(numbers);
       item.append(label, bars);
       list.appendChild(item);

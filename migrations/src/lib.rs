@@ -18,6 +18,7 @@ mod m20261206_000008_add_folded_search_columns;
 mod m20261206_000009_truncate_timestamps_to_micros;
 mod m20261206_000010_create_reporting_views;
 mod m20261206_000010_index_deletion_log_reads;
+mod m20261206_000011_create_deletion_days_view;
 mod m20261206_000012_create_event_outbox;
 
 pub mod fold;
@@ -26,8 +27,8 @@ pub mod fold;
 /// `keepsake check` compares the database's views with, and what `keepsake reporting grant`
 /// opens to a role.
 pub mod reporting {
-    pub use crate::m20261206_000010_create_reporting_views::{
-        POLICY, POLICY_TABLES, SCHEMA, VIEWS, View, policy_sql,
+    pub use crate::m20261206_000011_create_deletion_days_view::{
+        POLICY, POLICY_TABLES, SCHEMA, VIEWS, View, deletion_days_sql, policy_sql,
     };
 }
 mod rows;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_truncate_timestamps_to_micros::Migration),
             Box::new(m20261206_000010_index_deletion_log_reads::Migration),
             Box::new(m20261206_000010_create_reporting_views::Migration),
+            Box::new(m20261206_000011_create_deletion_days_view::Migration),
             Box::new(m20261206_000012_create_event_outbox::Migration),
         ]
     }

@@ -34,8 +34,8 @@ pub struct View {
     pub sqlite_name: &'static str,
     /// Its columns, in order.
     pub columns: &'static [&'static str],
-    /// The query behind it, the same on both databases.
-    pub query: &'static str,
+    /// The query behind it on a database (for the first views, the same text on both).
+    pub query: fn(DbBackend) -> String,
 }
 
 /// The schema holding the views on PostgreSQL.
@@ -53,8 +53,12 @@ pub const VIEWS: [View; 3] = [
         name: "users",
         sqlite_name: "reporting_users",
         columns: &["id", "email", "name", "role", "created_at", "updated_at"],
-        query: "SELECT u.id, u.email, u.name, u.role, u.created_at, u.updated_at \
+        query: |_| {
+            String::from(
+                "SELECT u.id, u.email, u.name, u.role, u.created_at, u.updated_at \
                 FROM users u WHERE u.deleted_at IS NULL",
+            )
+        },
     },
     View {
         name: "attachments",
@@ -68,10 +72,14 @@ pub const VIEWS: [View; 3] = [
             "created_at",
             "sha256",
         ],
-        query: "SELECT a.id, a.owner_id, a.filename, a.content_type, a.size_bytes, \
+        query: |_| {
+            String::from(
+                "SELECT a.id, a.owner_id, a.filename, a.content_type, a.size_bytes, \
                 a.created_at, a.sha256 \
                 FROM attachments a JOIN users u ON u.id = a.owner_id \
                 WHERE a.deleted_at IS NULL AND u.deleted_at IS NULL",
+            )
+        },
     },
     View {
         name: "deletions",
@@ -90,9 +98,13 @@ pub const VIEWS: [View; 3] = [
             "purge_started_at",
             "purged_at",
         ],
-        query: "SELECT d.id, d.entity, d.entity_id, d.actor_id, d.reason, d.deleted_at, \
+        query: |_| {
+            String::from(
+                "SELECT d.id, d.entity, d.entity_id, d.actor_id, d.reason, d.deleted_at, \
                 d.cascade_count, d.restored_at, d.restored_by, d.restore_reason, \
                 d.purge_started_at, d.purged_at FROM deletions d",
+            )
+        },
     },
 ];
 
@@ -106,10 +118,14 @@ impl View {
                     qualified.map_or_else(|| format!("{SCHEMA}.{}", self.name), str::to_owned);
                 format!(
                     "CREATE VIEW {name} WITH (security_barrier) AS {}",
-                    self.query
+                    (self.query)(backend)
                 )
             }
-            _ => format!("CREATE VIEW {} AS {}", self.sqlite_name, self.query),
+            _ => format!(
+                "CREATE VIEW {} AS {}",
+                self.sqlite_name,
+                (self.query)(backend)
+            ),
         }
     }
 }

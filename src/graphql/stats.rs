@@ -26,6 +26,9 @@ pub struct DeletionDay {
     pub restores: i64,
     /// Deletions whose rows were purged that day.
     pub purges: i64,
+    /// Median seconds from a deletion to its restore, over the restores of that day; null
+    /// when there were none.
+    pub median_seconds_to_restore: Option<f64>,
 }
 
 /// How often a reason was given.
@@ -122,6 +125,7 @@ impl TryFrom<crate::soft_delete::DayStats> for DeletionDay {
             cascaded_rows: day.cascaded_rows,
             restores: day.restores,
             purges: day.purges,
+            median_seconds_to_restore: day.median_seconds_to_restore,
         })
     }
 }

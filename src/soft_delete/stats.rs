@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait as _, DbBackend, DbErr};
 use super::{Handle, exec, to_micros};
 
 /// One (day, entity) row of [`deletion_stats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DayStats {
     /// `YYYY-MM-DD`, in UTC.
     pub day: String,
@@ -19,6 +19,8 @@ pub struct DayStats {
     pub restores: i64,
     /// Deletions whose rows were purged that day.
     pub purges: i64,
+    /// Median seconds from deletion to restore over that day's restores (`None`: none).
+    pub median_seconds_to_restore: Option<f64>,
 }
 
 /// The deletion log summed up over `[since, until)`, computed in SQL.
@@ -48,47 +50,32 @@ pub async fn deletion_stats(
     let backend = conn.get_database_backend();
     let postgres = backend == DbBackend::Postgres;
     let (p1, p2) = if postgres { ("$1", "$2") } else { ("?", "?") };
-    let day = |col: &str| {
-        if postgres {
-            format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
-        } else {
-            format!("date({col})")
-        }
-    };
     let statement = |sql: String| {
         sea_orm::Statement::from_sql_and_values(backend, sql, [since.into(), until.into()])
     };
-    let mut days: std::collections::BTreeMap<(String, String), DayStats> = Default::default();
-    for (column, what) in [
-        ("deleted_at", "deletions"),
-        ("restored_at", "restores"),
-        ("purged_at", "purges"),
-    ] {
-        let sql = format!(
-            "SELECT {d} AS day, entity, COUNT(*) AS n, CAST(COALESCE(SUM(cascade_count), 0) AS BIGINT) AS cascaded \
-             FROM deletions WHERE {column} >= {p1} AND {column} < {p2} GROUP BY {d}, entity",
-            d = day(column)
-        );
-        for row in conn.query_all_raw(statement(sql)).await? {
-            let key = (
-                row.try_get::<String>("", "day")?,
-                row.try_get::<String>("", "entity")?,
-            );
-            let n = row.try_get::<i64>("", "n")?;
-            let entry = days.entry(key.clone()).or_insert_with(|| DayStats {
-                day: key.0,
-                entity: key.1,
-                ..Default::default()
-            });
-            match what {
-                "deletions" => {
-                    entry.deletions = n;
-                    entry.cascaded_rows = row.try_get::<i64>("", "cascaded")?;
-                }
-                "restores" => entry.restores = n,
-                _ => entry.purges = n,
-            }
-        }
+    // The days as the reporting view `deletion_days` computes them, bounded to the period:
+    // one SQL text, so Insights and a report reading the view agree.
+    let (bounds, day) = if postgres {
+        (("$1", "$2"), "to_char(t.day, 'YYYY-MM-DD')")
+    } else {
+        (("?1", "?2"), "t.day")
+    };
+    let sql = format!(
+        "SELECT {day} AS day, t.entity, t.deletions, t.cascaded_rows, t.restores, t.purges, \
+           t.median_seconds_to_restore FROM ({}) t ORDER BY 1, t.entity",
+        migration::reporting::deletion_days_sql(backend, Some(bounds))
+    );
+    let mut days = Vec::new();
+    for row in conn.query_all_raw(statement(sql)).await? {
+        days.push(DayStats {
+            day: row.try_get("", "day")?,
+            entity: row.try_get("", "entity")?,
+            deletions: row.try_get("", "deletions")?,
+            cascaded_rows: row.try_get("", "cascaded_rows")?,
+            restores: row.try_get("", "restores")?,
+            purges: row.try_get("", "purges")?,
+            median_seconds_to_restore: row.try_get("", "median_seconds_to_restore")?,
+        });
     }
     let mut top_reasons = Vec::new();
     let mut top_restore_reasons = Vec::new();
@@ -126,7 +113,7 @@ pub async fn deletion_stats(
         None => None,
     };
     Ok(DeletionStats {
-        days: days.into_values().collect(),
+        days,
         top_reasons,
         top_restore_reasons,
         median_seconds_to_restore: median,

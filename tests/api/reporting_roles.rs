@@ -132,9 +132,56 @@ postgres_test!(on_postgres_a_granted_role_reads_the_views_and_nothing_else);
 postgres_test!(on_postgres_a_base_table_granted_by_mistake_shows_only_live_rows);
 postgres_test!(on_postgres_a_keepsake_user_that_may_not_grant_prints_the_sql);
 postgres_test!(on_postgres_grant_refuses_missing_superuser_and_own_roles);
+postgres_test!(on_postgres_a_reader_granted_before_deletion_days_reads_it_after_the_upgrade);
 
 mod body {
     use super::*;
+
+    /// A database from before `deletion_days` (its migration rolled back), a reader granted
+    /// the three views it had; the upgrade opens the new view to that reader too.
+    pub async fn on_postgres_a_reader_granted_before_deletion_days_reads_it_after_the_upgrade(
+        app: TestApp,
+    ) {
+        use migration::MigratorTrait as _;
+        scenario(&app).await;
+        let db = raw_connection(&app.db.url).await.unwrap();
+        // Down to before deletion_days: its migration and any that came after it.
+        let from_newest = migration::Migrator::migrations()
+            .iter()
+            .rev()
+            .position(|m| m.name() == "m20261206_000011_create_deletion_days_view")
+            .expect("the deletion_days migration");
+        let steps = u32::try_from(from_newest + 1).unwrap();
+        migration::Migrator::down(&*db, Some(steps)).await.unwrap();
+        let reader = TempRole::create(&app, "early").await;
+        app.execute_sql(&[
+            format!("GRANT USAGE ON SCHEMA reporting TO {}", reader.name),
+            format!(
+                "GRANT SELECT ON reporting.users, reporting.attachments, reporting.deletions TO {}",
+                reader.name
+            ),
+        ])
+        .await;
+        let before = reader
+            .try_sql("SELECT COUNT(*) AS n FROM reporting.deletion_days")
+            .await;
+        assert!(
+            before
+                .as_ref()
+                .is_err_and(|err| err.contains("does not exist")),
+            "{before:?}"
+        );
+        migration::Migrator::up(&*db, None).await.unwrap();
+        db.close().await.ok();
+        assert_eq!(
+            reader
+                .count("SELECT CAST(SUM(deletions) AS BIGINT) AS n FROM reporting.deletion_days")
+                .await,
+            2
+        );
+        let check = app.run(&["check"]).await;
+        succeeded(&check);
+    }
 
     pub async fn on_postgres_a_granted_role_reads_the_views_and_nothing_else(app: TestApp) {
         scenario(&app).await;
@@ -150,6 +197,7 @@ mod body {
             format!("granted SELECT on reporting.users to {name}"),
             format!("granted SELECT on reporting.attachments to {name}"),
             format!("granted SELECT on reporting.deletions to {name}"),
+            format!("granted SELECT on reporting.deletion_days to {name}"),
         ] {
             assert!(first.lines().any(|l| l == line), "{line} in {first}");
         }
@@ -177,6 +225,13 @@ mod body {
         assert_eq!(
             reader
                 .count("SELECT COUNT(*) AS n FROM reporting.deletions")
+                .await,
+            2
+        );
+        // Both deletions were made today: one row per entity, no names.
+        assert_eq!(
+            reader
+                .count("SELECT CAST(SUM(deletions) AS BIGINT) AS n FROM reporting.deletion_days")
                 .await,
             2
         );
@@ -332,7 +387,7 @@ mod body {
                 format!("GRANT USAGE ON SCHEMA reporting TO \"{name}\";"),
                 format!(
                     "GRANT SELECT ON reporting.users, reporting.attachments, \
-                     reporting.deletions TO \"{name}\";"
+                     reporting.deletions, reporting.deletion_days TO \"{name}\";"
                 ),
             ]
         );
