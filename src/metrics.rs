@@ -35,7 +35,8 @@ impl Metrics {
         self.db_statements.load(Ordering::Relaxed)
     }
 
-    /// The retention job ticked; `ran` when it purged (rather than yielding the lock).
+    /// The retention job ticked; `ran` when it purged rows (rather than yielding the lock, or
+    /// only dropping old events).
     pub fn retention_tick(&self, ran: bool) {
         self.retention_ticks.fetch_add(1, Ordering::Relaxed);
         if ran {

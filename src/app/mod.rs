@@ -190,7 +190,10 @@ impl App {
                 self.state.services.storage.clone(),
                 retention,
                 every,
-                move |outcome| metrics.retention_tick(matches!(outcome, Ok(Some(_)))),
+                move |outcome| {
+                    let purged = matches!(outcome, Ok(Some(report)) if report.purge.is_some());
+                    metrics.retention_tick(purged)
+                },
             ))
         };
         let events = self

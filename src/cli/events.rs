@@ -39,7 +39,8 @@ fn line(event: &event::Model, logged: &deletion::Model) -> String {
     serde_json::json!({
         "id": event.id.to_string(),
         "type": event.kind,
-        "occurredAt": event.occurred_at,
+        // As GraphQL's `DateTime` writes it, so a line and `DeletionEvent` agree to the byte.
+        "occurredAt": event.occurred_at.to_rfc3339(),
         "deletion": {
             "id": ids::encode(Kind::Deletion, logged.id),
             "entity": kind.map_or_else(|| logged.entity.to_ascii_uppercase(), |k| k.as_str().to_ascii_uppercase()),

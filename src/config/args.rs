@@ -270,7 +270,7 @@ pub struct ServeArgs {
     /// Purge rows soft-deleted longer ago than this, on a schedule (unset: never).
     #[arg(long, env = "KEEPSAKE_RETENTION", hide_env_values = true)]
     pub retention: Option<String>,
-    /// How often the retention purge runs.
+    /// How often the retention job runs: the purge (with --retention) and dropping old events.
     #[arg(
         long,
         env = "KEEPSAKE_RETENTION_INTERVAL",

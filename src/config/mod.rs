@@ -40,7 +40,7 @@ pub struct Settings {
     pub demo: bool,
     /// Purge rows deleted longer ago than this, on a schedule.
     pub retention: Option<Duration>,
-    /// How often the retention purge runs.
+    /// How often the retention job runs (the purge, and dropping old events).
     pub retention_interval: Duration,
     /// Which browser origins may call the API (CORS).
     pub cors_origins: CorsOrigins,

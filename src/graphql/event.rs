@@ -62,3 +62,55 @@ impl DeletionEvent {
         Ok(Deletion::new(logged, Scope::Live))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    use super::DeletionEvent;
+    use crate::entity::event;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn event(&self) -> DeletionEvent {
+            let occurred_at = chrono::DateTime::parse_from_rfc3339("2026-12-06T10:00:00.123456Z")
+                .unwrap()
+                .to_utc();
+            DeletionEvent::new(event::Model {
+                id: 42,
+                kind: "deletion.created".into(),
+                deletion_id: 7,
+                occurred_at,
+            })
+        }
+    }
+
+    /// The type as a subscription will serve it: its fields' names, and the id a reader
+    /// passes back as `after`.
+    #[tokio::test]
+    async fn a_deletion_event_answers_in_the_apis_words() {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let sdl = schema.sdl();
+        assert!(sdl.contains("type DeletionEvent {"), "{sdl}");
+        for field in [
+            "id: ID!",
+            "type: String!",
+            "occurredAt: DateTime!",
+            "deletion: Deletion!",
+        ] {
+            assert!(sdl.contains(field), "no {field} in {sdl}");
+        }
+        let answer = schema.execute("{ event { id type occurredAt } }").await;
+        assert!(answer.errors.is_empty(), "{:?}", answer.errors);
+        assert_eq!(
+            answer.data.into_json().unwrap(),
+            serde_json::json!({ "event": {
+                "id": "42",
+                "type": "deletion.created",
+                "occurredAt": "2026-12-06T10:00:00.123456+00:00",
+            }})
+        );
+    }
+}

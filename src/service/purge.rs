@@ -222,8 +222,11 @@ pub async fn retention_loop(
         ticks.tick().await;
         let outcome = retention_tick(&db, &storage, retention).await;
         match &outcome {
-            Ok(Some(report)) => tracing::info!(?report, "retention purge ran"),
-            Ok(None) => tracing::info!("retention purge skipped: another server holds the lock"),
+            Ok(Some(report)) if report.purge.is_some() => {
+                tracing::info!(?report, "retention purge ran")
+            }
+            Ok(Some(report)) => tracing::info!(?report, "old events dropped"),
+            Ok(None) => tracing::info!("retention job skipped: another server holds the lock"),
             Err(err) => tracing::error!(error = ?err, code = err.code(), "retention purge failed"),
         }
         on_tick(&outcome);

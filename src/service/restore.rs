@@ -370,6 +370,8 @@ impl<'a> Restore<'a> {
         E::Model: Sync,
     {
         restore_in(&tx, self.viewer, logged, self.reason, self.undo_window).await?;
+        // The outbox's turn (soft_delete::events) is held from here to the commit: one plain
+        // read in between, which takes no lock another event writer could hold.
         let row = Scoped::<E>::live()
             .by_id(&tx, id)
             .await?

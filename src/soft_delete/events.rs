@@ -15,6 +15,10 @@
 //!
 //! Old events are dropped by the retention job ([`drop_events_before`]); `keepsake check`
 //! asks each change newer than the retention window for its event ([`findings`]).
+//!
+//! Nothing outside the core can write an event: it holds no connection, clippy refuses
+//! SeaORM's raw reads and deletes everywhere else, and `event::ActiveModel` is deliberately
+//! not [`super::Stored`], so [`super::insert`] does not take it.
 
 use std::time::Duration;
 

@@ -145,7 +145,14 @@ mod body {
         use migration::MigratorTrait as _;
         scenario(&app).await;
         let db = raw_connection(&app.db.url).await.unwrap();
-        migration::Migrator::down(&*db, Some(1)).await.unwrap();
+        // Down to before deletion_days: its migration and any that came after it.
+        let from_newest = migration::Migrator::migrations()
+            .iter()
+            .rev()
+            .position(|m| m.name() == "m20261206_000011_create_deletion_days_view")
+            .expect("the deletion_days migration");
+        let steps = u32::try_from(from_newest + 1).unwrap();
+        migration::Migrator::down(&*db, Some(steps)).await.unwrap();
         let reader = TempRole::create(&app, "early").await;
         app.execute_sql(&[
             format!("GRANT USAGE ON SCHEMA reporting TO {}", reader.name),
