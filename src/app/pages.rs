@@ -28,7 +28,9 @@ use super::AppState;
 ///   cannot run code, so this opens no way to the tokens;
 /// - `img-src 'self' data:` and `font-src 'self' data:`: GraphiQL's stylesheet carries its
 ///   images and fonts inline as `data:` URLs;
-/// - `connect-src 'self'`: `/graphql` and the attachments' content, on this origin;
+/// - `connect-src 'self'`: `/graphql`, the attachments' content, and the playground's
+///   subscriptions' WebSocket to `/graphql/ws` (CSP's `'self'` matches `ws:` and `wss:` on
+///   this host and port), on this origin;
 /// - `base-uri 'none'`, `form-action 'self'`: no `<base>` to reroute relative URLs, and no form
 ///   posting elsewhere (the pages' forms are handled by their scripts);
 /// - `frame-ancestors 'none'`: no other site may frame the pages (clickjacking the trash's
