@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# What the event outbox costs writes: a benchmark, never a test. 16 workers, each on
+# attachments of its own, delete an attachment and restore it again (`deleteAttachment`, then
+# `restoreAttachment`), over and over, for SECONDS (default 10); the script prints the
+# operations per second (a delete or a restore is one). It measures each binary given, in
+# turn, twice, on one PostgreSQL database seeded with 2,000 users x 10 attachments: a build
+# from before the outbox, say, and one with it. A binary that serves `/graphql/ws` is measured
+# with an admin subscribed to `deletionEvents` all along (counted at the end), so the figure
+# includes waking a subscriber at each commit.
+#
+# Needs psql, Python 3 and Node (the graphql-ws client of .ci/, `cd .ci && npm ci`).
+#
+#   bash bench/outbox.sh [SECONDS] BINARY [BINARY …]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:?seconds}; shift
+[ "$#" -ge 1 ] || { echo "usage: bench/outbox.sh SECONDS BINARY [BINARY …]" >&2; exit 2; }
+db=keepsake_outbox_bench
+url="postgres://postgres@127.0.0.1:5432/$db"
+port=8767
+base="http://127.0.0.1:$port"
+work=$(mktemp -d)
+server=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+DATABASE_URL=$url "$1" seed --users 2000 --attachments-per-user 10 --deleted-fraction 0 >/dev/null 2>&1
+DATABASE_URL=$url "$1" user add --email bench-admin@example.com --name Bench --role admin >/dev/null 2>&1
+token=$(DATABASE_URL=$url "$1" token --email bench-admin@example.com 2>/dev/null | tail -1)
+psql -h 127.0.0.1 -U postgres -d $db -Atc "SELECT id FROM attachments ORDER BY id LIMIT 1600" >"$work/ids"
+
+cat >"$work/workers.py" <<'PY'
+import base64, http.client, json, sys, threading, time
+host, port, token, seconds, ids_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+ids = [base64.b64encode(f"Attachment:{line.strip()}".encode()).decode() for line in open(ids_file) if line.strip()]
+workers = 16
+ops, bad = [0] * workers, [0] * workers
+stop = time.monotonic() + seconds
+DELETE = "mutation($id: ID!) { deleteAttachment(id: $id) { id } }"
+RESTORE = "mutation($id: ID!) { restoreAttachment(id: $id) { id } }"
+def work(n):
+    conn = http.client.HTTPConnection(host, port)
+    mine = ids[n::workers]
+    i = 0
+    while time.monotonic() < stop:
+        target = mine[i % len(mine)]
+        for query in (DELETE, RESTORE):
+            body = json.dumps({"query": query, "variables": {"id": target}})
+            conn.request("POST", "/graphql", body, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+            answer = json.loads(conn.getresponse().read())
+            if answer.get("errors"):
+                bad[n] += 1
+            ops[n] += 1
+        i += 1
+threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
+started = time.monotonic()
+for t in threads: t.start()
+for t in threads: t.join()
+elapsed = time.monotonic() - started
+print(f"{sum(ops) / elapsed:.0f} ops/s ({sum(ops)} in {elapsed:.1f} s, {sum(bad)} errors)")
+PY
+
+cat >"$work/subscriber.mjs" <<'JS'
+import { createClient } from "graphql-ws";
+const [url, token, out] = process.argv.slice(2);
+const fs = await import("node:fs");
+let n = 0;
+const client = createClient({ url, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${token}` } });
+client.subscribe({ query: "subscription { deletionEvents { id type } }" }, {
+  next: () => { n += 1; fs.writeFileSync(out, String(n)); },
+  error: (e) => { console.error(e); process.exit(1); },
+  complete: () => {},
+});
+JS
+ln -s "$PWD/.ci/node_modules" "$work/node_modules"
+node_flags=""
+node -e "WebSocket" 2>/dev/null || node_flags="--experimental-websocket"
+
+for round in 1 2; do
+  for bin in "$@"; do
+    DATABASE_URL=$url RUST_LOG=warn "$bin" serve --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+    server=$!
+    for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
+    sub=""
+    echo 0 >"$work/events"
+    if "$bin" --help 2>/dev/null | grep -q "events"; then
+      node $node_flags "$work/subscriber.mjs" "ws://127.0.0.1:$port/graphql/ws" "$token" "$work/events" 2>/dev/null &
+      sub=$!
+      sleep 1
+    fi
+    result=$(python3 "$work/workers.py" 127.0.0.1 "$port" "$token" "$seconds" "$work/ids")
+    sleep 1
+    [ -n "$sub" ] && kill "$sub" 2>/dev/null || true
+    echo "round $round $bin: $result; subscriber received $(cat "$work/events") events"
+    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+  done
+done
