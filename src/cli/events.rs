@@ -7,29 +7,50 @@ use super::{Target, client_error};
 use crate::entity::{deletion, event};
 use crate::ids::{self, Kind};
 use crate::service::events;
-use crate::soft_delete::EntityKind;
+use crate::soft_delete::{self, EntityKind};
 
 /// Events read per statement.
 const PAGE: u64 = 500;
 
-/// `keepsake events [--after ID]`: prints every event after `after`, then exits.
-pub(super) async fn print(target: &Target, mut after: Option<i64>) -> anyhow::Result<()> {
+/// How long `--follow` waits without a notification before it looks again.
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `keepsake events [--after ID] [--follow]`: prints every event after `after`, then exits,
+/// or with `follow` keeps printing new ones as they are committed, until interrupted.
+pub(super) async fn print(
+    target: &Target,
+    mut after: Option<i64>,
+    follow: bool,
+) -> anyhow::Result<()> {
     let db = target.connect().await?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    loop {
-        let page = events::for_operator(&db, after, PAGE)
-            .await
-            .map_err(client_error)?;
-        for (event, logged) in &page {
-            writeln!(out, "{}", line(event, logged))?;
-        }
-        match page.last() {
-            Some((last, _)) if page.len() as u64 == PAGE => after = Some(last.id),
-            _ => break,
-        }
+    let mut wake = soft_delete::wakeups();
+    if follow && db.backend() == sea_orm::DbBackend::Postgres {
+        tokio::spawn(soft_delete::listen(target.settings.database_url.clone()));
     }
-    out.flush()?;
-    Ok(())
+    loop {
+        wake.borrow_and_update();
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        loop {
+            let page = events::for_operator(&db, after, PAGE)
+                .await
+                .map_err(client_error)?;
+            for (event, logged) in &page {
+                writeln!(out, "{}", line(event, logged))?;
+            }
+            if let Some((last, _)) = page.last() {
+                after = Some(last.id);
+            }
+            if (page.len() as u64) < PAGE {
+                break;
+            }
+        }
+        out.flush()?;
+        drop(out);
+        if !follow {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(LOOK_AGAIN, wake.changed()).await;
+    }
 }
 
 /// One event as a JSON line, in the API's words: the event's id as `DeletionEvent.id`

@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database::migrate(&creating()?, create_database).await
         }
         Command::Check { json, fix } => database::check(&target()?, json, fix).await,
-        Command::Events { after } => events::print(&target()?, after).await,
+        Command::Events { after, follow } => events::print(&target()?, after, follow).await,
         Command::User(UserCommand::Add { email, name, role }) => {
             users::add(&target()?, email, name, &role).await
         }

@@ -172,6 +172,10 @@ pub enum Command {
         /// Only events after this one (the `id` of the last event you saw).
         #[arg(long)]
         after: Option<i64>,
+        /// Keep running and print each new event as it is committed (on PostgreSQL, from
+        /// every server, as notified; on SQLite, looked for once a second).
+        #[arg(long)]
+        follow: bool,
     },
     /// Archive, then erase, rows soft-deleted longer ago than --older-than.
     Purge {

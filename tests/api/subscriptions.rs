@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use crate::helpers::{Backend, TestApp, on_both_backends};
+use crate::helpers::{Backend, TestApp, keepsake, on_both_backends};
 
 on_both_backends!(
     members_receive_their_own_deletions_and_staff_every_one,
@@ -22,6 +22,7 @@ on_both_backends!(
     subscriptions_past_the_cap_are_refused_until_one_completes,
     hostile_messages_close_only_their_socket,
     queries_and_mutations_over_the_socket_are_refused,
+    keepsake_events_follow_prints_each_new_event_as_it_commits,
 );
 
 type Socket =
@@ -429,4 +430,46 @@ async fn on_postgres_an_event_committed_on_one_server_reaches_subscribers_on_ano
     let event = on_a.event().await;
     assert_eq!(event["deletion"]["id"], deleted["id"]);
     assert_eq!(event["deletion"]["reason"], "via b");
+}
+
+/// `keepsake events --follow`, a process of its own: the events kept, then each new one as
+/// the server commits it (on PostgreSQL notified, on SQLite looked for each second).
+async fn keepsake_events_follow_prints_each_new_event_as_it_commits(backend: Backend) {
+    use std::io::BufRead as _;
+    let app = TestApp::spawn(backend).await;
+    let ada = app.member("ada@example.com").await;
+    let first = app.attachment(&ada, "a.txt").await;
+    let second = app.attachment(&ada, "b.txt").await;
+    let before = app.admin().delete_attachment(&first, None).await;
+    let mut child = keepsake(&app.db.url)
+        .args(["events", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("keepsake events --follow starts");
+    let stdout = child.stdout.take().unwrap();
+    let (lines, mut printed) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(PATIENCE, printed.recv())
+            .await
+            .expect("a line in time")
+            .expect("the command is still running");
+        serde_json::from_str(&line).unwrap()
+    };
+    let kept = next().await;
+    assert_eq!(kept["deletion"]["id"], before["id"], "{kept}");
+    let after = app.admin().delete_attachment(&second, Some("later")).await;
+    let live = next().await;
+    assert_eq!(live["deletion"]["id"], after["id"], "{live}");
+    assert_eq!(live["type"], "deletion.created");
+    child.kill().ok();
+    child.wait().ok();
 }
