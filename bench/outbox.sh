@@ -3,8 +3,9 @@
 # attachments of its own, delete an attachment and restore it again (`deleteAttachment`, then
 # `restoreAttachment`), over and over, for SECONDS (default 10); the script prints the
 # operations per second (a delete or a restore is one). It measures each binary given, in
-# turn, twice, on one PostgreSQL database seeded with 2,000 users x 10 attachments: a build
-# from before the outbox, say, and one with it. A binary that serves `/graphql/ws` is measured
+# turn, twice, each on a PostgreSQL database of its own seeded alike (2,000 users x 10
+# attachments; a binary's migrations may be newer than another's): a build from before the
+# outbox, say, and one with it. A binary that serves `/graphql/ws` is measured
 # with an admin subscribed to `deletionEvents` all along (counted at the end), so the figure
 # includes waking a subscriber at each commit.
 #
@@ -15,8 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?seconds}; shift
 [ "$#" -ge 1 ] || { echo "usage: bench/outbox.sh SECONDS BINARY [BINARY …]" >&2; exit 2; }
-db=keepsake_outbox_bench
-url="postgres://postgres@127.0.0.1:5432/$db"
 port=8767
 base="http://127.0.0.1:$port"
 work=$(mktemp -d)
@@ -27,11 +26,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-DATABASE_URL=$url "$1" seed --users 2000 --attachments-per-user 10 --deleted-fraction 0 >/dev/null 2>&1
-DATABASE_URL=$url "$1" user add --email bench-admin@example.com --name Bench --role admin >/dev/null 2>&1
-token=$(DATABASE_URL=$url "$1" token --email bench-admin@example.com 2>/dev/null | tail -1)
-psql -h 127.0.0.1 -U postgres -d $db -Atc "SELECT id FROM attachments ORDER BY id LIMIT 1600" >"$work/ids"
+# One database per binary, seeded by it; its admin's token.
+n=0
+for bin in "$@"; do
+  n=$((n + 1))
+  db=keepsake_outbox_bench_$n
+  url="postgres://postgres@127.0.0.1:5432/$db"
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+  DATABASE_URL=$url "$bin" seed --users 2000 --attachments-per-user 10 --deleted-fraction 0 >/dev/null 2>&1
+  DATABASE_URL=$url "$bin" user add --email bench-admin@example.com --name Bench --role admin >/dev/null 2>&1
+  DATABASE_URL=$url "$bin" token --email bench-admin@example.com 2>/dev/null | tail -1 >"$work/token.$n"
+  psql -h 127.0.0.1 -U postgres -d $db -Atc "SELECT id FROM attachments ORDER BY id LIMIT 1600" >"$work/ids.$n"
+done
 
 cat >"$work/workers.py" <<'PY'
 import base64, http.client, json, sys, threading, time
@@ -81,18 +87,22 @@ node_flags=""
 node -e "WebSocket" 2>/dev/null || node_flags="--experimental-websocket"
 
 for round in 1 2; do
+  n=0
   for bin in "$@"; do
+    n=$((n + 1))
+    url="postgres://postgres@127.0.0.1:5432/keepsake_outbox_bench_$n"
+    token=$(cat "$work/token.$n")
     DATABASE_URL=$url RUST_LOG=warn "$bin" serve --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
     server=$!
     for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
     sub=""
     echo 0 >"$work/events"
-    if "$bin" --help 2>/dev/null | grep -q "events"; then
+    if [ -z "${NO_SUBSCRIBER:-}" ] && "$bin" --help 2>/dev/null | grep -q "events"; then
       node $node_flags "$work/subscriber.mjs" "ws://127.0.0.1:$port/graphql/ws" "$token" "$work/events" 2>/dev/null &
       sub=$!
       sleep 1
     fi
-    result=$(python3 "$work/workers.py" 127.0.0.1 "$port" "$token" "$seconds" "$work/ids")
+    result=$(python3 "$work/workers.py" 127.0.0.1 "$port" "$token" "$seconds" "$work/ids.$n")
     sleep 1
     [ -n "$sub" ] && kill "$sub" 2>/dev/null || true
     echo "round $round $bin: $result; subscriber received $(cat "$work/events") events"

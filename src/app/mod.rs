@@ -196,9 +196,13 @@ impl App {
                 },
             ))
         };
-        let events = self
-            .events_url
-            .map(|url| tokio::spawn(crate::soft_delete::listen(url)));
+        // On PostgreSQL: hear every server's commits, and tell them of this one's.
+        let events = self.events_url.map(|url| {
+            (
+                tokio::spawn(crate::soft_delete::listen(url)),
+                tokio::spawn(crate::soft_delete::announce(self.state.db.clone())),
+            )
+        });
         middleware::announce_cors(&self.cors_origins);
         let metrics = self.metrics_listener.map(|listener| {
             tracing::info!(
@@ -223,8 +227,9 @@ impl App {
             job.abort();
         }
         retention.abort();
-        if let Some(job) = events {
-            job.abort();
+        if let Some((listening, announcing)) = events {
+            listening.abort();
+            announcing.abort();
         }
         served
     }

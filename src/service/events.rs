@@ -6,7 +6,7 @@ use crate::auth::Viewer;
 use crate::entity::{deletion, event};
 use crate::error::{Error, Result};
 use crate::service::permissions::knows_every_deletion;
-use crate::soft_delete::{self, EventReader, Handle};
+use crate::soft_delete::{self, Db, EventReader};
 
 /// The most events one read returns.
 pub const MAX_EVENTS: u64 = 1_000;
@@ -16,7 +16,7 @@ pub const MAX_EVENTS: u64 = 1_000;
 /// deletions they may know of, by the rule `recentDeletions` and `restore` apply (made by
 /// them, of their own rows alone).
 pub async fn after(
-    h: &impl Handle,
+    h: &Db,
     viewer: &Viewer,
     after: Option<i64>,
     limit: u64,
@@ -32,7 +32,7 @@ pub async fn after(
 /// Every event with an id above `after`, at most `limit`, with its deletion: for the
 /// operator's `keepsake events`, which has no viewer.
 pub async fn for_operator(
-    h: &impl Handle,
+    h: &Db,
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<(event::Model, deletion::Model)>> {
@@ -58,7 +58,7 @@ pub async fn for_operator(
 }
 
 async fn read(
-    h: &impl Handle,
+    h: &Db,
     reader: EventReader,
     after: Option<i64>,
     limit: u64,

@@ -2,23 +2,25 @@
 //! `events` in the transaction of the change itself, so an event exists if and only if its
 //! change committed. Other systems read it in id order, following `id > last seen`.
 //!
-//! That reading is safe only if ids become visible in id order. On PostgreSQL they need
-//! not: two transactions can take identity values 5 and 6 and commit 6 first, and a reader
-//! that saw 6 would never look back for 5. So every transaction that writes an event takes
-//! one transaction-scoped advisory lock ([`take_turn`]) right before it inserts its event,
-//! as the last statement before it commits: the identity value is taken under the lock, and
-//! the lock is released only after the commit is visible, so event-writing transactions
-//! commit one at a time, in the order of their ids. It is held only from that last statement
-//! to the commit, and never at session level: session locks outlive the transaction and
-//! break behind a pooler in transaction mode (PgBouncer). SQLite has one writer at a time
-//! already.
+//! That reading is safe only if no event with a smaller id can still appear. On PostgreSQL
+//! one could: two transactions can take identity values 5 and 6 and commit 6 first, and a
+//! reader that saw 6 would never look back for 5. So every transaction that writes an event
+//! takes one transaction-scoped advisory lock in *shared* mode ([`take_turn`]) right before it
+//! inserts its event, held until its commit; writers never wait for each other, and their
+//! commits stay as concurrent as before. A reader ([`events_after`]) takes the same lock in
+//! *exclusive* mode, in the transaction of its read: it waits until every writer that has
+//! taken an id has committed or rolled back (and holds new writers back for the moment of
+//! its read), so every id below the greatest it sees is final. Only transaction-scoped
+//! locks: session locks outlive the transaction and break behind a pooler in transaction
+//! mode (PgBouncer). SQLite has one writer at a time already.
+//!
+//! Readers are woken rather than polling hard: a commit that wrote events wakes this
+//! process's readers ([`wakeups`]) and, on PostgreSQL, a task ([`announce`]) sends one
+//! notification for each burst of such commits, after them and outside them, so the
+//! notification queue's lock never joins a writer's commit; every server [`listen`]s.
 //!
 //! Old events are dropped by the retention job ([`drop_events_before`]); `keepsake check`
 //! asks each change newer than the retention window for its event ([`findings`]).
-//!
-//! Nothing outside the core can write an event: it holds no connection, clippy refuses
-//! SeaORM's raw reads and deletes everywhere else, and `event::ActiveModel` is deliberately
-//! not [`super::Stored`], so [`super::insert`] does not take it.
 
 use std::time::Duration;
 
@@ -81,8 +83,6 @@ const EVENT_LOCK_KEY: i64 = 0x6576_656e_7473;
 
 /// Waits for this transaction's turn to write events (see the module's header). Call it
 /// right before the insert, as the last thing before the commit: it is held until then.
-/// On PostgreSQL it also queues a notification on [`CHANNEL`], which PostgreSQL delivers to
-/// every listening server when (and only if) the transaction commits.
 async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
     tx.wrote_events
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -92,7 +92,7 @@ async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
     }
     conn.execute_raw(Statement::from_string(
         DbBackend::Postgres,
-        format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY}), pg_notify('{CHANNEL}', '')"),
+        format!("SELECT pg_advisory_xact_lock_shared({EVENT_LOCK_KEY})"),
     ))
     .await?;
     Ok(())
@@ -108,9 +108,41 @@ pub const CHANNEL: &str = "keepsake_events";
 static FEED: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
     std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
 
-/// Wakes this process's readers of the outbox.
+/// Bumped by this process's own commits that wrote events (not by notifications), for
+/// [`announce`].
+static OWN: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// A commit here wrote events: wakes this process's readers and has [`announce`] tell the
+/// other servers.
 pub(super) fn committed() {
+    OWN.send_modify(|n| *n = n.wrapping_add(1));
+    woken();
+}
+
+/// Wakes this process's readers of the outbox.
+fn woken() {
     FEED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Tells every server listening on `db`'s database (itself included) that events were
+/// committed here: one notification for each burst of this process's commits, sent after
+/// them on a pooled connection, until the process ends. A failed one is logged; the readers'
+/// once-a-second look catches up.
+pub async fn announce(db: super::Db) {
+    let mut own = OWN.subscribe();
+    while own.changed().await.is_ok() {
+        own.borrow_and_update();
+        let sent = exec(&db)
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_notify('{CHANNEL}', '')"),
+            ))
+            .await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, "could not notify the other servers of new events");
+        }
+    }
 }
 
 /// A receiver that wakes when events may have been committed.
@@ -140,13 +172,13 @@ pub async fn listen(url: String) {
             continue;
         }
         tracing::debug!(channel = CHANNEL, "listening for events");
-        committed();
+        woken();
         loop {
             match listener.try_recv().await {
-                Ok(Some(_)) => committed(),
+                Ok(Some(_)) => woken(),
                 Ok(None) => {
                     tracing::warn!("the event listener's connection was lost; listening again");
-                    committed();
+                    woken();
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "the event listener failed; listening again in 1 s");
@@ -224,9 +256,10 @@ pub enum EventReader {
 }
 
 /// Up to `limit` events with ids above `after` (all when `None`) that `reader` may see, in id
-/// order.
+/// order. On PostgreSQL the read waits, under the outbox's lock in exclusive mode, for the
+/// writers that have taken an id to finish, so no smaller id can appear after it.
 pub async fn events_after(
-    h: &impl Handle,
+    db: &super::Db,
     reader: EventReader,
     after: Option<i64>,
     limit: u64,
@@ -248,11 +281,20 @@ pub async fn events_after(
         .into_query();
         select = select.filter(event::Column::DeletionId.in_subquery(known));
     }
-    select
-        .order_by_asc(event::Column::Id)
-        .limit(limit)
-        .all(&exec(h))
-        .await
+    let select = select.order_by_asc(event::Column::Id).limit(limit);
+    if db.backend() != DbBackend::Postgres {
+        return select.all(&exec(db)).await;
+    }
+    let tx = db.begin().await?;
+    exec(&tx)
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY})"),
+        ))
+        .await?;
+    let found = select.all(&exec(&tx)).await?;
+    tx.commit().await?;
+    Ok(found)
 }
 
 /// Drops the events that occurred before `cutoff`; returns how many.

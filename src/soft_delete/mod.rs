@@ -80,7 +80,7 @@ pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use events::{
-    DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after, listen,
+    DEFAULT_EVENT_RETENTION, EventReader, EventType, announce, drop_events_before, events_after, listen,
     wakeups,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};

@@ -512,15 +512,17 @@ async fn keepsake_events_prints_each_event_as_a_json_line(backend: Backend) {
 }
 
 /// On PostgreSQL two transactions could take event ids 5 and 6 and commit 6 first, and a
-/// reader past 6 would never see 5. The outbox's lock makes the second writer wait: the
-/// first is parked right after inserting its event (its id taken, not committed), and the
-/// second, a delete of its own, waits on the lock instead of committing a later id first.
+/// reader past 6 would never see 5. The first delete is parked right after inserting its
+/// event (its id taken, not committed). A second delete does not wait for it (writers share
+/// the outbox's lock, so their commits stay concurrent), but a reader does (it takes the lock
+/// in exclusive mode): it answers only once the first has committed, and then holds both, in
+/// id order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(postgres_tests),
     ignore = "needs TEST_DATABASE_URL (a PostgreSQL server); CI runs it"
 )]
-async fn on_postgres_a_second_event_writer_waits_until_the_first_commits() {
+async fn on_postgres_a_reader_waits_for_event_writers_in_flight_and_writers_do_not_wait() {
     let app = TestApp::spawn(Backend::postgres()).await;
     let ada = app.member("ada@example.com").await;
     let warm = app.attachment(&ada, "warm.txt").await;
@@ -528,6 +530,8 @@ async fn on_postgres_a_second_event_writer_waits_until_the_first_commits() {
     let second_file = app.attachment(&ada, "second.txt").await;
     app.admin().delete_attachment(&warm, None).await;
     let next_id = all_events(&app).await.last().unwrap().id + 1;
+
+    // Two writers: the second commits while the first is parked.
     let gate = Gate::install(
         &app,
         "AFTER INSERT",
@@ -535,7 +539,6 @@ async fn on_postgres_a_second_event_writer_waits_until_the_first_commits() {
         &format!("NEW.id = {next_id}"),
     )
     .await;
-
     let raced = race(
         &app,
         gate,
@@ -544,13 +547,40 @@ async fn on_postgres_a_second_event_writer_waits_until_the_first_commits() {
     )
     .await;
     assert!(
-        raced.second_waited,
-        "the second writer must wait for the first to commit"
+        !raced.second_waited,
+        "a second writer must not wait for the first"
     );
     let (first, second) = (id_of(&raced.first), id_of(&raced.second));
     let events = all_events(&app).await;
     let of = |d: &str| events.iter().find(|e| e.deletion == d).unwrap().id;
     assert_eq!(of(&first), next_id);
     assert!(of(&first) < of(&second), "{events:?}");
+
+    // A writer and a reader: the reader waits, then sees the parked writer's event.
+    let third_file = app.attachment(&ada, "third.txt").await;
+    let parked_id = next_id + 2;
+    let gate = Gate::install(
+        &app,
+        "AFTER INSERT",
+        "events",
+        &format!("NEW.id = {parked_id}"),
+    )
+    .await;
+    let after = (parked_id - 1).to_string();
+    let raced = race(
+        &app,
+        gate,
+        app.admin().delete_attachment(&third_file, None),
+        app.run(&["events", "--after", &after]),
+    )
+    .await;
+    assert!(
+        raced.second_waited,
+        "a reader must wait for a writer whose event id is taken"
+    );
+    let printed = succeeded(&raced.second);
+    let line: Value = serde_json::from_str(printed.lines().next().unwrap_or("null")).unwrap();
+    assert_eq!(line["id"], parked_id.to_string(), "{printed}");
+    assert_eq!(line["deletion"]["id"], raced.first["id"], "{printed}");
     app.assert_invariants().await;
 }
