@@ -19,6 +19,8 @@ pub struct Metrics {
     retention_ticks: AtomicU64,
     retention_purges: AtomicU64,
     graphql_requests: AtomicU64,
+    webhook_deliveries: AtomicU64,
+    webhook_failures: AtomicU64,
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
     duration_sum_micros: AtomicU64,
@@ -49,6 +51,16 @@ impl Metrics {
             self.retention_ticks.load(Ordering::Relaxed),
             self.retention_purges.load(Ordering::Relaxed),
         )
+    }
+
+    /// A webhook attempt ended: delivered, or failed (to be tried again).
+    pub fn webhook_attempt(&self, delivered: bool) {
+        let counter = if delivered {
+            &self.webhook_deliveries
+        } else {
+            &self.webhook_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One GraphQL request was executed.
@@ -98,6 +110,17 @@ impl Metrics {
              keepsake_retention_purges_total {}",
             load(&self.retention_ticks),
             load(&self.retention_purges)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_webhook_deliveries_total Events this server delivered to the webhook.\n\
+             # TYPE keepsake_webhook_deliveries_total counter\n\
+             keepsake_webhook_deliveries_total {}\n\
+             # HELP keepsake_webhook_failures_total Webhook attempts that failed (to be retried).\n\
+             # TYPE keepsake_webhook_failures_total counter\n\
+             keepsake_webhook_failures_total {}",
+            load(&self.webhook_deliveries),
+            load(&self.webhook_failures)
         );
         let _ = writeln!(
             out,

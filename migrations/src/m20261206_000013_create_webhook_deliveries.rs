@@ -45,8 +45,12 @@ impl MigrationTrait for Migration {
                     .col(integer(WebhookDeliveries::Attempts).default(0))
                     .col(text_null(WebhookDeliveries::LastStatus))
                     .col(timestamp_with_time_zone_null(WebhookDeliveries::NextTryAt))
-                    .col(timestamp_with_time_zone_null(WebhookDeliveries::DeliveredAt))
-                    .col(timestamp_with_time_zone_null(WebhookDeliveries::ClaimedUntil))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookDeliveries::DeliveredAt,
+                    ))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookDeliveries::ClaimedUntil,
+                    ))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_webhook_deliveries_event")

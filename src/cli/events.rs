@@ -4,10 +4,7 @@
 use std::io::Write as _;
 
 use super::{Target, client_error};
-use crate::entity::{deletion, event};
-use crate::ids::{self, Kind};
 use crate::service::events;
-use crate::soft_delete::EntityKind;
 
 /// Events read per statement.
 const PAGE: u64 = 500;
@@ -21,7 +18,7 @@ pub(super) async fn print(target: &Target, mut after: Option<i64>) -> anyhow::Re
             .await
             .map_err(client_error)?;
         for (event, logged) in &page {
-            writeln!(out, "{}", line(event, logged))?;
+            writeln!(out, "{}", events::to_json(event, logged))?;
         }
         match page.last() {
             Some((last, _)) if page.len() as u64 == PAGE => after = Some(last.id),
@@ -30,24 +27,4 @@ pub(super) async fn print(target: &Target, mut after: Option<i64>) -> anyhow::Re
     }
     out.flush()?;
     Ok(())
-}
-
-/// One event as a JSON line, in the API's words: the event's id as `DeletionEvent.id`
-/// spells it, opaque ids and `USER`/`ATTACHMENT` for its deletion, as `Deletion` does.
-fn line(event: &event::Model, logged: &deletion::Model) -> String {
-    let kind = EntityKind::parse(&logged.entity);
-    serde_json::json!({
-        "id": event.id.to_string(),
-        "type": event.kind,
-        "occurredAt": event.occurred_at,
-        "deletion": {
-            "id": ids::encode(Kind::Deletion, logged.id),
-            "entity": kind.map_or_else(|| logged.entity.to_ascii_uppercase(), |k| k.as_str().to_ascii_uppercase()),
-            "entityId": ids::encode(kind.map_or(Kind::Attachment, Kind::from), logged.entity_id),
-            "cascadeCount": logged.cascade_count,
-            "actorId": logged.actor_id.map(|a| ids::encode(Kind::User, a)),
-            "reason": logged.reason,
-        },
-    })
-    .to_string()
 }
