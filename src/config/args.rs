@@ -140,6 +140,8 @@ pub struct GlobalArgs {
 }
 
 /// What to do.
+// Parsed once at start: `serve`'s many options cost a few hundred bytes, once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
