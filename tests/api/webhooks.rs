@@ -24,6 +24,7 @@ on_both_backends!(
     a_failing_receiver_blocks_later_events_and_shows_in_webhook_deliveries_for_admins_only,
     two_servers_on_one_database_deliver_each_event_once,
     an_expired_lease_of_a_crashed_server_is_delivered_again,
+    a_python_receiver_verifies_each_signature_with_its_own_hmac,
 );
 
 /// The test's secret: `whsec_` and the base64 of 32 bytes.
@@ -90,15 +91,19 @@ impl Receiver {
 
     /// Webhook settings for this receiver with `lease` and 200 ms between attempts.
     fn settings(&self, lease: Duration) -> impl FnOnce(&mut Settings) {
-        let url = self.url.clone();
-        move |settings: &mut Settings| {
-            let mut hook = WebhookSettings::from_args(Some(&url), Some(SECRET))
-                .expect("valid webhook settings")
-                .expect("a webhook");
-            hook.lease = lease;
-            hook.schedule = vec![Duration::from_millis(200)];
-            settings.webhook = Some(hook);
-        }
+        to(self.url.clone(), lease)
+    }
+}
+
+/// Webhook settings for `url` with `lease` and 200 ms between attempts.
+fn to(url: String, lease: Duration) -> impl FnOnce(&mut Settings) {
+    move |settings: &mut Settings| {
+        let mut hook = WebhookSettings::from_args(Some(&url), Some(SECRET))
+            .expect("valid webhook settings")
+            .expect("a webhook");
+        hook.lease = lease;
+        hook.schedule = vec![Duration::from_millis(200)];
+        settings.webhook = Some(hook);
     }
 }
 
@@ -350,4 +355,71 @@ async fn an_expired_lease_of_a_crashed_server_is_delivered_again(backend: Backen
     let body: Value = serde_json::from_slice(&log[0].body).unwrap();
     assert_eq!(body["deletion"]["id"], id_of(&deletion).as_str());
     app.assert_invariants().await;
+}
+
+async fn a_python_receiver_verifies_each_signature_with_its_own_hmac(backend: Backend) {
+    use std::io::BufRead as _;
+    let mut receiver = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.ci/webhook_receiver.py"
+        ))
+        .arg(SECRET)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs .ci/webhook_receiver.py");
+    let stdout = receiver.stdout.take().unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), lines.recv())
+            .await
+            .expect("the Python receiver answers within 30 s")
+            .expect("the Python receiver is running")
+    };
+    let first = next().await;
+    let port = first.strip_prefix("listening ").expect("its port");
+    let app = TestApp::spawn_with(
+        backend,
+        to(
+            format!("http://127.0.0.1:{port}/hook"),
+            Duration::from_secs(60),
+        ),
+    )
+    .await;
+    let ada = app.member("ada@example.com").await;
+    let attachment = app.attachment(&ada, "a.txt").await;
+    let deletion = app
+        .by(&ada)
+        .delete_attachment(&attachment, Some("typo"))
+        .await;
+    app.admin().restore(&id_of(&deletion), None).await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let line: Value = serde_json::from_str(&next().await).unwrap();
+        got.push(line);
+    }
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    let printed = succeeded(&app.run(&["events"]).await);
+    let lines: Vec<Value> = printed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (got, printed) in got.iter().zip(&lines) {
+        assert_eq!(
+            got["valid"], true,
+            "Python's hmac refused the signature: {got}"
+        );
+        assert_eq!(got["id"], printed["id"]);
+        assert_eq!(&got["body"], printed);
+    }
 }
