@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, data, id_of, metric, on_both_backends, succeeded,
+    Backend, TestApp, assert_error, data, id_of, keepsake, metric, on_both_backends, succeeded,
 };
 
 on_both_backends!(
@@ -421,5 +421,51 @@ async fn a_python_receiver_verifies_each_signature_with_its_own_hmac(backend: Ba
         );
         assert_eq!(got["id"], printed["id"]);
         assert_eq!(&got["body"], printed);
+    }
+}
+
+/// A bad webhook setting stops the server at start, with one line naming it.
+#[test]
+fn bad_webhook_settings_stop_the_server_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/w.db?mode=rwc", dir.path().display());
+    for (vars, named) in [
+        (
+            &[("KEEPSAKE_WEBHOOK_URL", "http://127.0.0.1:9/hook")][..],
+            "KEEPSAKE_WEBHOOK_SECRET",
+        ),
+        (
+            &[("KEEPSAKE_WEBHOOK_SECRET", SECRET)][..],
+            "KEEPSAKE_WEBHOOK_URL",
+        ),
+        (
+            &[
+                ("KEEPSAKE_WEBHOOK_URL", "ftp://h/"),
+                ("KEEPSAKE_WEBHOOK_SECRET", SECRET),
+            ][..],
+            "KEEPSAKE_WEBHOOK_URL",
+        ),
+        (
+            &[
+                ("KEEPSAKE_WEBHOOK_URL", "https://h/"),
+                ("KEEPSAKE_WEBHOOK_SECRET", "hunter2"),
+            ][..],
+            "KEEPSAKE_WEBHOOK_SECRET",
+        ),
+    ] {
+        let mut cmd = keepsake(&url);
+        cmd.envs(vars.iter().copied())
+            .env("KEEPSAKE_BIND", "127.0.0.1:0")
+            .arg("serve");
+        let output = cmd.output().unwrap();
+        assert!(!output.status.success(), "must fail for {named}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line, got: {stderr}");
+        assert!(lines[0].contains(named), "{named} not named in: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the secret is echoed: {stderr}"
+        );
     }
 }
