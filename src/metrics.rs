@@ -21,6 +21,7 @@ pub struct Metrics {
     graphql_requests: AtomicU64,
     webhook_deliveries: AtomicU64,
     webhook_failures: AtomicU64,
+    webhook_pending: AtomicU64,
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
     duration_sum_micros: AtomicU64,
@@ -61,6 +62,11 @@ impl Metrics {
             &self.webhook_failures
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` events wait for the webhook (as this server last counted them).
+    pub fn webhook_pending(&self, n: u64) {
+        self.webhook_pending.store(n, Ordering::Relaxed);
     }
 
     /// One GraphQL request was executed.
@@ -118,9 +124,13 @@ impl Metrics {
              keepsake_webhook_deliveries_total {}\n\
              # HELP keepsake_webhook_failures_total Webhook attempts that failed (to be retried).\n\
              # TYPE keepsake_webhook_failures_total counter\n\
-             keepsake_webhook_failures_total {}",
+             keepsake_webhook_failures_total {}\n\
+             # HELP keepsake_webhook_pending Events waiting for the webhook, as this server last counted.\n\
+             # TYPE keepsake_webhook_pending gauge\n\
+             keepsake_webhook_pending {}",
             load(&self.webhook_deliveries),
-            load(&self.webhook_failures)
+            load(&self.webhook_failures),
+            load(&self.webhook_pending)
         );
         let _ = writeln!(
             out,

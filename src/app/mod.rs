@@ -213,7 +213,11 @@ impl App {
             tokio::spawn(webhooks::deliver_loop(
                 self.state.db.unbudgeted(),
                 hook,
-                move |delivered| metrics.webhook_attempt(delivered),
+                move |outcome| match outcome {
+                    webhooks::Outcome::Delivered => metrics.webhook_attempt(true),
+                    webhooks::Outcome::Failed => metrics.webhook_attempt(false),
+                    webhooks::Outcome::Pending(n) => metrics.webhook_pending(n),
+                },
             ))
         });
         middleware::announce_cors(&self.cors_origins);

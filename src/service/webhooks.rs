@@ -37,6 +37,17 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the task looks at the outbox even when nothing woke it.
 const POLL: Duration = Duration::from_secs(10);
 
+/// What the task reports as it goes (for metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An event was delivered.
+    Delivered,
+    /// An attempt failed; the event will be tried again.
+    Failed,
+    /// This many events wait for delivery (reported each time the task goes idle).
+    Pending(u64),
+}
+
 /// Where and how events are delivered.
 #[derive(Clone, Debug)]
 pub struct Webhook {
@@ -116,7 +127,7 @@ async fn deliver(
     hook: &Webhook,
     db: &Db,
     claim: WebhookClaim,
-    on_outcome: &(impl Fn(bool) + Send + Sync),
+    on_outcome: &(impl Fn(Outcome) + Send + Sync),
 ) {
     let (status, delivered) = attempt(client, hook, db, claim.event_id).await;
     let now = soft_delete::now();
@@ -130,7 +141,11 @@ async fn deliver(
         tracing::warn!(event = claim.event_id, attempt = claim.attempt, %status, ?retry_at,
             "webhook delivery failed; it will be tried again");
     }
-    on_outcome(delivered);
+    on_outcome(if delivered {
+        Outcome::Delivered
+    } else {
+        Outcome::Failed
+    });
     match soft_delete::record_webhook(db, &claim, &status, delivered.then_some(now), retry_at).await
     {
         Ok(true) => {}
@@ -145,8 +160,8 @@ async fn deliver(
 
 /// Delivers the outbox's events to `hook`, in order, until the task is stopped: woken by each
 /// commit that wrote events (`soft_delete::wakeups`), by a retry's time, and every few
-/// seconds. `on_outcome` learns of each attempt (true: delivered).
-pub async fn deliver_loop(db: Db, hook: Webhook, on_outcome: impl Fn(bool) + Send + Sync) {
+/// seconds. `on_outcome` learns of each attempt, and of the backlog when the task idles.
+pub async fn deliver_loop(db: Db, hook: Webhook, on_outcome: impl Fn(Outcome) + Send + Sync) {
     let client = match reqwest013::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .build()
@@ -182,6 +197,9 @@ pub async fn deliver_loop(db: Db, hook: Webhook, on_outcome: impl Fn(bool) + Sen
         if pause.is_zero() {
             tokio::task::yield_now().await;
             continue;
+        }
+        if let Ok(pending) = soft_delete::webhook_pending(&db).await {
+            on_outcome(Outcome::Pending(pending));
         }
         tokio::select! {
             _ = wake.changed() => {}

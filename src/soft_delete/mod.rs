@@ -98,7 +98,9 @@ pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_con
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};
 pub use stored::{Stored, fold, now, to_micros};
-pub use webhooks::{WebhookClaim, WebhookNext, claim_webhook, record_webhook, webhook_backlog};
+pub use webhooks::{
+    WebhookClaim, WebhookNext, claim_webhook, record_webhook, webhook_backlog, webhook_pending,
+};
 
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].

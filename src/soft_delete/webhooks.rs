@@ -15,8 +15,8 @@ use std::time::Duration;
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait as _, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, PaginatorTrait as _,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{Db, Handle, exec, to_micros};
@@ -89,6 +89,17 @@ pub async fn webhook_backlog(
         .into_iter()
         .map(|id| (id, tried.iter().find(|d| d.event_id == id).cloned()))
         .collect())
+}
+
+/// How many events wait for delivery: every event after the last delivered one.
+pub async fn webhook_pending(h: &impl Handle) -> Result<u64, DbErr> {
+    let from = last_delivered(h).await?;
+    #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
+    let select = event::Entity::find();
+    select
+        .filter(event::Column::Id.gt(from))
+        .count(&exec(h))
+        .await
 }
 
 /// Claims the next undelivered event for `lease` from `now`, if no other server holds it and

@@ -228,6 +228,7 @@ async fn events_are_signed_retried_after_a_500_and_delivered_in_order(backend: B
     let metrics = app.metrics().await;
     assert_eq!(metric(&metrics, "keepsake_webhook_failures_total"), 3.0);
     assert_eq!(metric(&metrics, "keepsake_webhook_deliveries_total"), 3.0);
+    pending_becomes(&app, 0.0).await;
     app.assert_invariants().await;
 }
 
@@ -278,6 +279,21 @@ async fn a_failing_receiver_blocks_later_events_and_shows_in_webhook_deliveries_
         .await;
     assert_error(&refused, "FORBIDDEN");
     assert!(metric(&app.metrics().await, "keepsake_webhook_failures_total") >= 2.0);
+    pending_becomes(&app, 2.0).await;
+}
+
+/// Waits (30 s at most) until `/metrics` shows `n` events waiting for the webhook.
+async fn pending_becomes(app: &TestApp, n: f64) {
+    for _ in 0..300 {
+        if metric(&app.metrics().await, "keepsake_webhook_pending") == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "keepsake_webhook_pending never became {n}: {}",
+        app.metrics().await
+    );
 }
 
 async fn two_servers_on_one_database_deliver_each_event_once(backend: Backend) {
