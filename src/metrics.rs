@@ -19,6 +19,9 @@ pub struct Metrics {
     retention_ticks: AtomicU64,
     retention_purges: AtomicU64,
     graphql_requests: AtomicU64,
+    webhook_deliveries: AtomicU64,
+    webhook_failures: AtomicU64,
+    webhook_pending: AtomicU64,
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
     duration_sum_micros: AtomicU64,
@@ -50,6 +53,21 @@ impl Metrics {
             self.retention_ticks.load(Ordering::Relaxed),
             self.retention_purges.load(Ordering::Relaxed),
         )
+    }
+
+    /// A webhook attempt ended: delivered, or failed (to be tried again).
+    pub fn webhook_attempt(&self, delivered: bool) {
+        let counter = if delivered {
+            &self.webhook_deliveries
+        } else {
+            &self.webhook_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` events wait for the webhook (as this server last counted them).
+    pub fn webhook_pending(&self, n: u64) {
+        self.webhook_pending.store(n, Ordering::Relaxed);
     }
 
     /// One GraphQL request was executed.
@@ -99,6 +117,21 @@ impl Metrics {
              keepsake_retention_purges_total {}",
             load(&self.retention_ticks),
             load(&self.retention_purges)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_webhook_deliveries_total Events this server delivered to the webhook.\n\
+             # TYPE keepsake_webhook_deliveries_total counter\n\
+             keepsake_webhook_deliveries_total {}\n\
+             # HELP keepsake_webhook_failures_total Webhook attempts that failed (to be retried).\n\
+             # TYPE keepsake_webhook_failures_total counter\n\
+             keepsake_webhook_failures_total {}\n\
+             # HELP keepsake_webhook_pending Events waiting for the webhook, as this server last counted.\n\
+             # TYPE keepsake_webhook_pending gauge\n\
+             keepsake_webhook_pending {}",
+            load(&self.webhook_deliveries),
+            load(&self.webhook_failures),
+            load(&self.webhook_pending)
         );
         let _ = writeln!(
             out,

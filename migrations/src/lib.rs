@@ -20,6 +20,7 @@ mod m20261206_000010_create_reporting_views;
 mod m20261206_000010_index_deletion_log_reads;
 mod m20261206_000011_create_deletion_days_view;
 mod m20261206_000012_create_event_outbox;
+mod m20261206_000013_create_webhook_deliveries;
 
 pub mod fold;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_create_reporting_views::Migration),
             Box::new(m20261206_000011_create_deletion_days_view::Migration),
             Box::new(m20261206_000012_create_event_outbox::Migration),
+            Box::new(m20261206_000013_create_webhook_deliveries::Migration),
         ]
     }
 }

@@ -29,11 +29,13 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
-use crate::config::{CorsOrigins, Limits, Settings, guard_sqlite_file, redact_url};
+use crate::config::{
+    CorsOrigins, Limits, Settings, WebhookSettings, guard_sqlite_file, redact_url,
+};
 use crate::graphql::{KeepsakeSchema, Services, Slots, schema_with};
 use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
-use crate::service::purge;
+use crate::service::{purge, webhooks};
 use crate::soft_delete::{self, Db};
 use crate::storage::Storage;
 
@@ -68,6 +70,8 @@ pub struct App {
     /// On PostgreSQL, the database whose event notifications wake this server's
     /// subscriptions (every server's commits, not only this one's).
     events_url: Option<String>,
+    /// Where events are POSTed, when `KEEPSAKE_WEBHOOK_URL` is set.
+    webhook: Option<WebhookSettings>,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -152,6 +156,7 @@ impl App {
             metrics_listener,
             events_url: (state_backend == sea_orm::DbBackend::Postgres)
                 .then(|| settings.database_url.clone()),
+            webhook: settings.webhook.clone(),
         })
     }
 
@@ -203,6 +208,25 @@ impl App {
                 tokio::spawn(crate::soft_delete::announce(self.state.db.clone())),
             )
         });
+        let webhook = self.webhook.map(|hook| {
+            tracing::info!("delivering events to the webhook (KEEPSAKE_WEBHOOK_URL)");
+            let metrics = self.state.metrics.clone();
+            let hook = webhooks::Webhook {
+                url: hook.url,
+                key: hook.key,
+                lease: hook.lease,
+                schedule: hook.schedule,
+            };
+            tokio::spawn(webhooks::deliver_loop(
+                self.state.db.unbudgeted(),
+                hook,
+                move |outcome| match outcome {
+                    webhooks::Outcome::Delivered => metrics.webhook_attempt(true),
+                    webhooks::Outcome::Failed => metrics.webhook_attempt(false),
+                    webhooks::Outcome::Pending(n) => metrics.webhook_pending(n),
+                },
+            ))
+        });
         middleware::announce_cors(&self.cors_origins);
         let metrics = self.metrics_listener.map(|listener| {
             tracing::info!(
@@ -230,6 +254,9 @@ impl App {
         if let Some((listening, announcing)) = events {
             listening.abort();
             announcing.abort();
+        }
+        if let Some(job) = webhook {
+            job.abort();
         }
         served
     }

@@ -4,10 +4,8 @@
 use std::io::Write as _;
 
 use super::{Target, client_error};
-use crate::entity::{deletion, event};
-use crate::ids::{self, Kind};
 use crate::service::events;
-use crate::soft_delete::{self, EntityKind};
+use crate::soft_delete;
 
 /// Events read per statement.
 const PAGE: u64 = 500;
@@ -35,7 +33,7 @@ pub(super) async fn print(
                 .await
                 .map_err(client_error)?;
             for (event, logged) in &page {
-                writeln!(out, "{}", line(event, logged))?;
+                writeln!(out, "{}", events::to_json(event, logged))?;
             }
             if let Some((last, _)) = page.last() {
                 after = Some(last.id);
@@ -51,25 +49,4 @@ pub(super) async fn print(
         }
         let _ = tokio::time::timeout(LOOK_AGAIN, wake.changed()).await;
     }
-}
-
-/// One event as a JSON line, in the API's words: the event's id as `DeletionEvent.id`
-/// spells it, opaque ids and `USER`/`ATTACHMENT` for its deletion, as `Deletion` does.
-fn line(event: &event::Model, logged: &deletion::Model) -> String {
-    let kind = EntityKind::parse(&logged.entity);
-    serde_json::json!({
-        "id": event.id.to_string(),
-        "type": event.kind,
-        // As GraphQL's `DateTime` writes it, so a line and `DeletionEvent` agree to the byte.
-        "occurredAt": event.occurred_at.to_rfc3339(),
-        "deletion": {
-            "id": ids::encode(Kind::Deletion, logged.id),
-            "entity": kind.map_or_else(|| logged.entity.to_ascii_uppercase(), |k| k.as_str().to_ascii_uppercase()),
-            "entityId": ids::encode(kind.map_or(Kind::Attachment, Kind::from), logged.entity_id),
-            "cascadeCount": logged.cascade_count,
-            "actorId": logged.actor_id.map(|a| ids::encode(Kind::User, a)),
-            "reason": logged.reason,
-        },
-    })
-    .to_string()
 }

@@ -31,6 +31,8 @@ const SERVE_OPTIONS: &[(&str, &str)] = &[
     ("max_tokens", "--max-tokens"),
     ("max_files", "--max-files"),
     ("metrics_bind", "--metrics-bind"),
+    ("webhook_url", "--webhook-url"),
+    ("webhook_secret", "--webhook-secret"),
 ];
 
 impl Cli {
@@ -138,6 +140,8 @@ pub struct GlobalArgs {
 }
 
 /// What to do.
+// Parsed once at start: `serve`'s many options cost a few hundred bytes, once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
@@ -343,6 +347,12 @@ pub struct ServeArgs {
     /// private network); unset, `/metrics` answers only an admin's token.
     #[arg(long, env = "KEEPSAKE_METRICS_BIND", hide_env_values = true)]
     pub metrics_bind: Option<String>,
+    /// Where each event is POSTed, signed (Standard Webhooks); needs --webhook-secret.
+    #[arg(long, env = "KEEPSAKE_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+    /// The webhook's signing key: `whsec_` and the base64 of 24 to 64 random bytes.
+    #[arg(long, env = "KEEPSAKE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -360,6 +370,8 @@ impl Default for ServeArgs {
             max_tokens: "5000".into(),
             max_files: "10".into(),
             metrics_bind: None,
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }

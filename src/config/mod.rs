@@ -10,6 +10,7 @@
 mod args;
 mod database;
 mod network;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use args::{
 pub(crate) use database::guard_sqlite_file;
 pub use database::{check_database_url, redact_url, sqlite_path};
 pub use network::{CorsOrigins, parse_bind};
+pub use webhook::WebhookSettings;
 
 /// Checked configuration of the server and the CLI.
 #[derive(Clone, Debug)]
@@ -55,6 +57,8 @@ pub struct Settings {
     pub limits: Limits,
     /// A second address serving `/metrics` to anyone (`KEEPSAKE_METRICS_BIND`).
     pub metrics_bind: Option<SocketAddr>,
+    /// Where events are POSTed, and their signing key (`KEEPSAKE_WEBHOOK_URL`, `_SECRET`).
+    pub webhook: Option<WebhookSettings>,
 }
 
 /// What one request, one viewer and one upload may take: the bounds that keep one hostile
@@ -216,7 +220,12 @@ impl Settings {
                 setting: "KEEPSAKE_METRICS_BIND (--metrics-bind)",
                 problem: err.problem,
             })?;
+        let webhook = WebhookSettings::from_args(
+            serve.webhook_url.as_deref(),
+            serve.webhook_secret.as_deref(),
+        )?;
         Ok(Settings {
+            webhook,
             storage,
             storage_options: Vec::new(),
             max_upload,
@@ -251,6 +260,7 @@ impl Settings {
             max_upload: DEFAULT_MAX_UPLOAD,
             limits: Limits::default(),
             metrics_bind: None,
+            webhook: None,
         }
     }
 }

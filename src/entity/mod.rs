@@ -9,3 +9,4 @@ pub mod deletion;
 pub mod event;
 pub mod setting;
 pub mod user;
+pub mod webhook_delivery;

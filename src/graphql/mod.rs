@@ -24,6 +24,7 @@ mod subscription;
 mod types;
 mod upload;
 mod user;
+mod webhook;
 
 use async_graphql::MergedObject;
 
@@ -45,6 +46,7 @@ pub struct Query(
     stats::StatsQuery,
     lifecycle::LifecycleQuery,
     node::NodeQuery,
+    webhook::WebhookQuery,
 );
 
 /// Every mutation.

@@ -5,8 +5,9 @@
 use crate::auth::Viewer;
 use crate::entity::{deletion, event};
 use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
 use crate::service::permissions::knows_every_deletion;
-use crate::soft_delete::{self, Db, EventReader};
+use crate::soft_delete::{self, Db, EntityKind, EventReader};
 
 /// The most events one read returns.
 pub const MAX_EVENTS: u64 = 1_000;
@@ -69,4 +70,25 @@ async fn read(
         )));
     }
     Ok(soft_delete::events_after(h, reader, after, limit).await?)
+}
+
+/// One event in the API's words, as `keepsake events` prints it and the webhook sends it: the
+/// event's id as `DeletionEvent.id` spells it, opaque ids and `USER`/`ATTACHMENT` for its
+/// deletion, as `Deletion` does.
+pub fn to_json(event: &event::Model, logged: &deletion::Model) -> serde_json::Value {
+    let kind = EntityKind::parse(&logged.entity);
+    serde_json::json!({
+        "id": event.id.to_string(),
+        "type": event.kind,
+        // As GraphQL's `DateTime` writes it, so a line and `DeletionEvent` agree to the byte.
+        "occurredAt": event.occurred_at.to_rfc3339(),
+        "deletion": {
+            "id": ids::encode(Kind::Deletion, logged.id),
+            "entity": kind.map_or_else(|| logged.entity.to_ascii_uppercase(), |k| k.as_str().to_ascii_uppercase()),
+            "entityId": ids::encode(kind.map_or(Kind::Attachment, Kind::from), logged.entity_id),
+            "cascadeCount": logged.cascade_count,
+            "actorId": logged.actor_id.map(|a| ids::encode(Kind::User, a)),
+            "reason": logged.reason,
+        },
+    })
 }

@@ -19,6 +19,7 @@ pub mod setup;
 pub mod undo;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::{Error, Result};
 use crate::ids;

@@ -37,6 +37,8 @@ pub enum Action {
     ReadLog,
     /// Purge deleted rows and read the archive.
     Purge,
+    /// See the webhook's pending deliveries.
+    ReadWebhooks,
 }
 
 /// How far a role's right reaches.
@@ -60,7 +62,7 @@ pub const fn reach(role: Role, action: Action) -> Reach {
         (ReadEmail | ReadAttachments, Role::Support | Role::Admin) => All,
         (SeeDeleted | ReadLog, Role::Member) => No,
         (SeeDeleted | ReadLog, Role::Support | Role::Admin) => All,
-        (ManageUsers | UpdateEmail | Purge, Role::Member | Role::Support) => No,
+        (ManageUsers | UpdateEmail | Purge | ReadWebhooks, Role::Member | Role::Support) => No,
         (UpdateName | CreateAttachments, Role::Member | Role::Support) => Own,
         (Delete | Restore, Role::Member) => Own,
         (Delete | Restore, Role::Support) => No,
@@ -123,6 +125,8 @@ mod tests {
             ReadLog
         } else if c.starts_with("purge") {
             Purge
+        } else if c.contains("webhookDeliveries") {
+            ReadWebhooks
         } else {
             return None;
         })
@@ -184,6 +188,7 @@ mod tests {
             Action::Restore,
             Action::ReadLog,
             Action::Purge,
+            Action::ReadWebhooks,
         ] {
             assert!(seen.contains(&action), "no row for {action:?}");
         }

@@ -286,15 +286,25 @@ pub async fn events_after(
         return select.all(&exec(db)).await;
     }
     let tx = db.begin().await?;
-    exec(&tx)
-        .execute_raw(Statement::from_string(
+    wait_for_writers(&tx).await?;
+    let found = select.all(&exec(&tx)).await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// Waits, on PostgreSQL, until every transaction that has taken an event id has finished, and
+/// holds new ones back until `tx` ends: from here on in `tx`, no event with an id below the
+/// greatest visible can appear. Read the outbox in `id > last` order only after this.
+pub(super) async fn wait_for_writers(tx: &Tx) -> Result<(), DbErr> {
+    let conn = exec(tx);
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_raw(Statement::from_string(
             DbBackend::Postgres,
             format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY})"),
         ))
         .await?;
-    let found = select.all(&exec(&tx)).await?;
-    tx.commit().await?;
-    Ok(found)
+    }
+    Ok(())
 }
 
 /// Drops the events that occurred before `cutoff`; returns how many.

@@ -38,6 +38,7 @@
 //! | `reporting_check.rs` | `keepsake check` on the reporting views, their row-level security and readers |
 //! | `stored.rs` | [`Stored`] rows: timestamps at microseconds ([`now`]), search text folded ([`fold`]) |
 //! | `blobs.rs` | which blobs rows refer to, and [`lock_blob`] |
+//! | `webhooks.rs` | the webhook's delivery state: the next event to send, its lease, each outcome |
 
 use std::sync::Arc;
 
@@ -71,6 +72,7 @@ mod seed;
 mod settings;
 mod stats;
 mod stored;
+mod webhooks;
 
 pub use blobs::{
     BlobTotal, StorageFigures, blob_in_use, blobs_in_use, lock_blob, purge_would_free,
@@ -80,8 +82,8 @@ pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use events::{
-    DEFAULT_EVENT_RETENTION, EventReader, EventType, announce, drop_events_before, events_after, listen,
-    wakeups,
+    DEFAULT_EVENT_RETENTION, EventReader, EventType, announce, drop_events_before, events_after,
+    listen, wakeups,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
@@ -96,6 +98,9 @@ pub use seed::{SeedUser, attachments_without_content, seed_batch, set_seeded_con
 pub use settings::{exclusively, setting, setting_or_insert};
 pub use stats::{DayStats, DeletionStats, deletion_stats};
 pub use stored::{Stored, fold, now, to_micros};
+pub use webhooks::{
+    WebhookClaim, WebhookNext, claim_webhook, record_webhook, webhook_backlog, webhook_pending,
+};
 
 mod sealed {
     /// Only this module can make one, so only this module can open a [`super::Handle`].

@@ -252,8 +252,14 @@ impl TestApp {
     /// A second server on `first`'s database and blob store (servers are stateless and share
     /// both), with the same admin. The database stays `first`'s to drop.
     pub async fn beside(first: &TestApp) -> TestApp {
+        Self::beside_with(first, |_| {}).await
+    }
+
+    /// Like [`TestApp::beside`], with settings changed by `configure` (e.g. a webhook).
+    pub async fn beside_with(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = Settings::for_database(&first.db.url);
         settings.storage = format!("file://{}", first.blobs.path().display());
+        configure(&mut settings);
         let app = App::build(&settings).await.expect("a second app builds");
         let base = format!("http://{}", app.address());
         let state = app.state().clone();
@@ -450,6 +456,8 @@ pub const KEEPSAKE_ENV: &[&str] = &[
     "KEEPSAKE_MAX_TOKENS",
     "KEEPSAKE_MAX_FILES",
     "KEEPSAKE_METRICS_BIND",
+    "KEEPSAKE_WEBHOOK_URL",
+    "KEEPSAKE_WEBHOOK_SECRET",
     "RUST_LOG",
 ];
 

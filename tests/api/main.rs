@@ -47,3 +47,4 @@ mod undo_credential;
 mod uploads;
 mod users;
 mod visibility;
+mod webhooks;
