@@ -35,6 +35,10 @@ const BATCH: u64 = 100;
 /// How long a subscription sleeps without a wake-up before it looks again.
 const CATCH_UP: Duration = Duration::from_secs(1);
 
+/// The least time between two reads of one subscription: under a stream of commits it reads
+/// them in batches, not one read (and one wait for the writers in flight) per commit.
+const MIN_GAP: Duration = Duration::from_millis(50);
+
 /// The subscription root.
 #[derive(Default)]
 pub struct Subscription;
@@ -80,6 +84,7 @@ impl Subscription {
             last: after,
             ready: VecDeque::new(),
             wake: soft_delete::wakeups(),
+            read_at: None,
             ended: false,
             _slot: slot,
         };
@@ -104,6 +109,8 @@ struct Feed {
     last: Option<i64>,
     ready: VecDeque<event::Model>,
     wake: tokio::sync::watch::Receiver<u64>,
+    /// When it last read the outbox.
+    read_at: Option<tokio::time::Instant>,
     ended: bool,
     _slot: Slot,
 }
@@ -118,6 +125,10 @@ impl Feed {
             if self.ended {
                 return None;
             }
+            if let Some(read_at) = self.read_at {
+                tokio::time::sleep_until(read_at + MIN_GAP).await;
+            }
+            self.read_at = Some(tokio::time::Instant::now());
             // Seen before reading, so a commit during the read wakes the next wait.
             self.wake.borrow_and_update();
             if let Err(err) = self.still_signed_in().await {

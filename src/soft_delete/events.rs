@@ -207,6 +207,27 @@ pub(super) async fn record(
     deletion: i64,
     at: DateTimeUtc,
 ) -> Result<(), DbErr> {
+    if exec(tx).get_database_backend() == DbBackend::Postgres {
+        // The turn and the insert in one statement (one round trip): the lock is taken as
+        // the subquery's row is made, before the insert draws its id.
+        tx.wrote_events
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        exec(tx)
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "INSERT INTO events (\"type\", deletion_id, occurred_at) \
+                     SELECT $1, $2, $3 FROM (SELECT pg_advisory_xact_lock_shared({EVENT_LOCK_KEY})) turn"
+                ),
+                [
+                    kind.as_str().into(),
+                    deletion.into(),
+                    to_micros(at).into(),
+                ],
+            ))
+            .await?;
+        return Ok(());
+    }
     take_turn(tx).await?;
     event::Entity::insert(row(kind, deletion, at))
         .exec_without_returning(&exec(tx))
