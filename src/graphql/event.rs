@@ -27,6 +27,9 @@ impl DeletionEvent {
     }
 }
 
+/// Something that happened to a deletion, as other systems learn of it: it was made,
+/// restored or purged. Events come in the order of their ids; the id of the last one seen is
+/// where a reader picks up again.
 #[Object]
 impl DeletionEvent {
     /// Its place in the outbox, a whole number as a string: later events have greater ids.

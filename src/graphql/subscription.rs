@@ -27,7 +27,7 @@ use crate::auth::{Bearer, Role, Viewer};
 use crate::entity::event;
 use crate::error::{Error, Result};
 use crate::service::events;
-use crate::soft_delete::{self, Db};
+use crate::soft_delete::Db;
 
 /// Events read from the outbox at a time, per subscription.
 const BATCH: u64 = 100;
@@ -43,6 +43,7 @@ const MIN_GAP: Duration = Duration::from_millis(50);
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live streams, over WebSocket at `/graphql/ws` (`graphql-transport-ws`).
 #[Subscription]
 impl Subscription {
     /// Deletions, restores and purges as they are committed, in id order: first those after
@@ -83,7 +84,7 @@ impl Subscription {
             viewer,
             last: after,
             ready: VecDeque::new(),
-            wake: soft_delete::wakeups(),
+            final_id: None,
             read_at: None,
             ended: false,
             _slot: slot,
@@ -108,7 +109,9 @@ struct Feed {
     /// The last event handed out (or skipped as not theirs).
     last: Option<i64>,
     ready: VecDeque<event::Model>,
-    wake: tokio::sync::watch::Receiver<u64>,
+    /// The greatest id the server's tail knows final; `None` until the first read, which
+    /// waits for the writers in flight on its own.
+    final_id: Option<tokio::sync::watch::Receiver<i64>>,
     /// When it last read the outbox.
     read_at: Option<tokio::time::Instant>,
     ended: bool,
@@ -129,19 +132,35 @@ impl Feed {
                 tokio::time::sleep_until(read_at + MIN_GAP).await;
             }
             self.read_at = Some(tokio::time::Instant::now());
-            // Seen before reading, so a commit during the read wakes the next wait.
-            self.wake.borrow_and_update();
+            // Seen before reading, so a newer id during the read wakes the next wait.
+            let upto = self
+                .final_id
+                .as_mut()
+                .map(|known| *known.borrow_and_update());
             if let Err(err) = self.still_signed_in().await {
                 self.ended = true;
                 return Some((Err(err.into()), self));
             }
-            match events::after(&self.db, &self.viewer, self.last, BATCH).await {
-                Ok(found) if !found.is_empty() => {
-                    self.last = found.last().map(|e| e.id);
+            if self.final_id.is_none() {
+                self.final_id = Some(self.services.tail.watch());
+            }
+            match events::after(&self.db, &self.viewer, self.last, upto, BATCH).await {
+                Ok(found) => {
+                    let full = found.len() as u64 == BATCH;
+                    self.last = found.last().map(|e| e.id).or(self.last);
+                    // Every id up to the final one was read (those not theirs skipped).
+                    if let Some(upto) = upto
+                        && !full
+                        && self.last.is_none_or(|last| last < upto)
+                    {
+                        self.last = Some(upto);
+                    }
+                    if found.is_empty()
+                        && let Some(known) = self.final_id.as_mut()
+                    {
+                        let _ = tokio::time::timeout(CATCH_UP, known.changed()).await;
+                    }
                     self.ready.extend(found);
-                }
-                Ok(_) => {
-                    let _ = tokio::time::timeout(CATCH_UP, self.wake.changed()).await;
                 }
                 Err(err) => {
                     self.ended = true;
