@@ -108,7 +108,7 @@ struct Feed {
     viewer: Viewer,
     /// The last event handed out (or skipped as not theirs).
     last: Option<i64>,
-    ready: VecDeque<event::Model>,
+    ready: VecDeque<(event::Model, crate::entity::deletion::Model)>,
     /// The greatest id the server's tail knows final; `None` until the first read, which
     /// waits for the writers in flight on its own.
     final_id: Option<tokio::sync::watch::Receiver<i64>>,
@@ -122,8 +122,8 @@ impl Feed {
     /// The next event, waiting for one; `None` once the stream has ended.
     async fn next(mut self) -> Option<(async_graphql::Result<DeletionEvent>, Feed)> {
         loop {
-            if let Some(row) = self.ready.pop_front() {
-                return Some((Ok(DeletionEvent::new(row)), self));
+            if let Some((row, logged)) = self.ready.pop_front() {
+                return Some((Ok(DeletionEvent::with_deletion(row, logged)), self));
             }
             if self.ended {
                 return None;
@@ -144,10 +144,19 @@ impl Feed {
             if self.final_id.is_none() {
                 self.final_id = Some(self.services.tail.watch());
             }
-            match events::after(&self.db, &self.viewer, self.last, upto, BATCH).await {
+            let read = match events::after(&self.db, &self.viewer, self.last, upto, BATCH).await {
                 Ok(found) => {
+                    let last = found.last().map(|e| e.id);
                     let full = found.len() as u64 == BATCH;
-                    self.last = found.last().map(|e| e.id).or(self.last);
+                    events::with_deletions(&self.db, found)
+                        .await
+                        .map(|found| (found, last, full))
+                }
+                Err(err) => Err(err),
+            };
+            match read {
+                Ok((found, last, full)) => {
+                    self.last = last.or(self.last);
                     // Every id up to the final one was read (those not theirs skipped).
                     if let Some(upto) = upto
                         && !full

@@ -33,6 +33,34 @@ pub async fn after(
     read(h, reader, after, upto, limit).await
 }
 
+/// `found` with each event's deletion, read in one statement.
+pub async fn with_deletions(
+    h: &Db,
+    found: Vec<event::Model>,
+) -> Result<Vec<(event::Model, deletion::Model)>> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let deletions = soft_delete::deletions_by_ids(h, found.iter().map(|e| e.deletion_id)).await?;
+    found
+        .into_iter()
+        .map(|e| {
+            let logged = deletions
+                .iter()
+                .find(|d| d.id == e.deletion_id)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Internal(anyhow::anyhow!(
+                        "event {} names deletion {}, which is not in the log",
+                        e.id,
+                        e.deletion_id
+                    ))
+                })?;
+            Ok((e, logged))
+        })
+        .collect()
+}
+
 /// The greatest event id a server knows final, kept for all its subscriptions at once: one
 /// read that waits for the writers in flight per burst of commits, however many subscribe,
 /// where each subscription reading on its own would make writers wait once for each.
@@ -98,24 +126,7 @@ pub async fn for_operator(
     limit: u64,
 ) -> Result<Vec<(event::Model, deletion::Model)>> {
     let found = read(h, EventReader::Everyone, after, None, limit).await?;
-    let deletions = soft_delete::deletions_by_ids(h, found.iter().map(|e| e.deletion_id)).await?;
-    found
-        .into_iter()
-        .map(|e| {
-            let logged = deletions
-                .iter()
-                .find(|d| d.id == e.deletion_id)
-                .cloned()
-                .ok_or_else(|| {
-                    Error::Internal(anyhow::anyhow!(
-                        "event {} names deletion {}, which is not in the log",
-                        e.id,
-                        e.deletion_id
-                    ))
-                })?;
-            Ok((e, logged))
-        })
-        .collect()
+    with_deletions(h, found).await
 }
 
 async fn read(
