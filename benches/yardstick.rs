@@ -94,6 +94,7 @@ fn world() -> &'static World {
             max_upload: 1 << 20,
             undo_window: Duration::from_secs(86_400),
             subscriptions: std::sync::Arc::new(keepsake::graphql::Slots::new(16)),
+            tail: std::sync::Arc::new(keepsake::service::events::Tail::new()),
         }));
         World {
             runtime,

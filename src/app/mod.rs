@@ -129,6 +129,7 @@ impl App {
             max_upload: settings.max_upload,
             undo_window: settings.undo_window,
             subscriptions: Arc::new(Slots::new(settings.limits.max_subscriptions)),
+            tail: Arc::new(crate::service::events::Tail::new()),
         });
         let state_backend = db.backend();
         let state = AppState {
@@ -201,6 +202,7 @@ impl App {
                 },
             ))
         };
+        let tail = tokio::spawn(self.state.services.tail.clone().run(self.state.db.clone()));
         // On PostgreSQL: hear every server's commits, and tell them of this one's.
         let events = self.events_url.map(|url| {
             (
@@ -251,6 +253,7 @@ impl App {
             job.abort();
         }
         retention.abort();
+        tail.abort();
         if let Some((listening, announcing)) = events {
             listening.abort();
             announcing.abort();

@@ -26,6 +26,8 @@ pub struct Services {
     pub undo_window: std::time::Duration,
     /// Every viewer's open subscriptions (`KEEPSAKE_MAX_SUBSCRIPTIONS`).
     pub subscriptions: Arc<super::slots::Slots>,
+    /// The greatest event id known final, kept for every subscription at once.
+    pub tail: Arc<crate::service::events::Tail>,
 }
 
 /// One request's own context, the one entry a request adds to async-graphql's data.

@@ -17,16 +17,32 @@ use crate::soft_delete::Scope;
 #[derive(Clone, Debug)]
 pub struct DeletionEvent {
     row: event::Model,
+    /// Its deletion, when read with it (a subscription reads a batch's deletions at once).
+    logged: Option<crate::entity::deletion::Model>,
 }
 
 impl DeletionEvent {
     /// The event as the outbox holds it (read through `service::events`, which filters by
     /// viewer).
     pub fn new(row: event::Model) -> DeletionEvent {
-        DeletionEvent { row }
+        DeletionEvent { row, logged: None }
+    }
+
+    /// The event with its deletion, read beside it.
+    pub fn with_deletion(
+        row: event::Model,
+        logged: crate::entity::deletion::Model,
+    ) -> DeletionEvent {
+        DeletionEvent {
+            row,
+            logged: Some(logged),
+        }
     }
 }
 
+/// Something that happened to a deletion, as other systems learn of it: it was made,
+/// restored or purged. Events come in the order of their ids; the id of the last one seen is
+/// where a reader picks up again.
 #[Object]
 impl DeletionEvent {
     /// Its place in the outbox, a whole number as a string: later events have greater ids.
@@ -48,6 +64,9 @@ impl DeletionEvent {
 
     /// The deletion it happened to, as the deletion log shows it.
     async fn deletion(&self, ctx: &Context<'_>) -> Result<Deletion> {
+        if let Some(logged) = &self.logged {
+            return Ok(Deletion::new(logged.clone(), Scope::Live));
+        }
         let found = ctx
             .loaders()?
             .load_one(DeletionKey(self.row.deletion_id))

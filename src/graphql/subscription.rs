@@ -27,7 +27,7 @@ use crate::auth::{Bearer, Role, Viewer};
 use crate::entity::event;
 use crate::error::{Error, Result};
 use crate::service::events;
-use crate::soft_delete::{self, Db};
+use crate::soft_delete::Db;
 
 /// Events read from the outbox at a time, per subscription.
 const BATCH: u64 = 100;
@@ -43,6 +43,7 @@ const MIN_GAP: Duration = Duration::from_millis(50);
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live streams, over WebSocket at `/graphql/ws` (`graphql-transport-ws`).
 #[Subscription]
 impl Subscription {
     /// Deletions, restores and purges as they are committed, in id order: first those after
@@ -83,7 +84,7 @@ impl Subscription {
             viewer,
             last: after,
             ready: VecDeque::new(),
-            wake: soft_delete::wakeups(),
+            final_id: None,
             read_at: None,
             ended: false,
             _slot: slot,
@@ -107,8 +108,10 @@ struct Feed {
     viewer: Viewer,
     /// The last event handed out (or skipped as not theirs).
     last: Option<i64>,
-    ready: VecDeque<event::Model>,
-    wake: tokio::sync::watch::Receiver<u64>,
+    ready: VecDeque<(event::Model, crate::entity::deletion::Model)>,
+    /// The greatest id the server's tail knows final; `None` until the first read, which
+    /// waits for the writers in flight on its own.
+    final_id: Option<tokio::sync::watch::Receiver<i64>>,
     /// When it last read the outbox.
     read_at: Option<tokio::time::Instant>,
     ended: bool,
@@ -119,8 +122,8 @@ impl Feed {
     /// The next event, waiting for one; `None` once the stream has ended.
     async fn next(mut self) -> Option<(async_graphql::Result<DeletionEvent>, Feed)> {
         loop {
-            if let Some(row) = self.ready.pop_front() {
-                return Some((Ok(DeletionEvent::new(row)), self));
+            if let Some((row, logged)) = self.ready.pop_front() {
+                return Some((Ok(DeletionEvent::with_deletion(row, logged)), self));
             }
             if self.ended {
                 return None;
@@ -129,19 +132,44 @@ impl Feed {
                 tokio::time::sleep_until(read_at + MIN_GAP).await;
             }
             self.read_at = Some(tokio::time::Instant::now());
-            // Seen before reading, so a commit during the read wakes the next wait.
-            self.wake.borrow_and_update();
+            // Seen before reading, so a newer id during the read wakes the next wait.
+            let upto = self
+                .final_id
+                .as_mut()
+                .map(|known| *known.borrow_and_update());
             if let Err(err) = self.still_signed_in().await {
                 self.ended = true;
                 return Some((Err(err.into()), self));
             }
-            match events::after(&self.db, &self.viewer, self.last, BATCH).await {
-                Ok(found) if !found.is_empty() => {
-                    self.last = found.last().map(|e| e.id);
-                    self.ready.extend(found);
+            if self.final_id.is_none() {
+                self.final_id = Some(self.services.tail.watch());
+            }
+            let read = match events::after(&self.db, &self.viewer, self.last, upto, BATCH).await {
+                Ok(found) => {
+                    let last = found.last().map(|e| e.id);
+                    let full = found.len() as u64 == BATCH;
+                    events::with_deletions(&self.db, found)
+                        .await
+                        .map(|found| (found, last, full))
                 }
-                Ok(_) => {
-                    let _ = tokio::time::timeout(CATCH_UP, self.wake.changed()).await;
+                Err(err) => Err(err),
+            };
+            match read {
+                Ok((found, last, full)) => {
+                    self.last = last.or(self.last);
+                    // Every id up to the final one was read (those not theirs skipped).
+                    if let Some(upto) = upto
+                        && !full
+                        && self.last.is_none_or(|last| last < upto)
+                    {
+                        self.last = Some(upto);
+                    }
+                    if found.is_empty()
+                        && let Some(known) = self.final_id.as_mut()
+                    {
+                        let _ = tokio::time::timeout(CATCH_UP, known.changed()).await;
+                    }
+                    self.ready.extend(found);
                 }
                 Err(err) => {
                     self.ended = true;

@@ -16,10 +16,13 @@ pub const MAX_EVENTS: u64 = 1_000;
 /// first, that `viewer` may see: support and admins every one; a member those of the
 /// deletions they may know of, by the rule `recentDeletions` and `restore` apply (made by
 /// them, of their own rows alone).
+/// With `upto`, an id [`Tail`] knows final, only events up to it, read without waiting for
+/// writers.
 pub async fn after(
     h: &Db,
     viewer: &Viewer,
     after: Option<i64>,
+    upto: Option<i64>,
     limit: u64,
 ) -> Result<Vec<event::Model>> {
     let reader = if knows_every_deletion(viewer) {
@@ -27,17 +30,17 @@ pub async fn after(
     } else {
         EventReader::Member(viewer.id())
     };
-    read(h, reader, after, limit).await
+    read(h, reader, after, upto, limit).await
 }
 
-/// Every event with an id above `after`, at most `limit`, with its deletion: for the
-/// operator's `keepsake events`, which has no viewer.
-pub async fn for_operator(
+/// `found` with each event's deletion, read in one statement.
+pub async fn with_deletions(
     h: &Db,
-    after: Option<i64>,
-    limit: u64,
+    found: Vec<event::Model>,
 ) -> Result<Vec<(event::Model, deletion::Model)>> {
-    let found = read(h, EventReader::Everyone, after, limit).await?;
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
     let deletions = soft_delete::deletions_by_ids(h, found.iter().map(|e| e.deletion_id)).await?;
     found
         .into_iter()
@@ -58,10 +61,79 @@ pub async fn for_operator(
         .collect()
 }
 
+/// The greatest event id a server knows final, kept for all its subscriptions at once: one
+/// read that waits for the writers in flight per burst of commits, however many subscribe,
+/// where each subscription reading on its own would make writers wait once for each.
+pub struct Tail {
+    final_id: tokio::sync::watch::Sender<i64>,
+}
+
+impl Tail {
+    /// How long the tail lets commits gather before it reads again.
+    const GAP: std::time::Duration = std::time::Duration::from_millis(50);
+    /// How long it waits without a wake-up before it reads anyway.
+    const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// A tail that knows no event yet.
+    pub fn new() -> Tail {
+        Tail {
+            final_id: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// The greatest id known final, changing as events are committed.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.final_id.subscribe()
+    }
+
+    /// Keeps the id current for as long as the server runs, reading only while someone
+    /// watches it.
+    pub async fn run(self: std::sync::Arc<Self>, db: Db) {
+        let mut wake = soft_delete::wakeups();
+        loop {
+            wake.borrow_and_update();
+            if self.final_id.receiver_count() > 0 {
+                match soft_delete::final_event_id(&db).await {
+                    Ok(id) => {
+                        self.final_id.send_if_modified(|known| {
+                            let newer = id > *known;
+                            if newer {
+                                *known = id;
+                            }
+                            newer
+                        });
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not read the outbox's tail"),
+                }
+            }
+            tokio::time::sleep(Self::GAP).await;
+            let _ = tokio::time::timeout(Self::CATCH_UP, wake.changed()).await;
+        }
+    }
+}
+
+impl Default for Tail {
+    fn default() -> Tail {
+        Tail::new()
+    }
+}
+
+/// Every event with an id above `after`, at most `limit`, with its deletion: for the
+/// operator's `keepsake events`, which has no viewer.
+pub async fn for_operator(
+    h: &Db,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<(event::Model, deletion::Model)>> {
+    let found = read(h, EventReader::Everyone, after, None, limit).await?;
+    with_deletions(h, found).await
+}
+
 async fn read(
     h: &Db,
     reader: EventReader,
     after: Option<i64>,
+    upto: Option<i64>,
     limit: u64,
 ) -> Result<Vec<event::Model>> {
     if limit == 0 || limit > MAX_EVENTS {
@@ -69,7 +141,7 @@ async fn read(
             "limit: must be between 1 and {MAX_EVENTS}"
         )));
     }
-    Ok(soft_delete::events_after(h, reader, after, limit).await?)
+    Ok(soft_delete::events_after(h, reader, after, upto, limit).await?)
 }
 
 /// One event in the API's words, as `keepsake events` prints it and the webhook sends it: the

@@ -277,12 +277,14 @@ pub enum EventReader {
 }
 
 /// Up to `limit` events with ids above `after` (all when `None`) that `reader` may see, in id
-/// order. On PostgreSQL the read waits, under the outbox's lock in exclusive mode, for the
-/// writers that have taken an id to finish, so no smaller id can appear after it.
+/// order. With `upto`, an id known final ([`final_event_id`]), only those up to it, read at
+/// once; without, on PostgreSQL the read waits, under the outbox's lock in exclusive mode, for
+/// the writers that have taken an id to finish, so no smaller id can appear after it.
 pub async fn events_after(
     db: &super::Db,
     reader: EventReader,
     after: Option<i64>,
+    upto: Option<i64>,
     limit: u64,
 ) -> Result<Vec<event::Model>, DbErr> {
     #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
@@ -303,6 +305,12 @@ pub async fn events_after(
         select = select.filter(event::Column::DeletionId.in_subquery(known));
     }
     let select = select.order_by_asc(event::Column::Id).limit(limit);
+    if let Some(upto) = upto {
+        return select
+            .filter(event::Column::Id.lte(upto))
+            .all(&exec(db))
+            .await;
+    }
     if db.backend() != DbBackend::Postgres {
         return select.all(&exec(db)).await;
     }
@@ -311,6 +319,23 @@ pub async fn events_after(
     let found = select.all(&exec(&tx)).await?;
     tx.commit().await?;
     Ok(found)
+}
+
+/// The greatest event id (0 for none) below which every id is final: each committed, or gone
+/// for good. Read after the writers in flight are done ([`wait_for_writers`]).
+pub async fn final_event_id(db: &super::Db) -> Result<i64, DbErr> {
+    let tx = db.begin().await?;
+    wait_for_writers(&tx).await?;
+    #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
+    let select = event::Entity::find();
+    let greatest: Option<Option<i64>> = select
+        .select_only()
+        .column_as(event::Column::Id.max(), "greatest")
+        .into_tuple()
+        .one(&exec(&tx))
+        .await?;
+    tx.commit().await?;
+    Ok(greatest.flatten().unwrap_or(0))
 }
 
 /// Waits, on PostgreSQL, until every transaction that has taken an event id has finished, and

@@ -83,7 +83,7 @@ pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
 pub use events::{
     DEFAULT_EVENT_RETENTION, EventReader, EventType, announce, drop_events_before, events_after,
-    listen, wakeups,
+    final_event_id, listen, wakeups,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};

@@ -51,7 +51,7 @@ async fn events_seen_with(app: &TestApp, token: &str) -> Vec<Seen> {
     let Bearer::Viewer(viewer) = bearer else {
         panic!("a signed-in user's token")
     };
-    keepsake::service::events::after(&app.state.db, &viewer, None, 1_000)
+    keepsake::service::events::after(&app.state.db, &viewer, None, None, 1_000)
         .await
         .expect("events read")
         .into_iter()
@@ -255,12 +255,12 @@ async fn event_ids_increase_in_the_order_of_the_changes(backend: Backend) {
     let Bearer::Viewer(admin) = admin else {
         panic!("the admin signs in")
     };
-    let rest = keepsake::service::events::after(&app.state.db, &admin, Some(events[2].id), 2)
+    let rest = keepsake::service::events::after(&app.state.db, &admin, Some(events[2].id), None, 2)
         .await
         .unwrap();
     let rest: Vec<i64> = rest.iter().map(|e| e.id).collect();
     assert_eq!(rest, [events[3].id, events[4].id]);
-    let refused = keepsake::service::events::after(&app.state.db, &admin, None, 0).await;
+    let refused = keepsake::service::events::after(&app.state.db, &admin, None, None, 0).await;
     assert!(refused.is_err(), "a read of nothing is refused");
 }
 
