@@ -15,9 +15,9 @@
 //! mode (PgBouncer). SQLite has one writer at a time already.
 //!
 //! Readers are woken rather than polling hard: a commit that wrote events wakes this
-//! process's readers ([`wakeups`]) and, on PostgreSQL, a task ([`announce`]) sends one
+//! process's readers (`event_feed.rs`) and, on PostgreSQL, a task (`announce`) sends one
 //! notification for each burst of such commits, after them and outside them, so the
-//! notification queue's lock never joins a writer's commit; every server [`listen`]s.
+//! notification queue's lock never joins a writer's commit; every server listens.
 //!
 //! Old events are dropped by the retention job ([`drop_events_before`]); `keepsake check`
 //! asks each change newer than the retention window for its event ([`findings`]).
@@ -96,98 +96,6 @@ async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
     ))
     .await?;
     Ok(())
-}
-
-/// The PostgreSQL channel on which a commit that wrote events notifies every server.
-pub const CHANNEL: &str = "keepsake_events";
-
-/// This process's wake-up signal for readers of the outbox: a counter bumped after each
-/// commit that wrote events here, and (on PostgreSQL) on each notification from any server.
-/// A wake-up says only "look again": the outbox is the source of truth, so a missed or
-/// merged one loses nothing, and one from another database costs a read that finds nothing.
-static FEED: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
-    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
-
-/// Bumped by this process's own commits that wrote events (not by notifications), for
-/// [`announce`].
-static OWN: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
-    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
-
-/// A commit here wrote events: wakes this process's readers and has [`announce`] tell the
-/// other servers.
-pub(super) fn committed() {
-    OWN.send_modify(|n| *n = n.wrapping_add(1));
-    woken();
-}
-
-/// Wakes this process's readers of the outbox.
-fn woken() {
-    FEED.send_modify(|n| *n = n.wrapping_add(1));
-}
-
-/// Tells every server listening on `db`'s database (itself included) that events were
-/// committed here: one notification for each burst of this process's commits, sent after
-/// them on a pooled connection, until the process ends. A failed one is logged; the readers'
-/// once-a-second look catches up.
-pub async fn announce(db: super::Db) {
-    let mut own = OWN.subscribe();
-    while own.changed().await.is_ok() {
-        own.borrow_and_update();
-        let sent = exec(&db)
-            .execute_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_notify('{CHANNEL}', '')"),
-            ))
-            .await;
-        if let Err(err) = sent {
-            tracing::warn!(error = %err, "could not notify the other servers of new events");
-        }
-    }
-}
-
-/// A receiver that wakes when events may have been committed.
-pub fn wakeups() -> tokio::sync::watch::Receiver<u64> {
-    FEED.subscribe()
-}
-
-/// Listens on PostgreSQL for events committed by any server on the database `url` names,
-/// waking this process's readers for each, until the process ends. A lost connection is
-/// logged and opened again after a second, with a wake-up, since notifications sent while
-/// it was down are lost (the readers then catch up from the table).
-pub async fn listen(url: String) {
-    use sea_orm::sqlx::postgres::PgListener;
-    let url = super::connect::without_loopback_tls(&url);
-    loop {
-        let mut listener = match PgListener::connect(&url).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for events; trying again in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if let Err(err) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %err, "cannot listen for events; trying again in 1 s");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        tracing::debug!(channel = CHANNEL, "listening for events");
-        woken();
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(_)) => woken(),
-                Ok(None) => {
-                    tracing::warn!("the event listener's connection was lost; listening again");
-                    woken();
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "the event listener failed; listening again in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    break;
-                }
-            }
-        }
-    }
 }
 
 fn row(kind: EventType, deletion: i64, at: DateTimeUtc) -> event::ActiveModel {

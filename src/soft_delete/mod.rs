@@ -27,6 +27,7 @@
 //! | `rows.rs` | [`insert`], [`update_live`], [`row_state`] |
 //! | `delete.rs` | [`delete_user`], [`delete_attachments`] |
 //! | `events.rs` | the outbox: each change's event in its own transaction, read in id order |
+//! | `event_feed.rs` | waking the outbox's readers: this process's commits, and every server's through NOTIFY |
 //! | `restore.rs` | [`restore`] and what it checks first |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
 //! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
@@ -58,6 +59,7 @@ mod connect;
 mod decode;
 mod delete;
 mod entities;
+mod event_feed;
 mod events;
 mod kinds;
 mod log;
@@ -81,9 +83,10 @@ pub use blobs::{
 pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
+pub use event_feed::{announce, listen, wakeups};
 pub use events::{
-    DEFAULT_EVENT_RETENTION, EventReader, EventType, announce, drop_events_before, events_after,
-    final_event_id, listen, wakeups,
+    DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
+    final_event_id,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
@@ -243,7 +246,7 @@ impl Tx {
         let wrote_events = self.wrote_events.into_inner();
         self.txn.commit().await?;
         if wrote_events {
-            events::committed();
+            event_feed::committed();
         }
         Ok(())
     }
