@@ -1,10 +1,12 @@
 //! `deletionEvents`: the outbox as a live stream, over WebSocket (`app/ws.rs`).
 //!
 //! The stream reads the outbox table itself, from `after` on, in id order: a replay and the
-//! live tail are one loop, so there is no seam to lose or repeat an event at. Between reads
-//! it sleeps until this process is woken (`soft_delete::wakeups`: a commit here, or on
-//! PostgreSQL a notification from any server) or a second passes, whichever comes first; the
-//! second catches up whatever a lost notification would have announced.
+//! live tail are one loop, so there is no seam to lose or repeat an event at. The first read
+//! waits for the writers in flight itself; later ones read up to the greatest id the server's
+//! [`Tail`](crate::service::events::Tail) knows final (one such wait per burst of commits for
+//! all subscriptions), and between reads a subscription sleeps until that id grows or a second
+//! passes; the tail is woken by commits here and, on PostgreSQL, by any server's notification,
+//! and looks once a second whatever happens, which catches up a lost notification.
 //!
 //! Before each read the subscriber's token is checked again against their row: a user who
 //! was deleted, whose token expired, or whose role changed since the subscription began
