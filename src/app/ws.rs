@@ -30,6 +30,12 @@ use crate::graphql::{RequestAuth, RequestContext, Subscriber};
 /// The largest message a client may send (a subscription document and its variables).
 pub(super) const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// How long a socket may stay open without sending `connection_init`.
+const INIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// graphql-transport-ws's close code for a socket that did not send `connection_init` in time.
+const INIT_TIMED_OUT: u16 = 4408;
+
 /// WebSocket's close code for a message too big to process (RFC 6455).
 const MESSAGE_TOO_BIG: u16 = 1009;
 
@@ -126,14 +132,36 @@ async fn serve(socket: WebSocket, state: AppState, protocol: GraphQLProtocol) {
         message
     });
     let init_state = state.clone();
-    GraphQLWebSocket::new_with_pair(outgoing, incoming, state.schema.clone(), protocol)
-        .on_connection_init(move |payload| async move {
-            let signed_in = connection_init(init_state, payload).await;
-            refused.store(signed_in.is_err(), Ordering::Relaxed);
-            signed_in
-        })
-        .serve()
-        .await;
+    let answered = Arc::new(AtomicBool::new(false));
+    let init_answered = answered.clone();
+    let mut timer_closer = outgoing.clone();
+    let served =
+        GraphQLWebSocket::new_with_pair(outgoing, incoming, state.schema.clone(), protocol)
+            .on_connection_init(move |payload| async move {
+                let signed_in = connection_init(init_state, payload).await;
+                refused.store(signed_in.is_err(), Ordering::Relaxed);
+                init_answered.store(true, Ordering::Relaxed);
+                signed_in
+            })
+            .serve();
+    // A socket that never signs in is closed (4408, as the protocol says) and then dropped,
+    // whether or not its client answers the close: unsigned sockets cannot pile up.
+    let unsigned = async move {
+        tokio::time::sleep(INIT_TIMEOUT).await;
+        if answered.load(Ordering::Relaxed) {
+            return std::future::pending::<()>().await;
+        }
+        tracing::info!("a subscription socket sent no connection_init in time; closing it");
+        let _ = timer_closer.try_send(Message::Close(Some(CloseFrame {
+            code: INIT_TIMED_OUT,
+            reason: "connection_init was not sent in time".into(),
+        })));
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    tokio::select! {
+        () = served => {}
+        () = unsigned => {}
+    }
     let _ = writer.await;
 }
 

@@ -23,6 +23,7 @@ on_both_backends!(
     hostile_messages_close_only_their_socket,
     queries_and_mutations_over_the_socket_are_refused,
     keepsake_events_follow_prints_each_new_event_as_it_commits,
+    a_socket_that_never_signs_in_is_closed_4408,
 );
 
 type Socket =
@@ -472,4 +473,19 @@ async fn keepsake_events_follow_prints_each_new_event_as_it_commits(backend: Bac
     assert_eq!(live["type"], "deletion.created");
     child.kill().ok();
     child.wait().ok();
+}
+
+/// A socket that opens and never sends `connection_init` is closed with 4408 (the protocol's
+/// code), after the server's wait of 10 seconds, and does not stay open.
+async fn a_socket_that_never_signs_in_is_closed_4408(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut signed = Client::signed_in(&app.base, &app.admin_token).await;
+    signed.subscribe("s", None).await;
+    let mut idle = Client::open(&app.base).await;
+    assert_eq!(idle.closed_with().await, 4408);
+    // A socket that did sign in stays open past that wait.
+    let ada = app.member("ada@example.com").await;
+    let file = app.attachment(&ada, "a.txt").await;
+    app.admin().delete_attachment(&file, None).await;
+    assert_eq!(signed.event().await["type"], "deletion.created");
 }
