@@ -206,8 +206,8 @@ impl App {
         // On PostgreSQL: hear every server's commits, and tell them of this one's.
         let events = self.events_url.map(|url| {
             (
-                tokio::spawn(crate::soft_delete::listen(url)),
-                tokio::spawn(crate::soft_delete::announce(self.state.db.clone())),
+                tokio::spawn(crate::soft_delete::listen(url.clone())),
+                tokio::spawn(crate::soft_delete::announce(url.clone())),
             )
         });
         let webhook = self.webhook.map(|hook| {

@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
-
-use super::exec;
+/// The statement [`announce`] sends.
+const NOTIFY: &str = "SELECT pg_notify('keepsake_events', '')";
 
 /// The PostgreSQL channel on which a commit that wrote events notifies every server.
 pub const CHANNEL: &str = "keepsake_events";
@@ -36,22 +35,32 @@ fn woken() {
     FEED.send_modify(|n| *n = n.wrapping_add(1));
 }
 
-/// Tells every server listening on `db`'s database (itself included) that events were
-/// committed here: one notification for each burst of this process's commits, sent after
-/// them on a pooled connection, until the process ends. A failed one is logged; the readers'
-/// once-a-second look catches up.
-pub async fn announce(db: super::Db) {
+/// Tells every server listening on the database `url` names (itself included) that events
+/// were committed here: one notification for each burst of this process's commits, sent after
+/// them on a connection of its own (outside the pool, so it is no request's statement and
+/// takes no request's connection), until the process ends. A failed one is logged and the
+/// connection opened again; the readers' once-a-second look catches up meanwhile.
+pub async fn announce(url: String) {
+    use sea_orm::sqlx::{Connection as _, Executor as _, PgConnection};
+    let url = super::connect::without_loopback_tls(&url);
     let mut own = OWN.subscribe();
+    let mut conn: Option<PgConnection> = None;
     while own.changed().await.is_ok() {
         own.borrow_and_update();
-        let sent = exec(&db)
-            .execute_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_notify('{CHANNEL}', '')"),
-            ))
-            .await;
-        if let Err(err) = sent {
+        if conn.is_none() {
+            match PgConnection::connect(&url).await {
+                Ok(opened) => conn = Some(opened),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot notify the other servers of new events");
+                    continue;
+                }
+            }
+        }
+        if let Some(open) = conn.as_mut()
+            && let Err(err) = open.execute(NOTIFY).await
+        {
             tracing::warn!(error = %err, "could not notify the other servers of new events");
+            conn = None;
         }
     }
 }
