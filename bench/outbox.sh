@@ -106,10 +106,17 @@ for round in 1 2; do
       sub=$!
       sleep 1
     fi
+    cpu() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
+    cpu_before=$(cpu)
     result=$(python3 "$work/workers.py" 127.0.0.1 "$port" "$token" "$seconds" "$work/ids.$n")
+    cpu_after=$(cpu)
+    ops=$(sed -E 's/.*\(([0-9]+) in.*/\1/' <<<"$result")
+    # The server's own CPU per operation (clock ticks of /proc/PID/stat, 100 a second), which
+    # the clients on the same cores do not blur.
+    per_op=$(awk -v t=$((cpu_after - cpu_before)) -v n="$ops" 'BEGIN { printf "%.3f", n ? t * 10 / n : 0 }')
     sleep 1
     [ -n "$sub" ] && kill "$sub" 2>/dev/null || true
-    echo "round $round $bin: $result; subscriber received $(cat "$work/events") events"
+    echo "round $round $bin: $result; server CPU ${per_op} ms/op; subscriber received $(cat "$work/events") events"
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
   done
 done
