@@ -1,4 +1,4 @@
-//! A generated attack on visibility (§3, §5.1, §5.9, §5.11): random sequences of creates,
+//! A generated attack on visibility (roles, hidden rows, to-one relations, counts): random sequences of creates,
 //! deletes, restores, purges and role changes by random actors, checked after every step
 //! against a model of the rows. Every read path is asked as every user, and each answer must
 //! be exactly what the role table allows: no deleted row without the right and the flag,
@@ -1157,7 +1157,7 @@ async fn apply(app: &TestApp, m: &mut Model, op: &Op) -> String {
             if m.users.len() >= MAX_USERS {
                 return format!("{SKIPPED} (enough users)");
             }
-            // A deleted user's email is free again (§5.6); restoring that user then conflicts.
+            // A deleted user's email is free again; restoring that user then conflicts.
             let free: Vec<String> = (0..m.users.len())
                 .filter(|&u| m.user_deleted(u))
                 .map(|u| m.users[u].email.clone())
@@ -1247,7 +1247,7 @@ impl Probes {
 }
 
 /// Checks every read path as every user. Reads change nothing, so two users are checked at
-/// a time. Support and admins read alike (§3): each reads the lists every step, while the
+/// a time. Support and admins read alike (see the roles table in the README): each reads the lists every step, while the
 /// probes of every id run for the first admin and, in turn, one other staff user.
 async fn check_everyone(app: &TestApp, m: &Model) {
     let staff: Vec<usize> = (1..m.users.len())
