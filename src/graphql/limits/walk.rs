@@ -38,12 +38,15 @@ fn root_statements(name: &str) -> u64 {
         "nodes" => 3,
         "deletionStats" => 6,
         "storageStats" => 3,
+        // The last delivered id, the backlog's ids, their delivery states.
+        "webhookDeliveries" => 3,
         "createUser" | "updateUser" => 2,
         "createAttachment" => 4,
-        "deleteUser" => 6,
-        "deleteAttachment" | "deleteAttachments" => 5,
-        "restore" => 12,
-        "restoreUser" | "restoreAttachment" => 14,
+        // Each with its event in the outbox (one more insert).
+        "deleteUser" => 7,
+        "deleteAttachment" | "deleteAttachments" => 6,
+        "restore" => 13,
+        "restoreUser" | "restoreAttachment" => 15,
         // A batch job, run outside the request's budget.
         "purgeDeleted" => 0,
         _ => 1,
