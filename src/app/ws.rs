@@ -86,28 +86,27 @@ async fn serve(socket: WebSocket, state: AppState, protocol: GraphQLProtocol) {
     // Set when connection_init is refused, so its close says 4403.
     let refused = Arc::new(AtomicBool::new(false));
     // What goes out passes through a small channel, so the reader can add a close frame.
-    let (outgoing, mut queued) = futures_channel::mpsc::channel::<Message>(8);
+    let (outgoing, mut queued) = futures_channel::mpsc::channel::<Message>(32);
     let init_refused = refused.clone();
     let writer = tokio::spawn(async move {
-        while let Some(mut message) = queued.next().await {
-            if let Message::Close(Some(frame)) = &mut message {
-                frame.code = match frame.code {
-                    PROTOCOL_ERROR if init_refused.load(Ordering::Relaxed) => 4403,
-                    PROTOCOL_ERROR => 4400,
-                    HANDSHAKE_NOT_DONE => 4401,
-                    code => code,
-                };
-                // A close frame carries at most 123 bytes of reason.
-                if frame.reason.len() > 123 {
-                    let mut end = 120;
-                    while !frame.reason.as_str().is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    frame.reason = format!("{}…", &frame.reason.as_str()[..end]).into();
+        // A burst (a subscription hands out a batch of events at once) is fed frame by frame
+        // and flushed once: one write to the socket for the burst, not one per event.
+        'socket: while let Some(first) = queued.next().await {
+            let mut next = Some(first);
+            while let Some(mut message) = next.take() {
+                outgoing_close_code(&mut message, init_refused.load(Ordering::Relaxed));
+                let closing = matches!(message, Message::Close(_));
+                if sink.feed(message).await.is_err() {
+                    break 'socket;
                 }
+                if closing {
+                    let _ = sink.flush().await;
+                    break 'socket;
+                }
+                // An error: nothing more is waiting now (or the sender is gone).
+                next = queued.try_recv().ok();
             }
-            let closing = matches!(message, Message::Close(_));
-            if sink.send(message).await.is_err() || closing {
+            if sink.flush().await.is_err() {
                 break;
             }
         }
@@ -207,4 +206,27 @@ async fn connection_init(
     data.insert(context);
     data.insert(Subscriber { authorization });
     Ok(data)
+}
+
+/// Rewrites the close code async-graphql-axum chose into the one the `graphql-transport-ws`
+/// protocol names (a refused `connection_init` is 4403, another protocol error 4400, a
+/// message before the handshake 4401), and shortens a reason past the 123 bytes a close frame
+/// can carry.
+fn outgoing_close_code(message: &mut Message, init_refused: bool) {
+    let Message::Close(Some(frame)) = message else {
+        return;
+    };
+    frame.code = match frame.code {
+        PROTOCOL_ERROR if init_refused => 4403,
+        PROTOCOL_ERROR => 4400,
+        HANDSHAKE_NOT_DONE => 4401,
+        code => code,
+    };
+    if frame.reason.len() > 123 {
+        let mut end = 120;
+        while !frame.reason.as_str().is_char_boundary(end) {
+            end -= 1;
+        }
+        frame.reason = format!("{}…", &frame.reason.as_str()[..end]).into();
+    }
 }
