@@ -123,8 +123,10 @@ pub async fn purge(
     let mut done = RowCounts::default();
     let mut freed = 0u64;
     progress(0, total);
+    let mut cursor = soft_delete::PurgeCursor::default();
     loop {
-        let outcome = soft_delete::purge_batch(db, cutoff, batch, soft_delete::now()).await?;
+        let outcome =
+            soft_delete::purge_batch(db, cutoff, batch, soft_delete::now(), &mut cursor).await?;
         if !outcome.found {
             break;
         }

@@ -90,7 +90,7 @@ pub use events::{
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
-pub use purge::{BatchOutcome, RowCounts, purge_batch, purge_candidates};
+pub use purge::{BatchOutcome, PurgeCursor, RowCounts, purge_batch, purge_candidates};
 pub use restore::{
     RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of,
     members_deletion_for_update, members_deletion_hiding_for_update, restore,

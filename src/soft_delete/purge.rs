@@ -3,13 +3,13 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::events;
-use super::{Db, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
-use crate::entity::{archive, attachment, deletion, user};
+use super::{Db, Handle, SoftDeletable, Tx, exec, to_micros};
+use crate::entity::{attachment, deletion, user};
 
 /// How many users and attachments an operation touched (a purge, a seed), or would.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,23 +84,57 @@ pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<Ro
     Ok(RowCounts { users, attachments })
 }
 
-/// Row `row` of `E` as the archive keeps it.
-fn snapshot<E>(row: &E::Model, now: DateTimeUtc) -> Result<archive::ActiveModel, DbErr>
+/// Copies `rows` of `E` to the archive, each as the JSON of its columns, in one statement
+/// with one parameter: the batch as a JSON array the database unpacks (`json_to_recordset`
+/// on PostgreSQL, `json_each` on SQLite). Binding six values a row, a thousand rows a
+/// statement, cost the purge more than the archiving itself.
+async fn archive_rows<E>(tx: &Tx, rows: &[E::Model], now: DateTimeUtc) -> Result<(), DbErr>
 where
     E: SoftDeletable,
     E::Model: serde::Serialize,
 {
-    let json = serde_json::to_string(row).map_err(|e| DbErr::Custom(format!("archiving: {e}")))?;
-    Ok(archive::ActiveModel {
-        entity: Set(E::KIND.as_str().to_owned()),
-        entity_id: Set(E::id_of(row)),
-        row: Set(json),
-        deletion_id: Set(E::deletion_id_of(row)),
-        deleted_at: Set(E::deleted_at_of(row)),
-        archived_at: Set(now),
-        ..Default::default()
-    }
-    .stored())
+    let backend = exec(tx).get_database_backend();
+    // As each database keeps a timestamp written through a bound value, so the archive's
+    // columns compare and sort as before (SQLite compares the text).
+    let stamp = |at: DateTimeUtc| {
+        to_micros(at).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, backend != DbBackend::Sqlite)
+    };
+    let entity = E::KIND.as_str();
+    let batch = rows
+        .iter()
+        .map(|row| {
+            let json =
+                serde_json::to_string(row).map_err(|e| DbErr::Custom(format!("archiving: {e}")))?;
+            Ok(serde_json::json!({
+                "entity": entity,
+                "entity_id": E::id_of(row),
+                "row": json,
+                "deletion_id": E::deletion_id_of(row),
+                "deleted_at": E::deleted_at_of(row).map(stamp),
+                "archived_at": stamp(now),
+            }))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let batch = serde_json::Value::Array(batch).to_string();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            r#"INSERT INTO "archive" ("entity", "entity_id", "row", "deletion_id", "deleted_at", "archived_at")
+SELECT x."entity", x."entity_id", x."row", x."deletion_id", x."deleted_at", x."archived_at"
+FROM json_to_recordset($1::json) AS x("entity" text, "entity_id" bigint, "row" text,
+  "deletion_id" bigint, "deleted_at" timestamptz, "archived_at" timestamptz)"#
+        }
+        _ => {
+            r#"INSERT INTO "archive" ("entity", "entity_id", "row", "deletion_id", "deleted_at", "archived_at")
+SELECT json_extract(value, '$.entity'), json_extract(value, '$.entity_id'),
+  json_extract(value, '$.row'), json_extract(value, '$.deletion_id'),
+  json_extract(value, '$.deleted_at'), json_extract(value, '$.archived_at')
+FROM json_each(?) ORDER BY key"#
+        }
+    };
+    exec(tx)
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [batch.into()]))
+        .await?;
+    Ok(())
 }
 
 /// Marks deletions whose rows are all gone as purged, and writes a `deletion.purged` event
@@ -148,6 +182,21 @@ pub struct BatchOutcome {
     pub found: bool,
 }
 
+/// How far a purge has read: the greatest id of each kind a batch has looked at. The rows a
+/// purge takes were deleted before its cutoff, which is fixed when it starts, so no such row
+/// can turn up behind the cursor later (a row a batch passed over was being restored, and is
+/// live once that commits); each batch starts past the cursor instead of scanning again over
+/// the ids, dead index entries included, that the batches before it erased.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeCursor {
+    attachments: Option<i64>,
+    users: Option<i64>,
+}
+
+/// Rows archived per insert: a batch of several thousand rows stays under SQLite's limit on
+/// the values one statement may bind.
+const ARCHIVE_CHUNK: usize = 1_000;
+
 /// The deletions `ids` that are not restored, locked (`FOR UPDATE`, in id order) for the
 /// rest of the transaction and marked as being purged: from now on none can be restored.
 /// A restore holding one of them makes this wait; a restore that committed first leaves
@@ -158,15 +207,20 @@ async fn claim_for_purge(tx: &Tx, ids: Vec<i64>, now: DateTimeUtc) -> Result<Vec
     }
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
     let select = deletion::Entity::find();
-    let claimed: Vec<i64> = select
+    let locked: Vec<(i64, Option<DateTimeUtc>)> = select
+        .select_only()
+        .column(deletion::Column::Id)
+        .column(deletion::Column::RestoredAt)
         .filter(deletion::Column::Id.is_in(ids))
         .order_by_asc(deletion::Column::Id)
         .lock_exclusive()
+        .into_tuple()
         .all(&exec(tx))
-        .await?
+        .await?;
+    let claimed: Vec<i64> = locked
         .into_iter()
-        .filter(|d| d.restored_at.is_none())
-        .map(|d| d.id)
+        .filter(|(_, restored_at)| restored_at.is_none())
+        .map(|(id, _)| id)
         .collect();
     if !claimed.is_empty() {
         #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
@@ -212,32 +266,41 @@ pub async fn purge_batch(
     cutoff: DateTimeUtc,
     batch: u64,
     now: DateTimeUtc,
+    cursor: &mut PurgeCursor,
 ) -> Result<BatchOutcome, DbErr> {
     // One precision for the cutoff compared with and the moments written: see `stored.rs`.
     let (cutoff, now) = (to_micros(cutoff), to_micros(now));
     let tx = db.begin().await?;
     let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
     let mut blobs = Vec::new();
-    let purged = match purge_rows::<attachment::Entity>(&tx, attachments_due, batch, now).await? {
-        Some((attachments, held)) => {
-            blobs = held;
+    let attachments =
+        purge_rows::<attachment::Entity>(&tx, attachments_due, cursor.attachments, batch, now)
+            .await?;
+    let purged = match attachments {
+        Some(done) => {
+            blobs = done.blobs;
+            cursor.attachments = Some(done.last);
             RowCounts {
                 users: 0,
-                attachments,
+                attachments: done.rows,
             }
         }
         None => match purge_rows::<user::Entity>(
             &tx,
             purgeable_users(cutoff).add(without_attachments()),
+            cursor.users,
             batch,
             now,
         )
         .await?
         {
-            Some((users, _)) => RowCounts {
-                users,
-                attachments: 0,
-            },
+            Some(done) => {
+                cursor.users = Some(done.last);
+                RowCounts {
+                    users: done.rows,
+                    attachments: 0,
+                }
+            }
             None => return Ok(BatchOutcome::default()),
         },
     };
@@ -249,40 +312,59 @@ pub async fn purge_batch(
     })
 }
 
-/// In `tx`, purges up to `batch` rows of `E` that `due` selects and no restore took back:
-/// claims their deletions, locks the rows still hidden by a claimed one, archives them,
-/// erases them, and marks the deletions left with no rows as purged. Returns how many rows
-/// it purged and the distinct blobs they held, or `None` when no row was due.
+/// What [`purge_rows`] did in one batch.
+struct Purged {
+    /// Rows archived and erased.
+    rows: u64,
+    /// The distinct blobs they held.
+    blobs: Vec<String>,
+    /// The greatest id the batch looked at: the next one starts past it.
+    last: i64,
+}
+
+/// In `tx`, purges up to `batch` rows of `E` past `after` that `due` selects and no restore
+/// took back: claims their deletions, locks the rows still hidden by a claimed one, archives
+/// them, erases them, and marks the deletions left with no rows as purged. `None` when no row
+/// was due.
 async fn purge_rows<E>(
     tx: &Tx,
     due: Condition,
+    after: Option<i64>,
     batch: u64,
     now: DateTimeUtc,
-) -> Result<Option<(u64, Vec<String>)>, DbErr>
+) -> Result<Option<Purged>, DbErr>
 where
     E: SoftDeletable,
     E::Model: serde::Serialize,
 {
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let found = E::find()
+    let mut find = E::find()
+        .select_only()
+        .column(E::id_column())
+        .column(E::deletion_id_column())
         .filter(due.clone())
-        .filter(not_restored(E::deletion_id_column()))
+        .filter(not_restored(E::deletion_id_column()));
+    if let Some(after) = after {
+        find = find.filter(E::id_column().gt(after));
+    }
+    let found: Vec<(i64, Option<i64>)> = find
         .order_by_asc(E::id_column())
         .limit(batch)
+        .into_tuple()
         .all(&exec(tx))
         .await?;
-    if found.is_empty() {
+    let Some(&(last, _)) = found.last() else {
         return Ok(None);
-    }
+    };
     let claimed = claim_for_purge(
         tx,
-        distinct(found.iter().filter_map(E::deletion_id_of)),
+        distinct(found.iter().filter_map(|&(_, deletion)| deletion)),
         now,
     )
     .await?;
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let rows = E::find()
-        .filter(E::id_column().is_in(found.iter().map(E::id_of)))
+        .filter(E::id_column().is_in(found.iter().map(|&(id, _)| id)))
         .filter(due)
         .filter(claimed_by(E::deletion_id_column(), &claimed))
         .order_by_asc(E::id_column())
@@ -290,13 +372,9 @@ where
         .all(&exec(tx))
         .await?;
     if !rows.is_empty() {
-        let snapshots = rows
-            .iter()
-            .map(|row| snapshot::<E>(row, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        archive::Entity::insert_many(snapshots)
-            .exec_without_returning(&exec(tx))
-            .await?;
+        for chunk in rows.chunks(ARCHIVE_CHUNK) {
+            archive_rows::<E>(tx, chunk, now).await?;
+        }
         #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
         let erase = E::delete_many();
         erase
@@ -308,7 +386,11 @@ where
     let mut blobs: Vec<String> = rows.iter().filter_map(E::blob_of).collect();
     blobs.sort_unstable();
     blobs.dedup();
-    Ok(Some((rows.len() as u64, blobs)))
+    Ok(Some(Purged {
+        rows: rows.len() as u64,
+        blobs,
+        last,
+    }))
 }
 
 /// The distinct values of `ids`, in ascending order.
