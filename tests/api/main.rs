@@ -47,4 +47,5 @@ mod undo_credential;
 mod uploads;
 mod users;
 mod visibility;
+mod webhook_crash;
 mod webhooks;
