@@ -203,8 +203,9 @@ pub async fn erase_old_archive(db: &Db, retention: Duration, batch: u64) -> Resu
 }
 
 /// One tick of the retention job: a purge (when rows are purged on a schedule), then old
-/// events dropped and old archived rows erased (when the archive has a retention), unless another server is running a tick. Returns the report, or `None`
-/// when another server held the lock.
+/// events dropped and old archived rows erased (when the archive has a retention), unless
+/// another server is running a tick. Returns the report, or `None` when another server held
+/// the lock.
 pub async fn retention_tick(
     db: &Db,
     storage: &Storage,
