@@ -150,6 +150,7 @@ impl App {
                 purge::Retention {
                     rows: settings.retention,
                     events: settings.event_retention,
+                    archive: settings.archive_retention,
                 },
                 settings.retention_interval,
             ),
@@ -189,6 +190,10 @@ impl App {
             let (retention, every) = self.retention;
             if let Some(age) = retention.rows {
                 tracing::info!(retention = ?age, every = ?every, "retention purge is on");
+            }
+            if let Some(age) = retention.archive {
+                tracing::info!(archive_retention = ?age, every = ?every,
+                    "archived rows older than the archive retention are erased");
             }
             let metrics = self.state.metrics.clone();
             tokio::spawn(purge::retention_loop(

@@ -278,7 +278,12 @@ pub struct ServeArgs {
     /// Purge rows soft-deleted longer ago than this, on a schedule (unset: never).
     #[arg(long, env = "KEEPSAKE_RETENTION", hide_env_values = true)]
     pub retention: Option<String>,
-    /// How often the retention job runs: the purge (with --retention) and dropping old events.
+    /// Erase archived rows (what purges keep of erased rows) archived longer ago than this, on
+    /// the retention job's schedule (unset: keep the archive forever).
+    #[arg(long, env = "KEEPSAKE_ARCHIVE_RETENTION", hide_env_values = true)]
+    pub archive_retention: Option<String>,
+    /// How often the retention job runs: the purge (with --retention), dropping old events,
+    /// and erasing old archived rows (with --archive-retention).
     #[arg(
         long,
         env = "KEEPSAKE_RETENTION_INTERVAL",
@@ -362,6 +367,7 @@ impl Default for ServeArgs {
             bind: "127.0.0.1:8000".into(),
             demo: false,
             retention: None,
+            archive_retention: None,
             retention_interval: "1h".into(),
             cors_origins: None,
             max_statements: "100".into(),

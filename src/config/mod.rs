@@ -42,7 +42,11 @@ pub struct Settings {
     pub demo: bool,
     /// Purge rows deleted longer ago than this, on a schedule.
     pub retention: Option<Duration>,
-    /// How often the retention job runs (the purge, and dropping old events).
+    /// Erase archived rows archived longer ago than this, on the retention job's schedule
+    /// (`KEEPSAKE_ARCHIVE_RETENTION`; `None`: keep them forever).
+    pub archive_retention: Option<Duration>,
+    /// How often the retention job runs (the purge, dropping old events, erasing old archived
+    /// rows).
     pub retention_interval: Duration,
     /// Which browser origins may call the API (CORS).
     pub cors_origins: CorsOrigins,
@@ -189,6 +193,22 @@ impl Settings {
                 setting: "KEEPSAKE_RETENTION (--retention)",
                 problem,
             })?;
+        let archive_retention = serve
+            .archive_retention
+            .as_deref()
+            .map(|text| {
+                duration::parse(text)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| ConfigError {
+                        setting: "KEEPSAKE_ARCHIVE_RETENTION (--archive-retention)",
+                        problem: format!(
+                            "'{text}' is not a positive duration; write it like 90d, 365d or \
+                             24h, or leave it unset to keep the archive forever"
+                        ),
+                    })
+            })
+            .transpose()?;
         let retention_interval = duration::parse(&serve.retention_interval)
             .ok()
             .filter(|d| !d.is_zero())
@@ -238,6 +258,7 @@ impl Settings {
             bind,
             demo: serve.demo,
             retention,
+            archive_retention,
             retention_interval,
             cors_origins,
         })
@@ -253,6 +274,7 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo: false,
             retention: None,
+            archive_retention: None,
             retention_interval: Duration::from_secs(3600),
             cors_origins: CorsOrigins::None,
             storage: DEFAULT_STORAGE.into(),

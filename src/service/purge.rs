@@ -1,6 +1,6 @@
 //! The deliberate end of a deleted row: archive it, then erase it, in batches. Used by
 //! `purgeDeleted`, `keepsake purge` and the retention job alike; the retention job also drops
-//! the outbox's old events.
+//! the outbox's old events and, when the archive has a retention, its old rows.
 
 use std::time::Duration;
 
@@ -156,6 +156,9 @@ pub struct Retention {
     pub rows: Option<Duration>,
     /// Drop the outbox's events older than this (`KEEPSAKE_EVENT_RETENTION`).
     pub events: Duration,
+    /// Erase archived rows archived longer ago than this (`KEEPSAKE_ARCHIVE_RETENTION`);
+    /// `None`: keep the archive forever.
+    pub archive: Option<Duration>,
 }
 
 /// What one tick of the retention job did.
@@ -165,6 +168,8 @@ pub struct RetentionReport {
     pub purge: Option<PurgeReport>,
     /// Events dropped from the outbox.
     pub events_dropped: u64,
+    /// Archived rows erased (0 without an archive retention).
+    pub archive_erased: u64,
 }
 
 /// Drops the outbox's events older than `retention`; returns how many.
@@ -175,9 +180,34 @@ pub async fn drop_old_events(db: &Db, retention: Duration) -> Result<u64> {
     Ok(soft_delete::drop_events_before(db, cutoff).await?)
 }
 
+/// Erases the archive's rows archived longer than `retention` ago, oldest first, `batch` rows
+/// per transaction; returns how many, and logs it when there were any.
+pub async fn erase_old_archive(db: &Db, retention: Duration, batch: u64) -> Result<u64> {
+    if batch == 0 {
+        return Err(Error::bad_input("batch size: must be at least 1"));
+    }
+    let span = chrono::Duration::from_std(retention)
+        .map_err(|_| Error::bad_input("archive retention: too long a duration"))?;
+    let cutoff = (soft_delete::now() - span).max(chrono::DateTime::UNIX_EPOCH);
+    let mut erased = 0;
+    loop {
+        let done = soft_delete::erase_archived_batch(db, cutoff, batch).await?;
+        erased += done;
+        if done < batch {
+            break;
+        }
+    }
+    if erased > 0 {
+        tracing::info!(erased, older_than = ?retention,
+            "archived rows erased (KEEPSAKE_ARCHIVE_RETENTION)");
+    }
+    Ok(erased)
+}
+
 /// One tick of the retention job: a purge (when rows are purged on a schedule), then old
-/// events dropped, unless another server is running a tick. Returns the report, or `None`
-/// when another server held the lock.
+/// events dropped and old archived rows erased (when the archive has a retention), unless
+/// another server is running a tick. Returns the report, or `None` when another server held
+/// the lock.
 pub async fn retention_tick(
     db: &Db,
     storage: &Storage,
@@ -189,9 +219,14 @@ pub async fn retention_tick(
             None => None,
         };
         let events_dropped = drop_old_events(db, retention.events).await?;
+        let archive_erased = match retention.archive {
+            Some(age) => erase_old_archive(db, age, DEFAULT_BATCH).await?,
+            None => 0,
+        };
         Ok::<_, Error>(RetentionReport {
             purge,
             events_dropped,
+            archive_erased,
         })
     };
     let outcome = soft_delete::exclusively(db, tick).await?;

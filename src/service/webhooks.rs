@@ -28,8 +28,20 @@ pub const SCHEDULE: [Duration; 5] = [
     Duration::from_secs(3600),
 ];
 
-/// How long one server holds an event it is sending before another may try it.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// How long one server holds an event it is sending before another may try it: after a
+/// crash, how long the event waits before it is sent again.
+///
+/// It must outlast one attempt as its holder makes it: reading the event (one statement),
+/// the POST (at most [`ATTEMPT_TIMEOUT`]) and recording the outcome (one statement). 20 s
+/// leaves 10 s for the two statements, milliseconds each unless the database stalls, and for
+/// servers' clocks drifting apart. An attempt that outlives its lease costs a duplicate,
+/// never a loss or a reordering: its outcome is recorded only under the lease it claimed
+/// (`soft_delete::record_webhook`), and no event is claimed before the one ahead of it is
+/// delivered. (It was 60 s, which held an interrupted delivery back three times as long.)
+pub const LEASE: Duration = Duration::from_secs(20);
+
+// The margin above: a lease at least 10 s longer than an attempt.
+const _: () = assert!(LEASE.as_secs() >= ATTEMPT_TIMEOUT.as_secs() + 10);
 
 /// How long one attempt may take, connection and answer included.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);

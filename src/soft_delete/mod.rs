@@ -31,6 +31,7 @@
 //! | `restore.rs` | [`restore`] and what it checks first |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
 //! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
+//! | `archive_retention.rs` | [`erase_archived_batch`]: the archive's oldest rows erased, and when |
 //! | `stats.rs` | [`deletion_stats`] |
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
@@ -52,6 +53,7 @@ use sea_orm::{
 };
 use tokio::sync::OwnedSemaphorePermit;
 
+mod archive_retention;
 mod blobs;
 mod budget;
 pub mod check;
@@ -76,6 +78,7 @@ mod stats;
 mod stored;
 mod webhooks;
 
+pub use archive_retention::{ARCHIVE_ERASED_BEFORE, archive_erased_before, erase_archived_batch};
 pub use blobs::{
     BlobTotal, StorageFigures, blob_in_use, blobs_in_use, lock_blob, purge_would_free,
     storage_figures,

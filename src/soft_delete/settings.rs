@@ -37,6 +37,33 @@ pub async fn setting_or_insert(h: &impl Handle, key: &str, value: &str) -> Resul
         .ok_or_else(|| DbErr::RecordNotFound(format!("setting {key}")))
 }
 
+/// Stores `value` under `key` unless a value there already sorts after it, so a setting that
+/// only grows (a moment written in one fixed-width format) never goes back, whatever order
+/// concurrent writers commit in.
+pub(super) async fn raise_setting(h: &impl Handle, key: &str, value: &str) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait as _};
+    let row = setting::ActiveModel {
+        key: sea_orm::Set(key.to_owned()),
+        value: sea_orm::Set(value.to_owned()),
+    };
+    let insert = setting::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(setting::Column::Key)
+                .update_column(setting::Column::Value)
+                .action_and_where(
+                    Expr::col((setting::Entity, setting::Column::Value))
+                        .lt(Expr::col((Alias::new("excluded"), setting::Column::Value))),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(&exec(h))
+        .await;
+    match insert {
+        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// Runs `job` only if no other Keepsake server is running it: on PostgreSQL under a
 /// transaction-scoped advisory lock (`None` when another server holds it); on SQLite, which
 /// one process serves, at once.

@@ -47,7 +47,7 @@ async fn check_passes(app: &TestApp) {
 }
 
 /// The number `sql` selects as `n`, read on a connection of its own.
-async fn number(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn number(app: &TestApp, sql: &str) -> i64 {
     let conn = raw_connection(&app.db.url)
         .await
         .expect("a second connection");
@@ -136,7 +136,7 @@ impl Server {
     }
 
     /// Runs `command` (a `keepsake serve` on port 0) and waits until it serves.
-    async fn start_command(command: &mut std::process::Command) -> Server {
+    pub(crate) async fn start_command(command: &mut std::process::Command) -> Server {
         let mut process = Process(
             command
                 .stdout(Stdio::null())
@@ -170,6 +170,11 @@ impl Server {
         .await
         .expect("the blocking task")
     }
+
+    /// SIGKILLs the server and reaps it.
+    pub(crate) fn kill(&mut self) {
+        self.process.kill();
+    }
 }
 
 /// Posts `query` with the bearer `token` to the server at `base`: the status and body, or
@@ -192,7 +197,7 @@ async fn request(
 }
 
 /// Like [`request`], for a server that must answer 200 with JSON; returns the body.
-async fn graphql_at(
+pub(crate) async fn graphql_at(
     http: &reqwest::Client,
     base: &str,
     token: &str,

@@ -346,6 +346,7 @@ async fn the_retention_job_drops_events_older_than_its_setting(backend: Backend)
         Retention {
             rows: None,
             events: Duration::from_secs(3600),
+            archive: None,
         },
     )
     .await

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod archive_retention;
 mod attachments;
 mod auth;
 mod cli;
@@ -47,4 +48,5 @@ mod undo_credential;
 mod uploads;
 mod users;
 mod visibility;
+mod webhook_crash;
 mod webhooks;

@@ -62,6 +62,7 @@ async fn sqlite_runs_the_purge_job_without_a_lock() {
         keepsake::service::purge::Retention {
             rows: Some(Duration::from_secs(3600)),
             events: Duration::from_secs(3600),
+            archive: None,
         },
         Duration::from_millis(50),
         move |outcome| {

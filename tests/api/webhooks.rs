@@ -28,7 +28,7 @@ on_both_backends!(
 );
 
 /// The test's secret: `whsec_` and the base64 of 32 bytes.
-const SECRET: &str = "whsec_a2VlcHNha2Ugd2ViaG9vayB0ZXN0IGtleSAzMiBieXRlcyE=";
+pub(crate) const SECRET: &str = "whsec_a2VlcHNha2Ugd2ViaG9vayB0ZXN0IGtleSAzMiBieXRlcyE=";
 
 /// What the receiver answers.
 #[derive(Clone, Copy)]
@@ -43,14 +43,14 @@ enum Answer {
 
 /// One request the receiver got, as it came over the wire.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    content_type: String,
-    body: Bytes,
-    answered: u16,
-    at: chrono::DateTime<chrono::Utc>,
+pub(crate) struct Received {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) content_type: String,
+    pub(crate) body: Bytes,
+    pub(crate) answered: u16,
+    pub(crate) at: chrono::DateTime<chrono::Utc>,
 }
 
 type Log = Arc<Mutex<Vec<Received>>>;
@@ -140,7 +140,7 @@ async fn receive(
 
 /// Whether `r` carries a valid signature, computed as a receiver would, from the secret, the
 /// headers and the raw body: `v1,` base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
-fn signed(r: &Received) -> bool {
+pub(crate) fn signed(r: &Received) -> bool {
     let key = base64::engine::general_purpose::STANDARD
         .decode(SECRET.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -157,7 +157,7 @@ fn signed(r: &Received) -> bool {
 }
 
 /// The outbox's event ids, oldest first.
-async fn event_ids(app: &TestApp) -> Vec<String> {
+pub(crate) async fn event_ids(app: &TestApp) -> Vec<String> {
     keepsake::service::events::for_operator(&app.state.db, None, 1_000)
         .await
         .unwrap()
@@ -166,7 +166,7 @@ async fn event_ids(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-const DELIVERIES: &str = "query($first: Int, $after: String) {
+pub(crate) const DELIVERIES: &str = "query($first: Int, $after: String) {
     webhookDeliveries(first: $first, after: $after) {
         nodes { eventId attempts lastStatus nextTryAt } endCursor hasNextPage } }";
 
