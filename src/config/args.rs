@@ -190,7 +190,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Rows per batch; each batch is one transaction.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 2000)]
         batch_size: u64,
     },
     /// Bulk-load synthetic data for benchmarks and demos.
