@@ -7,8 +7,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::events;
 use super::{Db, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
+use super::{events, holds};
 use crate::entity::{archive, attachment, deletion, user};
 
 /// How many users and attachments an operation touched (a purge, a seed), or would.
@@ -46,6 +46,7 @@ fn purgeable_users(cutoff: DateTimeUtc) -> Condition {
     Condition::all()
         .add(user::Column::DeletedAt.lt(cutoff))
         .add(Expr::exists(keeps_a_child).not())
+        .add(holds::user_not_held())
 }
 
 /// Users no attachment row refers to at all, whatever its state: the users a batch may erase.
@@ -72,6 +73,7 @@ pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<Ro
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let attachments = attachment::Entity::find()
         .filter(attachment::Column::DeletedAt.lt(cutoff))
+        .filter(holds::owner_not_held())
         .filter(not_restored(attachment::Column::DeletionId))
         .count(&exec(h))
         .await?;
@@ -216,7 +218,9 @@ pub async fn purge_batch(
     // One precision for the cutoff compared with and the moments written: see `stored.rs`.
     let (cutoff, now) = (to_micros(cutoff), to_micros(now));
     let tx = db.begin().await?;
-    let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
+    let attachments_due = Condition::all()
+        .add(attachment::Column::DeletedAt.lt(cutoff))
+        .add(holds::owner_not_held());
     let mut blobs = Vec::new();
     let purged = match purge_rows::<attachment::Entity>(&tx, attachments_due, batch, now).await? {
         Some((attachments, held)) => {
@@ -304,6 +308,7 @@ where
             .exec(&exec(tx))
             .await?;
     }
+    holds::unclaim_untaken(tx, &claimed, now).await?;
     mark_purged(tx, &claimed, now).await?;
     let mut blobs: Vec<String> = rows.iter().filter_map(E::blob_of).collect();
     blobs.sort_unstable();
