@@ -12,7 +12,6 @@ use crate::entity::legal_hold;
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::holds;
-use crate::soft_delete::Scope;
 
 /// A legal hold on a user, as the GraphQL type `LegalHold` shows it.
 #[derive(Clone, Debug)]
@@ -21,12 +20,17 @@ pub struct LegalHold {
 }
 
 impl LegalHold {
-    /// The user `id`, as staff see them (deleted or not).
-    async fn person(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
+    /// The user `id`: live only, or deleted too with `include_deleted` (staff only read
+    /// holds, and may see deleted rows).
+    async fn person(
+        ctx: &Context<'_>,
+        id: Option<i64>,
+        include_deleted: bool,
+    ) -> Result<Option<User>> {
+        let scope = ctx.viewer()?.scope(include_deleted, false)?;
         let Some(id) = id else {
             return Ok(None);
         };
-        let scope = Scope::WithDeleted(ctx.viewer()?.see_deleted()?);
         let user = ctx.loaders()?.load_one(UserKey(id, scope)).await?.flatten();
         Ok(user.map(|u| User::new(u, scope)))
     }
@@ -47,9 +51,15 @@ impl LegalHold {
         self.row.placed_at
     }
 
-    /// The admin who placed it; null once that user is purged.
-    async fn placed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        LegalHold::person(ctx, Some(self.row.placed_by)).await
+    /// The admin who placed it; null when that user is deleted (unless asked with
+    /// `includeDeleted`) or purged.
+    async fn placed_by(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false, desc = "Show the admin even when deleted.")]
+        include_deleted: bool,
+    ) -> Result<Option<User>> {
+        LegalHold::person(ctx, Some(self.row.placed_by), include_deleted).await
     }
 
     /// When it was released; null while the hold is on.
@@ -57,9 +67,15 @@ impl LegalHold {
         self.row.released_at
     }
 
-    /// The admin who released it; null while the hold is on (or once that user is purged).
-    async fn released_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        LegalHold::person(ctx, self.row.released_by).await
+    /// The admin who released it; null while the hold is on, and when that user is deleted
+    /// (unless asked with `includeDeleted`) or purged.
+    async fn released_by(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false, desc = "Show the admin even when deleted.")]
+        include_deleted: bool,
+    ) -> Result<Option<User>> {
+        LegalHold::person(ctx, self.row.released_by, include_deleted).await
     }
 
     /// Why it was released; null while the hold is on.

@@ -91,8 +91,8 @@ pub use events::{
     final_event_id,
 };
 pub use holds::{
-    HoldRefused, HoldStamp, active_hold, active_holds, held_rows, hold_history, place_hold,
-    release_hold,
+    HoldRefused, HoldStamp, active_hold, active_holds, held_rows, hold_history, owner_not_held,
+    place_hold, release_hold, user_not_held,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};

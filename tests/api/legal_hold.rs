@@ -449,6 +449,97 @@ async fn holds_are_read_in_one_batch_and_cost_what_the_model_says(backend: Backe
     assert!(costs[0] <= 5.0, "{costs:?}");
 }
 
+/// The text of `js` between `start` and the next `end`.
+fn between<'a>(js: &'a str, start: &str, end: &str) -> &'a str {
+    let from = js
+        .find(start)
+        .unwrap_or_else(|| panic!("trash.js has no {start:?}"))
+        + start.len();
+    let to = js[from..].find(end).expect("its end") + from;
+    &js[from..to]
+}
+
+/// The trash page's script marks a held entry with its reason and gives admins a button to
+/// place or release the hold after a reason prompt: the documents it sends, taken from the
+/// script as served, run against this server and show the hold.
+async fn the_trash_page_shows_holds_and_lets_admins_place_and_release_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let sam = app.user("sam@example.com", "SUPPORT").await;
+    let (ada, _) = deleted_member(&app, "ada@example.com").await;
+    let js = reqwest::get(format!("{}/trash.js", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [
+        "prompt(",
+        "Reason (required)",
+        "status held",
+        "Legal hold — “${held.reason}”",
+        "\"Place hold\"",
+        "\"Release hold\"",
+        "state.me.role === \"ADMIN\" && who && who.id",
+        "kept under a legal hold",
+    ] {
+        assert!(js.contains(shown), "trash.js lacks {shown:?}");
+    }
+    let place_doc = between(
+        &js,
+        "? `mutation($u: ID!, $r: String!) { placeLegalHold",
+        "`",
+    );
+    let release_doc = between(
+        &js,
+        ": `mutation($u: ID!, $r: String!) { releaseLegalHold",
+        "`",
+    );
+    let place_doc = format!("mutation($u: ID!, $r: String!) {{ placeLegalHold{place_doc}");
+    let release_doc = format!("mutation($u: ID!, $r: String!) {{ releaseLegalHold{release_doc}");
+    let hold = between(&js, "const HOLD = \"", "\";");
+    let node = between(&js, "const NODE = `", "`;").replace("${HOLD}", hold);
+    let log = format!("{{ deletions(first: 20) {{ nodes {{ {node} }} }} }}");
+    let purge_doc = between(&js, "const PURGE = `", "`;");
+    // Placed as the page places it, the hold shows on the user's deletion and on the
+    // deletion of their attachment, to support as to admins.
+    let body = app
+        .as_admin(&place_doc, json!({ "u": ada.id, "r": "case 7" }))
+        .await;
+    assert_ok(&body);
+    for token in [&app.admin_token, &sam.token] {
+        let body = app.graphql(Some(token), &log, json!({})).await;
+        assert_ok(&body);
+        let nodes = data(&body)["deletions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(nodes.len(), 2, "{body}");
+        for d in &nodes {
+            let who = if d["user"].is_null() {
+                d["attachments"]["nodes"][0]["owner"].clone()
+            } else {
+                d["user"].clone()
+            };
+            assert_eq!(who["id"], ada.id.as_str(), "{body}");
+            assert_eq!(who["legalHold"]["reason"], "case 7", "{body}");
+        }
+    }
+    let body = app
+        .as_admin(purge_doc, json!({ "older": "0s", "dry": true }))
+        .await;
+    assert_eq!(data(&body)["purgeDeleted"]["held"], 4, "{body}");
+    let body = app
+        .as_admin(&release_doc, json!({ "u": ada.id, "r": "closed" }))
+        .await;
+    assert_ok(&body);
+    let body = app.as_admin(&log, json!({})).await;
+    assert_eq!(
+        data(&body)["deletions"]["nodes"][0]["user"]["legalHold"],
+        Value::Null,
+        "{body}"
+    );
+}
+
 on_both_backends!(
     a_held_user_survives_every_purge_until_the_hold_is_released,
     holds_and_releases_are_logged_with_who_when_and_why,
@@ -459,4 +550,5 @@ on_both_backends!(
     a_hold_placed_while_a_purge_found_the_rows_wins,
     a_purge_that_claimed_the_rows_first_finishes_and_the_hold_finds_no_user,
     holds_are_read_in_one_batch_and_cost_what_the_model_says,
+    the_trash_page_shows_holds_and_lets_admins_place_and_release_them,
 );
