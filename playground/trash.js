@@ -116,11 +116,14 @@ async function signIn(pasted) {
   if (staff) await view("log");
 }
 
+// The legal hold on a deletion's user (or its attachments' owner): what keeps it from a purge.
+const HOLD = "legalHold { reason placedAt placedBy(includeDeleted: true) { name email } }";
+
 const NODE = `id entity entityId subject reason deletedAt cascadeCount restoredAt restoreReason purgeStartedAt purgedAt
       actor(includeDeleted: true) { name email }
       restoredBy(includeDeleted: true) { name email }
-      user(includeDeleted: true) { name email }
-      attachments(includeDeleted: true, first: 5) { totalCount nodes { id filename sizeBytes sha256 } }`;
+      user(includeDeleted: true) { id name email ${HOLD} }
+      attachments(includeDeleted: true, first: 5) { totalCount nodes { id filename sizeBytes sha256 owner { id name email ${HOLD} } } }`;
 
 const LOG = `query($first: Int, $after: String, $entity: DeletedEntity, $actor: String, $search: String, $reason: String, $since: DateTime, $until: DateTime) {
   deletions(first: $first, after: $after, entity: $entity, actor: $actor, search: $search, reason: $reason, since: $since, until: $until) {
@@ -201,6 +204,48 @@ function status(d) {
   return ["in-force", "Deleted"];
 }
 
+// The person whose legal hold covers deletion `d`: its user, or its attachments' owner.
+function heldPerson(d) {
+  return d.user || d.attachments.nodes[0]?.owner || null;
+}
+
+// Places (`place`) or releases the legal hold on `who`, asking for the reason first, then
+// shows entry `d` again as it is now.
+async function hold(d, who, place, button, outcome) {
+  const verb = place ? "Place a legal hold on" : "Release the legal hold on";
+  const reason = prompt(`${verb} ${person(who)}? ${place ? "Until it is released, no purge removes anything of theirs." : "Purges may then remove their deleted rows."} Reason (required):`);
+  if (reason === null) return;
+  if (!reason.trim()) {
+    outcome.textContent = "Nothing changed: a reason is required.";
+    outcome.className = "outcome bad";
+    return;
+  }
+  button.disabled = true;
+  const mutation = place
+    ? `mutation($u: ID!, $r: String!) { placeLegalHold(userId: $u, reason: $r) { id } }`
+    : `mutation($u: ID!, $r: String!) { releaseLegalHold(userId: $u, reason: $r) { id } }`;
+  try {
+    await graphql(mutation, { u: who.id, r: reason.trim() });
+    const done = place ? `Held: ${person(who)}.` : `Hold released: ${person(who)}.`;
+    const data = await graphql(ONE, { id: d.id }).catch(() => null);
+    if (data && data.deletion) {
+      const fresh = entry(data.deletion);
+      fresh.querySelector(".outcome").textContent = done;
+      fresh.querySelector(".outcome").classList.add("good");
+      button.closest("article").replaceWith(fresh);
+    } else {
+      outcome.textContent = done;
+      outcome.className = "outcome good";
+    }
+    say(done, "good");
+  } catch (error) {
+    button.disabled = false;
+    outcome.textContent = `Nothing changed: ${error.message}`;
+    outcome.className = "outcome bad";
+    say(`Nothing changed: ${error.message}`, "bad");
+  }
+}
+
 function entry(d) {
   const article = document.createElement("article");
   article.className = "card deletion";
@@ -217,6 +262,15 @@ function entry(d) {
   badge.className = `status ${kind}`;
   badge.textContent = text;
   row.appendChild(badge);
+  const who = heldPerson(d);
+  const held = who && who.legalHold;
+  if (held) {
+    const flag = document.createElement("span");
+    flag.className = "status held";
+    flag.textContent = `Legal hold — “${held.reason}”`;
+    flag.title = `Placed ${new Date(held.placedAt).toLocaleString()} by ${person(held.placedBy)}; no purge removes it until released`;
+    row.appendChild(flag);
+  }
   const outcome = document.createElement("p");
   outcome.className = "outcome";
   outcome.setAttribute("aria-live", "polite");
@@ -226,6 +280,15 @@ function entry(d) {
     button.textContent = "Restore";
     button.setAttribute("aria-label", `Restore ${what(d)}`);
     button.addEventListener("click", () => restore(d, button, outcome));
+    row.appendChild(button);
+  }
+  if (state.me.role === "ADMIN" && who && who.id && !d.purgedAt) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = held ? "Release hold" : "Place hold";
+    button.setAttribute("aria-label", `${held ? "Release the legal hold on" : "Place a legal hold on"} ${person(who)}`);
+    button.addEventListener("click", () => hold(d, who, !held, button, outcome));
     row.appendChild(button);
   }
   const downloads = d.attachments.nodes.filter((a) => a.sha256);
@@ -590,7 +653,7 @@ async function undoAccount() {
   showSignIn("Your account is back, with your attachments. Sign in again with your token.", "good");
 }
 
-const PURGE = `mutation($older: String!, $dry: Boolean!) { purgeDeleted(olderThan: $older, dryRun: $dry) { users attachments archived dryRun } }`;
+const PURGE = `mutation($older: String!, $dry: Boolean!) { purgeDeleted(olderThan: $older, dryRun: $dry) { users attachments archived held dryRun } }`;
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 async function previewPurge() {
@@ -599,7 +662,7 @@ async function previewPurge() {
   try {
     const report = (await graphql(PURGE, { older, dry: true })).purgeDeleted;
     state.purge = { older, report };
-    $("purge-text").textContent = `A purge now would archive, then erase for good, ${plural(report.users, "user")} and ${plural(report.attachments, "attachment")} deleted more than ${older} ago.`;
+    $("purge-text").textContent = `A purge now would archive, then erase for good, ${plural(report.users, "user")} and ${plural(report.attachments, "attachment")} deleted more than ${older} ago` + (report.held ? `; ${plural(report.held, "row")} under a legal hold would be kept.` : ".");
     $("purge-now").disabled = report.users + report.attachments === 0;
     show("purge-preview", true);
   } catch (error) {
@@ -615,7 +678,7 @@ async function purgeNow() {
   $("purge-now").disabled = true;
   try {
     const done = (await graphql(PURGE, { older, dry: false })).purgeDeleted;
-    $("purge-result").textContent = `Purged ${plural(done.users, "user")} and ${plural(done.attachments, "attachment")}; ${plural(done.archived, "row")} archived.`;
+    $("purge-result").textContent = `Purged ${plural(done.users, "user")} and ${plural(done.attachments, "attachment")}; ${plural(done.archived, "row")} archived` + (done.held ? `; ${plural(done.held, "row")} kept under a legal hold.` : ".");
     $("purge-result").className = "outcome good";
     show("purge-preview", false);
   } catch (error) {

@@ -40,6 +40,16 @@ pub(super) async fn purge(
     .await
     .map_err(client_error)?;
     bar.finish();
+    // Its own line, before the summary (which stays the last line, for scripts).
+    println!(
+        "held: {} rows {} because their user is under a legal hold",
+        report.held,
+        if report.dry_run {
+            "would be kept"
+        } else {
+            "kept"
+        }
+    );
     if report.dry_run {
         println!(
             "dry run: would purge {} users and {} attachments, freeing {} bytes of content (nothing changed)",

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod attachment;
 pub mod deletion;
 pub mod event;
+pub mod legal_hold;
 pub mod setting;
 pub mod user;
 pub mod webhook_delivery;

@@ -158,6 +158,9 @@ pub struct PurgeReport {
     /// Bytes of attachment content erased (on a dry run: that would be), each blob once: the
     /// blobs of purged rows that no remaining row refers to.
     pub freed_bytes: SafeInt,
+    /// Rows deleted before the cutoff that were kept (on a dry run: would be) because their
+    /// user, or their owner, is under a legal hold.
+    pub held: u64,
     /// Whether this was a dry run that changed nothing.
     pub dry_run: bool,
 }
@@ -169,6 +172,7 @@ impl From<purge::PurgeReport> for PurgeReport {
             attachments: report.attachments,
             archived: report.archived,
             freed_bytes: SafeInt(i64::try_from(report.freed_bytes).unwrap_or(i64::MAX)),
+            held: report.held,
             dry_run: report.dry_run,
         }
     }

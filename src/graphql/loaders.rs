@@ -15,10 +15,12 @@ use std::sync::Mutex;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::DbErr;
 
-use crate::entity::{attachment, deletion, user};
+use crate::entity::{attachment, deletion, legal_hold, user};
 use crate::service::Listing;
+use crate::service::holds;
 pub use crate::service::keys::{
-    AttachmentCount, AttachmentKey, DeletionKey, HiddenCount, HiddenPage, OwnerPage, Rows, UserKey,
+    AttachmentCount, AttachmentKey, DeletionKey, HiddenCount, HiddenPage, HoldHistoryKey, HoldKey,
+    OwnerPage, Rows, UserKey,
 };
 use crate::service::reads::{self, Hasher};
 use crate::soft_delete::Db;
@@ -168,6 +170,38 @@ impl Loader<HiddenCount> for Batch {
 
     async fn load(&self, keys: &[HiddenCount]) -> Result<HashMap<HiddenCount, u64>, DbErr> {
         reads::hidden_counts(&self.db, keys).await
+    }
+}
+
+impl Loader<HoldKey> for Batch {
+    type Value = Option<legal_hold::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[HoldKey],
+    ) -> Result<HashMap<HoldKey, Option<legal_hold::Model>>, DbErr> {
+        let users: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut found = holds::active(&self.db, &users).await?;
+        // Misses are cached like hits: a user without a hold costs no second read.
+        Ok(keys.iter().map(|k| (*k, found.remove(&k.0))).collect())
+    }
+}
+
+impl Loader<HoldHistoryKey> for Batch {
+    type Value = Vec<legal_hold::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[HoldHistoryKey],
+    ) -> Result<HashMap<HoldHistoryKey, Vec<legal_hold::Model>>, DbErr> {
+        let users: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut found = holds::history(&self.db, &users).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
     }
 }
 

@@ -10,6 +10,7 @@ mod connection;
 mod context;
 mod deletion;
 mod event;
+mod hold;
 mod leaves;
 mod lifecycle;
 pub mod limits;
@@ -56,6 +57,7 @@ pub struct Mutation(
     attachment::AttachmentMutation,
     deletion::DeletionMutation,
     lifecycle::LifecycleMutation,
+    hold::HoldMutation,
 );
 
 pub use limits::{MAX_COST, MAX_DEPTH, STATEMENT_COST};

@@ -95,6 +95,18 @@ impl User {
         super::deletion::of_row(ctx, self.row.deletion_id, self.scope).await
     }
 
+    /// The legal hold on this user, null when there is none (support and admins; members
+    /// get `null` and `FORBIDDEN` whether or not the user is held).
+    async fn legal_hold(&self, ctx: &Context<'_>) -> Result<Option<super::hold::LegalHold>> {
+        super::hold::active_of(ctx, self.row.id).await
+    }
+
+    /// Every legal hold placed on this user, newest first, released ones with who released
+    /// them, when and why (support and admins).
+    async fn legal_holds(&self, ctx: &Context<'_>) -> Result<Vec<super::hold::LegalHold>> {
+        super::hold::history_of(ctx, self.row.id).await
+    }
+
     /// The user's attachments, oldest first. A member may list only their own. Without
     /// `includeDeleted`/`onlyDeleted` the scope this user was read in carries down.
     #[allow(clippy::too_many_arguments)] // one per GraphQL argument
@@ -145,6 +157,8 @@ impl User {
 async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) -> Result<()> {
     let (viewer, loaders, scope) = (ctx.viewer()?, ctx.loaders()?, listing.scope);
     let rows = &listing.rows;
+    let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
+    super::hold::prefetch_for(ctx, &ids).await?;
     let look = ctx.look_ahead();
     let asks_owner = ["nodes", "edges"].iter().any(|connection| {
         let user = match *connection {

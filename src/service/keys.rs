@@ -34,6 +34,15 @@ pub struct AttachmentCount(pub i64, pub Scope);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HiddenCount(pub i64, pub HiddenView);
 
+/// The active legal hold of a user, by the user's id (`User.legalHold`): `None` when the
+/// user is not held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HoldKey(pub i64);
+
+/// Every legal hold of a user, newest first, by the user's id (`User.legalHolds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HoldHistoryKey(pub i64);
+
 /// A deletion log entry by id (`User.deletion`, `Attachment.deletion`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeletionKey(pub i64);

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod content;
 pub mod deletions;
 pub mod events;
+pub mod holds;
 pub mod keys;
 pub mod listing;
 pub mod log;

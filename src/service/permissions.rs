@@ -39,6 +39,10 @@ pub enum Action {
     Purge,
     /// See the webhook's pending deliveries.
     ReadWebhooks,
+    /// Read legal holds (`User.legalHold`, `User.legalHolds`).
+    ReadHolds,
+    /// Place and release legal holds.
+    Hold,
 }
 
 /// How far a role's right reaches.
@@ -60,9 +64,11 @@ pub const fn reach(role: Role, action: Action) -> Reach {
         (ReadUsers, _) => All,
         (ReadEmail | ReadAttachments, Role::Member) => Own,
         (ReadEmail | ReadAttachments, Role::Support | Role::Admin) => All,
-        (SeeDeleted | ReadLog, Role::Member) => No,
-        (SeeDeleted | ReadLog, Role::Support | Role::Admin) => All,
-        (ManageUsers | UpdateEmail | Purge | ReadWebhooks, Role::Member | Role::Support) => No,
+        (SeeDeleted | ReadLog | ReadHolds, Role::Member) => No,
+        (SeeDeleted | ReadLog | ReadHolds, Role::Support | Role::Admin) => All,
+        (ManageUsers | UpdateEmail | Purge | ReadWebhooks | Hold, Role::Member | Role::Support) => {
+            No
+        }
         (UpdateName | CreateAttachments, Role::Member | Role::Support) => Own,
         (Delete | Restore, Role::Member) => Own,
         (Delete | Restore, Role::Support) => No,
@@ -103,7 +109,11 @@ mod tests {
     fn action_of(capability: &str) -> Option<Action> {
         use Action::*;
         let c = capability;
-        Some(if c.starts_with("read live users") {
+        Some(if c.contains("placeLegalHold") {
+            Hold
+        } else if c.contains("legalHold") {
+            ReadHolds
+        } else if c.starts_with("read live users") {
             ReadUsers
         } else if c.starts_with("read a user's email") {
             ReadEmail
@@ -189,6 +199,8 @@ mod tests {
             Action::ReadLog,
             Action::Purge,
             Action::ReadWebhooks,
+            Action::ReadHolds,
+            Action::Hold,
         ] {
             assert!(seen.contains(&action), "no row for {action:?}");
         }

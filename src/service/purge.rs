@@ -29,6 +29,9 @@ pub struct PurgeReport {
     /// Bytes of attachment content erased (on a dry run: that would be), each blob once: the
     /// blobs of purged rows that no remaining row refers to.
     pub freed_bytes: u64,
+    /// Rows deleted before the cutoff that were skipped (on a dry run: would be) because
+    /// their user, or their owner, is under a legal hold.
+    pub held: u64,
     /// Whether this was a dry run that changed nothing.
     pub dry_run: bool,
 }
@@ -109,6 +112,7 @@ pub async fn purge(
     // inside the range every database can store (PostgreSQL's ends at 4713 BC).
     let cutoff = (now - span).max(chrono::DateTime::UNIX_EPOCH);
     let candidates = soft_delete::purge_candidates(db, cutoff).await?;
+    let held = soft_delete::held_rows(db, cutoff).await?;
     if dry_run {
         let frees = soft_delete::purge_would_free(db, cutoff).await?;
         return Ok(PurgeReport {
@@ -116,6 +120,7 @@ pub async fn purge(
             attachments: candidates.attachments,
             archived: 0,
             freed_bytes: u64::try_from(frees.bytes).unwrap_or(0),
+            held,
             dry_run: true,
         });
     }
@@ -145,6 +150,7 @@ pub async fn purge(
         attachments: done.attachments,
         archived: done.total(),
         freed_bytes: freed,
+        held,
         dry_run: false,
     })
 }
@@ -260,7 +266,8 @@ pub async fn retention_loop(
         let outcome = retention_tick(&db, &storage, retention).await;
         match &outcome {
             Ok(Some(report)) if report.purge.is_some() => {
-                tracing::info!(?report, "retention purge ran")
+                let held = report.purge.map_or(0, |purge| purge.held);
+                tracing::info!(?report, held, "retention purge ran")
             }
             Ok(Some(report)) => tracing::info!(?report, "old events dropped"),
             Ok(None) => tracing::info!("retention job skipped: another server holds the lock"),

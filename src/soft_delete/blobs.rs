@@ -139,13 +139,14 @@ pub async fn storage_figures(h: &impl Handle) -> Result<StorageFigures, DbErr> {
 }
 
 /// The blobs a purge of rows deleted before `cutoff` would free: those such rows refer to
-/// and no row that stays does.
+/// and no row that stays does (a held owner's rows stay).
 pub async fn purge_would_free(h: &impl Handle, cutoff: DateTimeUtc) -> Result<BlobTotal, DbErr> {
     let cutoff = super::to_micros(cutoff);
+    const HELD: &str = "owner_id IN (SELECT user_id FROM legal_holds WHERE released_at IS NULL)";
     blob_total(
         h,
-        "deleted_at < ?",
-        Some("deleted_at IS NULL OR deleted_at >= ?"),
+        &format!("deleted_at < ? AND NOT {HELD}"),
+        Some(&format!("deleted_at IS NULL OR deleted_at >= ? OR {HELD}")),
         vec![cutoff.into(), cutoff.into()],
     )
     .await

@@ -16,7 +16,9 @@ use sea_orm::{
     QuerySelect as _, Statement,
 };
 
-use super::{DEFAULT_EVENT_RETENTION, Db, EntityKind, Handle, events, exec, fold, reporting_check};
+use super::{
+    DEFAULT_EVENT_RETENTION, Db, EntityKind, Handle, events, exec, fold, holds, reporting_check,
+};
 use crate::entity::deletion;
 use crate::ids::{self, Kind};
 
@@ -48,6 +50,9 @@ pub async fn check_with(db: &Db, event_retention: Duration) -> Result<Vec<Violat
     deletions_agree_with_their_rows(h, &mut found).await?;
     for (table, text, folded) in FOLDED {
         folded_text_agrees(h, table, text, folded, &mut found).await?;
+    }
+    for (kind, message) in holds::findings(h).await? {
+        found.push(Violation { kind, message });
     }
     for (kind, message) in events::findings(h, event_retention, super::now()).await? {
         found.push(Violation { kind, message });

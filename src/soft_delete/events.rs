@@ -25,7 +25,7 @@
 use std::time::Duration;
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait as _, Set, Statement,
@@ -143,32 +143,36 @@ pub(super) async fn record(
     Ok(())
 }
 
-/// Writes `deletion.purged` for those of `claimed` (locked in `tx`) that this batch marked
-/// purged at `now`: a deletion purged by an earlier batch carries that batch's moment.
-pub(super) async fn record_purged(tx: &Tx, claimed: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
-    if claimed.is_empty() {
-        return Ok(());
-    }
-    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
-    let select = deletion::Entity::find();
-    let purged: Vec<i64> = select
-        .select_only()
-        .column(deletion::Column::Id)
-        .filter(deletion::Column::Id.is_in(claimed.iter().copied()))
-        .filter(deletion::Column::PurgedAt.eq(now))
-        .order_by_asc(deletion::Column::Id)
-        .into_tuple()
-        .all(&exec(tx))
-        .await?;
-    if purged.is_empty() {
+/// Writes `deletion.purged` for those of `taken` (locked in `tx`) that this batch marked
+/// purged at `now` (a deletion purged by an earlier batch carries that batch's moment), in id
+/// order, in one statement that reads them from the log.
+pub(super) async fn record_purged(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
+    if taken.is_empty() {
         return Ok(());
     }
     take_turn(tx).await?;
-    let rows = purged
-        .into_iter()
-        .map(|id| row(EventType::DeletionPurged, id, now));
-    event::Entity::insert_many(rows)
-        .exec_without_returning(&exec(tx))
+    let now = to_micros(now);
+    let purged = Query::select()
+        .expr(Expr::val(EventType::DeletionPurged.as_str()))
+        .column(deletion::Column::Id)
+        .expr(Expr::val(now))
+        .from(deletion::Entity)
+        .and_where(deletion::Column::Id.is_in(taken.iter().copied()))
+        .and_where(deletion::Column::PurgedAt.eq(now))
+        .order_by(deletion::Column::Id, Order::Asc)
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(event::Entity)
+        .columns([
+            event::Column::Kind,
+            event::Column::DeletionId,
+            event::Column::OccurredAt,
+        ])
+        .select_from(purged)
+        .map_err(|e| DbErr::Custom(format!("writing purge events: {e}")))?
+        .to_owned();
+    let conn = exec(tx);
+    conn.execute_raw(conn.get_database_backend().build(&insert))
         .await?;
     Ok(())
 }

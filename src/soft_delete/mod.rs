@@ -29,6 +29,7 @@
 //! | `events.rs` | the outbox: each change's event in its own transaction, read in id order |
 //! | `event_feed.rs` | waking the outbox's readers: this process's commits, and every server's through NOTIFY |
 //! | `restore.rs` | [`restore`] and what it checks first |
+//! | `holds.rs` | legal holds: [`place_hold`], [`release_hold`], [`active_hold`], what a purge skips |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
 //! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
 //! | `archive_retention.rs` | [`erase_archived_batch`]: the archive's oldest rows erased, and when |
@@ -63,6 +64,7 @@ mod delete;
 mod entities;
 mod event_feed;
 mod events;
+mod holds;
 mod kinds;
 mod log;
 mod per_key;
@@ -90,6 +92,10 @@ pub use event_feed::{announce, listen, wakeups};
 pub use events::{
     DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
     final_event_id,
+};
+pub use holds::{
+    HoldRefused, HoldStamp, active_hold, active_holds, held_rows, hold_history, owner_not_held,
+    place_hold, release_hold, user_not_held,
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};

@@ -1,14 +1,14 @@
 //! Purge: archive, then erase, rows deleted before a cutoff, in claimed batches.
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
-use super::events;
 use super::{Db, Handle, SoftDeletable, Tx, exec, to_micros};
+use super::{events, holds};
 use crate::entity::{attachment, deletion, user};
 
 /// How many users and attachments an operation touched (a purge, a seed), or would.
@@ -46,6 +46,7 @@ fn purgeable_users(cutoff: DateTimeUtc) -> Condition {
     Condition::all()
         .add(user::Column::DeletedAt.lt(cutoff))
         .add(Expr::exists(keeps_a_child).not())
+        .add(holds::user_not_held())
 }
 
 /// Users no attachment row refers to at all, whatever its state: the users a batch may erase.
@@ -72,6 +73,7 @@ pub async fn purge_candidates(h: &impl Handle, cutoff: DateTimeUtc) -> Result<Ro
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
     let attachments = attachment::Entity::find()
         .filter(attachment::Column::DeletedAt.lt(cutoff))
+        .filter(holds::owner_not_held())
         .filter(not_restored(attachment::Column::DeletionId))
         .count(&exec(h))
         .await?;
@@ -137,10 +139,13 @@ FROM json_each(?) ORDER BY key"#
     Ok(())
 }
 
-/// Marks deletions whose rows are all gone as purged, and writes a `deletion.purged` event
-/// for each, last (the batch commits next).
-async fn mark_purged(tx: &Tx, deletions: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
-    if deletions.is_empty() {
+/// Marks the deletions `taken` (this batch erased rows of each) in one statement: as being
+/// purged (`purge_started_at`, kept from an earlier batch) and, those left with no rows, as
+/// purged; then writes a `deletion.purged` event for each of the latter, last (the batch
+/// commits next). A claimed deletion none of whose rows the batch took (a hold placed while
+/// it waited for its claim) is left as it was, restorable.
+async fn mark_taken(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
+    if taken.is_empty() {
         return Ok(());
     }
     let still_has = |table: Alias, column: Alias| {
@@ -150,23 +155,34 @@ async fn mark_purged(tx: &Tx, deletions: &[i64], now: DateTimeUtc) -> Result<(),
             .and_where(Expr::col(column).equals((deletion::Entity, deletion::Column::Id)))
             .to_owned()
     };
-    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
-    let update = deletion::Entity::update_many();
-    update
-        .col_expr(deletion::Column::PurgedAt, Expr::val(now))
-        .filter(deletion::Column::Id.is_in(deletions.iter().copied()))
-        .filter(deletion::Column::PurgedAt.is_null())
-        .filter(Expr::exists(still_has(Alias::new("users"), Alias::new("deletion_id"))).not())
-        .filter(
+    let all_gone = Expr::col(deletion::Column::PurgedAt)
+        .is_null()
+        .and(Expr::exists(still_has(Alias::new("users"), Alias::new("deletion_id"))).not())
+        .and(
             Expr::exists(still_has(
                 Alias::new("attachments"),
                 Alias::new("deletion_id"),
             ))
             .not(),
+        );
+    #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+    let update = deletion::Entity::update_many();
+    update
+        .col_expr(
+            deletion::Column::PurgeStartedAt,
+            Func::coalesce([Expr::col(deletion::Column::PurgeStartedAt), Expr::val(now)]).into(),
         )
+        .col_expr(
+            deletion::Column::PurgedAt,
+            CaseStatement::new()
+                .case(all_gone, Expr::val(now))
+                .finally(Expr::col(deletion::Column::PurgedAt))
+                .into(),
+        )
+        .filter(deletion::Column::Id.is_in(taken.iter().copied()))
         .exec(&exec(tx))
         .await?;
-    events::record_purged(tx, deletions, now).await
+    events::record_purged(tx, taken, now).await
 }
 
 /// What one purge batch did.
@@ -198,10 +214,10 @@ pub struct PurgeCursor {
 const ARCHIVE_CHUNK: usize = 1_000;
 
 /// The deletions `ids` that are not restored, locked (`FOR UPDATE`, in id order) for the
-/// rest of the transaction and marked as being purged: from now on none can be restored.
-/// A restore holding one of them makes this wait; a restore that committed first leaves
-/// its deletion out.
-async fn claim_for_purge(tx: &Tx, ids: Vec<i64>, now: DateTimeUtc) -> Result<Vec<i64>, DbErr> {
+/// rest of the transaction. A restore holding one of them makes this wait; a restore that
+/// committed first leaves its deletion out. Those whose rows the batch then takes are marked
+/// as being purged ([`mark_taken`]) before it commits: from then on none can be restored.
+async fn claim_for_purge(tx: &Tx, ids: Vec<i64>) -> Result<Vec<i64>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -217,22 +233,11 @@ async fn claim_for_purge(tx: &Tx, ids: Vec<i64>, now: DateTimeUtc) -> Result<Vec
         .into_tuple()
         .all(&exec(tx))
         .await?;
-    let claimed: Vec<i64> = locked
+    Ok(locked
         .into_iter()
         .filter(|(_, restored_at)| restored_at.is_none())
         .map(|(id, _)| id)
-        .collect();
-    if !claimed.is_empty() {
-        #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
-        let update = deletion::Entity::update_many();
-        update
-            .col_expr(deletion::Column::PurgeStartedAt, Expr::val(now))
-            .filter(deletion::Column::Id.is_in(claimed.iter().copied()))
-            .filter(deletion::Column::PurgeStartedAt.is_null())
-            .exec(&exec(tx))
-            .await?;
-    }
-    Ok(claimed)
+        .collect())
 }
 
 /// Rows stamped by one of `claimed` (or, for rows a bug left without a deletion, by none).
@@ -271,7 +276,9 @@ pub async fn purge_batch(
     // One precision for the cutoff compared with and the moments written: see `stored.rs`.
     let (cutoff, now) = (to_micros(cutoff), to_micros(now));
     let tx = db.begin().await?;
-    let attachments_due = Condition::all().add(attachment::Column::DeletedAt.lt(cutoff));
+    let attachments_due = Condition::all()
+        .add(attachment::Column::DeletedAt.lt(cutoff))
+        .add(holds::owner_not_held());
     let mut blobs = Vec::new();
     let attachments =
         purge_rows::<attachment::Entity>(&tx, attachments_due, cursor.attachments, batch, now)
@@ -359,7 +366,6 @@ where
     let claimed = claim_for_purge(
         tx,
         distinct(found.iter().filter_map(|&(_, deletion)| deletion)),
-        now,
     )
     .await?;
     #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
@@ -382,7 +388,12 @@ where
             .exec(&exec(tx))
             .await?;
     }
-    mark_purged(tx, &claimed, now).await?;
+    mark_taken(
+        tx,
+        &distinct(rows.iter().filter_map(E::deletion_id_of)),
+        now,
+    )
+    .await?;
     let mut blobs: Vec<String> = rows.iter().filter_map(E::blob_of).collect();
     blobs.sort_unstable();
     blobs.dedup();

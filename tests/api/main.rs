@@ -23,6 +23,7 @@ mod guarantees;
 mod hostile;
 mod http;
 mod leaves;
+mod legal_hold;
 mod lifecycle;
 mod limits;
 mod newcomer;

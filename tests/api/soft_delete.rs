@@ -230,6 +230,22 @@ const PROBES: &[Probe] = &[
         has_wide: true,
         only_own: true,
     },
+    Probe {
+        field: "LegalHold.placedBy",
+        query: "query($wide: Boolean!) { users(first: 100) { nodes { legalHold { placedBy(includeDeleted: $wide) { id } } } } }",
+        targets: &[Target::DeletedRestorer],
+        members_may_run: false,
+        has_wide: true,
+        only_own: false,
+    },
+    Probe {
+        field: "LegalHold.releasedBy",
+        query: "query($wide: Boolean!) { users(first: 100) { nodes { legalHolds { placedBy(includeDeleted: $wide) { id } releasedBy(includeDeleted: $wide) { id } } } } }",
+        targets: &[Target::DeletedRestorer],
+        members_may_run: false,
+        has_wide: true,
+        only_own: false,
+    },
 ];
 
 /// The world the probes run in.
@@ -269,6 +285,20 @@ async fn world(backend: Backend) -> World {
         .delete_attachment(&alan_restored, Some("test"))
         .await;
     app.by(&ed).restore(&id_of(&undone), None).await;
+    // Ed places a legal hold on Alan, releases it and places another: he is a hold's placer
+    // and another's releaser.
+    for mutation in ["placeLegalHold", "releaseLegalHold", "placeLegalHold"] {
+        let body = app
+            .by(&ed)
+            .send(
+                &format!(
+                    "mutation($u: ID!) {{ {mutation}(userId: $u, reason: \"test\") {{ id }} }}"
+                ),
+                json!({ "u": alan.id }),
+            )
+            .await;
+        assert_ok(&body);
+    }
     app.admin().delete_user(&ed.id, Some("test")).await;
     app.admin().delete_user(&bob.id, Some("test")).await;
     let ada_deletion = app.admin().delete_user(&ada.id, Some("test")).await;

@@ -28,6 +28,10 @@ const BATCHED: &[&str] = &[
     "restoredBy",
     "user",
     "totalCount",
+    "legalHold",
+    "legalHolds",
+    "placedBy",
+    "releasedBy",
 ];
 
 /// The statements a root field's resolver runs (the most, for a mutation that may take a
@@ -47,6 +51,9 @@ fn root_statements(name: &str) -> u64 {
         "deleteAttachment" | "deleteAttachments" => 6,
         "restore" => 13,
         "restoreUser" | "restoreAttachment" => 15,
+        // The deletions hiding the user's rows, their lock, the user's lock, the active
+        // hold, its insert or update (and SQLite's read back of it).
+        "placeLegalHold" | "releaseLegalHold" => 6,
         // A batch job, run outside the request's budget.
         "purgeDeleted" => 0,
         _ => 1,
