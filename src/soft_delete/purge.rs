@@ -260,8 +260,8 @@ fn not_restored<C: ColumnTrait>(deletion_id: C) -> Condition {
 }
 
 /// Purges one batch of up to `batch` rows deleted before `cutoff`, in one transaction:
-/// attachments first, users once none of their attachments remain. Each row is copied to
-/// `archive` before it is erased; a failure rolls the whole batch back.
+/// attachments first, users once none of their attachments remain. Each row erased is copied
+/// to `archive` in the same transaction; a failure rolls the whole batch back.
 ///
 /// The batch first claims the deletions of the rows it found (see [`claim_for_purge`]),
 /// then locks and takes only rows still hidden by a claimed deletion: a restore and a purge
@@ -319,6 +319,36 @@ pub async fn purge_batch(
     })
 }
 
+/// Erases the rows of `E` that `wanted` selects and returns them, in id order, for the
+/// archive (written next, in the same transaction). PostgreSQL locks, erases and returns them
+/// in one statement (`DELETE … RETURNING`); SQLite, whose transactions write one at a time so
+/// that nothing can change them between two statements, reads them, then erases them.
+async fn erase_rows<E>(tx: &Tx, wanted: Condition) -> Result<Vec<E::Model>, DbErr>
+where
+    E: SoftDeletable,
+{
+    let conn = exec(tx);
+    let mut rows = if conn.get_database_backend() == DbBackend::Postgres {
+        #[allow(clippy::disallowed_methods)] // the purge: erasing what it archives next
+        let erase = E::delete_many();
+        erase.filter(wanted).exec_with_returning(&conn).await?
+    } else {
+        #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
+        let rows = E::find().filter(wanted).all(&conn).await?;
+        if !rows.is_empty() {
+            #[allow(clippy::disallowed_methods)] // the purge: erasing what it archives next
+            let erase = E::delete_many();
+            erase
+                .filter(E::id_column().is_in(rows.iter().map(E::id_of)))
+                .exec(&conn)
+                .await?;
+        }
+        rows
+    };
+    rows.sort_unstable_by_key(E::id_of);
+    Ok(rows)
+}
+
 /// What [`purge_rows`] did in one batch.
 struct Purged {
     /// Rows archived and erased.
@@ -330,8 +360,8 @@ struct Purged {
 }
 
 /// In `tx`, purges up to `batch` rows of `E` past `after` that `due` selects and no restore
-/// took back: claims their deletions, locks the rows still hidden by a claimed one, archives
-/// them, erases them, and marks the deletions left with no rows as purged. `None` when no row
+/// took back: claims their deletions, erases the rows still hidden by a claimed one and archives
+/// them, and marks the deletions it took rows of (as purged once none is left). `None` when no row
 /// was due.
 async fn purge_rows<E>(
     tx: &Tx,
@@ -368,25 +398,13 @@ where
         distinct(found.iter().filter_map(|&(_, deletion)| deletion)),
     )
     .await?;
-    #[allow(clippy::disallowed_methods)] // purge reads deleted rows by definition
-    let rows = E::find()
-        .filter(E::id_column().is_in(found.iter().map(|&(id, _)| id)))
-        .filter(due)
-        .filter(claimed_by(E::deletion_id_column(), &claimed))
-        .order_by_asc(E::id_column())
-        .lock_exclusive()
-        .all(&exec(tx))
-        .await?;
-    if !rows.is_empty() {
-        for chunk in rows.chunks(ARCHIVE_CHUNK) {
-            archive_rows::<E>(tx, chunk, now).await?;
-        }
-        #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
-        let erase = E::delete_many();
-        erase
-            .filter(E::id_column().is_in(rows.iter().map(E::id_of)))
-            .exec(&exec(tx))
-            .await?;
+    let wanted = Condition::all()
+        .add(E::id_column().is_in(found.iter().map(|&(id, _)| id)))
+        .add(due)
+        .add(claimed_by(E::deletion_id_column(), &claimed));
+    let rows = erase_rows::<E>(tx, wanted).await?;
+    for chunk in rows.chunks(ARCHIVE_CHUNK) {
+        archive_rows::<E>(tx, chunk, now).await?;
     }
     mark_taken(
         tx,
