@@ -18,7 +18,8 @@ use sea_orm::DbErr;
 use crate::entity::{attachment, deletion, user};
 use crate::service::Listing;
 pub use crate::service::keys::{
-    AttachmentCount, AttachmentKey, DeletionKey, HiddenCount, HiddenPage, OwnerPage, Rows, UserKey,
+    AttachmentCount, AttachmentKey, DeletionKey, ErasureKey, HiddenCount, HiddenPage, OwnerPage,
+    Rows, UserKey,
 };
 use crate::service::reads::{self, Hasher};
 use crate::soft_delete::Db;
@@ -147,6 +148,18 @@ impl Loader<DeletionKey> for Batch {
         keys: &[DeletionKey],
     ) -> Result<HashMap<DeletionKey, deletion::Model>, DbErr> {
         reads::deletions(&self.db, keys).await
+    }
+}
+
+impl Loader<ErasureKey> for Batch {
+    type Value = crate::entity::erasure::Model;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ErasureKey],
+    ) -> Result<HashMap<ErasureKey, crate::entity::erasure::Model>, DbErr> {
+        reads::erasures(&self.db, keys).await
     }
 }
 

@@ -9,6 +9,7 @@ mod attachment;
 mod connection;
 mod context;
 mod deletion;
+mod erasure;
 mod event;
 mod leaves;
 mod lifecycle;
@@ -56,6 +57,7 @@ pub struct Mutation(
     attachment::AttachmentMutation,
     deletion::DeletionMutation,
     lifecycle::LifecycleMutation,
+    erasure::ErasureMutation,
 );
 
 pub use limits::{MAX_COST, MAX_DEPTH, STATEMENT_COST};

@@ -38,6 +38,10 @@ pub struct HiddenCount(pub i64, pub HiddenView);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeletionKey(pub i64);
 
+/// A user's erasure tombstone, by the user's id (`User.erasure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ErasureKey(pub i64);
+
 /// One page of one owner's attachments (`User.attachments`): the key the GraphQL loaders
 /// read every owner's page of a response by, in one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

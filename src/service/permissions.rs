@@ -39,6 +39,8 @@ pub enum Action {
     Purge,
     /// See the webhook's pending deliveries.
     ReadWebhooks,
+    /// Erase a user's personal data for good (`eraseUser`).
+    Erase,
 }
 
 /// How far a role's right reaches.
@@ -64,8 +66,8 @@ pub const fn reach(role: Role, action: Action) -> Reach {
         (SeeDeleted | ReadLog, Role::Support | Role::Admin) => All,
         (ManageUsers | UpdateEmail | Purge | ReadWebhooks, Role::Member | Role::Support) => No,
         (UpdateName | CreateAttachments, Role::Member | Role::Support) => Own,
-        (Delete | Restore, Role::Member) => Own,
-        (Delete | Restore, Role::Support) => No,
+        (Delete | Restore | Erase, Role::Member) => Own,
+        (Delete | Restore | Erase, Role::Support) => No,
         (_, Role::Admin) => All,
     }
 }
@@ -127,6 +129,8 @@ mod tests {
             Purge
         } else if c.contains("webhookDeliveries") {
             ReadWebhooks
+        } else if c.starts_with("erase") {
+            Erase
         } else {
             return None;
         })
@@ -189,6 +193,7 @@ mod tests {
             Action::ReadLog,
             Action::Purge,
             Action::ReadWebhooks,
+            Action::Erase,
         ] {
             assert!(seen.contains(&action), "no row for {action:?}");
         }

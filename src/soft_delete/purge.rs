@@ -3,13 +3,13 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait as _, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::events;
-use super::{Db, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
-use crate::entity::{archive, attachment, deletion, user};
+use super::{Db, EntityKind, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
+use crate::entity::{archive, attachment, deletion, erasure, user};
 
 /// How many users and attachments an operation touched (a purge, a seed), or would.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -290,13 +290,19 @@ where
         .all(&exec(tx))
         .await?;
     if !rows.is_empty() {
+        // An erased user's rows hold placeholders only, and their tombstone is the record:
+        // the archive keeps nothing of theirs.
+        let erased = erased_rows::<E>(tx, &rows).await?;
         let snapshots = rows
             .iter()
+            .filter(|row| !erased.contains(&E::id_of(row)))
             .map(|row| snapshot::<E>(row, now))
             .collect::<Result<Vec<_>, _>>()?;
-        archive::Entity::insert_many(snapshots)
-            .exec_without_returning(&exec(tx))
-            .await?;
+        if !snapshots.is_empty() {
+            archive::Entity::insert_many(snapshots)
+                .exec_without_returning(&exec(tx))
+                .await?;
+        }
         #[allow(clippy::disallowed_methods)] // the purge: erasing after archiving
         let erase = E::delete_many();
         erase
@@ -309,6 +315,37 @@ where
     blobs.sort_unstable();
     blobs.dedup();
     Ok(Some((rows.len() as u64, blobs)))
+}
+
+/// The ids of those of `rows` that belong to an erased user: the user, or their attachments.
+async fn erased_rows<E: SoftDeletable>(tx: &Tx, rows: &[E::Model]) -> Result<Vec<i64>, DbErr> {
+    let erased = Query::select()
+        .column(erasure::Column::UserId)
+        .from(erasure::Entity)
+        .to_owned();
+    let ids = rows.iter().map(E::id_of);
+    let query = match E::KIND {
+        EntityKind::User => Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .and_where(user::Column::Id.is_in(ids))
+            .and_where(user::Column::Id.in_subquery(erased))
+            .to_owned(),
+        EntityKind::Attachment => Query::select()
+            .column(attachment::Column::Id)
+            .from(attachment::Entity)
+            .and_where(attachment::Column::Id.is_in(ids))
+            .and_where(attachment::Column::OwnerId.in_subquery(erased))
+            .to_owned(),
+    };
+    let conn = exec(tx);
+    let found = conn
+        .query_all_raw(conn.get_database_backend().build(&query))
+        .await?;
+    found
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect()
 }
 
 /// The distinct values of `ids`, in ascending order.

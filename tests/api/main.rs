@@ -12,6 +12,7 @@ mod columns;
 mod config;
 mod content;
 mod crash;
+mod erasure;
 mod errors;
 mod events;
 mod execution;

@@ -28,6 +28,7 @@ const BATCHED: &[&str] = &[
     "restoredBy",
     "user",
     "totalCount",
+    "erasure",
 ];
 
 /// The statements a root field's resolver runs (the most, for a mutation that may take a
@@ -47,8 +48,9 @@ fn root_statements(name: &str) -> u64 {
         "deleteAttachment" | "deleteAttachments" => 6,
         "restore" => 13,
         "restoreUser" | "restoreAttachment" => 15,
-        // A batch job, run outside the request's budget.
-        "purgeDeleted" => 0,
+        // Batch jobs, run outside the request's budget (an erasure's statements grow with
+        // the reasons it rewrites).
+        "purgeDeleted" | "eraseUser" => 0,
         _ => 1,
     }
 }
