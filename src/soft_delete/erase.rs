@@ -162,8 +162,23 @@ pub async fn erase_user(
     stamp: &Stamp,
     dry_run: bool,
 ) -> Result<Erased, EraseError> {
-    let Some(row) = lock_user(tx, id).await? else {
-        return Err(EraseError::Refused(EraseRefused::NotFound));
+    // The user's row, or, once purged, their archived copy (which still holds their data).
+    let row = match lock_user(tx, id).await? {
+        Some(row) => erase_scan::Subject {
+            email: row.email,
+            name: row.name,
+            deletion: row.deletion_id,
+            live: row.deleted_at.is_none(),
+        },
+        None => match erase_scan::archived_user(tx, id).await? {
+            Some(subject) => {
+                if let Some(deletion) = subject.deletion {
+                    super::deletion_for_update(tx, deletion).await?;
+                }
+                subject
+            }
+            None => return Err(EraseError::Refused(EraseRefused::NotFound)),
+        },
     };
     if let Some(tombstone) = erasure_of(tx, id).await? {
         return Err(EraseError::Refused(EraseRefused::AlreadyErased(tombstone)));
@@ -171,6 +186,19 @@ pub async fn erase_user(
     if let Some(hold) = legal_hold_on(tx, id).await? {
         return Err(EraseError::Refused(EraseRefused::Held(hold)));
     }
+    // Their attachment rows, locked before they are read: an upload pointing one at new
+    // bytes either commits first (and its blob is seen) or waits, then finds it deleted.
+    #[allow(clippy::disallowed_methods)] // an erasure takes every row of theirs, any state
+    let select = attachment::Entity::find();
+    let _: Vec<i64> = select
+        .select_only()
+        .column(attachment::Column::Id)
+        .filter(attachment::Column::OwnerId.eq(id))
+        .order_by_asc(attachment::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(&exec(tx))
+        .await?;
     let needles = Needles::new(&row.email, &row.name);
     // The erasure's own reason never keeps what it erases.
     let reason = stamp.reason.as_deref().unwrap_or_default();
@@ -200,18 +228,17 @@ pub async fn erase_user(
             blobs: every_blob,
         });
     }
-    let deletion_id = match row.deletion_id {
-        Some(deletion) => deletion,
-        None => {
-            let logged = delete_user(tx, id, &stamp)
-                .await?
-                .ok_or_else(|| DbErr::Custom(format!("user {id} was not live to delete")))?;
-            logged.id
-        }
+    let deletion_id = if row.live {
+        let logged = delete_user(tx, id, &stamp)
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("user {id} was not live to delete")))?;
+        Some(logged.id)
+    } else {
+        row.deletion
     };
     let mut deletions = blobs.deletions;
     deletions.extend(archived.deletions);
-    deletions.push(deletion_id);
+    deletions.extend(deletion_id);
     deletions.sort_unstable();
     deletions.dedup();
     replace_personal_data(tx, id, stamp.at).await?;
@@ -219,7 +246,7 @@ pub async fn erase_user(
     write_rewrites(tx, &rewrites).await?;
     let tombstone = erasure::ActiveModel {
         user_id: Set(id),
-        deletion_id: Set(Some(deletion_id)),
+        deletion_id: Set(deletion_id),
         erased_at: Set(stamp.at),
         erased_by: Set(stamp.actor),
         reason: Set(reason),
@@ -233,7 +260,9 @@ pub async fn erase_user(
     };
     let tombstone = tombstone.insert(&exec(tx)).await?;
     // Last, right before the caller commits: see `events.rs`.
-    events::record(tx, EventType::UserErased, deletion_id, stamp.at).await?;
+    if let Some(deletion) = deletion_id {
+        events::record(tx, EventType::UserErased, deletion, stamp.at).await?;
+    }
     Ok(Erased {
         figures,
         tombstone: Some(tombstone),

@@ -11,6 +11,42 @@ use super::redact::Needles;
 use super::{Handle, exec};
 use crate::entity::{archive, attachment, deletion};
 
+/// Whose data an erasure takes: the user's row, or their archived copy once purged.
+#[derive(Debug)]
+pub struct Subject {
+    /// Their email.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// The deletion hiding them (for a purged user: the one whose purge archived them).
+    pub deletion: Option<i64>,
+    /// Whether the row is live (it is then deleted first).
+    pub live: bool,
+}
+
+/// The latest archived copy of user `id`, once a purge erased their row.
+pub async fn archived_user(h: &impl Handle, id: i64) -> Result<Option<Subject>, DbErr> {
+    let query = Query::select()
+        .columns([archive::Column::Row, archive::Column::DeletionId])
+        .from(archive::Entity)
+        .and_where(Expr::col(archive::Column::Entity).eq("user"))
+        .and_where(Expr::col(archive::Column::EntityId).eq(id))
+        .order_by(archive::Column::Id, sea_orm::Order::Desc)
+        .limit(1)
+        .to_owned();
+    let Some(row) = all_rows(h, &query).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let text: String = row.try_get("", "row")?;
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    Ok(Some(Subject {
+        email: json["email"].as_str().unwrap_or_default().to_owned(),
+        name: json["name"].as_str().unwrap_or_default().to_owned(),
+        deletion: row.try_get("", "deletion_id")?,
+        live: false,
+    }))
+}
+
 /// The blobs of one user's attachment rows.
 #[derive(Debug, Default)]
 pub struct Blobs {

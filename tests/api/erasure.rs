@@ -26,17 +26,17 @@ on_both_backends!(
 
 /// One token found in the email, the name and both filenames, in any case: a byte search
 /// for it in a dump is meaningful (nothing else in a test database holds it).
-const MARK: &str = "plinkerton";
-const EMAIL: &str = "qzxv.Plinkerton+7731@example.org";
-const NAME: &str = "Quenby Zarathustra-Plinkerton";
-const FILE_A: &str = "plinkerton-passport-8842.pdf";
-const FILE_B: &str = "Plinkerton-holiday-7731.txt";
+pub(crate) const MARK: &str = "plinkerton";
+pub(crate) const EMAIL: &str = "qzxv.Plinkerton+7731@example.org";
+pub(crate) const NAME: &str = "Quenby Zarathustra-Plinkerton";
+pub(crate) const FILE_A: &str = "plinkerton-passport-8842.pdf";
+pub(crate) const FILE_B: &str = "Plinkerton-holiday-7731.txt";
 
-const ERASE: &str = "mutation($id: ID!, $reason: String!, $dry: Boolean!) { eraseUser(id: $id, reason: $reason, dryRun: $dry) { userId dryRun attachments blobs bytes archiveEntries reasonsRewritten erasedAt } }";
+pub(crate) const ERASE: &str = "mutation($id: ID!, $reason: String!, $dry: Boolean!) { eraseUser(id: $id, reason: $reason, dryRun: $dry) { userId dryRun attachments blobs bytes archiveEntries reasonsRewritten erasedAt } }";
 
-const TOMBSTONE: &str = "query($id: ID!) { user(id: $id, includeDeleted: true) { email name deletedAt erasure { erasedAt erasedBy reason attachments blobs bytes } } }";
+pub(crate) const TOMBSTONE: &str = "query($id: ID!) { user(id: $id, includeDeleted: true) { email name deletedAt erasure { erasedAt erasedBy reason attachments blobs bytes } } }";
 
-async fn erase(app: &TestApp, token: &str, id: &str, reason: &str, dry: bool) -> Value {
+pub(crate) async fn erase(app: &TestApp, token: &str, id: &str, reason: &str, dry: bool) -> Value {
     app.graphql(
         Some(token),
         ERASE,
@@ -46,7 +46,7 @@ async fn erase(app: &TestApp, token: &str, id: &str, reason: &str, dry: bool) ->
 }
 
 /// A member with the test's distinctive email and name.
-async fn person(app: &TestApp) -> TestUser {
+pub(crate) async fn person(app: &TestApp) -> TestUser {
     let body = app
         .admin()
         .try_create_user(json!({ "email": EMAIL, "name": NAME, "role": "MEMBER" }))
@@ -64,7 +64,7 @@ async fn person(app: &TestApp) -> TestUser {
 
 /// Everything the database holds, as bytes: PostgreSQL's `pg_dump --data-only`; SQLite's
 /// file and its write-ahead log, raw.
-fn dump(app: &TestApp) -> Vec<u8> {
+pub(crate) fn dump(app: &TestApp) -> Vec<u8> {
     if app.is_postgres() {
         let out = std::process::Command::new("pg_dump")
             .arg("--data-only")
@@ -100,19 +100,19 @@ fn dump(app: &TestApp) -> Vec<u8> {
 }
 
 /// Whether `haystack` holds `needle`, ASCII case aside.
-fn holds(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn holds(haystack: &[u8], needle: &str) -> bool {
     let needle = needle.to_ascii_lowercase();
     haystack
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-fn blob(app: &TestApp, bytes: &[u8]) -> std::path::PathBuf {
+pub(crate) fn blob(app: &TestApp, bytes: &[u8]) -> std::path::PathBuf {
     app.blobs.path().join("blobs").join(sha256(bytes))
 }
 
 /// The rows of `sql` on a connection of the test's own, each as its first column (an i64).
-async fn count(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
     let conn = raw_connection(&app.db.url).await.unwrap();
     let backend = conn.get_database_backend();
     let row = conn
@@ -129,15 +129,15 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 /// another member uploaded too; an attachment deletion naming them, restored with a reason
 /// naming their email; then (as asked) their account deleted by the admin with a reason
 /// holding their email. Returns the person, their attachments, and the two byte strings.
-struct Setup {
-    person: TestUser,
-    files: [String; 2],
-    unique: Vec<u8>,
-    shared: Vec<u8>,
-    user_deletion: Option<String>,
+pub(crate) struct Setup {
+    pub(crate) person: TestUser,
+    pub(crate) files: [String; 2],
+    pub(crate) unique: Vec<u8>,
+    pub(crate) shared: Vec<u8>,
+    pub(crate) user_deletion: Option<String>,
 }
 
-async fn setup(app: &TestApp, delete: bool) -> Setup {
+pub(crate) async fn setup(app: &TestApp, delete: bool) -> Setup {
     let person = person(app).await;
     let other = app.member("other@example.com").await;
     let a = app.attachment(&person, FILE_A).await;
@@ -195,7 +195,7 @@ async fn setup(app: &TestApp, delete: bool) -> Setup {
 
 /// Asserts nothing of the person is left in a dump, their unique blob is gone and the shared
 /// one stays, and `keepsake check` (in process and the binary) is clean.
-async fn assert_forgotten(app: &TestApp, s: &Setup) {
+pub(crate) async fn assert_forgotten(app: &TestApp, s: &Setup) {
     let after = dump(app);
     for needle in [
         MARK,

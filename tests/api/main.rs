@@ -13,6 +13,7 @@ mod config;
 mod content;
 mod crash;
 mod erasure;
+mod erasure_races;
 mod errors;
 mod events;
 mod execution;

@@ -1,0 +1,213 @@
+//! `eraseUser` racing a restore, a purge and an upload of the same user, each interleaving
+//! forced (one request parks inside its transaction, the other starts then): all or nothing,
+//! nothing of the person left in a dump, `keepsake check` clean. And the trash page's own
+//! query shows an erased entry as erased.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::content::{put, text};
+use crate::erasure::{MARK, assert_forgotten, blob, dump, erase, holds, person, setup};
+use crate::helpers::{
+    Backend, Gate, TestApp, assert_error, assert_ok, data, id_of, on_both_backends, race,
+};
+
+on_both_backends!(
+    an_erasure_racing_a_restore_of_the_users_deletion_makes_the_restore_refuse,
+    a_restore_racing_an_erasure_comes_first_and_the_erasure_takes_the_live_user,
+    an_erasure_racing_a_purge_deletes_what_the_purge_archived,
+    an_upload_racing_an_erasure_of_its_owner_leaves_no_blob_behind,
+    the_trash_page_shows_an_erased_entry_as_erased,
+);
+
+/// The gate an erasure parks at: as it writes the user's placeholder email, holding the
+/// user's deletion, the user and their attachments.
+async fn erasure_gate(app: &TestApp) -> Gate {
+    Gate::install(app, "BEFORE UPDATE", "users", "NEW.email LIKE 'erased-%'").await
+}
+
+async fn an_erasure_racing_a_restore_of_the_users_deletion_makes_the_restore_refuse(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app, true).await;
+    let deletion = s.user_deletion.clone().unwrap();
+    let raced = race(
+        &app,
+        erasure_gate(&app).await,
+        erase(&app, &app.admin_token, &s.person.id, "request", false),
+        app.admin().try_restore(&deletion, None),
+    )
+    .await;
+    assert_ok(&raced.first);
+    assert_error(&raced.second, "CONFLICT");
+    if app.is_postgres() {
+        assert!(
+            raced.second_waited,
+            "the restore waits for the erasure's lock on the deletion"
+        );
+    }
+    assert!(!app.admin().user_is_live(&s.person.id).await);
+    assert_forgotten(&app, &s).await;
+}
+
+async fn a_restore_racing_an_erasure_comes_first_and_the_erasure_takes_the_live_user(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app, true).await;
+    let deletion = s.user_deletion.clone().unwrap();
+    // The restore parks as it marks its deletion restored, holding the deletion.
+    let gate = Gate::install(
+        &app,
+        "BEFORE UPDATE",
+        "deletions",
+        "OLD.restored_at IS NULL AND NEW.restored_at IS NOT NULL",
+    )
+    .await;
+    let raced = race(
+        &app,
+        gate,
+        app.admin().try_restore(&deletion, None),
+        erase(&app, &app.admin_token, &s.person.id, "request", false),
+    )
+    .await;
+    assert_ok(&raced.first);
+    assert_ok(&raced.second);
+    if app.is_postgres() {
+        assert!(
+            raced.second_waited,
+            "the erasure waits for the restore's lock on the deletion"
+        );
+    }
+    // The erasure found the user live again: it deleted them (and both files) first.
+    let report = &data(&raced.second)["eraseUser"];
+    assert_eq!(report["attachments"], json!(2), "{report}");
+    assert!(!app.admin().user_is_live(&s.person.id).await);
+    let after = app.admin().attachments_with_deleted(&s.person.id).await;
+    assert!(after.iter().all(|a| !a["deletedAt"].is_null()), "{after:?}");
+    assert_forgotten(&app, &s).await;
+}
+
+async fn an_erasure_racing_a_purge_deletes_what_the_purge_archived(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app, true).await;
+    // The purge parks as it archives the user's attachments, holding their deletion.
+    let gate = Gate::install(&app, "AFTER INSERT", "archive", "TRUE").await;
+    let raced = race(
+        &app,
+        gate,
+        app.admin().try_purge("0s", false),
+        erase(&app, &app.admin_token, &s.person.id, "request", false),
+    )
+    .await;
+    assert_ok(&raced.first);
+    assert_ok(&raced.second);
+    let report = &data(&raced.second)["eraseUser"];
+    if app.is_postgres() {
+        // The purge's attachments batch committed first: the erasure waited for it, then
+        // deleted the copies it archived (and the user's too, had its batch come first).
+        assert!(
+            raced.second_waited,
+            "the erasure waits for the purge's claim"
+        );
+        assert!(report["archiveEntries"].as_i64().unwrap() >= 2, "{report}");
+    } else {
+        // One writer at a time: the purge took every row first; the erasure found the user
+        // in the archive and deleted all three copies.
+        assert_eq!(report["archiveEntries"], json!(3), "{report}");
+        assert_eq!(report["attachments"], json!(0), "{report}");
+    }
+    // Whatever the purge left (the user, on PostgreSQL) goes with the next one, archiving
+    // nothing of theirs.
+    app.admin().purge("0s", false).await;
+    assert!(
+        !holds(&dump(&app), MARK),
+        "nothing of theirs is left in a dump"
+    );
+    assert!(!blob(&app, &s.unique).exists());
+    assert!(blob(&app, &s.shared).exists());
+    app.assert_invariants().await;
+    crate::helpers::succeeded(&app.run(&["check"]).await);
+}
+
+async fn an_upload_racing_an_erasure_of_its_owner_leaves_no_blob_behind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let person = person(&app).await;
+    let file = app.attachment(&person, "plinkerton-scan.txt").await;
+    let bytes = text(4_000, 9);
+    // The upload parks as it points the row at its bytes (the blob is in the store).
+    let gate = Gate::install(
+        &app,
+        "BEFORE UPDATE",
+        "attachments",
+        "OLD.sha256 IS NULL AND NEW.sha256 IS NOT NULL",
+    )
+    .await;
+    let raced = race(
+        &app,
+        gate,
+        put(&app, &person.token, &file, "text/plain", bytes.clone()),
+        erase(&app, &app.admin_token, &person.id, "request", false),
+    )
+    .await;
+    assert_eq!(raced.first.0, StatusCode::OK, "{}", raced.first.1);
+    assert_ok(&raced.second);
+    if app.is_postgres() {
+        assert!(
+            raced.second_waited,
+            "the erasure waits for the upload's row"
+        );
+    }
+    // The upload committed first: the erasure saw its blob and removed it.
+    assert_eq!(
+        data(&raced.second)["eraseUser"]["blobs"],
+        json!(1),
+        "{}",
+        raced.second
+    );
+    assert!(!blob(&app, &bytes).exists(), "no blob of theirs is left");
+    assert!(!holds(&dump(&app), MARK));
+    app.assert_invariants().await;
+    crate::helpers::succeeded(&app.run(&["check"]).await);
+}
+
+/// The trash page's query for one entry (`ONE`, with its `NODE` fields, read from
+/// `playground/trash.js` itself), run as the admin: an erased user's deletion and their
+/// attachments' deletion both say so.
+async fn the_trash_page_shows_an_erased_entry_as_erased(backend: Backend) {
+    let script = include_str!("../../playground/trash.js");
+    let node = script
+        .split("const NODE = `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("trash.js's NODE");
+    let one = format!("query($id: ID!) {{ deletion(id: $id) {{ {node} }} }}");
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app, false).await;
+    let files = app
+        .admin()
+        .delete_attachment(&s.files[0], Some("first"))
+        .await;
+    let user = app.admin().delete_user(&s.person.id, None).await;
+    assert_ok(&erase(&app, &app.admin_token, &s.person.id, "request", false).await);
+    let entry = app
+        .admin()
+        .ok(&one, json!({ "id": id_of(&user) }), "deletion")
+        .await;
+    assert!(entry["user"]["erasure"]["erasedAt"].is_string(), "{entry}");
+    let entry = app
+        .admin()
+        .ok(&one, json!({ "id": id_of(&files) }), "deletion")
+        .await;
+    let owner = &entry["attachments"]["nodes"][0]["owner"];
+    assert!(owner["erasure"]["erasedAt"].is_string(), "{entry}");
+    assert_eq!(
+        entry["attachments"]["nodes"][0]["filename"],
+        json!("erased")
+    );
+    assert!(
+        script.contains("\"erased\""),
+        "trash.js marks the entry erased"
+    );
+}
