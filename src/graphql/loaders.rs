@@ -152,13 +152,13 @@ impl Loader<DeletionKey> for Batch {
 }
 
 impl Loader<ErasureKey> for Batch {
-    type Value = crate::entity::erasure::Model;
+    type Value = Option<crate::entity::erasure::Model>;
     type Error = DbErr;
 
     async fn load(
         &self,
         keys: &[ErasureKey],
-    ) -> Result<HashMap<ErasureKey, crate::entity::erasure::Model>, DbErr> {
+    ) -> Result<HashMap<ErasureKey, Option<crate::entity::erasure::Model>>, DbErr> {
         reads::erasures(&self.db, keys).await
     }
 }

@@ -100,7 +100,11 @@ impl User {
     /// how much went. Null when never erased, and for anyone but support, admins and the
     /// user themself.
     async fn erasure(&self, ctx: &Context<'_>) -> Result<Option<Erasure>> {
-        let found = ctx.loaders()?.load_one(ErasureKey(self.row.id)).await?;
+        let found = ctx
+            .loaders()?
+            .load_one(ErasureKey(self.row.id))
+            .await?
+            .flatten();
         Ok(erase::erasure_for(ctx.viewer()?, self.row.id, found).map(Erasure))
     }
 

@@ -141,17 +141,18 @@ pub async fn deletions(
     Ok(rows.into_iter().map(|d| (DeletionKey(d.id), d)).collect())
 }
 
-/// The tombstones of the users `keys` names (those erased), in one statement.
+/// The tombstone of each user `keys` names, `None` for those never erased (so the cache
+/// remembers them too), in one statement.
 pub async fn erasures(
     db: &Db,
     keys: &[ErasureKey],
-) -> Result<HashMap<ErasureKey, crate::entity::erasure::Model>, DbErr> {
+) -> Result<HashMap<ErasureKey, Option<crate::entity::erasure::Model>>, DbErr> {
     let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-    let rows = soft_delete::erasures_of(db, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|e| (ErasureKey(e.user_id), e))
-        .collect())
+    let mut found: HashMap<ErasureKey, Option<_>> = keys.iter().map(|k| (*k, None)).collect();
+    for row in soft_delete::erasures_of(db, &ids).await? {
+        found.insert(ErasureKey(row.user_id), Some(row));
+    }
+    Ok(found)
 }
 
 /// One page of the attachments a deletion hides, oldest first (`Deletion.attachments`): one

@@ -75,11 +75,16 @@ pub(super) async fn findings(h: &impl Handle) -> Result<Vec<(&'static str, Strin
         DbBackend::Postgres => "CAST((a.row::json)->>'owner_id' AS BIGINT)",
         _ => "CAST(json_extract(a.row, '$.owner_id') AS INTEGER)",
     };
+    // Two equi-joins (each a hash join over one scan of the archive), not one join on OR.
     let sql = format!(
-        "SELECT a.id AS id, e.user_id AS erased FROM archive a JOIN erasures e \
-           ON (a.entity = 'user' AND a.entity_id = e.user_id) \
-           OR (a.entity = 'attachment' AND {owner} = e.user_id) \
-         ORDER BY a.id"
+        "SELECT id, erased FROM ( \
+           SELECT a.id AS id, e.user_id AS erased FROM archive a \
+             JOIN erasures e ON a.entity_id = e.user_id WHERE a.entity = 'user' \
+           UNION ALL \
+           SELECT a.id AS id, e.user_id AS erased FROM \
+             (SELECT a.id AS id, {owner} AS owner FROM archive a WHERE a.entity = 'attachment') a \
+             JOIN erasures e ON a.owner = e.user_id \
+         ) found ORDER BY id"
     );
     for row in rows(h, sql).await? {
         let id: i64 = row.try_get("", "id")?;

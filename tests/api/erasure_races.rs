@@ -18,6 +18,7 @@ on_both_backends!(
     an_erasure_racing_a_purge_deletes_what_the_purge_archived,
     an_upload_racing_an_erasure_of_its_owner_leaves_no_blob_behind,
     the_trash_page_shows_an_erased_entry_as_erased,
+    a_page_of_users_reads_their_erasures_in_one_statement,
 );
 
 /// The gate an erasure parks at: as it writes the user's placeholder email, holding the
@@ -209,5 +210,46 @@ async fn the_trash_page_shows_an_erased_entry_as_erased(backend: Backend) {
     assert!(
         script.contains("\"erased\""),
         "trash.js marks the entry erased"
+    );
+}
+
+/// `User.erasure` costs one batched statement for a whole page of users, however many (the
+/// page's resolver reads every tombstone ahead, so lists past async-graphql's chunks of 30
+/// take no more): the cost model's charge.
+async fn a_page_of_users_reads_their_erasures_in_one_statement(backend: Backend) {
+    const LIST: &str = "query($n: Int) { users(first: $n, includeDeleted: true) { nodes { id erasure { erasedAt } } } }";
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app, true).await;
+    assert_ok(&erase(&app, &app.admin_token, &s.person.id, "request", false).await);
+    let mut users = 3; // the admin, the person, the other member
+    let mut measured = Vec::new();
+    for n in [3, 40] {
+        while users < n {
+            app.member(&format!("user{users}@example.com")).await;
+            users += 1;
+        }
+        let before = app.statements().await;
+        let without = app
+            .as_admin(
+                &LIST.replace(" erasure { erasedAt }", ""),
+                json!({ "n": n }),
+            )
+            .await;
+        let middle = app.statements().await;
+        let body = app.as_admin(LIST, json!({ "n": n })).await;
+        assert_ok(&without);
+        measured.push(app.statements().await - middle - (middle - before));
+        assert_ok(&body);
+        let nodes = data(&body)["users"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n as usize);
+        let erased: Vec<_> = nodes.iter().filter(|u| u["erasure"].is_object()).collect();
+        assert_eq!(erased.len(), 1, "{body}");
+        assert_eq!(erased[0]["id"], json!(s.person.id));
+    }
+    // One statement more than the page without them, for 3 users or 40.
+    assert_eq!(
+        measured,
+        vec![1.0, 1.0],
+        "statements the tombstones add for 3 and 40 users"
     );
 }
