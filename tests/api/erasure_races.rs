@@ -253,3 +253,83 @@ async fn a_page_of_users_reads_their_erasures_in_one_statement(backend: Backend)
         "statements the tombstones add for 3 and 40 users"
     );
 }
+
+/// A real crash between an erasure's commit and its removal of the blobs: the server parks at
+/// the unique blob's lock (the test holds it; the erasure has committed) and is SIGKILLed
+/// there. The tombstone stands, nothing of the person is in a dump, and their bytes stay in
+/// the store as an orphan: `keepsake check` reports it and `--fix` removes it. PostgreSQL
+/// only: the blob's lock is an advisory lock there (`content.rs` has the same for a purge).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL (a PostgreSQL server); CI runs it"
+)]
+async fn on_postgres_killing_an_erasure_before_its_blob_removal_leaves_an_orphan_check_removes() {
+    use sea_orm::ConnectionTrait as _;
+    let app = TestApp::spawn(Backend::postgres()).await;
+    let s = setup(&app, true).await;
+    let sha256 = crate::content::sha256(&s.unique);
+    let holder = crate::helpers::raw_connection(&app.db.url).await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_lock(hashtextextended('{sha256}', 14))"
+        ))
+        .await
+        .unwrap();
+    let mut server = crate::crash::Server::start_on_store(&app).await;
+    let request = app
+        .http
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({
+            "query": crate::erasure::ERASE,
+            "variables": { "id": s.person.id, "reason": "request", "dry": false },
+        }))
+        .send();
+    let pending = tokio::spawn(request);
+    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut parked = false;
+    for _ in 0..400 {
+        if crate::erasure::count(&app, "SELECT COUNT(*) FROM erasures").await == 1
+            && crate::erasure::count(&app, waiting).await >= 1
+        {
+            parked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        parked,
+        "the erasure never committed and reached the blob's lock"
+    );
+    server.kill();
+    let _ = pending.await;
+    holder
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_unlock(hashtextextended('{sha256}', 14))"
+        ))
+        .await
+        .unwrap();
+    holder.close().await.unwrap();
+
+    assert!(
+        blob(&app, &s.unique).exists(),
+        "the server died before removing the blob"
+    );
+    assert!(
+        !holds(&dump(&app), MARK),
+        "the committed erasure left nothing in a dump"
+    );
+    let found = app.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert_eq!(found.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("orphan-blob: blob {sha256}")),
+        "{said}"
+    );
+    crate::helpers::succeeded(&app.run(&["check", "--fix"]).await);
+    assert!(!blob(&app, &s.unique).exists(), "--fix removed it");
+    assert!(blob(&app, &s.shared).exists());
+    crate::helpers::succeeded(&app.run(&["check"]).await);
+}
