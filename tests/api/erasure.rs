@@ -496,7 +496,7 @@ async fn check_names_what_an_erasure_left_behind_and_fix_removes_the_blob(backen
     succeeded(&app.run(&["check"]).await);
 
     // Planted violations are named: personal data back on an erased user and a file of
-    // theirs, and a placeholder email with no tombstone.
+    // theirs, a placeholder email with no tombstone.
     let row = keepsake::ids::decode(keepsake::ids::Kind::User, &s.person.id).unwrap();
     let bystander = app.member("bystander@example.com").await;
     let bystander_row = keepsake::ids::decode(keepsake::ids::Kind::User, &bystander.id).unwrap();
@@ -506,6 +506,9 @@ async fn check_names_what_an_erasure_left_behind_and_fix_removes_the_blob(backen
         format!("UPDATE users SET email = 'erased-{bystander_row}@erased.invalid', email_folded = 'erased-{bystander_row}@erased.invalid' WHERE id = {bystander_row}"),
     ])
     .await;
+    // And the erasure's event dropped.
+    app.execute_sql(&["DELETE FROM events WHERE type = 'user.erased'"])
+        .await;
     let violations = keepsake::soft_delete::check::check(&app.state.db)
         .await
         .unwrap();
@@ -514,6 +517,7 @@ async fn check_names_what_an_erasure_left_behind_and_fix_removes_the_blob(backen
         "erased-user-holds-personal-data",
         "erased-attachment-holds-personal-data",
         "erasure-without-tombstone",
+        "erasure-without-event",
     ] {
         assert!(kinds.contains(&kind), "{kind} in {violations:#?}");
     }
