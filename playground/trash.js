@@ -122,8 +122,8 @@ const HOLD = "legalHold { reason placedAt placedBy(includeDeleted: true) { name 
 const NODE = `id entity entityId subject reason deletedAt cascadeCount restoredAt restoreReason purgeStartedAt purgedAt
       actor(includeDeleted: true) { name email }
       restoredBy(includeDeleted: true) { name email }
-      user(includeDeleted: true) { id name email ${HOLD} }
-      attachments(includeDeleted: true, first: 5) { totalCount nodes { id filename sizeBytes sha256 owner { id name email ${HOLD} } } }`;
+      user(includeDeleted: true) { id name email ${HOLD} erasure { erasedAt } }
+      attachments(includeDeleted: true, first: 5) { totalCount nodes { id filename sizeBytes sha256 owner { id name email ${HOLD} erasure { erasedAt } } } }`;
 
 const LOG = `query($first: Int, $after: String, $entity: DeletedEntity, $actor: String, $search: String, $reason: String, $since: DateTime, $until: DateTime) {
   deletions(first: $first, after: $after, entity: $entity, actor: $actor, search: $search, reason: $reason, since: $since, until: $until) {
@@ -180,6 +180,14 @@ function size(bytes) {
   return `${n.toFixed(n < 10 ? 1 : 0)} ${units[u]}`;
 }
 
+// The erasure of the user this deletion hid (or of the owner of its attachments), if any:
+// their personal data is gone, the entry can never be restored.
+function erasure(d) {
+  if (d.user && d.user.erasure) return d.user.erasure;
+  const owned = d.attachments.nodes.find((a) => a.owner && a.owner.erasure);
+  return owned ? owned.owner.erasure : null;
+}
+
 function what(d) {
   const files = d.attachments;
   const names = files.nodes.map((a) => `${a.filename} (${size(a.sizeBytes)})`);
@@ -188,6 +196,7 @@ function what(d) {
     const n = d.cascadeCount;
     const files = n ? ` with ${n} attachment${n === 1 ? "" : "s"}` : "";
     // Once restored or purged a deletion hides nothing; its subject still names the user.
+    if (d.user && d.user.erasure) return `An erased user${files}`;
     if (d.user) return `User ${d.user.name} <${d.user.email}>${files}`;
     return d.subject ? `User ${d.subject}${files}` : `A user (${d.entityId})${files}`;
   }
@@ -198,6 +207,8 @@ function what(d) {
 }
 
 function status(d) {
+  const erased = erasure(d);
+  if (erased) return ["erased", `Erased ${new Date(erased.erasedAt).toLocaleString()}: personal data gone, cannot be restored`];
   if (d.purgedAt) return ["purged", `Purged ${new Date(d.purgedAt).toLocaleString()}`];
   if (d.purgeStartedAt) return ["purged", "Being purged"];
   if (d.restoredAt) return ["restored", `Restored ${new Date(d.restoredAt).toLocaleString()} by ${person(d.restoredBy)}`];

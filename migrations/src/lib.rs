@@ -22,6 +22,7 @@ mod m20261206_000011_create_deletion_days_view;
 mod m20261206_000012_create_event_outbox;
 mod m20261206_000013_create_webhook_deliveries;
 mod m20261206_000014_create_legal_holds;
+mod m20261206_000015_create_erasures;
 
 pub mod fold;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_create_event_outbox::Migration),
             Box::new(m20261206_000013_create_webhook_deliveries::Migration),
             Box::new(m20261206_000014_create_legal_holds::Migration),
+            Box::new(m20261206_000015_create_erasures::Migration),
         ]
     }
 }

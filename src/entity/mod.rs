@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod attachment;
 pub mod deletion;
+pub mod erasure;
 pub mod event;
 pub mod legal_hold;
 pub mod setting;

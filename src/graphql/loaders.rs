@@ -19,8 +19,8 @@ use crate::entity::{attachment, deletion, legal_hold, user};
 use crate::service::Listing;
 use crate::service::holds;
 pub use crate::service::keys::{
-    AttachmentCount, AttachmentKey, DeletionKey, HiddenCount, HiddenPage, HoldHistoryKey, HoldKey,
-    OwnerPage, Rows, UserKey,
+    AttachmentCount, AttachmentKey, DeletionKey, ErasureKey, HiddenCount, HiddenPage,
+    HoldHistoryKey, HoldKey, OwnerPage, Rows, UserKey,
 };
 use crate::service::reads::{self, Hasher};
 use crate::soft_delete::Db;
@@ -149,6 +149,18 @@ impl Loader<DeletionKey> for Batch {
         keys: &[DeletionKey],
     ) -> Result<HashMap<DeletionKey, deletion::Model>, DbErr> {
         reads::deletions(&self.db, keys).await
+    }
+}
+
+impl Loader<ErasureKey> for Batch {
+    type Value = Option<crate::entity::erasure::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ErasureKey],
+    ) -> Result<HashMap<ErasureKey, Option<crate::entity::erasure::Model>>, DbErr> {
+        reads::erasures(&self.db, keys).await
     }
 }
 

@@ -9,6 +9,7 @@ mod attachment;
 mod connection;
 mod context;
 mod deletion;
+mod erasure;
 mod event;
 mod hold;
 mod leaves;
@@ -58,6 +59,7 @@ pub struct Mutation(
     deletion::DeletionMutation,
     lifecycle::LifecycleMutation,
     hold::HoldMutation,
+    erasure::ErasureMutation,
 );
 
 pub use limits::{MAX_COST, MAX_DEPTH, STATEMENT_COST};

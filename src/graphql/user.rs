@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::ContextExt;
 use super::arguments::argument;
+use super::erasure::Erasure;
 use super::leaves::Leaves;
-use super::loaders::{self, AttachmentCount, UserKey, prefetch};
+use super::loaders::{self, AttachmentCount, ErasureKey, UserKey, prefetch};
 use super::types::{Attachment, AttachmentConnection, Deletion, User, UserConnection};
 use crate::auth;
 use crate::entity::user;
@@ -14,7 +15,7 @@ use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::PageArgs;
 use crate::service::keys::OwnerPage;
-use crate::service::{Listing, attachments, deletions, restore, undo, users};
+use crate::service::{Listing, attachments, deletions, erase, restore, undo, users};
 use crate::soft_delete::Scope;
 
 /// What a user may do.
@@ -107,6 +108,18 @@ impl User {
         super::hold::history_of(ctx, self.row.id).await
     }
 
+    /// The record of this user's erasure (the right to be forgotten): when, by whom, why,
+    /// how much went. Null when never erased, and for anyone but support, admins and the
+    /// user themself.
+    async fn erasure(&self, ctx: &Context<'_>) -> Result<Option<Erasure>> {
+        let found = ctx
+            .loaders()?
+            .load_one(ErasureKey(self.row.id))
+            .await?
+            .flatten();
+        Ok(erase::erasure_for(ctx.viewer()?, self.row.id, found).map(Erasure))
+    }
+
     /// The user's attachments, oldest first. A member may list only their own. Without
     /// `includeDeleted`/`onlyDeleted` the scope this user was read in carries down.
     #[allow(clippy::too_many_arguments)] // one per GraphQL argument
@@ -177,6 +190,11 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
         loaders
             .feed_many(rows.iter().map(|u| (UserKey(u.id, scope), Some(u.clone()))))
             .await;
+    }
+    if look.field("nodes").field("erasure").exists()
+        || look.field("edges").field("node").field("erasure").exists()
+    {
+        prefetch(loaders, rows.iter().map(|u| ErasureKey(u.id))).await?;
     }
     // Each `attachments` selection (aliases may ask for several pages) in one load.
     let nodes = look.field("nodes").field("attachments");

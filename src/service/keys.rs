@@ -47,6 +47,10 @@ pub struct HoldHistoryKey(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeletionKey(pub i64);
 
+/// A user's erasure tombstone, by the user's id (`User.erasure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ErasureKey(pub i64);
+
 /// One page of one owner's attachments (`User.attachments`): the key the GraphQL loaders
 /// read every owner's page of a response by, in one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod content;
 pub mod deletions;
+pub mod erase;
 pub mod events;
 pub mod holds;
 pub mod keys;

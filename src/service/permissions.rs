@@ -43,6 +43,8 @@ pub enum Action {
     ReadHolds,
     /// Place and release legal holds.
     Hold,
+    /// Erase a user's personal data for good (`eraseUser`).
+    Erase,
 }
 
 /// How far a role's right reaches.
@@ -70,8 +72,8 @@ pub const fn reach(role: Role, action: Action) -> Reach {
             No
         }
         (UpdateName | CreateAttachments, Role::Member | Role::Support) => Own,
-        (Delete | Restore, Role::Member) => Own,
-        (Delete | Restore, Role::Support) => No,
+        (Delete | Restore | Erase, Role::Member) => Own,
+        (Delete | Restore | Erase, Role::Support) => No,
         (_, Role::Admin) => All,
     }
 }
@@ -137,6 +139,8 @@ mod tests {
             Purge
         } else if c.contains("webhookDeliveries") {
             ReadWebhooks
+        } else if c.starts_with("erase") {
+            Erase
         } else {
             return None;
         })
@@ -201,6 +205,7 @@ mod tests {
             Action::ReadWebhooks,
             Action::ReadHolds,
             Action::Hold,
+            Action::Erase,
         ] {
             assert!(seen.contains(&action), "no row for {action:?}");
         }

@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, DbErr};
 
 use crate::entity::{attachment, deletion, user};
 use crate::service::keys::{
-    AttachmentCount, AttachmentKey, DeletionKey, HiddenCount, HiddenPage, HiddenView, OwnerPage,
-    UserKey, hidden_attachments,
+    AttachmentCount, AttachmentKey, DeletionKey, ErasureKey, HiddenCount, HiddenPage, HiddenView,
+    OwnerPage, UserKey, hidden_attachments,
 };
 use crate::service::{Listing, PageRequest};
 use crate::soft_delete::{self, Columns, Db, Scope, Scoped};
@@ -139,6 +139,20 @@ pub async fn deletions(
 ) -> Result<HashMap<DeletionKey, deletion::Model>, DbErr> {
     let rows = soft_delete::deletions_by_ids(db, keys.iter().map(|k| k.0)).await?;
     Ok(rows.into_iter().map(|d| (DeletionKey(d.id), d)).collect())
+}
+
+/// The tombstone of each user `keys` names, `None` for those never erased (so the cache
+/// remembers them too), in one statement.
+pub async fn erasures(
+    db: &Db,
+    keys: &[ErasureKey],
+) -> Result<HashMap<ErasureKey, Option<crate::entity::erasure::Model>>, DbErr> {
+    let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+    let mut found: HashMap<ErasureKey, Option<_>> = keys.iter().map(|k| (*k, None)).collect();
+    for row in soft_delete::erasures_of(db, &ids).await? {
+        found.insert(ErasureKey(row.user_id), Some(row));
+    }
+    Ok(found)
 }
 
 /// One page of the attachments a deletion hides, oldest first (`Deletion.attachments`): one

@@ -145,6 +145,11 @@ pub(super) fn refusal(id: i64, why: RestoreRefused) -> Error {
             "the owner {} is deleted; restore the owner first",
             ids::encode(Kind::User, owner)
         )),
+        RestoreRefused::Erased { user } => Error::Conflict(format!(
+            "user {} was erased: their personal data is gone for good, so deletion {deletion} \
+             cannot be restored",
+            ids::encode(Kind::User, user)
+        )),
         RestoreRefused::Conflict => Error::Conflict(
             "a live user now holds this user's email; change that user's email first".into(),
         ),
@@ -328,6 +333,17 @@ pub async fn restore_attachment(
         }
     };
     if EntityKind::parse(&logged.entity) == Some(EntityKind::User) {
+        if soft_delete::erasure_of(&tx, logged.entity_id)
+            .await?
+            .is_some()
+        {
+            return Err(refusal(
+                logged.id,
+                RestoreRefused::Erased {
+                    user: logged.entity_id,
+                },
+            ));
+        }
         return Err(Error::ParentDeleted(format!(
             "this attachment was hidden by its owner's deletion; restore the owner {} (or deletion {})",
             ids::encode(Kind::User, logged.entity_id),

@@ -54,6 +54,9 @@ pub async fn check_with(db: &Db, event_retention: Duration) -> Result<Vec<Violat
     for (kind, message) in holds::findings(h).await? {
         found.push(Violation { kind, message });
     }
+    for (kind, message) in super::erase_check::findings(h).await? {
+        found.push(Violation { kind, message });
+    }
     for (kind, message) in events::findings(h, event_retention, super::now()).await? {
         found.push(Violation { kind, message });
     }
@@ -259,6 +262,8 @@ async fn deletions_agree_with_their_rows(
     let attachments = per_deletion(h, "attachments").await?;
     let archived = per_deletion(h, "archive").await?;
     let thinned = archive_may_lack(h).await?;
+    // An erasure deletes its user's archived copies, and a purge archives none of theirs.
+    let erased = super::erase_check::erased_deletions(h).await?;
     let sql = "SELECT d.id AS id, d.entity AS entity, d.cascade_count AS cascade, \
                  CASE WHEN d.restored_at IS NULL THEN 0 ELSE 1 END AS restored, \
                  CASE WHEN d.restored_by IS NULL THEN 0 ELSE 1 END AS has_restorer, \
@@ -281,8 +286,10 @@ async fn deletions_agree_with_their_rows(
             users.get(&id).copied().unwrap_or(0) + attachments.get(&id).copied().unwrap_or(0);
         let in_archive = archived.get(&id).copied().unwrap_or(0);
         let expected = cascade.saturating_add(1);
-        // The archive's retention may have erased some or all of its archived rows.
-        let fewer_allowed = thinned.contains(&id);
+        // The archive's retention may have erased some or all of its archived rows; an
+        // erasure all of its user's.
+        let fewer_allowed = thinned.contains(&id) || erased.contains(&id);
+        let accounted = |n: i64| n == expected || (fewer_allowed && n < expected);
         let name = deletion(id);
         let mut flag_it =
             |kind: &'static str, message: String| found.push(Violation { kind, message });
@@ -300,7 +307,7 @@ async fn deletions_agree_with_their_rows(
             }
             // Rows still hidden by it are reported per row above.
         } else if purged {
-            if hidden == 0 && in_archive != expected && !(fewer_allowed && in_archive < expected) {
+            if hidden == 0 && !accounted(in_archive) {
                 flag_it(
                     "purged-deletion-not-archived",
                     format!(
@@ -309,8 +316,7 @@ async fn deletions_agree_with_their_rows(
                 );
             }
         } else if purging {
-            let accounted = hidden + in_archive;
-            if accounted != expected && !(fewer_allowed && accounted < expected) {
+            if !accounted(hidden + in_archive) {
                 flag_it(
                     "cascade-count-disagrees",
                     format!(

@@ -36,9 +36,13 @@ impl Db {
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
             // WAL lets readers run beside the one writer; writers wait rather than fail.
+            // `secure_delete` zeroes what a write frees (a deleted row's bytes, an old
+            // version of a page) instead of leaving it in free pages: an erasure's text is
+            // then gone from the file, not merely unreachable (docs/erasure.md).
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(10))
+                    .pragma("secure_delete", "ON")
             });
         #[allow(clippy::disallowed_methods)] // the pool itself: the one connection
         let mut conn = Database::connect(opts).await?;

@@ -32,7 +32,7 @@ use sea_orm::{
 };
 
 use super::{DeletionFilter, Handle, Tx, exec, to_micros};
-use crate::entity::{deletion, event};
+use crate::entity::{deletion, erasure, event};
 use crate::ids::{self, Kind};
 
 /// What happened, as `events.type` stores it.
@@ -320,6 +320,16 @@ pub(super) async fn findings(
                 ));
             }
         }
+        for user in erasures_without_event(h, bound).await? {
+            found.push((
+                "erasure-without-event",
+                format!(
+                    "user {} was erased after the outbox began and inside the event retention \
+                     window, yet no user.erased event names its deletion",
+                    ids::encode(Kind::User, user)
+                ),
+            ));
+        }
     }
     let sql = "SELECT e.id AS id, e.type AS kind, \
                  CASE WHEN d.id IS NULL THEN 0 ELSE 1 END AS has_deletion \
@@ -375,6 +385,33 @@ async fn changes_without_event(
         .filter(column.gte(bound))
         .filter(Expr::exists(its_event).not())
         .order_by_asc(deletion::Column::Id)
+        .into_tuple()
+        .all(&exec(h))
+        .await
+}
+
+/// Erased users (their tombstones at or after `bound`, with a deletion) whose deletion has no
+/// `user.erased` event.
+async fn erasures_without_event(h: &impl Handle, bound: DateTimeUtc) -> Result<Vec<i64>, DbErr> {
+    let e = Alias::new("e");
+    let its_event = Query::select()
+        .expr(Expr::val(1))
+        .from_as(event::Entity, e.clone())
+        .and_where(
+            Expr::col((e.clone(), event::Column::DeletionId))
+                .equals((erasure::Entity, erasure::Column::DeletionId)),
+        )
+        .and_where(Expr::col((e, event::Column::Kind)).eq(EventType::UserErased.as_str()))
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // the tombstones are the core's own table
+    let select = erasure::Entity::find();
+    select
+        .select_only()
+        .column(erasure::Column::UserId)
+        .filter(erasure::Column::ErasedAt.gte(bound))
+        .filter(erasure::Column::DeletionId.is_not_null())
+        .filter(Expr::exists(its_event).not())
+        .order_by_asc(erasure::Column::UserId)
         .into_tuple()
         .all(&exec(h))
         .await

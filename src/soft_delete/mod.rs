@@ -32,10 +32,15 @@
 //! | `holds.rs` | legal holds: [`place_hold`], [`release_hold`], [`active_hold`], what a purge skips |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
 //! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
+//! | `purge_rows.rs` | a purge batch's rows erased and archived, in its transaction |
 //! | `archive_retention.rs` | [`erase_archived_batch`]: the archive's oldest rows erased, and when |
 //! | `stats.rs` | [`deletion_stats`] |
 //! | `seed.rs` | [`seed_batch`] |
 //! | `settings.rs` | the `settings` table and [`exclusively`] (one server at a time) |
+//! | `erase.rs` | [`erase_user`]: a person's data replaced by placeholders, the tombstone |
+//! | `erase_scan.rs` | what an erasure finds first: blobs, archived copies, texts naming them |
+//! | `erase_check.rs` | `keepsake check` on erasures: placeholders only, tombstones for all |
+//! | `redact.rs` | [`Needles`]: an email and a name replaced in free text, any case |
 //! | `check.rs` | `keepsake check`: the invariants, verified |
 //! | `reporting.rs` | `keepsake reporting grant\|revoke`: the reporting views opened to a role |
 //! | `reporting_check.rs` | `keepsake check` on the reporting views, their row-level security and readers |
@@ -62,6 +67,9 @@ mod connect;
 mod decode;
 mod delete;
 mod entities;
+mod erase;
+mod erase_check;
+mod erase_scan;
 mod event_feed;
 mod events;
 mod holds;
@@ -69,6 +77,8 @@ mod kinds;
 mod log;
 mod per_key;
 mod purge;
+mod purge_rows;
+mod redact;
 pub mod reporting;
 mod reporting_check;
 mod restore;
@@ -88,6 +98,11 @@ pub use blobs::{
 pub use budget::{Budget, CONNECTIONS_PER_REQUEST};
 pub use connect::POOL_SIZE;
 pub use delete::{Stamp, delete_attachments, delete_user};
+pub use erase::{
+    ERASED_CONTENT_TYPE, ERASED_EMAIL_DOMAIN, ERASED_FILENAME, ERASED_NAME, EraseError,
+    EraseRefused, Erased, ErasureFigures, erase_user, erased_email, erasure_of, erasures_of,
+    legal_hold_on, truncate_log,
+};
 pub use event_feed::{announce, listen, wakeups};
 pub use events::{
     DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
@@ -100,6 +115,7 @@ pub use holds::{
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, PurgeCursor, RowCounts, purge_batch, purge_candidates};
+pub use redact::{Needles, REDACTED};
 pub use restore::{
     RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of,
     members_deletion_for_update, members_deletion_hiding_for_update, restore,

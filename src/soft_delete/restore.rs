@@ -3,13 +3,13 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 
 use super::events::{self, EventType};
 use super::{EntityKind, Handle, SoftDeletable, Stamp, Stored as _, Tx, exec};
-use crate::entity::{attachment, deletion, user};
+use crate::entity::{attachment, deletion, erasure, user};
 use crate::error::LIVE_USER_EMAIL;
 
 /// Why a restore could not happen. Whatever the reason, nothing was changed.
@@ -29,6 +29,9 @@ pub enum RestoreRefused {
     ParentDeleted { owner: i64 },
     /// A user it hid has an email a live user now holds.
     Conflict,
+    /// A user it hid, or the owner of an attachment it hid, was erased: their data is gone
+    /// for good, so nothing of theirs comes back.
+    Erased { user: i64 },
 }
 
 /// Why [`restore`] failed: a refusal (nothing changed) or the database.
@@ -123,6 +126,10 @@ pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model,
         return Err(RestoreRefused::AlreadyRestored(at).into());
     }
     lock_owners_of_hidden_attachments(tx, id).await?;
+    // After the locks: an erasure that held them has committed its tombstone by now.
+    if let Some(user) = erased_user_of(tx, id).await? {
+        return Err(RestoreRefused::Erased { user }.into());
+    }
     // An attachment comes back only under a live owner, or one this deletion brings back.
     let orphan = attachments_under_other_deleted_owner(tx, id).await?;
     if let Some(owner) = orphan {
@@ -147,6 +154,31 @@ pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model,
     let at = restored.restored_at.unwrap_or(stamp.at);
     events::record(tx, EventType::DeletionRestored, id, at).await?;
     Ok(restored)
+}
+
+/// An erased user among those `deletion` hid or whose attachments it hid, if any.
+async fn erased_user_of(tx: &Tx, deletion: i64) -> Result<Option<i64>, DbErr> {
+    let users = Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(user::Column::DeletionId.eq(deletion))
+        .to_owned();
+    let owners = Query::select()
+        .column(attachment::Column::OwnerId)
+        .from(attachment::Entity)
+        .and_where(attachment::Column::DeletionId.eq(deletion))
+        .to_owned();
+    #[allow(clippy::disallowed_methods)] // the tombstones are the core's own table
+    let select = erasure::Entity::find();
+    Ok(select
+        .filter(
+            Condition::any()
+                .add(erasure::Column::UserId.in_subquery(users))
+                .add(erasure::Column::UserId.in_subquery(owners)),
+        )
+        .one(&exec(tx))
+        .await?
+        .map(|e| e.user_id))
 }
 
 /// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,

@@ -135,6 +135,17 @@ impl Server {
         .await
     }
 
+    /// The server on the test's own blob store.
+    pub(crate) async fn start_on_store(app: &TestApp) -> Server {
+        let storage = format!("file://{}", app.blobs.path().display());
+        Server::start_command(
+            keepsake(&app.db.url)
+                .args(["serve", "--bind", "127.0.0.1:0"])
+                .env("KEEPSAKE_STORAGE", storage),
+        )
+        .await
+    }
+
     /// Runs `command` (a `keepsake serve` on port 0) and waits until it serves.
     pub(crate) async fn start_command(command: &mut std::process::Command) -> Server {
         let mut process = Process(

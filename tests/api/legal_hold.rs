@@ -552,4 +552,65 @@ on_both_backends!(
     a_purge_that_claimed_the_rows_first_finishes_and_the_hold_finds_no_user,
     holds_are_read_in_one_batch_and_cost_what_the_model_says,
     the_trash_page_shows_holds_and_lets_admins_place_and_release_them,
+    erasing_a_held_user_is_refused_naming_the_hold_until_it_is_released,
 );
+
+/// Erasure answers `CONFLICT` naming the hold (its reason) and changes nothing, deleted or
+/// live; once the hold is released the same erasure goes through.
+async fn erasing_a_held_user_is_refused_naming_the_hold_until_it_is_released(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (held, _files) = deleted_member(&app, "held-for-court@example.com").await;
+    let live = app.member("live-held@example.com").await;
+    // The deleted member's token no longer signs in; the live one erases themself.
+    for (user, reason, own) in [
+        (&held, "case 2026-117", false),
+        (&live, "case 2026-118", true),
+    ] {
+        assert_ok(&place(&app, &app.admin_token, &user.id, reason).await);
+        let before = holds_of(&app, &user.id).await;
+        let tokens = if own {
+            vec![app.admin_token.as_str(), user.token.as_str()]
+        } else {
+            vec![app.admin_token.as_str()]
+        };
+        for token in tokens {
+            let refused =
+                crate::erasure::erase(&app, token, &user.id, "GDPR Art. 17 request", false).await;
+            assert_error(&refused, "CONFLICT");
+            let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("legal hold") && message.contains(reason),
+                "the refusal names the hold: {refused}"
+            );
+        }
+        let dry = crate::erasure::erase(&app, &app.admin_token, &user.id, "GDPR", true).await;
+        assert_error(&dry, "CONFLICT");
+        // Nothing changed: the hold, the user's email, no tombstone.
+        assert_eq!(holds_of(&app, &user.id).await, before);
+        let tomb = app
+            .as_admin(crate::erasure::TOMBSTONE, json!({ "id": user.id }))
+            .await;
+        assert_ok(&tomb);
+        assert_eq!(data(&tomb)["user"]["erasure"], Value::Null, "{tomb}");
+        assert_ne!(data(&tomb)["user"]["email"], Value::Null, "{tomb}");
+        assert!(
+            !data(&tomb)["user"]["email"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("erased-"),
+            "{tomb}"
+        );
+
+        assert_ok(&release(&app, &app.admin_token, &user.id, "case closed").await);
+        let erased =
+            crate::erasure::erase(&app, &app.admin_token, &user.id, "GDPR Art. 17", false).await;
+        assert_ok(&erased);
+        let tomb = app
+            .as_admin(crate::erasure::TOMBSTONE, json!({ "id": user.id }))
+            .await;
+        assert!(
+            data(&tomb)["user"]["erasure"]["erasedAt"].is_string(),
+            "{tomb}"
+        );
+    }
+}

@@ -13,6 +13,8 @@ mod columns;
 mod config;
 mod content;
 mod crash;
+mod erasure;
+mod erasure_races;
 mod errors;
 mod events;
 mod execution;

@@ -248,6 +248,16 @@ mod tests {
             1 + STATEMENT_COST + (1 + (1 + 1) + (1 + 1)) + 3 * STATEMENT_COST
         );
         assert_eq!(under(100) - under(1), 99 * (1 + 2 + 2));
+        // A user's erasure tombstone is one batched statement for all the page's users.
+        assert_eq!(
+            cost_of("{ users(first: 10) { nodes { erasure { erasedAt } } } }").cost,
+            1 + STATEMENT_COST + 10 * 3 + STATEMENT_COST
+        );
+        // An erasure runs outside the request's budget, like a purge: its fields alone.
+        assert_eq!(
+            cost_of("mutation { eraseUser(id: \"x\", reason: \"r\") { blobs } }").cost,
+            2
+        );
         // Mutations: a restore may run up to 15 (its event in the outbox included).
         assert_eq!(
             cost_of("mutation { restoreUser(id: \"x\") { id } }").cost,

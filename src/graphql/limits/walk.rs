@@ -32,6 +32,7 @@ const BATCHED: &[&str] = &[
     "legalHolds",
     "placedBy",
     "releasedBy",
+    "erasure",
 ];
 
 /// The statements a root field's resolver runs (the most, for a mutation that may take a
@@ -54,8 +55,9 @@ fn root_statements(name: &str) -> u64 {
         // The deletions hiding the user's rows, their lock, the user's lock, the active
         // hold, its insert or update (and SQLite's read back of it).
         "placeLegalHold" | "releaseLegalHold" => 6,
-        // A batch job, run outside the request's budget.
-        "purgeDeleted" => 0,
+        // Batch jobs, run outside the request's budget (an erasure's statements grow with
+        // the reasons it rewrites).
+        "purgeDeleted" | "eraseUser" => 0,
         _ => 1,
     }
 }
