@@ -324,10 +324,9 @@ where
     // archive keeps nothing of theirs.
     let erased = erased_rows::<E>(tx, found.iter().map(|&(id, _)| id)).await?;
     let rows = erase_rows::<E>(tx, wanted).await?;
-    let kept: Vec<E::Model> = rows
+    let kept: Vec<&E::Model> = rows
         .iter()
         .filter(|row| !erased.contains(&E::id_of(row)))
-        .cloned()
         .collect();
     for chunk in kept.chunks(ARCHIVE_CHUNK) {
         archive_rows::<E>(tx, chunk, now).await?;

@@ -46,7 +46,7 @@ where
 /// statement, cost the purge more than the archiving itself.
 pub(super) async fn archive_rows<E>(
     tx: &Tx,
-    rows: &[E::Model],
+    rows: &[&E::Model],
     now: DateTimeUtc,
 ) -> Result<(), DbErr>
 where

@@ -34,6 +34,20 @@ async fn holds_of(app: &TestApp, id: &str) -> Value {
     data(&body)["user"].clone()
 }
 
+/// Every deleted row purged through the service, in batches of 500.
+async fn purge_everything(app: &TestApp) -> keepsake::service::purge::PurgeReport {
+    keepsake::service::purge::purge(
+        &app.state.db,
+        &app.state.services.storage,
+        Duration::ZERO,
+        false,
+        500,
+        |_, _| {},
+    )
+    .await
+    .expect("purge runs")
+}
+
 async fn purge(app: &TestApp, dry_run: bool) -> Value {
     let body = app
         .as_admin(PURGE, json!({ "o": "0s", "d": dry_run }))
@@ -346,18 +360,7 @@ async fn a_hold_placed_while_a_purge_found_the_rows_wins(backend: Backend) {
     let (ada, files) = deleted_member(&app, "ada@example.com").await;
     // The hold parks after its insert, its locks taken, before it commits.
     let gate = Gate::install(&app, "AFTER INSERT", "legal_holds", "TRUE").await;
-    let purge_all = async {
-        keepsake::service::purge::purge(
-            &app.state.db,
-            &app.state.services.storage,
-            Duration::ZERO,
-            false,
-            500,
-            |_, _| {},
-        )
-        .await
-        .expect("purge runs")
-    };
+    let purge_all = purge_everything(&app);
     let raced = race(
         &app,
         gate,
@@ -387,18 +390,7 @@ async fn a_purge_that_claimed_the_rows_first_finishes_and_the_hold_finds_no_user
     let (ada, _) = deleted_member(&app, "ada@example.com").await;
     // The user's batch parks at its erasure, the deletion claimed and the user archived.
     let gate = Gate::install(&app, "BEFORE DELETE", "users", "TRUE").await;
-    let purge_all = async {
-        keepsake::service::purge::purge(
-            &app.state.db,
-            &app.state.services.storage,
-            Duration::ZERO,
-            false,
-            500,
-            |_, _| {},
-        )
-        .await
-        .expect("purge runs")
-    };
+    let purge_all = purge_everything(&app);
     let raced = race(
         &app,
         gate,
