@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::purge_rows::{archive_rows, erase_rows, erased_rows};
+use super::purge_rows::take_rows;
 use super::{Db, Handle, SoftDeletable, Tx, exec, to_micros};
 use super::{events, holds};
 use crate::entity::{attachment, deletion, user};
@@ -156,10 +156,6 @@ pub struct PurgeCursor {
     attachments: Option<i64>,
     users: Option<i64>,
 }
-
-/// Rows archived per insert: a batch of several thousand rows stays under SQLite's limit on
-/// the values one statement may bind.
-const ARCHIVE_CHUNK: usize = 1_000;
 
 /// The deletions `ids` that are not restored, locked (`FOR UPDATE`, in id order) for the
 /// rest of the transaction. A restore holding one of them makes this wait; a restore that
@@ -316,28 +312,26 @@ where
         distinct(found.iter().filter_map(|&(_, deletion)| deletion)),
     )
     .await?;
+    let found: Vec<i64> = found.iter().map(|&(id, _)| id).collect();
+    // The ids the read found, as the range they span: every row in it that is still due was
+    // found (the cutoff is in the past, so no row turns due meanwhile), and a range costs the
+    // statement two values where a list of the ids cost it thousands.
+    let mut in_range = Condition::all().add(E::id_column().lte(last));
+    if let Some(after) = after {
+        in_range = in_range.add(E::id_column().gt(after));
+    }
     let wanted = Condition::all()
-        .add(E::id_column().is_in(found.iter().map(|&(id, _)| id)))
+        .add(in_range)
         .add(due)
         .add(claimed_by(E::deletion_id_column(), &claimed));
-    // An erased user's rows hold placeholders only, and their tombstone is the record: the
-    // archive keeps nothing of theirs.
-    let erased = erased_rows::<E>(tx, found.iter().map(|&(id, _)| id)).await?;
-    let rows = erase_rows::<E>(tx, wanted).await?;
-    let kept: Vec<&E::Model> = rows
-        .iter()
-        .filter(|row| !erased.contains(&E::id_of(row)))
-        .collect();
-    for chunk in kept.chunks(ARCHIVE_CHUNK) {
-        archive_rows::<E>(tx, chunk, now).await?;
-    }
+    let rows = take_rows::<E>(tx, wanted, &found, now).await?;
     mark_taken(
         tx,
-        &distinct(rows.iter().filter_map(E::deletion_id_of)),
+        &distinct(rows.iter().filter_map(|row| row.deletion)),
         now,
     )
     .await?;
-    let mut blobs: Vec<String> = rows.iter().filter_map(E::blob_of).collect();
+    let mut blobs: Vec<String> = rows.iter().filter_map(|row| row.blob.clone()).collect();
     blobs.sort_unstable();
     blobs.dedup();
     Ok(Some(Purged {

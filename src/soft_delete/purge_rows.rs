@@ -2,13 +2,174 @@
 //! archive (none of an erased user's), in the batch's transaction (`purge.rs`).
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{PostgresQueryBuilder, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, QueryFilter, Statement,
+    ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, QueryFilter, Statement, Value,
 };
 
 use super::{EntityKind, SoftDeletable, Tx, exec, to_micros};
 use crate::entity::{attachment, erasure, user};
+
+/// A row a purge batch took: what the batch counts, marks and frees once it commits.
+pub(super) struct Taken {
+    /// The deletion that hid it.
+    pub deletion: Option<i64>,
+    /// The blob it held, if any.
+    pub blob: Option<String>,
+}
+
+/// Erases the rows of `E` that `wanted` selects (of those `found`) and archives each, none of
+/// an erased user's (their tombstone is the record), in `tx`; returns them in id order.
+pub(super) async fn take_rows<E>(
+    tx: &Tx,
+    wanted: Condition,
+    found: &[i64],
+    now: DateTimeUtc,
+) -> Result<Vec<Taken>, DbErr>
+where
+    E: SoftDeletable,
+    E::Model: serde::Serialize,
+{
+    if exec(tx).get_database_backend() == DbBackend::Postgres {
+        return take_in_one_statement::<E>(tx, wanted, now).await;
+    }
+    let erased = erased_rows::<E>(tx, found.iter().copied()).await?;
+    let rows = erase_rows::<E>(tx, wanted).await?;
+    let kept: Vec<&E::Model> = rows
+        .iter()
+        .filter(|row| !erased.contains(&E::id_of(row)))
+        .collect();
+    for chunk in kept.chunks(ARCHIVE_CHUNK) {
+        archive_rows::<E>(tx, chunk, now).await?;
+    }
+    Ok(rows
+        .iter()
+        .map(|row| Taken {
+            deletion: E::deletion_id_of(row),
+            blob: E::blob_of(row),
+        })
+        .collect())
+}
+
+/// Rows archived per insert on SQLite: a batch of several thousand rows stays under its
+/// limit on the values one statement may bind.
+const ARCHIVE_CHUNK: usize = 1_000;
+
+/// PostgreSQL: erases, archives and returns the rows in one statement. The archive's copy is
+/// built by the database from the row it deleted (`archived_json`), so no row travels to
+/// Keepsake and back; the copy is the same text Keepsake would have written (a test compares
+/// them byte for byte).
+async fn take_in_one_statement<E: SoftDeletable>(
+    tx: &Tx,
+    wanted: Condition,
+    now: DateTimeUtc,
+) -> Result<Vec<Taken>, DbErr> {
+    let (delete, mut values) = Query::delete()
+        .from_table(E::default())
+        .cond_where(wanted)
+        .to_owned()
+        .build(PostgresQueryBuilder);
+    values.0.push(Value::from(to_micros(now)));
+    let now_param = values.0.len();
+    let (owner, blob) = match E::KIND {
+        EntityKind::User => ("id", "NULL::text"),
+        EntityKind::Attachment => ("owner_id", r#"g."sha256""#),
+    };
+    let sql = format!(
+        r#"WITH gone AS ({delete} RETURNING *),
+kept AS (
+  INSERT INTO "archive" ("entity", "entity_id", "row", "deletion_id", "deleted_at", "archived_at")
+  SELECT '{entity}', g."id", {json}, g."deletion_id", g."deleted_at", ${now_param}::timestamptz
+  FROM gone g
+  WHERE NOT EXISTS (SELECT 1 FROM "erasures" e WHERE e."user_id" = g."{owner}")
+  ORDER BY g."id"
+)
+SELECT g."id", g."deletion_id", {blob} AS "blob" FROM gone g ORDER BY g."id""#,
+        entity = E::KIND.as_str(),
+        json = archived_json(E::KIND),
+    );
+    let conn = exec(tx);
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Taken {
+                deletion: row.try_get("", "deletion_id")?,
+                blob: row.try_get("", "blob")?,
+            })
+        })
+        .collect()
+}
+
+/// How a column of an archived row is written in its JSON.
+#[derive(Clone, Copy)]
+enum Json {
+    /// A number (or null).
+    Number(&'static str),
+    /// A string (or null), escaped as JSON.
+    Text(&'static str),
+    /// A moment (or null), as `serde` writes a `DateTime<Utc>`: RFC 3339 in UTC with `Z`, the
+    /// fraction of a second in 0, 3 or 6 digits, as few as hold it.
+    Moment(&'static str),
+}
+
+/// The archived columns of each entity, in the order of its model's fields (the model's
+/// `Serialize` writes the archive on SQLite; the folded search columns are left out).
+fn archived_columns(kind: EntityKind) -> &'static [Json] {
+    use Json::{Moment, Number, Text};
+    match kind {
+        EntityKind::User => &[
+            Number("id"),
+            Text("email"),
+            Text("name"),
+            Text("role"),
+            Moment("created_at"),
+            Moment("updated_at"),
+            Moment("deleted_at"),
+            Number("deleted_by"),
+            Number("deletion_id"),
+        ],
+        EntityKind::Attachment => &[
+            Number("id"),
+            Number("owner_id"),
+            Text("filename"),
+            Text("content_type"),
+            Number("size_bytes"),
+            Moment("created_at"),
+            Moment("deleted_at"),
+            Number("deleted_by"),
+            Number("deletion_id"),
+            Text("sha256"),
+        ],
+    }
+}
+
+/// PostgreSQL: the SQL that writes row `g` of `kind` as the compact JSON `serde_json` writes
+/// of its model (same keys, order, escapes and moments), by concatenation.
+fn archived_json(kind: EntityKind) -> String {
+    let fields = archived_columns(kind).iter().map(|&column| {
+        let (name, value) = match column {
+            Json::Number(c) => (c, format!(r#"g."{c}"::text"#)),
+            Json::Text(c) => (c, format!(r#"to_json(g."{c}")::text"#)),
+            Json::Moment(c) => (
+                c,
+                format!(
+                    r#"'"' || to_char(g."{c}" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN extract(microseconds FROM g."{c}")::bigint % 1000000 = 0 THEN '' WHEN extract(microseconds FROM g."{c}")::bigint % 1000 = 0 THEN to_char(g."{c}" AT TIME ZONE 'UTC', '.MS') ELSE to_char(g."{c}" AT TIME ZONE 'UTC', '.US') END || 'Z"'"#
+                ),
+            ),
+        };
+        format!(r#"'"{name}":' || coalesce({value}, 'null')"#)
+    });
+    format!(
+        "'{{' || {} || '}}'",
+        fields.collect::<Vec<_>>().join(" || ',' || ")
+    )
+}
 
 /// Erases the rows of `E` that `wanted` selects and returns them, in id order, for the
 /// archive (written next, in the same transaction). PostgreSQL locks, erases and returns them

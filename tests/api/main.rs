@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod archive_copy;
 mod archive_retention;
 mod attachments;
 mod auth;
