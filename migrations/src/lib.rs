@@ -23,6 +23,7 @@ mod m20261206_000012_create_event_outbox;
 mod m20261206_000013_create_webhook_deliveries;
 mod m20261206_000014_create_legal_holds;
 mod m20261206_000015_create_erasures;
+mod m20261206_000016_create_user_identities;
 
 pub mod fold;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_create_webhook_deliveries::Migration),
             Box::new(m20261206_000014_create_legal_holds::Migration),
             Box::new(m20261206_000015_create_erasures::Migration),
+            Box::new(m20261206_000016_create_user_identities::Migration),
         ]
     }
 }
