@@ -49,6 +49,8 @@ on_both_backends!(
     the_role_comes_from_the_claim_within_the_allowed_roles,
     a_deleted_users_token_is_refused_and_a_restored_one_signs_in,
     an_email_held_by_a_live_user_links_only_when_allowed,
+    concurrent_first_sign_ins_of_one_person_make_one_user,
+    a_purged_users_identity_goes_with_them,
 );
 
 /// Valid tokens of each algorithm (RS256, ES256, EdDSA) for one `sub`: one member, made from
@@ -402,4 +404,48 @@ fn misconfiguration_stops_the_start_naming_the_setting() {
             ("KEEPSAKE_OIDC_AUDIENCE", "keepsake-api"),
         ],
     );
+}
+
+/// Eight requests with one new person's token at once: one user, and every request is theirs.
+async fn concurrent_first_sign_ins_of_one_person_make_one_user(backend: Backend) {
+    let provider = Provider::start();
+    let app = spawn(backend, &provider).await;
+    let before = user_count(&app).await;
+    let token = provider.token(
+        "ed-1",
+        json!({ "sub": "twin", "email": "twin@example.com" }),
+    );
+    let bodies = futures_util::future::join_all((0..8).map(|_| me(&app, &token))).await;
+    let ids: std::collections::BTreeSet<String> = bodies
+        .iter()
+        .map(|body| {
+            assert_ok(body);
+            data(body)["me"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{bodies:?}");
+    assert_eq!(user_count(&app).await, before + 1);
+}
+
+/// Purged, a user's identity goes with their row: the person's next sign-in makes a new
+/// member instead of failing or finding the purged one.
+async fn a_purged_users_identity_goes_with_them(backend: Backend) {
+    let provider = Provider::start();
+    let app = spawn(backend, &provider).await;
+    let token = provider.token("rsa-1", json!({ "sub": "p", "email": "p@example.com" }));
+    let first = data(&me(&app, &token).await)["me"]["id"].clone();
+    app.admin()
+        .delete_user(first.as_str().unwrap(), Some("gone"))
+        .await;
+    let body = app
+        .as_admin(
+            "mutation { purgeDeleted(olderThan: \"0s\", dryRun: false) { users } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&body)["purgeDeleted"]["users"], 1, "{body}");
+    let body = me(&app, &token).await;
+    assert_ok(&body);
+    assert_ne!(data(&body)["me"]["id"], first, "a new user");
+    app.assert_invariants().await;
 }
