@@ -104,7 +104,7 @@ impl KeySet {
 
 /// The usable keys at `uri`.
 async fn fetch(client: &reqwest013::Client, uri: &str) -> Result<HashMap<String, Key>, String> {
-    let body = super::get_json(client, uri).await?;
+    let body = get_json(client, uri).await?;
     let listed = body
         .get("keys")
         .and_then(|keys| keys.as_array())
@@ -143,6 +143,38 @@ fn usable(jwk: &Jwk) -> Option<Key> {
     }?;
     let key = DecodingKey::from_jwk(jwk).ok()?;
     Some(Key { alg, key })
+}
+
+/// A JSON document fetched from the provider, or why not (one line).
+pub(super) async fn get_json(
+    client: &reqwest013::Client,
+    url: &str,
+) -> Result<serde_json::Value, String> {
+    let one_line = |err: &dyn std::error::Error| {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text.replace('\n', " ")
+    };
+    let response = client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|err| format!("{url} does not answer: {}", one_line(&err)))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("{url} answered {status}"));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| format!("{url}: {}", one_line(&err)))?;
+    serde_json::from_slice(&body).map_err(|_| format!("{url} did not answer JSON"))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::config::OidcSettings;
 use crate::error::{Error, Result};
-use keys::KeySet;
+use keys::{KeySet, get_json};
 pub use roles::RoleClaim;
 
 /// How far `exp` and `nbf` may be off: 30 s, for clocks that differ a little between the
@@ -241,33 +241,4 @@ fn part(token: &str, n: usize) -> Option<Value> {
         .decode(text.trim_end_matches('='))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
-}
-
-/// A JSON document fetched from the provider, or why not (one line).
-async fn get_json(client: &reqwest013::Client, url: &str) -> std::result::Result<Value, String> {
-    let one_line = |err: &dyn std::error::Error| {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text.replace('\n', " ")
-    };
-    let response = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|err| format!("{url} does not answer: {}", one_line(&err)))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("{url} answered {status}"));
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| format!("{url}: {}", one_line(&err)))?;
-    serde_json::from_slice(&body).map_err(|_| format!("{url} did not answer JSON"))
 }
