@@ -48,6 +48,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/trash", get(trash))
         .route("/trash.js", get(trash_script))
         .route("/token-paste.js", get(token_paste_script))
+        .route("/oidc-sign-in.js", get(oidc_sign_in_script))
         .route("/sign-in.json", get(sign_in_config))
         .layer(middleware::map_response_with_state(
             state.clone(),
@@ -154,6 +155,11 @@ async fn trash_script() -> Response {
 /// headers JSON): a script of its own, so that `node --test` checks it without a browser.
 async fn token_paste_script() -> Response {
     script(include_str!("../../playground/token-paste.js"))
+}
+
+/// Sign-in through the OpenID Connect provider (authorization code with PKCE), for the pages.
+async fn oidc_sign_in_script() -> Response {
+    script(include_str!("../../playground/oidc-sign-in.js"))
 }
 
 /// A page's script. Not cached: it changes with the binary, and must stay in step with the
