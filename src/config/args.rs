@@ -365,22 +365,27 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
     /// An OpenID Connect issuer whose tokens sign users in (docs/sign-in.md).
-    #[arg(long, env = "KEEPSAKE_OIDC_ISSUER")]
+    #[arg(long, env = "KEEPSAKE_OIDC_ISSUER", hide_env_values = true)]
     pub oidc_issuer: Option<String>,
     /// The audience (`aud`) the issuer's tokens must hold; needed with --oidc-issuer.
-    #[arg(long, env = "KEEPSAKE_OIDC_AUDIENCE")]
+    #[arg(long, env = "KEEPSAKE_OIDC_AUDIENCE", hide_env_values = true)]
     pub oidc_audience: Option<String>,
     /// The public client id the trash page signs in as (authorization code with PKCE).
-    #[arg(long, env = "KEEPSAKE_OIDC_CLIENT_ID")]
+    #[arg(long, env = "KEEPSAKE_OIDC_CLIENT_ID", hide_env_values = true)]
     pub oidc_client_id: Option<String>,
     /// A JSON pointer to the claim holding the role, like /realm_access/roles.
-    #[arg(long, env = "KEEPSAKE_OIDC_ROLE_CLAIM")]
+    #[arg(long, env = "KEEPSAKE_OIDC_ROLE_CLAIM", hide_env_values = true)]
     pub oidc_role_claim: Option<String>,
     /// The roles the role claim may grant.
-    #[arg(long, env = "KEEPSAKE_OIDC_ROLES", default_value = "member,support")]
+    #[arg(
+        long,
+        env = "KEEPSAKE_OIDC_ROLES",
+        default_value = "member,support",
+        hide_env_values = true
+    )]
     pub oidc_roles: String,
     /// Let a first sign-in take over the live user holding its email (off: refused).
-    #[arg(long, env = "KEEPSAKE_OIDC_LINK_BY_EMAIL")]
+    #[arg(long, env = "KEEPSAKE_OIDC_LINK_BY_EMAIL", hide_env_values = true)]
     pub oidc_link_by_email: bool,
 }
 
