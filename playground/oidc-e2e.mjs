@@ -90,7 +90,7 @@ try {
   const page = await context.newPage();
   await watchPage(page, fail);
   const visited = [];
-  page.on("framenavigated", (frame) => { if (frame === page.mainFrame()) visited.push(frame.url()); });
+  page.on("request", (request) => { if (request.isNavigationRequest()) visited.push(request.url()); });
 
   checkPageHeaders(await page.goto(`${origin}/trash`), fail);
   const button = page.getByRole("button", { name: "Sign in with your provider" });
