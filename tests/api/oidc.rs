@@ -51,6 +51,7 @@ on_both_backends!(
     an_email_held_by_a_live_user_links_only_when_allowed,
     concurrent_first_sign_ins_of_one_person_make_one_user,
     a_purged_users_identity_goes_with_them,
+    the_pages_learn_the_provider_and_may_reach_its_token_endpoint_only,
 );
 
 /// Valid tokens of each algorithm (RS256, ES256, EdDSA) for one `sub`: one member, made from
@@ -448,4 +449,49 @@ async fn a_purged_users_identity_goes_with_them(backend: Backend) {
     assert_ok(&body);
     assert_ne!(data(&body)["me"]["id"], first, "a new user");
     app.assert_invariants().await;
+}
+
+/// `/sign-in.json` gives the pages the provider's endpoints and the client id (`{}` without an
+/// issuer), and the pages' policy adds the token endpoint's origin to `connect-src`, nothing
+/// else.
+async fn the_pages_learn_the_provider_and_may_reach_its_token_endpoint_only(backend: Backend) {
+    let provider = Provider::start();
+    let app = spawn(backend, &provider).await;
+    let plain = TestApp::beside(&app).await;
+    let get = |app: &TestApp, path: &str| {
+        let request = app.http.get(format!("{}{path}", app.base));
+        async move { request.send().await.unwrap() }
+    };
+    let config: Value = get(&app, "/sign-in.json").await.json().await.unwrap();
+    assert_eq!(config["client_id"], "keepsake-trash", "{config}");
+    assert_eq!(config["issuer"], provider.issuer.as_str());
+    assert_eq!(
+        config["token_endpoint"],
+        format!("{}/token", provider.issuer),
+        "{config}"
+    );
+    assert!(
+        config["authorization_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with(&provider.issuer)
+    );
+    let none: Value = get(&plain, "/sign-in.json").await.json().await.unwrap();
+    assert_eq!(none, json!({}));
+    let policy = |response: reqwest::Response| {
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let with = policy(get(&app, "/trash").await);
+    let without = policy(get(&plain, "/trash").await);
+    assert!(without.contains("connect-src 'self';"), "{without}");
+    assert_eq!(
+        with,
+        without.replace(
+            "connect-src 'self';",
+            &format!("connect-src 'self' {};", provider.issuer)
+        )
+    );
 }
