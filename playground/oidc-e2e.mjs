@@ -7,6 +7,7 @@
 //     leaves the address bar, the token is in sessionStorage only, and the API agrees who it is;
 //   - Sign out forgets the token and offers the button again;
 //   - a token that expires while the page is open signs the page out, saying to sign in again;
+//   - the playground's "Sign in with your provider" puts the token in the headers pane;
 //   - under the page's policy: any CSP violation, console error or uncaught exception fails.
 //
 //   node playground/oidc-e2e.mjs [path/to/keepsake]   (needs `npm ci` in playground/ and .ci/)
@@ -135,6 +136,20 @@ try {
   await page.getByText("Your sign-in with your provider has expired: sign in again.").waitFor({ timeout: 40_000 });
   await button.waitFor({ timeout: 5_000 });
   console.log("ok: an expired sign-in says so and offers the provider again");
+
+  // The playground offers the same sign-in; the token lands in the headers pane.
+  await ask({ op: "login", claims: person });
+  const playground = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await watchPage(playground, fail);
+  checkPageHeaders(await playground.goto(`${origin}/playground`), fail);
+  await playground.getByRole("button", { name: "Sign in with your provider" }).click();
+  await playground.getByText("Signed in with your provider").waitFor({ timeout: 20_000 });
+  if (playground.url() !== `${origin}/playground`) fail(`the code stayed in the address bar: ${playground.url()}`);
+  await playground.locator(".graphiql-execute-button").click();
+  const result = playground.locator(".result-window");
+  await result.getByText("mia@example.com").waitFor({ timeout: 20_000 });
+  if (!(await result.innerText()).includes('"MEMBER"')) fail(`the playground answered: ${await result.innerText()}`);
+  console.log("ok: the playground signs in through the provider and runs { me } as that member");
 } finally {
   await browser.close();
 }
