@@ -1,8 +1,10 @@
 //! The browser pages and everything they load: GraphiQL at `/playground` (its script and its
-//! vendored React, GraphiQL and stylesheet) and the trash at `/trash` (its script). All are
-//! served whole from the binary (no CDN, no build step), and all go out under one set of
-//! headers, [`page_headers`]: a Content-Security-Policy that runs no script but these files,
-//! no referrer, and no content sniffing.
+//! vendored React, GraphiQL and stylesheet) and the trash at `/trash` (its script), with the
+//! sign-in through an OpenID Connect provider that both offer when one is configured
+//! (`/oidc-sign-in.js`, `/sign-in.json`). All are served whole from the binary (no CDN, no
+//! build step), and all go out under one set of headers, [`page_headers`]: a
+//! Content-Security-Policy that runs no script but these files, no referrer, and no content
+//! sniffing.
 //!
 //! The pages hold bearer tokens (in localStorage, and the trash holds the one credential that
 //! can undo an account's deletion), so a script injected into them could carry those off: the
