@@ -3,7 +3,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 
-use super::{Db, Handle, Scoped, exec, insert, now};
+use super::{Db, Handle, Scoped, Tx, exec, insert, now};
 use crate::entity::{user, user_identity};
 
 /// What an identity's user is now.
@@ -80,5 +80,17 @@ async fn link_in(h: &impl Handle, issuer: &str, subject: &str, user_id: i64) -> 
     }
     .insert(&exec(h))
     .await?;
+    Ok(())
+}
+
+/// Forgets which identities user `user_id` had (an erasure's: the provider's id of a person is
+/// theirs too). The person's next sign-in makes a new user.
+pub(super) async fn forget_identities(tx: &Tx, user_id: i64) -> Result<(), DbErr> {
+    #[allow(clippy::disallowed_methods)] // not a soft-deletable table
+    let delete = user_identity::Entity::delete_many();
+    delete
+        .filter(user_identity::Column::UserId.eq(user_id))
+        .exec(&exec(tx))
+        .await?;
     Ok(())
 }

@@ -52,6 +52,7 @@ on_both_backends!(
     concurrent_first_sign_ins_of_one_person_make_one_user,
     a_purged_users_identity_goes_with_them,
     the_pages_learn_the_provider_and_may_reach_its_token_endpoint_only,
+    an_erased_user_is_forgotten_by_the_provider_link_too,
 );
 
 /// Valid tokens of each algorithm (RS256, ES256, EdDSA) for one `sub`: one member, made from
@@ -494,4 +495,25 @@ async fn the_pages_learn_the_provider_and_may_reach_its_token_endpoint_only(back
             &format!("connect-src 'self' {};", provider.issuer)
         )
     );
+}
+
+/// Erased, a user's link to the provider goes too: the token that signed them in then makes
+/// a new member, not the erased one (whose email and name are placeholders now).
+async fn an_erased_user_is_forgotten_by_the_provider_link_too(backend: Backend) {
+    let provider = Provider::start();
+    let app = spawn(backend, &provider).await;
+    let token = provider.token("rsa-1", json!({ "sub": "e", "email": "e@example.com" }));
+    let first = data(&me(&app, &token).await)["me"]["id"].clone();
+    let body = app
+        .as_admin(
+            crate::erasure::ERASE,
+            json!({ "id": first, "reason": "asked to be forgotten", "dry": false }),
+        )
+        .await;
+    assert_ok(&body);
+    let body = me(&app, &token).await;
+    assert_ok(&body);
+    assert_ne!(data(&body)["me"]["id"], first, "{body}");
+    assert_eq!(data(&body)["me"]["email"], "e@example.com");
+    app.assert_invariants().await;
 }
