@@ -53,6 +53,7 @@ on_both_backends!(
     a_purged_users_identity_goes_with_them,
     the_pages_learn_the_provider_and_may_reach_its_token_endpoint_only,
     an_erased_user_is_forgotten_by_the_provider_link_too,
+    a_provider_token_signs_a_subscription_socket_in_and_a_forged_one_is_closed,
 );
 
 /// Valid tokens of each algorithm (RS256, ES256, EdDSA) for one `sub`: one member, made from
@@ -516,4 +517,57 @@ async fn an_erased_user_is_forgotten_by_the_provider_link_too(backend: Backend) 
     assert_ne!(data(&body)["me"]["id"], first, "{body}");
     assert_eq!(data(&body)["me"]["email"], "e@example.com");
     app.assert_invariants().await;
+}
+
+/// The first message a socket gets after `connection_init` with `token`: `Ok(type)` of a text
+/// message, or `Err(close code)`.
+async fn socket_answer(app: &TestApp, token: &str) -> Result<String, u16> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({ "type": "connection_init",
+                       "payload": { "Authorization": format!("Bearer {token}") } });
+    socket
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next())
+            .await
+            .expect("an answer in time");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                return Ok(value["type"].as_str().unwrap_or_default().to_owned());
+            }
+            Some(Ok(Message::Close(Some(frame)))) => return Err(frame.code.into()),
+            Some(Ok(Message::Close(None))) | None => return Err(1005),
+            Some(Ok(_)) => continue,
+            Some(Err(err)) => panic!("not closed cleanly: {err}"),
+        }
+    }
+}
+
+/// Over `/graphql/ws` too: the provider's token in `connection_init` signs its user in (made
+/// on first sight); an HS256 token forged with the provider's public key is closed 4403.
+async fn a_provider_token_signs_a_subscription_socket_in_and_a_forged_one_is_closed(
+    backend: Backend,
+) {
+    let provider = Provider::start();
+    let app = spawn(backend, &provider).await;
+    let claims = json!({ "sub": "ws", "email": "ws@example.com" });
+    let token = provider.token("ed-1", claims.clone());
+    assert_eq!(
+        socket_answer(&app, &token).await,
+        Ok("connection_ack".into())
+    );
+    let forged = provider.forged("hs256", "rsa-1", claims);
+    assert_eq!(socket_answer(&app, &forged).await, Err(4403));
 }
