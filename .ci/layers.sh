@@ -19,12 +19,13 @@ ALLOWED = {
     "wire": set(),
     "ids": {"error"},
     "soft_delete": {"entity", "error", "ids", "role", "wire"},
-    "auth": {"entity", "error", "ids", "role", "soft_delete"},
+    "oidc": {"config", "entity", "error", "role", "soft_delete"},
+    "auth": {"entity", "error", "ids", "oidc", "role", "soft_delete"},
     "service": {"auth", "duration", "entity", "error", "ids", "soft_delete", "storage"},
     "graphql": {"auth", "entity", "error", "ids", "json", "service", "soft_delete", "storage"},
     "graphql_http": {"json"},
     "config": {"duration"},
-    "app": {"auth", "config", "error", "graphql", "graphql_http", "ids", "metrics", "service", "soft_delete", "storage", "wire"},
+    "app": {"auth", "config", "error", "graphql", "graphql_http", "ids", "metrics", "oidc", "service", "soft_delete", "storage", "wire"},
     "cli": {"app", "auth", "config", "duration", "entity", "error", "ids", "service", "soft_delete", "storage"},
 }
 

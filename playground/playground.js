@@ -109,12 +109,38 @@ function fetcher(params, options) {
   return httpFetcher(params, options);
 }
 
-ReactDOM.createRoot(document.getElementById("graphiql")).render(
-  React.createElement(GraphiQL, {
-    fetcher,
-    defaultQuery: "{\n  me {\n    email\n    role\n  }\n}\n",
-    defaultHeaders: '{\n  "Authorization": "Bearer <paste your token here>"\n}',
-    defaultEditorToolsVisibility: "headers",
-    shouldPersistHeaders: true,
-  }),
-);
+// With an identity provider configured (/sign-in.json), a bar above GraphiQL offers to sign in
+// through it (oidc-sign-in.js: authorization code with PKCE, back to /playground); the token
+// it brings goes into the headers pane for this visit, not into GraphiQL's saved headers.
+async function start() {
+  let token = null;
+  let note = "";
+  try {
+    token = await OidcSignIn.complete();
+  } catch (error) {
+    note = `Sign-in failed: ${error.message}`;
+  }
+  const provider = await OidcSignIn.config();
+  if (provider.client_id) {
+    document.getElementById("provider-bar").hidden = false;
+    document.getElementById("provider-signin").addEventListener("click", () => {
+      OidcSignIn.begin().catch((error) => {
+        document.getElementById("provider-note").textContent = `Sign-in failed: ${error.message}`;
+      });
+    });
+  }
+  if (token) note = "Signed in with your provider: the token is in the headers pane.";
+  document.getElementById("provider-note").textContent = note;
+  ReactDOM.createRoot(document.getElementById("graphiql")).render(
+    React.createElement(GraphiQL, {
+      fetcher,
+      defaultQuery: "{\n  me {\n    email\n    role\n  }\n}\n",
+      defaultHeaders: '{\n  "Authorization": "Bearer <paste your token here>"\n}',
+      headers: token ? JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2) : undefined,
+      defaultEditorToolsVisibility: "headers",
+      shouldPersistHeaders: !token,
+    }),
+  );
+}
+
+start();

@@ -42,6 +42,8 @@ function show(section, visible) { $(section).classList.toggle("hidden", !visible
 function showSignIn(note, kind) {
   state.token = null; state.me = null; state.undo = null;
   clearInterval(state.undoTick);
+  clearTimeout(state.expiry);
+  OidcSignIn.config().then((c) => show("provider", Boolean(c.client_id)));
   ["who", "views", "log", "insights", "purge", "member", "account-undo"].forEach((s) => show(s, false));
   show("signin", true);
   $("entries").textContent = "";
@@ -70,10 +72,20 @@ function signOut() {
   if (heldUndo() && !confirm("Sign out and lose the undo? This browser holds the only credential that can undo your account's deletion; signing out drops it, and then only an admin can restore your account.")) return;
   localStorage.removeItem("keepsake:token");
   localStorage.removeItem("keepsake:undo");
+  sessionStorage.removeItem(PROVIDER_TOKEN);
   showSignIn("Signed out.");
 }
 
-async function signIn(pasted) {
+// A token from the identity provider lives in this tab's sessionStorage only, and the page
+// signs out when it expires, saying so; a pasted token is kept in localStorage as before.
+const PROVIDER_TOKEN = "keepsake:oidc-token";
+
+function providerExpired() {
+  sessionStorage.removeItem(PROVIDER_TOKEN);
+  showSignIn("Your sign-in with your provider has expired: sign in again.", "bad");
+}
+
+async function signIn(pasted, fromProvider = false) {
   // `Bearer …` or the playground's headers JSON pasted whole: the token in it (token-paste.js).
   const token = tokenFrom(pasted);
   const undo = claims(token);
@@ -91,6 +103,7 @@ async function signIn(pasted) {
     // is the deleted account's: refused until the undo, then it signs in again).
     const held = heldUndo();
     if (!held && localStorage.getItem("keepsake:token") === state.token) localStorage.removeItem("keepsake:token");
+    if (fromProvider) sessionStorage.removeItem(PROVIDER_TOKEN);
     if (held) {
       state.token = null; state.me = null;
       showUndo(held);
@@ -100,7 +113,14 @@ async function signIn(pasted) {
     }
     return;
   }
-  localStorage.setItem("keepsake:token", state.token);
+  clearTimeout(state.expiry);
+  if (fromProvider) {
+    sessionStorage.setItem(PROVIDER_TOKEN, state.token);
+    const exp = (claims(state.token) || {}).exp;
+    if (exp) state.expiry = setTimeout(providerExpired, Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1));
+  } else {
+    localStorage.setItem("keepsake:token", state.token);
+  }
   state.undo = null;
   clearInterval(state.undoTick);
   show("account-undo", false);
@@ -712,7 +732,26 @@ $("more").addEventListener("click", () => load(false));
 
 // A sign-in link carries the token in the fragment, which never reaches the server's logs;
 // it is kept in this browser and taken out of the address bar.
-const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromLink) history.replaceState(null, "", location.pathname);
-const saved = fromLink || localStorage.getItem("keepsake:undo") || localStorage.getItem("keepsake:token");
-if (saved) signIn(saved); else showSignIn("Sign in with a bearer token.");
+$("provider-signin").addEventListener("click", () => {
+  OidcSignIn.begin().catch((error) => say(`Sign-in failed: ${error.message}`, "bad"));
+});
+
+// Back from the provider (?code=…), the code is exchanged for its token first; otherwise a
+// sign-in link, an undo credential, this tab's provider token, or the pasted one kept.
+(async () => {
+  let returned;
+  try {
+    returned = await OidcSignIn.complete();
+  } catch (error) {
+    showSignIn(`Sign-in failed: ${error.message}`, "bad");
+    return;
+  }
+  if (returned) { signIn(returned, true); return; }
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromLink) history.replaceState(null, "", location.pathname);
+  const undo = localStorage.getItem("keepsake:undo");
+  const provided = sessionStorage.getItem(PROVIDER_TOKEN);
+  if (!fromLink && !undo && provided) { signIn(provided, true); return; }
+  const saved = fromLink || undo || localStorage.getItem("keepsake:token");
+  if (saved) signIn(saved); else showSignIn("Sign in with a bearer token.");
+})();

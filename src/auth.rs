@@ -4,10 +4,14 @@
 //! the token: each request loads the user's *live* row, so a demotion or a soft delete takes
 //! effect at once (a deleted user's token is `UNAUTHENTICATED`).
 //!
+//! Tokens of one external OpenID Connect issuer are accepted too when one is configured
+//! ([`Tokens::with_issuer`]; `oidc` verifies them and finds or creates their user).
+//!
 //! One other kind of token exists: the undo credential ([`UndoGrant`]) that deleting one's
 //! own account returns once. Its `undo` claim names that deletion; it signs nobody in, and
 //! can only restore that deletion inside the undo window.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::entity::user;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
+use crate::oidc::Issuer;
 pub use crate::role::Role;
-use crate::soft_delete::{Handle, Scope, Scoped, SeeDeleted};
+use crate::soft_delete::{Db, Scope, Scoped, SeeDeleted};
 
 /// The authenticated user a request runs as. Only [`Tokens::authenticate`] makes one, from
 /// a valid token and the user's live row, so a role (and the [`SeeDeleted`] proof it may
@@ -102,6 +107,8 @@ pub struct Tokens {
     /// SHA-256. 32 bits of a hash of a secret of at least 16 characters give nothing away,
     /// and they tell "signed with another secret" apart from "forged or damaged".
     kid: String,
+    /// The external issuer whose tokens are accepted too, when one is configured.
+    issuer: Option<Arc<Issuer>>,
 }
 
 /// Told to a holder of a token whose `kid` names another secret.
@@ -136,7 +143,19 @@ impl Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             kid: key_id(secret),
+            issuer: None,
         }
+    }
+
+    /// These keys, accepting `issuer`'s tokens too.
+    pub fn with_issuer(mut self, issuer: Arc<Issuer>) -> Tokens {
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// The external issuer, when one is configured.
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.issuer.as_deref()
     }
 
     /// A token for user `user_id`, valid for `ttl`.
@@ -228,8 +247,9 @@ impl Tokens {
     }
 
     /// Who an `Authorization` header value speaks for: a signed-in viewer, checked against
-    /// the live users, or the holder of an undo credential.
-    pub async fn authenticate(&self, h: &impl Handle, header: Option<&str>) -> Result<Bearer> {
+    /// the live users, or the holder of an undo credential. A token of the external issuer
+    /// signs its user in (created on first sight).
+    pub async fn authenticate(&self, h: &Db, header: Option<&str>) -> Result<Bearer> {
         let header = header.ok_or_else(|| {
             Error::Unauthenticated("sign in: send an Authorization: Bearer <token> header".into())
         })?;
@@ -240,6 +260,16 @@ impl Tokens {
                     .into(),
             )
         })?;
+        if let Some(issuer) = &self.issuer
+            && issuer.claims_token(token)
+        {
+            let identity = issuer.verify(token).await?;
+            let user = issuer.sign_in(h, &identity).await?;
+            return Ok(Bearer::Viewer(Viewer {
+                id: user.id,
+                role: stored_role(&user)?,
+            }));
+        }
         let claims = self.verify(token)?;
         let invalid = || Error::Unauthenticated("the token is not valid".into());
         let user_id = ids::decode(Kind::User, &claims.sub).map_err(|_| invalid())?;
@@ -256,11 +286,17 @@ impl Tokens {
             .by_id(h, user_id)
             .await?
             .ok_or_else(|| Error::Unauthenticated("the token's user no longer exists".into()))?;
-        let role = Role::parse(&user.role).ok_or_else(|| {
-            anyhow::anyhow!("user {} has an unknown role {:?}", user.id, user.role)
-        })?;
-        Ok(Bearer::Viewer(Viewer { id: user.id, role }))
+        Ok(Bearer::Viewer(Viewer {
+            id: user.id,
+            role: stored_role(&user)?,
+        }))
     }
+}
+
+/// The role in a user's row.
+fn stored_role(user: &user::Model) -> Result<Role> {
+    Ok(Role::parse(&user.role)
+        .ok_or_else(|| anyhow::anyhow!("user {} has an unknown role {:?}", user.id, user.role))?)
 }
 
 /// The token of an `Authorization` header value, however it was pasted: `Bearer <token>`,

@@ -3,7 +3,7 @@
 //! why, and only a deliberate, archived purge removes it for good.
 //!
 //! The layers: [`config`] (CLI and environment), [`app`] (HTTP server), [`auth`] (tokens,
-//! roles, the viewer), [`graphql`] (schema and resolvers), [`service`] (rules), and
+//! roles, the viewer; [`oidc`] the tokens of an external issuer), [`graphql`] (schema and resolvers), [`service`] (rules), and
 //! [`soft_delete`] (the only module that touches the database), over [`entity`]; [`storage`]
 //! keeps attachments' bytes in an object store.
 
@@ -19,6 +19,7 @@ pub mod graphql_http;
 pub mod ids;
 pub mod json;
 pub mod metrics;
+pub mod oidc;
 pub mod role;
 pub mod service;
 pub mod soft_delete;

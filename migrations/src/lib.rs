@@ -23,6 +23,7 @@ mod m20261206_000012_create_event_outbox;
 mod m20261206_000013_create_webhook_deliveries;
 mod m20261206_000014_create_legal_holds;
 mod m20261206_000015_create_erasures;
+mod m20261206_000016_create_user_identities;
 mod m20261206_000017_drop_duplicate_deletion_index;
 
 pub mod fold;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_create_webhook_deliveries::Migration),
             Box::new(m20261206_000014_create_legal_holds::Migration),
             Box::new(m20261206_000015_create_erasures::Migration),
+            Box::new(m20261206_000016_create_user_identities::Migration),
             Box::new(m20261206_000017_drop_duplicate_deletion_index::Migration),
         ]
     }

@@ -108,8 +108,20 @@ impl App {
             Some(bind) => Some(listen(bind, "KEEPSAKE_METRICS_BIND (--metrics-bind)").await?),
             None => None,
         };
+        // The issuer first too: one that does not answer stops the start before the database.
+        let issuer = match &settings.oidc {
+            Some(oidc) => Some(Arc::new(crate::oidc::Issuer::discover(oidc).await?)),
+            None => None,
+        };
         let (db, metrics) = connect(&settings.database_url).await?;
-        let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
+        let mut tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
+        if let Some(issuer) = issuer {
+            tracing::info!(
+                issuer = issuer.name(),
+                "accepting the tokens of an OpenID Connect issuer"
+            );
+            tokens = tokens.with_issuer(issuer);
+        }
         let storage = Storage::open(&settings.storage, &settings.storage_options)
             .context("KEEPSAKE_STORAGE (--storage): the store cannot be opened")?;
         if let Some(limit) = storage.largest_upload()

@@ -1,8 +1,10 @@
 //! The browser pages and everything they load: GraphiQL at `/playground` (its script and its
-//! vendored React, GraphiQL and stylesheet) and the trash at `/trash` (its script). All are
-//! served whole from the binary (no CDN, no build step), and all go out under one set of
-//! headers, [`page_headers`]: a Content-Security-Policy that runs no script but these files,
-//! no referrer, and no content sniffing.
+//! vendored React, GraphiQL and stylesheet) and the trash at `/trash` (its script), with the
+//! sign-in through an OpenID Connect provider that both offer when one is configured
+//! (`/oidc-sign-in.js`, `/sign-in.json`). All are served whole from the binary (no CDN, no
+//! build step), and all go out under one set of headers, [`page_headers`]: a
+//! Content-Security-Policy that runs no script but these files, no referrer, and no content
+//! sniffing.
 //!
 //! The pages hold bearer tokens (in localStorage, and the trash holds the one credential that
 //! can undo an account's deletion), so a script injected into them could carry those off: the
@@ -10,7 +12,7 @@
 //! page's script is a file of its own here.
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
@@ -40,7 +42,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The pages' routes, under [`page_headers`].
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/playground", get(playground))
         .route("/playground/playground.js", get(playground_script))
@@ -48,18 +50,74 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/trash", get(trash))
         .route("/trash.js", get(trash_script))
         .route("/token-paste.js", get(token_paste_script))
-        .layer(middleware::map_response(page_headers))
+        .route("/oidc-sign-in.js", get(oidc_sign_in_script))
+        .route("/sign-in.json", get(sign_in_config))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            page_headers,
+        ))
+}
+
+/// What the pages need to sign in through the OpenID Connect issuer (authorization code with
+/// PKCE, as a public client): its endpoints and the client id; `{}` when no issuer and client
+/// id are configured, and the pages offer only a pasted token.
+async fn sign_in_config(State(state): State<AppState>) -> Response {
+    let config = state
+        .services
+        .tokens
+        .issuer()
+        .and_then(|issuer| issuer.browser_sign_in());
+    let body = match config {
+        Some(config) => serde_json::to_string(&config).unwrap_or_else(|_| "{}".into()),
+        None => "{}".into(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The policy, with the issuer's token endpoint among the places a page may connect to
+/// when the pages sign in through it (the code is exchanged for a token there).
+fn content_security_policy(state: &AppState) -> HeaderValue {
+    let token_origin = state
+        .services
+        .tokens
+        .issuer()
+        .and_then(|issuer| issuer.browser_sign_in())
+        .and_then(|config| origin(&config.token_endpoint));
+    match token_origin {
+        Some(origin) => HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ))
+        .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
+        None => HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, when it is one plainly.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    (matches!(scheme, "http" | "https") && !host.is_empty() && host.chars().all(plain))
+        .then(|| format!("{scheme}://{host}"))
 }
 
 /// The headers every page and asset above goes out with (a 404 for an unknown asset too):
 /// the [`CONTENT_SECURITY_POLICY`]; `Referrer-Policy: no-referrer`, so no link followed from
 /// a page tells another site where it came from; `X-Content-Type-Options: nosniff`, so a
 /// browser runs a file as a script or a stylesheet only when its `Content-Type` says so.
-async fn page_headers(mut response: Response) -> Response {
+async fn page_headers(State(state): State<AppState>, mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        content_security_policy(&state),
     );
     headers.insert(
         header::REFERRER_POLICY,
@@ -99,6 +157,11 @@ async fn trash_script() -> Response {
 /// headers JSON): a script of its own, so that `node --test` checks it without a browser.
 async fn token_paste_script() -> Response {
     script(include_str!("../../playground/token-paste.js"))
+}
+
+/// Sign-in through the OpenID Connect provider (authorization code with PKCE), for the pages.
+async fn oidc_sign_in_script() -> Response {
+    script(include_str!("../../playground/oidc-sign-in.js"))
 }
 
 /// A page's script. Not cached: it changes with the binary, and must stay in step with the

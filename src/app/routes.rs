@@ -38,7 +38,7 @@ pub fn router(state: AppState, cors_origins: &CorsOrigins) -> Router {
         .route("/graphql/ws", get(super::ws::subscriptions))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .merge(pages::routes())
+        .merge(pages::routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     middleware::around(routes, &state, cors_origins).with_state(state)

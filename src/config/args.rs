@@ -33,6 +33,12 @@ const SERVE_OPTIONS: &[(&str, &str)] = &[
     ("metrics_bind", "--metrics-bind"),
     ("webhook_url", "--webhook-url"),
     ("webhook_secret", "--webhook-secret"),
+    ("oidc_issuer", "--oidc-issuer"),
+    ("oidc_audience", "--oidc-audience"),
+    ("oidc_client_id", "--oidc-client-id"),
+    ("oidc_role_claim", "--oidc-role-claim"),
+    ("oidc_roles", "--oidc-roles"),
+    ("oidc_link_by_email", "--oidc-link-by-email"),
 ];
 
 impl Cli {
@@ -358,6 +364,29 @@ pub struct ServeArgs {
     /// The webhook's signing key: `whsec_` and the base64 of 24 to 64 random bytes.
     #[arg(long, env = "KEEPSAKE_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// An OpenID Connect issuer whose tokens sign users in (docs/sign-in.md).
+    #[arg(long, env = "KEEPSAKE_OIDC_ISSUER", hide_env_values = true)]
+    pub oidc_issuer: Option<String>,
+    /// The audience (`aud`) the issuer's tokens must hold; needed with --oidc-issuer.
+    #[arg(long, env = "KEEPSAKE_OIDC_AUDIENCE", hide_env_values = true)]
+    pub oidc_audience: Option<String>,
+    /// The public client id the trash page signs in as (authorization code with PKCE).
+    #[arg(long, env = "KEEPSAKE_OIDC_CLIENT_ID", hide_env_values = true)]
+    pub oidc_client_id: Option<String>,
+    /// A JSON pointer to the claim holding the role, like /realm_access/roles.
+    #[arg(long, env = "KEEPSAKE_OIDC_ROLE_CLAIM", hide_env_values = true)]
+    pub oidc_role_claim: Option<String>,
+    /// The roles the role claim may grant.
+    #[arg(
+        long,
+        env = "KEEPSAKE_OIDC_ROLES",
+        default_value = "member,support",
+        hide_env_values = true
+    )]
+    pub oidc_roles: String,
+    /// Let a first sign-in take over the live user holding its email (off: refused).
+    #[arg(long, env = "KEEPSAKE_OIDC_LINK_BY_EMAIL", hide_env_values = true)]
+    pub oidc_link_by_email: bool,
 }
 
 impl Default for ServeArgs {
@@ -378,6 +407,12 @@ impl Default for ServeArgs {
             metrics_bind: None,
             webhook_url: None,
             webhook_secret: None,
+            oidc_issuer: None,
+            oidc_audience: None,
+            oidc_client_id: None,
+            oidc_role_claim: None,
+            oidc_roles: "member,support".into(),
+            oidc_link_by_email: false,
         }
     }
 }

@@ -10,6 +10,7 @@
 mod args;
 mod database;
 mod network;
+mod oidc;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ pub use args::{
 pub(crate) use database::guard_sqlite_file;
 pub use database::{check_database_url, redact_url, sqlite_path};
 pub use network::{CorsOrigins, parse_bind};
+pub use oidc::{OidcArgs, OidcSettings};
 pub use webhook::WebhookSettings;
 
 /// Checked configuration of the server and the CLI.
@@ -63,6 +65,8 @@ pub struct Settings {
     pub metrics_bind: Option<SocketAddr>,
     /// Where events are POSTed, and their signing key (`KEEPSAKE_WEBHOOK_URL`, `_SECRET`).
     pub webhook: Option<WebhookSettings>,
+    /// The external OpenID Connect issuer whose tokens sign users in (`KEEPSAKE_OIDC_*`).
+    pub oidc: Option<OidcSettings>,
 }
 
 /// What one request, one viewer and one upload may take: the bounds that keep one hostile
@@ -244,8 +248,17 @@ impl Settings {
             serve.webhook_url.as_deref(),
             serve.webhook_secret.as_deref(),
         )?;
+        let oidc = OidcSettings::from_args(OidcArgs {
+            issuer: serve.oidc_issuer.as_deref(),
+            audience: serve.oidc_audience.as_deref(),
+            client_id: serve.oidc_client_id.as_deref(),
+            role_claim: serve.oidc_role_claim.as_deref(),
+            roles: &serve.oidc_roles,
+            link_by_email: serve.oidc_link_by_email,
+        })?;
         Ok(Settings {
             webhook,
+            oidc,
             storage,
             storage_options: Vec::new(),
             max_upload,
@@ -283,6 +296,7 @@ impl Settings {
             limits: Limits::default(),
             metrics_bind: None,
             webhook: None,
+            oidc: None,
         }
     }
 }

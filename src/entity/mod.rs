@@ -11,4 +11,5 @@ pub mod event;
 pub mod legal_hold;
 pub mod setting;
 pub mod user;
+pub mod user_identity;
 pub mod webhook_delivery;

@@ -246,6 +246,7 @@ pub async fn erase_user(
     deletions.sort_unstable();
     deletions.dedup();
     replace_personal_data(tx, id, stamp.at).await?;
+    super::identities::forget_identities(tx, id).await?;
     delete_archived(tx, &archived.ids).await?;
     write_rewrites(tx, &rewrites).await?;
     let tombstone = erasure::ActiveModel {

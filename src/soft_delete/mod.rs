@@ -29,6 +29,7 @@
 //! | `events.rs` | the outbox: each change's event in its own transaction, read in id order |
 //! | `event_feed.rs` | waking the outbox's readers: this process's commits, and every server's through NOTIFY |
 //! | `restore.rs` | [`restore`] and what it checks first |
+//! | `identities.rs` | [`identity_user`], [`provision`]: users of an external issuer's tokens, by (`iss`, `sub`) |
 //! | `holds.rs` | legal holds: [`place_hold`], [`release_hold`], [`active_hold`], what a purge skips |
 //! | `log.rs` | the deletion log and the archive, filtered and paged |
 //! | `purge.rs` | [`purge_batch`]: claim, archive, erase, mark |
@@ -73,6 +74,7 @@ mod erase_scan;
 mod event_feed;
 mod events;
 mod holds;
+mod identities;
 mod kinds;
 mod log;
 mod per_key;
@@ -112,6 +114,7 @@ pub use holds::{
     HoldRefused, HoldStamp, active_hold, active_holds, held_rows, hold_history, owner_not_held,
     place_hold, release_hold, user_not_held,
 };
+pub use identities::{IdentityUser, identity_user, link_identity, provision};
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
 pub use purge::{BatchOutcome, PurgeCursor, RowCounts, purge_batch, purge_candidates};

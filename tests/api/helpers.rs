@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 /// Shared GraphQL documents and the typed [`ops::Client`] helpers.
 pub mod ops;
+pub mod provider;
 mod race;
 
 pub use ops::id_of;
@@ -459,6 +460,12 @@ pub const KEEPSAKE_ENV: &[&str] = &[
     "KEEPSAKE_METRICS_BIND",
     "KEEPSAKE_WEBHOOK_URL",
     "KEEPSAKE_WEBHOOK_SECRET",
+    "KEEPSAKE_OIDC_ISSUER",
+    "KEEPSAKE_OIDC_AUDIENCE",
+    "KEEPSAKE_OIDC_CLIENT_ID",
+    "KEEPSAKE_OIDC_ROLE_CLAIM",
+    "KEEPSAKE_OIDC_ROLES",
+    "KEEPSAKE_OIDC_LINK_BY_EMAIL",
     "RUST_LOG",
 ];
 

@@ -31,6 +31,7 @@ mod lifecycle;
 mod limits;
 mod newcomer;
 mod nodes;
+mod oidc;
 mod oracle;
 mod pages;
 mod pagination;
