@@ -72,6 +72,16 @@ pub struct App {
     events_url: Option<String>,
     /// Where events are POSTed, when `KEEPSAKE_WEBHOOK_URL` is set.
     webhook: Option<WebhookSettings>,
+    /// After the shutdown signal: how long to keep serving while `/healthz` says 503, then
+    /// how long requests in flight may take to finish.
+    stopping: Stopping,
+}
+
+/// How a server stops (`KEEPSAKE_DRAIN`, `KEEPSAKE_SHUTDOWN_GRACE`).
+#[derive(Clone, Copy, Debug)]
+struct Stopping {
+    drain: Duration,
+    grace: Duration,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -94,6 +104,9 @@ pub struct AppState {
     pub limits: Limits,
     /// Requests in flight, per viewer or address.
     pub in_flight: Arc<InFlight>,
+    /// Set once the server is shutting down: `/healthz` then answers 503 while requests
+    /// are still served (the drain window).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl App {
@@ -108,7 +121,7 @@ impl App {
             Some(bind) => Some(listen(bind, "KEEPSAKE_METRICS_BIND (--metrics-bind)").await?),
             None => None,
         };
-        let (db, metrics) = connect(&settings.database_url).await?;
+        let (db, metrics) = connect(settings).await?;
         let tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
         let storage = Storage::open(&settings.storage, &settings.storage_options)
             .context("KEEPSAKE_STORAGE (--storage): the store cannot be opened")?;
@@ -141,6 +154,7 @@ impl App {
             metrics,
             persisted: Arc::new(PersistedQueries::default()),
             parsed: Arc::new(ParsedDocuments::default()),
+            draining: Arc::default(),
         };
         Ok(App {
             listener,
@@ -157,8 +171,12 @@ impl App {
             cors_origins: settings.cors_origins.clone(),
             metrics_listener,
             events_url: (state_backend == sea_orm::DbBackend::Postgres)
-                .then(|| settings.database_url.clone()),
+                .then(|| settings.direct_url().to_owned()),
             webhook: settings.webhook.clone(),
+            stopping: Stopping {
+                drain: settings.drain,
+                grace: settings.shutdown_grace,
+            },
         })
     }
 
@@ -179,13 +197,17 @@ impl App {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    /// Serves until `shutdown` completes; then `/healthz` answers 503 while the server keeps
+    /// serving for the drain window, so balancers take it out of rotation; then it stops
+    /// accepting, and returns once requests in flight have finished or the grace period is
+    /// over. The retention job stops between two batches as soon as `shutdown` completes.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         // Always on: events are dropped after KEEPSAKE_EVENT_RETENTION; rows are purged only
         // with KEEPSAKE_RETENTION.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let retention = {
             let (retention, every) = self.retention;
             if let Some(age) = retention.rows {
@@ -201,6 +223,7 @@ impl App {
                 self.state.services.storage.clone(),
                 retention,
                 every,
+                stopped.clone(),
                 move |outcome| {
                     let purged = matches!(outcome, Ok(Some(report)) if report.purge.is_some());
                     metrics.retention_tick(purged)
@@ -248,16 +271,43 @@ impl App {
             })
         });
         // Each request knows its peer's address: requests without a token count against it.
+        let draining = self.state.draining.clone();
         let service = router(self.state, &self.cors_origins)
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let Stopping { drain, grace } = self.stopping;
+        let (drained, mut accepting_ended) = tokio::sync::watch::channel(false);
+        let signalled = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.send_replace(true);
+            tracing::info!(drain = ?drain,
+                "shutting down: /healthz answers 503; still serving for the drain window (KEEPSAKE_DRAIN)");
+            tokio::time::sleep(drain).await;
+            tracing::info!(grace = ?grace,
+                "drain window over: no longer accepting; finishing requests in flight (KEEPSAKE_SHUTDOWN_GRACE)");
+            drained.send_replace(true);
+        };
+        let serving = axum::serve(self.listener, service)
+            .with_graceful_shutdown(signalled)
+            .into_future();
+        let served = tokio::select! {
+            served = serving => served.context("serving HTTP"),
+            _ = async {
+                let _ = accepting_ended.wait_for(|ended| *ended).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace = ?grace,
+                    "the grace period is over with requests still in flight; stopping anyway");
+                Ok(())
+            }
+        };
         if let Some(job) = metrics {
             job.abort();
         }
-        retention.abort();
+        // Between two batches by now, or soon: a batch is one transaction, done whole.
+        if tokio::time::timeout(grace, retention).await.is_err() {
+            tracing::warn!("the retention job did not stop within the grace period");
+        }
         tail.abort();
         if let Some((listening, announcing)) = events {
             listening.abort();
@@ -287,21 +337,70 @@ async fn listen(address: SocketAddr, setting: &str) -> anyhow::Result<TcpListene
     })
 }
 
-/// Connects and migrates, counting statements into a fresh [`Metrics`].
-pub async fn connect(database_url: &str) -> anyhow::Result<(Db, Arc<Metrics>)> {
-    guard_sqlite_file(database_url)?;
+/// Connects and migrates (on `KEEPSAKE_DIRECT_DATABASE_URL` when it is set), counting
+/// statements into a fresh [`Metrics`]. A failure that points at a pooler says which setting
+/// to use.
+pub async fn connect(settings: &Settings) -> anyhow::Result<(Db, Arc<Metrics>)> {
+    let url = &settings.database_url;
+    guard_sqlite_file(url)?;
     let metrics = Arc::new(Metrics::default());
     let counter = metrics.clone();
-    let db = Db::connect(database_url, move || counter.db_statement())
-        .await
-        .with_context(|| {
-            format!(
-                "DATABASE_URL (--database-url): cannot connect to {}",
-                redact_url(database_url)
-            )
-        })?;
-    db.migrate().await?;
+    let db = Db::connect(url, settings.transaction_pooler, move || {
+        counter.db_statement()
+    })
+    .await
+    .map_err(|err| pooler_hint(err, settings))
+    .with_context(|| {
+        format!(
+            "DATABASE_URL (--database-url): cannot connect to {}",
+            redact_url(url)
+        )
+    })?;
+    match &settings.direct_database_url {
+        Some(direct) => {
+            let setting = "KEEPSAKE_DIRECT_DATABASE_URL (--direct-database-url)";
+            let migrating = Db::connect(direct, false, || {})
+                .await
+                .with_context(|| format!("{setting}: cannot connect to {}", redact_url(direct)))?;
+            let migrated = migrating.migrate().await;
+            migrating.close().await;
+            migrated.map_err(|err| pooler_hint(err, settings))?;
+        }
+        None => db
+            .migrate()
+            .await
+            .map_err(|err| pooler_hint(err, settings))?,
+    }
     Ok((db, metrics))
+}
+
+/// `err`, or when it is what a pooler does to a client not set up for it, one line saying
+/// what to set instead (never the driver's message with its internal locations).
+fn pooler_hint(err: anyhow::Error, settings: &Settings) -> anyhow::Error {
+    let at = redact_url(&settings.database_url);
+    if soft_delete::is_startup_parameter_refusal(&err) {
+        return anyhow::anyhow!(
+            "DATABASE_URL (--database-url): {at} refuses a startup parameter, as PgBouncer does; \
+             behind its transaction pooling set KEEPSAKE_PG_POOLER=transaction, behind its \
+             session pooling add `ignore_startup_parameters = extra_float_digits` to pgbouncer.ini"
+        );
+    }
+    if !soft_delete::is_pooler_symptom(&err) {
+        return err;
+    }
+    if !settings.transaction_pooler {
+        anyhow::anyhow!(
+            "DATABASE_URL (--database-url): {at} shares server connections between clients (a \
+             transaction pooler, such as PgBouncer with pool_mode = transaction); set \
+             KEEPSAKE_PG_POOLER=transaction, and KEEPSAKE_DIRECT_DATABASE_URL to a direct \
+             connection for migrations"
+        )
+    } else {
+        anyhow::anyhow!(
+            "KEEPSAKE_DIRECT_DATABASE_URL (--direct-database-url): migrations cannot run through \
+             the transaction pooler at {at}; set it to a direct connection to PostgreSQL"
+        )
+    }
 }
 
 /// The signing keys: from `KEEPSAKE_JWT_SECRET`, else the secret kept in the database,
@@ -349,5 +448,5 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutdown signal received");
 }

@@ -23,7 +23,7 @@ pub(super) async fn print(
     let db = target.connect().await?;
     let mut wake = soft_delete::wakeups();
     if follow && db.backend() == sea_orm::DbBackend::Postgres {
-        tokio::spawn(soft_delete::listen(target.settings.database_url.clone()));
+        tokio::spawn(soft_delete::listen(target.settings.direct_url().to_owned()));
     }
     loop {
         wake.borrow_and_update();

@@ -54,8 +54,8 @@ use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 #[allow(clippy::disallowed_types)] // the one module that holds the connection
 use sea_orm::{
-    DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait as _, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -76,6 +76,7 @@ mod holds;
 mod kinds;
 mod log;
 mod per_key;
+mod pooler;
 mod purge;
 mod purge_rows;
 mod redact;
@@ -114,6 +115,7 @@ pub use holds::{
 };
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
+pub use pooler::{is_pooler_symptom, is_startup_parameter_refusal};
 pub use purge::{BatchOutcome, PurgeCursor, RowCounts, purge_batch, purge_candidates};
 pub use redact::{Needles, REDACTED};
 pub use restore::{
@@ -158,6 +160,8 @@ pub struct Db {
     conn: DatabaseConnection,
     /// What the request this handle serves may still take; `None`: unmetered.
     budget: Option<Arc<Budget>>,
+    /// Whether the pool reaches PostgreSQL through a transaction pooler (`pooler.rs`).
+    transaction_pooler: bool,
 }
 
 /// An open transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -178,6 +182,7 @@ impl Handle for Db {
             inner: DatabaseExecutor::Connection(&self.conn),
             budget: self.budget.as_deref(),
             pooled: true,
+            own_transactions: self.transaction_pooler,
         }
     }
 }
@@ -188,6 +193,7 @@ impl Handle for Tx {
             inner: DatabaseExecutor::Transaction(&self.txn),
             budget: self.budget.as_deref(),
             pooled: false,
+            own_transactions: false,
         }
     }
 }
@@ -198,6 +204,13 @@ impl Db {
         Migrator::up(&self.conn, None)
             .await
             .context("applying migrations")
+    }
+
+    /// Closes the pool's connections.
+    pub async fn close(self) {
+        if let Err(err) = self.conn.close().await {
+            tracing::debug!(%err, "closing a pool");
+        }
     }
 
     /// Reverts every migration (tests prove each `down` works).
@@ -223,6 +236,7 @@ impl Db {
         Db {
             conn: self.conn.clone(),
             budget: Some(Arc::new(Budget::new(max_statements))),
+            transaction_pooler: self.transaction_pooler,
         }
     }
 
@@ -232,6 +246,7 @@ impl Db {
         Db {
             conn: self.conn.clone(),
             budget: None,
+            transaction_pooler: self.transaction_pooler,
         }
     }
 
@@ -256,6 +271,9 @@ impl Db {
                 ..Default::default()
             })
             .await?;
+        if self.transaction_pooler {
+            txn.execute_unprepared(pooler::FORGET_PREPARED).await?;
+        }
         Ok(Tx {
             txn,
             budget: self.budget.clone(),

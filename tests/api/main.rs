@@ -42,6 +42,7 @@ mod restore;
 mod retention;
 mod s3;
 mod schema;
+mod several_servers;
 mod side_channels;
 mod soft_delete;
 mod stats;
