@@ -170,8 +170,7 @@ impl App {
             ),
             cors_origins: settings.cors_origins.clone(),
             metrics_listener,
-            events_url: (state_backend == sea_orm::DbBackend::Postgres)
-                .then(|| settings.direct_url().to_owned()),
+            events_url: events_url(settings, state_backend),
             webhook: settings.webhook.clone(),
             stopping: Stopping {
                 drain: settings.drain,
@@ -320,6 +319,25 @@ impl App {
     }
 }
 
+/// On PostgreSQL, where this server LISTENs for the events other servers commit: the direct
+/// connection. A transaction pooler would hand the listening connection to other clients,
+/// so behind one without `KEEPSAKE_DIRECT_DATABASE_URL` there is no LISTEN: subscriptions then
+/// learn of other servers' events from their once-a-second look at the outbox.
+fn events_url(settings: &Settings, backend: sea_orm::DbBackend) -> Option<String> {
+    if backend != sea_orm::DbBackend::Postgres {
+        return None;
+    }
+    if settings.transaction_pooler && settings.direct_database_url.is_none() {
+        tracing::warn!(
+            "KEEPSAKE_PG_POOLER=transaction without KEEPSAKE_DIRECT_DATABASE_URL: no LISTEN \
+             through the pooler, so subscriptions hear other servers' events within a second \
+             instead of at once; set KEEPSAKE_DIRECT_DATABASE_URL to a direct connection"
+        );
+        return None;
+    }
+    Some(settings.direct_url().to_owned())
+}
+
 /// A listener on `address`, or a message naming `setting`; a port in use says what to do.
 async fn listen(address: SocketAddr, setting: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address).await.map_err(|err| {
@@ -349,13 +367,13 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(Db, Arc<Metrics>)> 
         counter.db_statement()
     })
     .await
-    .map_err(|err| pooler_hint(err, settings))
     .with_context(|| {
         format!(
             "DATABASE_URL (--database-url): cannot connect to {}",
             redact_url(url)
         )
-    })?;
+    })
+    .map_err(|err| pooler_hint(err, settings))?;
     match &settings.direct_database_url {
         Some(direct) => {
             let setting = "KEEPSAKE_DIRECT_DATABASE_URL (--direct-database-url)";

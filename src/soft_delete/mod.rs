@@ -200,10 +200,21 @@ impl Handle for Tx {
 
 impl Db {
     /// Applies pending migrations.
+    ///
+    /// Behind a transaction pooler they run in one transaction (each migration's own
+    /// becoming a savepoint), so that the pooler keeps them on one server connection.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        Migrator::up(&self.conn, None)
+        if !self.transaction_pooler {
+            return Migrator::up(&self.conn, None)
+                .await
+                .context("applying migrations");
+        }
+        let txn = self.conn.begin().await?;
+        txn.execute_unprepared(pooler::FORGET_PREPARED).await?;
+        Migrator::up(&txn, None)
             .await
-            .context("applying migrations")
+            .context("applying migrations")?;
+        txn.commit().await.context("applying migrations")
     }
 
     /// Closes the pool's connections.

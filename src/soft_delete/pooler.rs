@@ -19,8 +19,10 @@
 //! more for a transaction; docs/several-servers.md has the measured price.
 //!
 //! Advisory locks are all transaction-scoped (`pg_advisory_xact_lock`,
-//! `pg_try_advisory_xact_lock`), so they need nothing here; migrations and LISTEN use the
-//! direct connection (`KEEPSAKE_DIRECT_DATABASE_URL`).
+//! `pg_try_advisory_xact_lock`), so they need nothing here. Migrations and LISTEN use the
+//! direct connection (`KEEPSAKE_DIRECT_DATABASE_URL`) when there is one; without it
+//! migrations run through the pooler in one transaction (`Db::migrate`), and nothing
+//! LISTENs (`app::events_url`).
 
 #[allow(clippy::disallowed_types)] // the transaction stays inside this module
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
