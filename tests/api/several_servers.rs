@@ -251,3 +251,57 @@ async fn sigterm_drains_then_stops_accepting_and_finishes_what_is_in_flight(back
         .await;
     assert_ok(&restored);
 }
+
+/// The pooler setting's path through the code (every statement in a transaction, each
+/// transaction first dropping the prepared statements it finds) on a real PostgreSQL: two
+/// servers in that mode and one without share a database, delete (a cascade too), restore
+/// and purge, concurrently, and every invariant holds. Through a real PgBouncer it is the
+/// cluster run's (`.ci/cluster.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL (a PostgreSQL server); CI runs it"
+)]
+async fn on_postgres_the_pooler_mode_keeps_every_promise_beside_a_direct_server() {
+    let app = TestApp::spawn_with(Backend::postgres(), |s| s.transaction_pooler = true).await;
+    let other = TestApp::beside_with(&app, |s| s.transaction_pooler = true).await;
+    let direct = TestApp::beside(&app).await;
+    let servers = [&app, &other, &direct];
+    let mut owners = Vec::new();
+    for n in 0..6 {
+        owners.push(servers[n % 3].member(&format!("p{n}@example.com")).await);
+    }
+    // Each owner's work goes through another server than the last: creates, a delete, a
+    // restore, a cascade, all at once.
+    let work = owners.iter().enumerate().map(|(n, owner)| {
+        let here = servers[n % 3];
+        let there = servers[(n + 1) % 3];
+        async move {
+            let first = here.attachment(owner, "one.txt").await;
+            let second = there.attachment(owner, "two.txt").await;
+            let deleted = there
+                .by(owner)
+                .delete_attachment(&first, Some("pooled"))
+                .await;
+            here.by(owner).restore(&id_of(&deleted), Some("back")).await;
+            let cascade = here.admin().delete_user(&owner.id, Some("cascade")).await;
+            assert_eq!(cascade["cascadeCount"], json!(2), "{cascade}");
+            second
+        }
+    });
+    let made = futures_util::future::join_all(work).await;
+    assert_eq!(made.len(), 6);
+    let purged = app.admin().purge("0s", false).await;
+    assert_eq!(purged["users"], json!(6), "{purged}");
+    assert_eq!(purged["attachments"], json!(12), "{purged}");
+    // A second purge through the other pooled server finds nothing left.
+    let again = other.admin().purge("0s", false).await;
+    assert_eq!(again["archived"], json!(0), "{again}");
+    let checked = app.run(&["check"]).await;
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
