@@ -5,14 +5,15 @@
 //! `GET /metrics`. Every response is gzip-compressed when the client accepts it and the body
 //! is large enough to gain; CORS headers are sent only when `KEEPSAKE_CORS_ORIGINS` is set.
 //!
-//! This file holds the server's life (build, run, shutdown) and what it starts with (the
-//! database, the signing keys); `routes` maps paths to handlers, `graphql` is the `/graphql`
+//! This file holds the server's life (build, run, the drain and grace of its shutdown) and
+//! the signing keys it starts with; `database` connects and migrates; `routes` maps paths to handlers, `graphql` is the `/graphql`
 //! handler, `pages` serves the browser pages with their scripts under a Content-Security-Policy,
 //! and `middleware` holds the layers around every route (CORS, compression, request
 //! timing, tracing).
 
 mod bearer;
 mod content;
+mod database;
 mod fairness;
 mod graphql;
 mod middleware;
@@ -29,9 +30,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
-use crate::config::{
-    CorsOrigins, Limits, Settings, WebhookSettings, guard_sqlite_file, redact_url,
-};
+use crate::config::{CorsOrigins, Limits, Settings, WebhookSettings};
 use crate::graphql::{KeepsakeSchema, Services, Slots, schema_with};
 use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
@@ -39,6 +38,7 @@ use crate::service::{purge, webhooks};
 use crate::soft_delete::{self, Db};
 use crate::storage::Storage;
 
+pub use database::connect;
 pub use fairness::{InFlight, Who};
 pub use middleware::{COMPRESS_ABOVE_BYTES, CORS_MAX_AGE};
 pub use routes::router;
@@ -170,7 +170,7 @@ impl App {
             ),
             cors_origins: settings.cors_origins.clone(),
             metrics_listener,
-            events_url: events_url(settings, state_backend),
+            events_url: database::events_url(settings, state_backend),
             webhook: settings.webhook.clone(),
             stopping: Stopping {
                 drain: settings.drain,
@@ -319,25 +319,6 @@ impl App {
     }
 }
 
-/// On PostgreSQL, where this server LISTENs for the events other servers commit: the direct
-/// connection. A transaction pooler would hand the listening connection to other clients,
-/// so behind one without `KEEPSAKE_DIRECT_DATABASE_URL` there is no LISTEN: subscriptions then
-/// learn of other servers' events from their once-a-second look at the outbox.
-fn events_url(settings: &Settings, backend: sea_orm::DbBackend) -> Option<String> {
-    if backend != sea_orm::DbBackend::Postgres {
-        return None;
-    }
-    if settings.transaction_pooler && settings.direct_database_url.is_none() {
-        tracing::warn!(
-            "KEEPSAKE_PG_POOLER=transaction without KEEPSAKE_DIRECT_DATABASE_URL: no LISTEN \
-             through the pooler, so subscriptions hear other servers' events within a second \
-             instead of at once; set KEEPSAKE_DIRECT_DATABASE_URL to a direct connection"
-        );
-        return None;
-    }
-    Some(settings.direct_url().to_owned())
-}
-
 /// A listener on `address`, or a message naming `setting`; a port in use says what to do.
 async fn listen(address: SocketAddr, setting: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address).await.map_err(|err| {
@@ -353,72 +334,6 @@ async fn listen(address: SocketAddr, setting: &str) -> anyhow::Result<TcpListene
             anyhow::Error::new(err).context(format!("{setting}: cannot listen on {address}"))
         }
     })
-}
-
-/// Connects and migrates (on `KEEPSAKE_DIRECT_DATABASE_URL` when it is set), counting
-/// statements into a fresh [`Metrics`]. A failure that points at a pooler says which setting
-/// to use.
-pub async fn connect(settings: &Settings) -> anyhow::Result<(Db, Arc<Metrics>)> {
-    let url = &settings.database_url;
-    guard_sqlite_file(url)?;
-    let metrics = Arc::new(Metrics::default());
-    let counter = metrics.clone();
-    let db = Db::connect(url, settings.transaction_pooler, move || {
-        counter.db_statement()
-    })
-    .await
-    .with_context(|| {
-        format!(
-            "DATABASE_URL (--database-url): cannot connect to {}",
-            redact_url(url)
-        )
-    })
-    .map_err(|err| pooler_hint(err, settings))?;
-    match &settings.direct_database_url {
-        Some(direct) => {
-            let setting = "KEEPSAKE_DIRECT_DATABASE_URL (--direct-database-url)";
-            let migrating = Db::connect(direct, false, || {})
-                .await
-                .with_context(|| format!("{setting}: cannot connect to {}", redact_url(direct)))?;
-            let migrated = migrating.migrate().await;
-            migrating.close().await;
-            migrated.map_err(|err| pooler_hint(err, settings))?;
-        }
-        None => db
-            .migrate()
-            .await
-            .map_err(|err| pooler_hint(err, settings))?,
-    }
-    Ok((db, metrics))
-}
-
-/// `err`, or when it is what a pooler does to a client not set up for it, one line saying
-/// what to set instead (never the driver's message with its internal locations).
-fn pooler_hint(err: anyhow::Error, settings: &Settings) -> anyhow::Error {
-    let at = redact_url(&settings.database_url);
-    if soft_delete::is_startup_parameter_refusal(&err) {
-        return anyhow::anyhow!(
-            "DATABASE_URL (--database-url): {at} refuses a startup parameter, as PgBouncer does; \
-             behind its transaction pooling set KEEPSAKE_PG_POOLER=transaction, behind its \
-             session pooling add `ignore_startup_parameters = extra_float_digits` to pgbouncer.ini"
-        );
-    }
-    if !soft_delete::is_pooler_symptom(&err) {
-        return err;
-    }
-    if !settings.transaction_pooler {
-        anyhow::anyhow!(
-            "DATABASE_URL (--database-url): {at} shares server connections between clients (a \
-             transaction pooler, such as PgBouncer with pool_mode = transaction); set \
-             KEEPSAKE_PG_POOLER=transaction, and KEEPSAKE_DIRECT_DATABASE_URL to a direct \
-             connection for migrations"
-        )
-    } else {
-        anyhow::anyhow!(
-            "KEEPSAKE_DIRECT_DATABASE_URL (--direct-database-url): migrations cannot run through \
-             the transaction pooler at {at}; set it to a direct connection to PostgreSQL"
-        )
-    }
 }
 
 /// The signing keys: from `KEEPSAKE_JWT_SECRET`, else the secret kept in the database,

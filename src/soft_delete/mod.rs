@@ -21,6 +21,7 @@
 //! | `mod.rs` | [`Handle`], [`Db`], [`Tx`]: the sealed connection |
 //! | `budget.rs` | a request's [`Budget`]: statements and connections it may take |
 //! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
+//! | `pooler.rs` | behind a transaction pooler: no prepared statement outlives a transaction |
 //! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
 //! | `decode.rs` | reading their rows by position, without SeaORM's by-name lookups |
 //! | `scope.rs` | [`Scope`], the [`SeeDeleted`] and [`SeeHidden`] proofs, [`Scoped`] reads, keyset [`Page`]s |
