@@ -82,43 +82,42 @@ fn an_unreachable_direct_database_is_named_without_its_password() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
-/// A GraphQL request whose body arrives in two parts: the first at once, the second when
-/// the returned sender is used (or dropped). Until then the request is in flight.
+/// One part of a request body sent as a stream.
+type Chunk = Result<bytes::Bytes, std::io::Error>;
+/// A request's answer, awaited on a task of its own.
+type Answer = tokio::task::JoinHandle<reqwest::Result<(reqwest::StatusCode, String)>>;
+
+/// A GraphQL request whose body arrives in two parts: the first at once, the second when the
+/// returned sender fires. Until then the request is in flight.
 fn slow_request(
     http: &reqwest::Client,
     base: &str,
     token: &str,
-) -> (
-    futures_channel::mpsc::UnboundedSender<Result<bytes::Bytes, std::io::Error>>,
-    tokio::task::JoinHandle<reqwest::Result<(reqwest::StatusCode, String)>>,
-) {
+) -> (tokio::sync::oneshot::Sender<()>, Answer) {
     let body = json!({ "query": "{ me { id email } }" }).to_string();
     let (first, rest) = body.split_at(body.len() / 2);
-    let (tx, rx) = futures_channel::mpsc::unbounded::<Result<bytes::Bytes, std::io::Error>>();
-    tx.unbounded_send(Ok(bytes::Bytes::from(first.to_owned())))
-        .unwrap();
-    let rest = bytes::Bytes::from(rest.to_owned());
-    let sender = tx.clone();
+    let (first, rest) = (
+        bytes::Bytes::from(first.to_owned()),
+        bytes::Bytes::from(rest.to_owned()),
+    );
+    let (parts, stream) = futures_channel::mpsc::unbounded::<Chunk>();
+    parts.unbounded_send(Ok(first)).unwrap();
+    let (finish, go) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = go.await;
+        let _ = parts.unbounded_send(Ok(rest));
+        parts.close_channel();
+    });
     let request = http
         .post(format!("{base}/graphql"))
         .bearer_auth(token)
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(rx));
+        .body(reqwest::Body::wrap_stream(stream));
     let answer = tokio::spawn(async move {
         let response = request.send().await?;
         let status = response.status();
         Ok((status, response.text().await?))
     });
-    // The rest goes when the test says so: it sends it through `finish`.
-    let (finish, mut go) =
-        futures_channel::mpsc::unbounded::<Result<bytes::Bytes, std::io::Error>>();
-    tokio::spawn(async move {
-        use futures_util::StreamExt as _;
-        let _ = go.next().await;
-        let _ = sender.unbounded_send(Ok(rest));
-        sender.close_channel();
-    });
-    drop(tx);
     (finish, answer)
 }
 
@@ -213,7 +212,7 @@ async fn sigterm_drains_then_stops_accepting_and_finishes_what_is_in_flight(back
     );
     assert!(!answer.is_finished(), "the slow request was cut off");
     // The request in flight finishes, answered in full.
-    finish.unbounded_send(Ok(bytes::Bytes::new())).unwrap();
+    finish.send(()).unwrap();
     let (status, text) = answer.await.unwrap().expect("the slow request is answered");
     assert_eq!(status, 200, "{text}");
     let answered: Value = serde_json::from_str(&text).unwrap();
