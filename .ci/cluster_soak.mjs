@@ -123,7 +123,7 @@ await sleep(1500);
 ok('three servers up behind the balancer, through PgBouncer in transaction mode');
 
 // --- the soak --------------------------------------------------------------------------
-const figures = { operations: 0, byKind: {}, refused: {}, failures: [], internal: [] };
+const figures = { operations: 0, byKind: {}, refused: {}, samples: {}, failures: [], internal: [] };
 const users = [];
 const attachments = [];
 const keepers = []; // uploads never deleted: read back byte for byte
@@ -164,6 +164,7 @@ async function graphql(kind, query, variables, init = {}) {
     const code = error.extensions?.code ?? 'NO CODE';
     if (code === 'INTERNAL' || code === 'NO CODE') figures.internal.push({ kind, error });
     figures.refused[code] = (figures.refused[code] ?? 0) + 1;
+    figures.samples[code] ??= `${kind}: ${error.message}`.slice(0, 160);
   }
   return body;
 }
@@ -345,7 +346,7 @@ figures.sigkillCut = afterKill.length - figures.sigkill502;
 ok(`the SIGKILL failed ${afterKill.length} request(s) in flight on that server (${figures.sigkill502} answered 502 by the balancer, ${figures.sigkillCut} cut), at most the ${WORKERS} that can be in flight`);
 if (!termExit || termExit.code !== 0) fail(`the SIGTERMed server exited with ${JSON.stringify(termExit)}`);
 ok('the SIGTERMed server exited 0');
-if (figures.operations < 1000) fail(`only ${figures.operations} operations in ${soakMs / 1000} s`);
+if (figures.operations < 300) fail(`only ${figures.operations} operations in ${soakMs / 1000} s`);
 
 // --- the database afterwards -------------------------------------------------------------
 for (const server of servers.values()) {
