@@ -54,7 +54,7 @@ fn world() -> &'static World {
             }
         };
         let (db, header, viewer, tokens) = runtime.block_on(async {
-            let db = Db::connect(&url, || {}).await.expect("the database");
+            let db = Db::connect(&url, false, || {}).await.expect("the database");
             db.migrate().await.expect("migrations");
             if dir.is_some() {
                 let plan = SeedPlan {

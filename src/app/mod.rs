@@ -5,14 +5,15 @@
 //! `GET /metrics`. Every response is gzip-compressed when the client accepts it and the body
 //! is large enough to gain; CORS headers are sent only when `KEEPSAKE_CORS_ORIGINS` is set.
 //!
-//! This file holds the server's life (build, run, shutdown) and what it starts with (the
-//! database, the signing keys); `routes` maps paths to handlers, `graphql` is the `/graphql`
+//! This file holds the server's life (build, run, the drain and grace of its shutdown) and
+//! the signing keys it starts with; `database` connects and migrates; `routes` maps paths to handlers, `graphql` is the `/graphql`
 //! handler, `pages` serves the browser pages with their scripts under a Content-Security-Policy,
 //! and `middleware` holds the layers around every route (CORS, compression, request
 //! timing, tracing).
 
 mod bearer;
 mod content;
+mod database;
 mod fairness;
 mod graphql;
 mod middleware;
@@ -29,9 +30,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::auth::{self, Tokens};
-use crate::config::{
-    CorsOrigins, Limits, Settings, WebhookSettings, guard_sqlite_file, redact_url,
-};
+use crate::config::{CorsOrigins, Limits, Settings, WebhookSettings};
 use crate::graphql::{KeepsakeSchema, Services, Slots, schema_with};
 use crate::graphql_http::{ParsedDocuments, PersistedQueries};
 use crate::metrics::Metrics;
@@ -39,6 +38,7 @@ use crate::service::{purge, webhooks};
 use crate::soft_delete::{self, Db};
 use crate::storage::Storage;
 
+pub use database::connect;
 pub use fairness::{InFlight, Who};
 pub use middleware::{COMPRESS_ABOVE_BYTES, CORS_MAX_AGE};
 pub use routes::router;
@@ -72,6 +72,16 @@ pub struct App {
     events_url: Option<String>,
     /// Where events are POSTed, when `KEEPSAKE_WEBHOOK_URL` is set.
     webhook: Option<WebhookSettings>,
+    /// After the shutdown signal: how long to keep serving while `/healthz` says 503, then
+    /// how long requests in flight may take to finish.
+    stopping: Stopping,
+}
+
+/// How a server stops (`KEEPSAKE_DRAIN`, `KEEPSAKE_SHUTDOWN_GRACE`).
+#[derive(Clone, Copy, Debug)]
+struct Stopping {
+    drain: Duration,
+    grace: Duration,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -94,6 +104,9 @@ pub struct AppState {
     pub limits: Limits,
     /// Requests in flight, per viewer or address.
     pub in_flight: Arc<InFlight>,
+    /// Set once the server is shutting down: `/healthz` then answers 503 while requests
+    /// are still served (the drain window).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl App {
@@ -113,7 +126,7 @@ impl App {
             Some(oidc) => Some(Arc::new(crate::oidc::Issuer::discover(oidc).await?)),
             None => None,
         };
-        let (db, metrics) = connect(&settings.database_url).await?;
+        let (db, metrics) = connect(settings).await?;
         let mut tokens = load_tokens(&db, settings.jwt_secret.as_deref()).await?;
         if let Some(issuer) = issuer {
             tracing::info!(
@@ -153,6 +166,7 @@ impl App {
             metrics,
             persisted: Arc::new(PersistedQueries::default()),
             parsed: Arc::new(ParsedDocuments::default()),
+            draining: Arc::default(),
         };
         Ok(App {
             listener,
@@ -168,9 +182,12 @@ impl App {
             ),
             cors_origins: settings.cors_origins.clone(),
             metrics_listener,
-            events_url: (state_backend == sea_orm::DbBackend::Postgres)
-                .then(|| settings.database_url.clone()),
+            events_url: database::events_url(settings, state_backend),
             webhook: settings.webhook.clone(),
+            stopping: Stopping {
+                drain: settings.drain,
+                grace: settings.shutdown_grace,
+            },
         })
     }
 
@@ -191,13 +208,17 @@ impl App {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    /// Serves until `shutdown` completes; then `/healthz` answers 503 while the server keeps
+    /// serving for the drain window, so balancers take it out of rotation; then it stops
+    /// accepting, and returns once requests in flight have finished or the grace period is
+    /// over. The retention job stops between two batches as soon as `shutdown` completes.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         // Always on: events are dropped after KEEPSAKE_EVENT_RETENTION; rows are purged only
         // with KEEPSAKE_RETENTION.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let retention = {
             let (retention, every) = self.retention;
             if let Some(age) = retention.rows {
@@ -213,6 +234,7 @@ impl App {
                 self.state.services.storage.clone(),
                 retention,
                 every,
+                stopped.clone(),
                 move |outcome| {
                     let purged = matches!(outcome, Ok(Some(report)) if report.purge.is_some());
                     metrics.retention_tick(purged)
@@ -260,16 +282,43 @@ impl App {
             })
         });
         // Each request knows its peer's address: requests without a token count against it.
+        let draining = self.state.draining.clone();
         let service = router(self.state, &self.cors_origins)
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let Stopping { drain, grace } = self.stopping;
+        let (drained, mut accepting_ended) = tokio::sync::watch::channel(false);
+        let signalled = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.send_replace(true);
+            tracing::info!(drain = ?drain,
+                "shutting down: /healthz answers 503; still serving for the drain window (KEEPSAKE_DRAIN)");
+            tokio::time::sleep(drain).await;
+            tracing::info!(grace = ?grace,
+                "drain window over: no longer accepting; finishing requests in flight (KEEPSAKE_SHUTDOWN_GRACE)");
+            drained.send_replace(true);
+        };
+        let serving = axum::serve(self.listener, service)
+            .with_graceful_shutdown(signalled)
+            .into_future();
+        let served = tokio::select! {
+            served = serving => served.context("serving HTTP"),
+            _ = async {
+                let _ = accepting_ended.wait_for(|ended| *ended).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace = ?grace,
+                    "the grace period is over with requests still in flight; stopping anyway");
+                Ok(())
+            }
+        };
         if let Some(job) = metrics {
             job.abort();
         }
-        retention.abort();
+        // Between two batches by now, or soon: a batch is one transaction, done whole.
+        if tokio::time::timeout(grace, retention).await.is_err() {
+            tracing::warn!("the retention job did not stop within the grace period");
+        }
         tail.abort();
         if let Some((listening, announcing)) = events {
             listening.abort();
@@ -297,23 +346,6 @@ async fn listen(address: SocketAddr, setting: &str) -> anyhow::Result<TcpListene
             anyhow::Error::new(err).context(format!("{setting}: cannot listen on {address}"))
         }
     })
-}
-
-/// Connects and migrates, counting statements into a fresh [`Metrics`].
-pub async fn connect(database_url: &str) -> anyhow::Result<(Db, Arc<Metrics>)> {
-    guard_sqlite_file(database_url)?;
-    let metrics = Arc::new(Metrics::default());
-    let counter = metrics.clone();
-    let db = Db::connect(database_url, move || counter.db_statement())
-        .await
-        .with_context(|| {
-            format!(
-                "DATABASE_URL (--database-url): cannot connect to {}",
-                redact_url(database_url)
-            )
-        })?;
-    db.migrate().await?;
-    Ok((db, metrics))
 }
 
 /// The signing keys: from `KEEPSAKE_JWT_SECRET`, else the secret kept in the database,
@@ -361,5 +393,5 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutdown signal received");
 }

@@ -79,8 +79,12 @@ async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
         .into_response()
 }
 
-/// 200 when the database answers, 503 otherwise.
+/// 200 when the database answers; 503 when it does not, and from the shutdown signal on (so
+/// balancers stop sending before the server stops accepting).
 async fn healthz(State(state): State<AppState>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
     if state.db.ping().await {
         (StatusCode::OK, "ok\n").into_response()
     } else {

@@ -14,12 +14,12 @@ use crate::soft_delete::Db;
 pub(super) async fn migrate(target: &Target, create_database: bool) -> anyhow::Result<()> {
     let settings = &target.settings;
     if create_database
-        && Db::create_database_if_missing(&settings.database_url)
+        && Db::create_database_if_missing(settings.direct_url())
             .await
             .with_context(|| {
                 format!(
                     "--create-database: cannot create the database of {}",
-                    redact_url(&settings.database_url)
+                    redact_url(settings.direct_url())
                 )
             })?
     {

@@ -22,8 +22,12 @@ pub(super) async fn print(
 ) -> anyhow::Result<()> {
     let db = target.connect().await?;
     let mut wake = soft_delete::wakeups();
-    if follow && db.backend() == sea_orm::DbBackend::Postgres {
-        tokio::spawn(soft_delete::listen(target.settings.database_url.clone()));
+    // Not through a transaction pooler, which would hand the listening connection on: there
+    // the once-a-second look below finds new events.
+    let settings = &target.settings;
+    let through_pooler = settings.transaction_pooler && settings.direct_database_url.is_none();
+    if follow && db.backend() == sea_orm::DbBackend::Postgres && !through_pooler {
+        tokio::spawn(soft_delete::listen(settings.direct_url().to_owned()));
     }
     loop {
         wake.borrow_and_update();

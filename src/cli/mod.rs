@@ -186,7 +186,7 @@ impl Target {
         if !self.may_create {
             self.refuse_a_new_file()?;
         }
-        let (db, _) = app::connect(&self.settings.database_url).await?;
+        let (db, _) = app::connect(&self.settings).await?;
         eprintln!(
             "using database {}{}",
             redact_url(&self.settings.database_url),

@@ -39,6 +39,8 @@ const SERVE_OPTIONS: &[(&str, &str)] = &[
     ("oidc_role_claim", "--oidc-role-claim"),
     ("oidc_roles", "--oidc-roles"),
     ("oidc_link_by_email", "--oidc-link-by-email"),
+    ("drain", "--drain"),
+    ("shutdown_grace", "--shutdown-grace"),
 ];
 
 impl Cli {
@@ -82,6 +84,26 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub database_url: String,
+    /// How DATABASE_URL reaches PostgreSQL: unset for a direct connection or a session
+    /// pooler; `transaction` behind a transaction pooler (PgBouncer's `pool_mode =
+    /// transaction`, Supabase's or Neon's pooled URLs): then no prepared statement outlives a
+    /// transaction (docs/several-servers.md).
+    #[arg(
+        long,
+        env = "KEEPSAKE_PG_POOLER",
+        global = true,
+        hide_env_values = true
+    )]
+    pub pg_pooler: Option<String>,
+    /// A direct connection to PostgreSQL, past any pooler, for migrations and for hearing
+    /// other servers' events (LISTEN); unset: DATABASE_URL.
+    #[arg(
+        long,
+        env = "KEEPSAKE_DIRECT_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub direct_database_url: Option<String>,
     /// HS256 signing secret for bearer tokens; generated once and kept in the database when
     /// unset. Set it in production.
     #[arg(
@@ -387,6 +409,25 @@ pub struct ServeArgs {
     /// Let a first sign-in take over the live user holding its email (off: refused).
     #[arg(long, env = "KEEPSAKE_OIDC_LINK_BY_EMAIL", hide_env_values = true)]
     pub oidc_link_by_email: bool,
+    /// After SIGTERM or Ctrl-C, how long the server keeps accepting and answering requests
+    /// while `/healthz` answers 503, so that load balancers see it leave first (`0s`: stop
+    /// accepting at once).
+    #[arg(
+        long,
+        env = "KEEPSAKE_DRAIN",
+        default_value = "5s",
+        hide_env_values = true
+    )]
+    pub drain: String,
+    /// After the drain, how long requests in flight may take to finish before the server
+    /// exits anyway.
+    #[arg(
+        long,
+        env = "KEEPSAKE_SHUTDOWN_GRACE",
+        default_value = "30s",
+        hide_env_values = true
+    )]
+    pub shutdown_grace: String,
 }
 
 impl Default for ServeArgs {
@@ -413,6 +454,8 @@ impl Default for ServeArgs {
             oidc_role_claim: None,
             oidc_roles: "member,support".into(),
             oidc_link_by_email: false,
+            drain: "5s".into(),
+            shutdown_grace: "30s".into(),
         }
     }
 }

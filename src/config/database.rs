@@ -24,6 +24,29 @@ pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `KEEPSAKE_PG_POOLER`: unset (or `session`) for a direct connection or a session pooler,
+/// `transaction` behind a transaction pooler, which only PostgreSQL sits behind.
+pub fn check_pooler(value: Option<&str>, database_url: &str) -> Result<bool, ConfigError> {
+    let setting = "KEEPSAKE_PG_POOLER (--pg-pooler)";
+    match value.map(str::trim) {
+        None | Some("" | "session" | "none") => Ok(false),
+        Some("transaction") if database_url.starts_with("sqlite:") => Err(ConfigError {
+            setting,
+            problem: "a pooler stands only in front of PostgreSQL, and DATABASE_URL names \
+                      SQLite; unset it"
+                .into(),
+        }),
+        Some("transaction") => Ok(true),
+        Some(other) => Err(ConfigError {
+            setting,
+            problem: format!(
+                "'{other}' is not a pooling mode; write `transaction` behind PgBouncer's \
+                 transaction pooling, or leave it unset"
+            ),
+        }),
+    }
+}
+
 /// The URL with any password replaced by `***`, fit for logs and error messages.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

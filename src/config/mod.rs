@@ -22,7 +22,7 @@ pub use args::{
     ArchiveCommand, Cli, Command, GlobalArgs, ReportingCommand, ServeArgs, UserCommand,
 };
 pub(crate) use database::guard_sqlite_file;
-pub use database::{check_database_url, redact_url, sqlite_path};
+pub use database::{check_database_url, check_pooler, redact_url, sqlite_path};
 pub use network::{CorsOrigins, parse_bind};
 pub use oidc::{OidcArgs, OidcSettings};
 pub use webhook::WebhookSettings;
@@ -32,6 +32,11 @@ pub use webhook::WebhookSettings;
 pub struct Settings {
     /// Where the data lives.
     pub database_url: String,
+    /// Whether `database_url` reaches PostgreSQL through a transaction pooler
+    /// (`KEEPSAKE_PG_POOLER=transaction`).
+    pub transaction_pooler: bool,
+    /// A direct connection for migrations and LISTEN (`KEEPSAKE_DIRECT_DATABASE_URL`).
+    pub direct_database_url: Option<String>,
     /// Signing secret from the environment, if any.
     pub jwt_secret: Option<String>,
     /// How long a member may undo their own deletion.
@@ -67,6 +72,12 @@ pub struct Settings {
     pub webhook: Option<WebhookSettings>,
     /// The external OpenID Connect issuer whose tokens sign users in (`KEEPSAKE_OIDC_*`).
     pub oidc: Option<OidcSettings>,
+    /// How long a stopping server keeps answering while `/healthz` says 503
+    /// (`KEEPSAKE_DRAIN`).
+    pub drain: Duration,
+    /// How long requests in flight may take to finish after the drain
+    /// (`KEEPSAKE_SHUTDOWN_GRACE`).
+    pub shutdown_grace: Duration,
 }
 
 /// What one request, one viewer and one upload may take: the bounds that keep one hostile
@@ -165,6 +176,32 @@ impl Settings {
     /// Checks every value; the first bad one is the error.
     pub fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigError> {
         check_database_url(&global.database_url)?;
+        let transaction_pooler = check_pooler(global.pg_pooler.as_deref(), &global.database_url)?;
+        if let Some(direct) = &global.direct_database_url
+            && !(direct.starts_with("postgres://") || direct.starts_with("postgresql://"))
+        {
+            return Err(ConfigError {
+                setting: "KEEPSAKE_DIRECT_DATABASE_URL (--direct-database-url)",
+                problem: format!(
+                    "'{}' is not a PostgreSQL URL; write postgres://user@host:5432/db",
+                    redact_url(direct)
+                ),
+            });
+        }
+        let drain = duration::parse(&serve.drain).map_err(|problem| ConfigError {
+            setting: "KEEPSAKE_DRAIN (--drain)",
+            problem,
+        })?;
+        let shutdown_grace = duration::parse(&serve.shutdown_grace)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError {
+                setting: "KEEPSAKE_SHUTDOWN_GRACE (--shutdown-grace)",
+                problem: format!(
+                    "'{}' is not a positive duration; write it like 30s or 2m",
+                    serve.shutdown_grace
+                ),
+            })?;
         let undo_window = duration::parse(&global.undo_window).map_err(|problem| ConfigError {
             setting: "KEEPSAKE_UNDO_WINDOW (--undo-window)",
             problem,
@@ -265,6 +302,10 @@ impl Settings {
             limits,
             metrics_bind,
             database_url: global.database_url.clone(),
+            transaction_pooler,
+            direct_database_url: global.direct_database_url.clone(),
+            drain,
+            shutdown_grace,
             jwt_secret: global.jwt_secret.clone(),
             undo_window,
             event_retention,
@@ -277,10 +318,22 @@ impl Settings {
         })
     }
 
+    /// The URL of a direct connection to the database, past any pooler: for migrations,
+    /// creating the database and LISTEN (`KEEPSAKE_DIRECT_DATABASE_URL`, else `DATABASE_URL`).
+    pub fn direct_url(&self) -> &str {
+        self.direct_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
+    }
+
     /// Settings for tests and embedding: this database, a free port, nothing else set.
     pub fn for_database(database_url: impl Into<String>) -> Settings {
         Settings {
             database_url: database_url.into(),
+            transaction_pooler: false,
+            direct_database_url: None,
+            drain: DEFAULT_DRAIN,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             jwt_secret: None,
             undo_window: Duration::from_secs(15 * 60),
             event_retention: DEFAULT_EVENT_RETENTION,
@@ -304,6 +357,11 @@ impl Settings {
 /// How long events are kept unless `KEEPSAKE_EVENT_RETENTION` says otherwise: 7 days (the
 /// flag's default, `7d`).
 pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a stopping server keeps answering unless `KEEPSAKE_DRAIN` says otherwise.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
+/// How long requests in flight may take to finish unless `KEEPSAKE_SHUTDOWN_GRACE` says
+/// otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Where attachments' bytes live unless `KEEPSAKE_STORAGE` says otherwise.
 pub const DEFAULT_STORAGE: &str = "file://keepsake-blobs";
 /// The largest upload unless `KEEPSAKE_MAX_UPLOAD` says otherwise: 100 MiB.

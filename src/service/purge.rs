@@ -100,7 +100,21 @@ pub async fn purge(
     older_than: Duration,
     dry_run: bool,
     batch: u64,
+    progress: impl FnMut(u64, u64),
+) -> Result<PurgeReport> {
+    purge_until(db, storage, older_than, dry_run, batch, progress, &|| false).await
+}
+
+/// [`purge`], asking `stop` before each batch: once it says yes, the purge ends there, its
+/// batches so far done whole, the rest left for the next one.
+pub async fn purge_until(
+    db: &Db,
+    storage: &Storage,
+    older_than: Duration,
+    dry_run: bool,
+    batch: u64,
     mut progress: impl FnMut(u64, u64),
+    stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<PurgeReport> {
     if batch == 0 {
         return Err(Error::bad_input("batch size: must be at least 1"));
@@ -129,7 +143,7 @@ pub async fn purge(
     let mut freed = 0u64;
     progress(0, total);
     let mut cursor = soft_delete::PurgeCursor::default();
-    loop {
+    while !stop() {
         let outcome =
             soft_delete::purge_batch(db, cutoff, batch, soft_delete::now(), &mut cursor).await?;
         if !outcome.found {
@@ -189,6 +203,16 @@ pub async fn drop_old_events(db: &Db, retention: Duration) -> Result<u64> {
 /// Erases the archive's rows archived longer than `retention` ago, oldest first, `batch` rows
 /// per transaction; returns how many, and logs it when there were any.
 pub async fn erase_old_archive(db: &Db, retention: Duration, batch: u64) -> Result<u64> {
+    erase_old_archive_until(db, retention, batch, &|| false).await
+}
+
+/// [`erase_old_archive`], asking `stop` before each batch.
+async fn erase_old_archive_until(
+    db: &Db,
+    retention: Duration,
+    batch: u64,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<u64> {
     if batch == 0 {
         return Err(Error::bad_input("batch size: must be at least 1"));
     }
@@ -196,7 +220,7 @@ pub async fn erase_old_archive(db: &Db, retention: Duration, batch: u64) -> Resu
         .map_err(|_| Error::bad_input("archive retention: too long a duration"))?;
     let cutoff = (soft_delete::now() - span).max(chrono::DateTime::UNIX_EPOCH);
     let mut erased = 0;
-    loop {
+    while !stop() {
         let done = soft_delete::erase_archived_batch(db, cutoff, batch).await?;
         erased += done;
         if done < batch {
@@ -219,14 +243,26 @@ pub async fn retention_tick(
     storage: &Storage,
     retention: Retention,
 ) -> Result<Option<RetentionReport>> {
+    retention_tick_until(db, storage, retention, &|| false).await
+}
+
+/// [`retention_tick`], asking `stop` before each batch of its purge and its archive erasure.
+async fn retention_tick_until(
+    db: &Db,
+    storage: &Storage,
+    retention: Retention,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Option<RetentionReport>> {
     let tick = async {
         let purge = match retention.rows {
-            Some(age) => Some(purge(db, storage, age, false, DEFAULT_BATCH, |_, _| {}).await?),
+            Some(age) => {
+                Some(purge_until(db, storage, age, false, DEFAULT_BATCH, |_, _| {}, stop).await?)
+            }
             None => None,
         };
         let events_dropped = drop_old_events(db, retention.events).await?;
         let archive_erased = match retention.archive {
-            Some(age) => erase_old_archive(db, age, DEFAULT_BATCH).await?,
+            Some(age) => erase_old_archive_until(db, age, DEFAULT_BATCH, stop).await?,
             None => 0,
         };
         Ok::<_, Error>(RetentionReport {
@@ -243,7 +279,8 @@ pub async fn retention_tick(
 }
 
 /// Runs [`retention_tick`] every `every`, one tick at a time (a slow purge delays the next
-/// tick instead of overlapping it), until the process ends. `on_tick` sees each outcome.
+/// tick instead of overlapping it), until `stop` turns true: then it returns between two
+/// batches (a batch is one transaction, done whole). `on_tick` sees each outcome.
 ///
 /// With a purge on a schedule the first tick runs at once. Without one, a tick only drops
 /// events days old, so the first waits one interval: a server that just started does no
@@ -253,6 +290,7 @@ pub async fn retention_loop(
     storage: Storage,
     retention: Retention,
     every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
     mut on_tick: impl FnMut(&Result<Option<RetentionReport>>) + Send,
 ) {
     let first = match retention.rows {
@@ -262,8 +300,13 @@ pub async fn retention_loop(
     let mut ticks = tokio::time::interval_at(first, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
-        let outcome = retention_tick(&db, &storage, retention).await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        let stopping = stop.clone();
+        let outcome =
+            retention_tick_until(&db, &storage, retention, &move || *stopping.borrow()).await;
         match &outcome {
             Ok(Some(report)) if report.purge.is_some() => {
                 let held = report.purge.map_or(0, |purge| purge.held);
@@ -274,5 +317,9 @@ pub async fn retention_loop(
             Err(err) => tracing::error!(error = ?err, code = err.code(), "retention purge failed"),
         }
         on_tick(&outcome);
+        if *stop.borrow() {
+            tracing::info!("retention job stopped: the server is shutting down");
+            return;
+        }
     }
 }

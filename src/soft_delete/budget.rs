@@ -19,7 +19,8 @@ use std::time::Duration;
 
 #[allow(clippy::disallowed_types)] // wraps the executor; the connection stays inside
 use sea_orm::{
-    ConnectionTrait, DatabaseExecutor, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+    ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, Statement,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -104,6 +105,9 @@ pub struct Metered<'a> {
     /// Whether statements take a connection of their own (the pool), rather than the one a
     /// transaction already holds.
     pub(super) pooled: bool,
+    /// Whether each statement on the pool runs in a transaction of its own (behind a
+    /// transaction pooler: `pooler.rs`).
+    pub(super) own_transactions: bool,
 }
 
 impl Metered<'_> {
@@ -119,6 +123,32 @@ impl Metered<'_> {
             Ok(None)
         }
     }
+
+    /// Behind a transaction pooler, a transaction of its own for a statement on the pool.
+    #[allow(clippy::disallowed_types)] // the transaction stays inside this module
+    async fn own_transaction(&self) -> Result<Option<DatabaseTransaction>, DbErr> {
+        match &self.inner {
+            DatabaseExecutor::Connection(conn) if self.own_transactions => {
+                super::pooler::own_transaction(conn).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Runs `$call` on the statement's own transaction (committed after it) when it has one,
+/// else on the executor.
+macro_rules! on_own_transaction {
+    ($self:ident, $method:ident, $arg:expr) => {
+        match $self.own_transaction().await? {
+            Some(txn) => {
+                let out = txn.$method($arg).await?;
+                txn.commit().await?;
+                Ok(out)
+            }
+            None => $self.inner.$method($arg).await,
+        }
+    };
 }
 
 #[sea_orm::prelude::async_trait::async_trait]
@@ -129,22 +159,22 @@ impl ConnectionTrait for Metered<'_> {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let _permit = self.admit().await?;
-        self.inner.execute_raw(stmt).await
+        on_own_transaction!(self, execute_raw, stmt)
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let _permit = self.admit().await?;
-        self.inner.execute_unprepared(sql).await
+        on_own_transaction!(self, execute_unprepared, sql)
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let _permit = self.admit().await?;
-        self.inner.query_one_raw(stmt).await
+        on_own_transaction!(self, query_one_raw, stmt)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let _permit = self.admit().await?;
-        self.inner.query_all_raw(stmt).await
+        on_own_transaction!(self, query_all_raw, stmt)
     }
 
     fn support_returning(&self) -> bool {

@@ -19,16 +19,18 @@ use super::Db;
 pub const POOL_SIZE: u32 = 10;
 
 impl Db {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`). `on_statement` is told of every SQL
-    /// statement the pool runs (the `keepsake_db_statements_total` metric).
+    /// Connects to `url` (`sqlite://…` or `postgres://…`); `transaction_pooler`: through a
+    /// transaction pooler (`pooler.rs`). `on_statement` is told of every SQL statement the
+    /// pool runs (the `keepsake_db_statements_total` metric).
     pub async fn connect(
         url: &str,
+        transaction_pooler: bool,
         on_statement: impl Fn() + Send + Sync + 'static,
     ) -> anyhow::Result<Db> {
         // The pool retries a refused connection until its acquire timeout; one probe first
         // turns the usual first mistakes into one prompt line.
         if is_postgres_url(url) {
-            probe_postgres(url).await?;
+            probe_postgres(url, transaction_pooler).await?;
         }
         let mut opts = ConnectOptions::new(without_loopback_tls(url));
         opts.sqlx_logging(false)
@@ -43,11 +45,16 @@ impl Db {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(10))
                     .pragma("secure_delete", "ON")
-            });
+            })
+            .map_sqlx_postgres_opts(move |o| behind_pooler(o, transaction_pooler));
         #[allow(clippy::disallowed_methods)] // the pool itself: the one connection
         let mut conn = Database::connect(opts).await?;
         conn.set_metric_callback(move |_| on_statement());
-        Ok(Db { conn, budget: None })
+        Ok(Db {
+            conn,
+            budget: None,
+            transaction_pooler,
+        })
     }
 
     /// Creates the PostgreSQL database `url` names when it does not exist, connecting to the
@@ -113,10 +120,25 @@ fn postgres_options(url: &str) -> anyhow::Result<sea_orm::sqlx::postgres::PgConn
         .map_err(|err| anyhow::anyhow!("not a PostgreSQL URL: {err}"))
 }
 
+/// Connection options fit for a transaction pooler when `transaction_pooler`: no statement
+/// cache, since no prepared statement outlives a transaction there, and no
+/// `extra_float_digits` startup parameter, which PgBouncer refuses unless told to ignore it
+/// (PostgreSQL 12 and later send floats exactly without it).
+fn behind_pooler(
+    options: sea_orm::sqlx::postgres::PgConnectOptions,
+    transaction_pooler: bool,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    if transaction_pooler {
+        options.statement_cache_capacity(0).extra_float_digits(None)
+    } else {
+        options
+    }
+}
+
 /// Connects once to PostgreSQL and says plainly why that failed.
-async fn probe_postgres(url: &str) -> anyhow::Result<()> {
+async fn probe_postgres(url: &str, transaction_pooler: bool) -> anyhow::Result<()> {
     use sea_orm::sqlx::Connection as _;
-    let conn = probe(postgres_options(url)?).await?;
+    let conn = probe(behind_pooler(postgres_options(url)?, transaction_pooler)).await?;
     conn.close().await.ok();
     Ok(())
 }

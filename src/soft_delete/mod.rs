@@ -21,6 +21,7 @@
 //! | `mod.rs` | [`Handle`], [`Db`], [`Tx`]: the sealed connection |
 //! | `budget.rs` | a request's [`Budget`]: statements and connections it may take |
 //! | `connect.rs` | opening the pool, first-contact probes, `--create-database` |
+//! | `pooler.rs` | behind a transaction pooler: no prepared statement outlives a transaction |
 //! | `kinds.rs` | [`SoftDeletable`] entities and their [`EntityKind`] names |
 //! | `decode.rs` | reading their rows by position, without SeaORM's by-name lookups |
 //! | `scope.rs` | [`Scope`], the [`SeeDeleted`] and [`SeeHidden`] proofs, [`Scoped`] reads, keyset [`Page`]s |
@@ -55,8 +56,8 @@ use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 #[allow(clippy::disallowed_types)] // the one module that holds the connection
 use sea_orm::{
-    DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait as _, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -78,6 +79,7 @@ mod identities;
 mod kinds;
 mod log;
 mod per_key;
+mod pooler;
 mod purge;
 mod purge_rows;
 mod redact;
@@ -117,6 +119,7 @@ pub use holds::{
 pub use identities::{IdentityUser, identity_user, link_identity, provision};
 pub use kinds::{Columns, EntityKind, SoftDeletable};
 pub use log::{ArchiveFilter, DeletionFilter, archived_row, deletion, deletions_by_ids};
+pub use pooler::{is_pooler_symptom, is_startup_parameter_refusal};
 pub use purge::{BatchOutcome, PurgeCursor, RowCounts, purge_batch, purge_candidates};
 pub use redact::{Needles, REDACTED};
 pub use restore::{
@@ -161,6 +164,8 @@ pub struct Db {
     conn: DatabaseConnection,
     /// What the request this handle serves may still take; `None`: unmetered.
     budget: Option<Arc<Budget>>,
+    /// Whether the pool reaches PostgreSQL through a transaction pooler (`pooler.rs`).
+    transaction_pooler: bool,
 }
 
 /// An open transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -181,6 +186,7 @@ impl Handle for Db {
             inner: DatabaseExecutor::Connection(&self.conn),
             budget: self.budget.as_deref(),
             pooled: true,
+            own_transactions: self.transaction_pooler,
         }
     }
 }
@@ -191,16 +197,35 @@ impl Handle for Tx {
             inner: DatabaseExecutor::Transaction(&self.txn),
             budget: self.budget.as_deref(),
             pooled: false,
+            own_transactions: false,
         }
     }
 }
 
 impl Db {
     /// Applies pending migrations.
+    ///
+    /// Behind a transaction pooler they run in one transaction (each migration's own
+    /// becoming a savepoint), so that the pooler keeps them on one server connection.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        Migrator::up(&self.conn, None)
+        if !self.transaction_pooler {
+            return Migrator::up(&self.conn, None)
+                .await
+                .context("applying migrations");
+        }
+        let txn = self.conn.begin().await?;
+        txn.execute_unprepared(pooler::FORGET_PREPARED).await?;
+        Migrator::up(&txn, None)
             .await
-            .context("applying migrations")
+            .context("applying migrations")?;
+        txn.commit().await.context("applying migrations")
+    }
+
+    /// Closes the pool's connections.
+    pub async fn close(self) {
+        if let Err(err) = self.conn.close().await {
+            tracing::debug!(%err, "closing a pool");
+        }
     }
 
     /// Reverts every migration (tests prove each `down` works).
@@ -226,6 +251,7 @@ impl Db {
         Db {
             conn: self.conn.clone(),
             budget: Some(Arc::new(Budget::new(max_statements))),
+            transaction_pooler: self.transaction_pooler,
         }
     }
 
@@ -235,6 +261,7 @@ impl Db {
         Db {
             conn: self.conn.clone(),
             budget: None,
+            transaction_pooler: self.transaction_pooler,
         }
     }
 
@@ -259,6 +286,9 @@ impl Db {
                 ..Default::default()
             })
             .await?;
+        if self.transaction_pooler {
+            txn.execute_unprepared(pooler::FORGET_PREPARED).await?;
+        }
         Ok(Tx {
             txn,
             budget: self.budget.clone(),

@@ -76,6 +76,10 @@ where
     }
     // The lock lives as long as this transaction; the job's own batches run beside it.
     let lock = db.conn.begin().await?;
+    if db.transaction_pooler {
+        lock.execute_unprepared(super::pooler::FORGET_PREPARED)
+            .await?;
+    }
     let row = lock
         .query_one_raw(sea_orm::Statement::from_string(
             DbBackend::Postgres,

@@ -186,6 +186,27 @@ impl Server {
     pub(crate) fn kill(&mut self) {
         self.process.kill();
     }
+
+    /// Sends SIGTERM, as a rolling restart does; the server goes on until it exits.
+    pub(crate) fn terminate(&mut self) {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.process.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits (up to 60 s, then SIGKILLs) for the server to exit; its exit status.
+    pub(crate) fn wait_for_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..600 {
+            if let Some(status) = self.process.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill();
+        panic!("the server did not exit within 60 s of SIGTERM");
+    }
 }
 
 /// Posts `query` with the bearer `token` to the server at `base`: the status and body, or

@@ -44,6 +44,7 @@ mod restore;
 mod retention;
 mod s3;
 mod schema;
+mod several_servers;
 mod side_channels;
 mod soft_delete;
 mod stats;

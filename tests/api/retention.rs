@@ -16,7 +16,9 @@ async fn on_postgres_a_second_server_skips_the_purge_while_the_first_holds_the_l
     let backend = Backend::postgres();
     let app = TestApp::spawn(backend).await;
     // Two servers against one database: the test's app and a second pool on the same URL.
-    let (other, _) = keepsake::app::connect(&app.db.url).await.unwrap();
+    let (other, _) = keepsake::app::connect(&keepsake::config::Settings::for_database(&app.db.url))
+        .await
+        .unwrap();
     let (hold, release) = tokio::sync::oneshot::channel::<()>();
     let (started, running) = tokio::sync::oneshot::channel::<()>();
     let db = app.state.db.clone();
@@ -56,6 +58,7 @@ async fn sqlite_runs_the_purge_job_without_a_lock() {
     let db = app.state.db.clone();
     let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let seen = ticks.clone();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let job = tokio::spawn(keepsake::service::purge::retention_loop(
         db,
         app.state.services.storage.clone(),
@@ -65,6 +68,7 @@ async fn sqlite_runs_the_purge_job_without_a_lock() {
             archive: None,
         },
         Duration::from_millis(50),
+        stopping,
         move |outcome| {
             assert!(matches!(outcome, Ok(Some(_))), "{outcome:?}");
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -76,6 +80,11 @@ async fn sqlite_runs_the_purge_job_without_a_lock() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    job.abort();
     assert!(ticks.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    // Told to stop (as at SIGTERM), the loop returns by itself.
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(60), job)
+        .await
+        .expect("the retention loop stops when told to")
+        .unwrap();
 }
