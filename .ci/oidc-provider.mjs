@@ -10,6 +10,8 @@
 //   {"op":"login","claims":{}}  claims added to the tokens of the browser's code flow
 //   {"op":"count"}              {"jwks": how many times the JWK set was fetched}
 //   {"op":"stop"}               stops serving (the process stays, to answer "count")
+// tests/api/helpers/provider_rs.rs is the same provider in Rust (all but "login": no browser
+// flow), the tests' default; keep the two answering alike.
 import http from 'node:http';
 import readline from 'node:readline';
 import { generateKeyPair, SignJWT, exportJWK } from 'jose';

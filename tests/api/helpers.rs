@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 /// Shared GraphQL documents and the typed [`ops::Client`] helpers.
 pub mod ops;
 pub mod provider;
+mod provider_rs;
 mod race;
 
 pub use ops::id_of;

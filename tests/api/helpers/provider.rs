@@ -1,6 +1,11 @@
-//! A real OpenID Connect provider for the tests: `.ci/oidc-provider.mjs` (the npm package
-//! `oauth2-mock-server`, installed by `npm ci` in `.ci`), on 127.0.0.1 at a free port, driven
-//! over its stdin and stdout one JSON line at a time.
+//! A real OpenID Connect provider for the tests, on 127.0.0.1 at a free port, answering one
+//! JSON command at a time (`.ci/oidc-provider.mjs` lists them). Two implementations:
+//!
+//! - by default the Rust one ([`super::provider_rs`]): an axum server with fixture keys, so
+//!   `cargo test` needs nothing but the Rust toolchain;
+//! - with `KEEPSAKE_TEST_OIDC_PROVIDER=npm`, `.ci/oidc-provider.mjs` (the npm package
+//!   `oauth2-mock-server`, installed by `npm ci` in `.ci`), driven over its stdin and stdout
+//!   one JSON line at a time. CI runs the PostgreSQL half of the suite against it.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -9,19 +14,49 @@ use std::sync::Mutex;
 use keepsake::config::{OidcArgs, OidcSettings};
 use serde_json::{Value, json};
 
+use super::provider_rs::RustProvider;
+
+/// The setting that picks the npm provider (`npm`); unset (or `rust`), the Rust one.
+pub const CHOICE: &str = "KEEPSAKE_TEST_OIDC_PROVIDER";
+
 /// The audience the tests' tokens are for.
 pub const AUDIENCE: &str = "keepsake-api";
 
 /// A running provider; stopped when dropped.
 pub struct Provider {
     pub issuer: String,
+    engine: Engine,
+}
+
+enum Engine {
+    Rust(RustProvider),
+    Npm(Npm),
+}
+
+/// `.ci/oidc-provider.mjs` running under node.
+struct Npm {
     child: Child,
     io: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
 }
 
 impl Provider {
-    /// Starts the provider. Fails loudly when its packages are not installed.
+    /// Starts the provider [`CHOICE`] names: the Rust one unless it says `npm`.
     pub fn start() -> Provider {
+        match std::env::var(CHOICE).as_deref().map(str::trim) {
+            Err(_) | Ok("" | "rust") => {
+                let provider = RustProvider::start();
+                Provider {
+                    issuer: provider.issuer.clone(),
+                    engine: Engine::Rust(provider),
+                }
+            }
+            Ok("npm") => Provider::start_npm(),
+            Ok(other) => panic!("{CHOICE}={other:?}: say `npm` or `rust`"),
+        }
+    }
+
+    /// Starts `.ci/oidc-provider.mjs`. Fails loudly when its packages are not installed.
+    fn start_npm() -> Provider {
         let ci = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci");
         assert!(
             std::path::Path::new(ci)
@@ -48,20 +83,27 @@ impl Provider {
             .to_owned();
         Provider {
             issuer,
-            child,
-            io: Mutex::new((stdin, stdout)),
+            engine: Engine::Npm(Npm {
+                child,
+                io: Mutex::new((stdin, stdout)),
+            }),
         }
     }
 
     /// One command's answer.
     pub fn ask(&self, command: Value) -> Value {
-        let mut io = self.io.lock().unwrap();
-        writeln!(io.0, "{command}").unwrap();
-        io.0.flush().unwrap();
-        let mut line = String::new();
-        io.1.read_line(&mut line).unwrap();
-        let answer: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|err| panic!("{err}: the provider said {line:?}"));
+        let answer = match &self.engine {
+            Engine::Rust(provider) => provider.ask(&command),
+            Engine::Npm(npm) => {
+                let mut io = npm.io.lock().unwrap();
+                writeln!(io.0, "{command}").unwrap();
+                io.0.flush().unwrap();
+                let mut line = String::new();
+                io.1.read_line(&mut line).unwrap();
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|err| panic!("{err}: the provider said {line:?}"))
+            }
+        };
         assert!(answer.get("error").is_none(), "{answer}");
         answer
     }
@@ -121,7 +163,7 @@ impl Provider {
     }
 }
 
-impl Drop for Provider {
+impl Drop for Npm {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
