@@ -324,19 +324,11 @@ where
         .add(in_range)
         .add(due)
         .add(claimed_by(E::deletion_id_column(), &claimed));
-    let rows = take_rows::<E>(tx, wanted, &found, now).await?;
-    mark_taken(
-        tx,
-        &distinct(rows.iter().filter_map(|row| row.deletion)),
-        now,
-    )
-    .await?;
-    let mut blobs: Vec<String> = rows.iter().filter_map(|row| row.blob.clone()).collect();
-    blobs.sort_unstable();
-    blobs.dedup();
+    let taken = take_rows::<E>(tx, wanted, &found, now).await?;
+    mark_taken(tx, &taken.deletions, now).await?;
     Ok(Some(Purged {
-        rows: rows.len() as u64,
-        blobs,
+        rows: taken.rows,
+        blobs: taken.blobs,
         last,
     }))
 }

@@ -10,12 +10,28 @@ use sea_orm::{
 use super::{EntityKind, SoftDeletable, Tx, exec, to_micros};
 use crate::entity::{attachment, erasure, user};
 
-/// A row a purge batch took: what the batch counts, marks and frees once it commits.
+/// What a purge batch took: what it counts, marks and frees once it commits.
 pub(super) struct Taken {
-    /// The deletion that hid it.
-    pub deletion: Option<i64>,
-    /// The blob it held, if any.
-    pub blob: Option<String>,
+    /// Rows erased (and archived, but for an erased user's).
+    pub rows: u64,
+    /// The distinct deletions that hid them, in ascending order.
+    pub deletions: Vec<i64>,
+    /// The distinct blobs they held, in ascending order.
+    pub blobs: Vec<String>,
+}
+
+impl Taken {
+    fn sorted(rows: u64, mut deletions: Vec<i64>, mut blobs: Vec<String>) -> Taken {
+        deletions.sort_unstable();
+        deletions.dedup();
+        blobs.sort_unstable();
+        blobs.dedup();
+        Taken {
+            rows,
+            deletions,
+            blobs,
+        }
+    }
 }
 
 /// Erases the rows of `E` that `wanted` selects (of those `found`) and archives each, none of
@@ -25,7 +41,7 @@ pub(super) async fn take_rows<E>(
     wanted: Condition,
     found: &[i64],
     now: DateTimeUtc,
-) -> Result<Vec<Taken>, DbErr>
+) -> Result<Taken, DbErr>
 where
     E: SoftDeletable,
     E::Model: serde::Serialize,
@@ -42,13 +58,11 @@ where
     for chunk in kept.chunks(ARCHIVE_CHUNK) {
         archive_rows::<E>(tx, chunk, now).await?;
     }
-    Ok(rows
-        .iter()
-        .map(|row| Taken {
-            deletion: E::deletion_id_of(row),
-            blob: E::blob_of(row),
-        })
-        .collect())
+    Ok(Taken::sorted(
+        rows.len() as u64,
+        rows.iter().filter_map(E::deletion_id_of).collect(),
+        rows.iter().filter_map(E::blob_of).collect(),
+    ))
 }
 
 /// Rows archived per insert on SQLite: a batch of several thousand rows stays under its
@@ -63,7 +77,7 @@ async fn take_in_one_statement<E: SoftDeletable>(
     tx: &Tx,
     wanted: Condition,
     now: DateTimeUtc,
-) -> Result<Vec<Taken>, DbErr> {
+) -> Result<Taken, DbErr> {
     let (delete, mut values) = Query::delete()
         .from_table(E::default())
         .cond_where(wanted)
@@ -84,26 +98,30 @@ kept AS (
   WHERE NOT EXISTS (SELECT 1 FROM "erasures" e WHERE e."user_id" = g."{owner}")
   ORDER BY g."id"
 )
-SELECT g."id", g."deletion_id", {blob} AS "blob" FROM gone g ORDER BY g."id""#,
+SELECT count(*) AS "rows",
+  coalesce(json_agg(DISTINCT g."deletion_id") FILTER (WHERE g."deletion_id" IS NOT NULL), '[]')::text AS "deletions",
+  coalesce(json_agg(DISTINCT {blob}) FILTER (WHERE {blob} IS NOT NULL), '[]')::text AS "blobs"
+FROM gone g"#,
         entity = E::KIND.as_str(),
         json = archived_json(E::KIND),
     );
     let conn = exec(tx);
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
             values,
         ))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Taken {
-                deletion: row.try_get("", "deletion_id")?,
-                blob: row.try_get("", "blob")?,
-            })
-        })
-        .collect()
+        .await?
+        .ok_or_else(|| DbErr::Custom("purging: the batch's statement returned no row".into()))?;
+    let json = |column: &str| -> Result<String, DbErr> { row.try_get("", column) };
+    let parse = |e: serde_json::Error| DbErr::Custom(format!("purging: {e}"));
+    let rows: i64 = row.try_get("", "rows")?;
+    Ok(Taken::sorted(
+        u64::try_from(rows).unwrap_or(0),
+        serde_json::from_str(&json("deletions")?).map_err(parse)?,
+        serde_json::from_str(&json("blobs")?).map_err(parse)?,
+    ))
 }
 
 /// How a column of an archived row is written in its JSON.
