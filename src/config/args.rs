@@ -221,7 +221,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Rows per batch; each batch is one transaction.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 5000)]
         batch_size: u64,
     },
     /// Bulk-load synthetic data for benchmarks and demos.

@@ -15,7 +15,7 @@ use crate::soft_delete::{self, ArchiveFilter, Db, EntityKind, Handle, RowCounts,
 use crate::storage::Storage;
 
 /// Rows per batch (one transaction each) unless asked otherwise.
-pub const DEFAULT_BATCH: u64 = 2_000;
+pub const DEFAULT_BATCH: u64 = 5_000;
 
 /// What a purge did, or on a dry run would do.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

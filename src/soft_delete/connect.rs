@@ -65,7 +65,7 @@ impl Db {
         if !is_postgres_url(url) {
             return Ok(false);
         }
-        let target = postgres_options(url)?;
+        let target = postgres_options(&without_loopback_tls(url))?;
         let Some(name) = target.get_database().map(str::to_owned) else {
             return Ok(false);
         };
@@ -138,7 +138,10 @@ fn behind_pooler(
 /// Connects once to PostgreSQL and says plainly why that failed.
 async fn probe_postgres(url: &str, transaction_pooler: bool) -> anyhow::Result<()> {
     use sea_orm::sqlx::Connection as _;
-    let conn = probe(behind_pooler(postgres_options(url)?, transaction_pooler)).await?;
+    // As the pool will connect: a TLS handshake here, on loopback, cost every command and
+    // start ~90 ms (rustls loading its roots) and protected nothing.
+    let url = without_loopback_tls(url);
+    let conn = probe(behind_pooler(postgres_options(&url)?, transaction_pooler)).await?;
     conn.close().await.ok();
     Ok(())
 }

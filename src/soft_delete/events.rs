@@ -177,6 +177,32 @@ pub(super) async fn record_purged(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> R
     Ok(())
 }
 
+/// PostgreSQL: `mark` (the batch's `UPDATE` of the deletion log) and the `deletion.purged`
+/// events of the deletions it marked purged at `now`, in id order, in one statement; the turn
+/// is taken as the one-row subquery is read, before the insert draws an id (as in [`record`]).
+pub(super) async fn mark_and_record_purged(
+    tx: &Tx,
+    mark: Statement,
+    now: DateTimeUtc,
+) -> Result<(), DbErr> {
+    tx.wrote_events
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut values = mark.values.unwrap_or(sea_orm::Values(Vec::new()));
+    values.0.push(EventType::DeletionPurged.as_str().into());
+    values.0.push(to_micros(now).into());
+    let (kind, at) = (values.0.len() - 1, values.0.len());
+    let sql = format!(
+        r#"WITH marked AS ({} RETURNING "id", "purged_at")
+INSERT INTO events ("type", deletion_id, occurred_at) SELECT ${kind}, m."id", ${at}
+FROM marked m, (SELECT pg_advisory_xact_lock_shared({EVENT_LOCK_KEY})) turn
+WHERE m."purged_at" = ${at} ORDER BY m."id""#,
+        mark.sql
+    );
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    exec(tx).execute_raw(statement).await?;
+    Ok(())
+}
+
 /// Who reads the outbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventReader {

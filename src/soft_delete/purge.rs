@@ -3,8 +3,8 @@
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait as _,
 };
 
 use super::purge_rows::take_rows;
@@ -115,7 +115,7 @@ async fn mark_taken(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> Result<(), DbEr
         );
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
     let update = deletion::Entity::update_many();
-    update
+    let mark = update
         .col_expr(
             deletion::Column::PurgeStartedAt,
             Func::coalesce([Expr::col(deletion::Column::PurgeStartedAt), Expr::val(now)]).into(),
@@ -127,9 +127,11 @@ async fn mark_taken(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> Result<(), DbEr
                 .finally(Expr::col(deletion::Column::PurgedAt))
                 .into(),
         )
-        .filter(deletion::Column::Id.is_in(taken.iter().copied()))
-        .exec(&exec(tx))
-        .await?;
+        .filter(deletion::Column::Id.is_in(taken.iter().copied()));
+    if exec(tx).get_database_backend() == DbBackend::Postgres {
+        return events::mark_and_record_purged(tx, mark.build(DbBackend::Postgres), now).await;
+    }
+    mark.exec(&exec(tx)).await?;
     events::record_purged(tx, taken, now).await
 }
 
