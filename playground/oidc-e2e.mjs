@@ -145,9 +145,21 @@ try {
   await playground.getByRole("button", { name: "Sign in with your provider" }).click();
   await playground.getByText("Signed in with your provider").waitFor({ timeout: 20_000 });
   if (playground.url() !== `${origin}/playground`) fail(`the code stayed in the address bar: ${playground.url()}`);
-  await playground.locator(".graphiql-execute-button").click();
+  // GraphiQL mounts its editors after the page settles: wait until the query and the token are
+  // in them, then run; a run that raced the mount (an empty result) is tried again, at most 4 times.
+  await playground.locator(".graphiql-query-editor").getByText("email").waitFor({ timeout: 20_000 }).catch(async (error) => {
+    const shot = join(tmpdir(), `keepsake-oidc-playground-${Date.now()}.png`);
+    await playground.screenshot({ path: shot });
+    const text = await playground.locator("body").innerText();
+    fail(`the playground's query editor never showed the query (${error.message.split("\n")[0]}); screenshot ${shot}; the page said: ${text.slice(0, 2000)}`);
+  });
   const result = playground.locator(".result-window");
-  await result.getByText("mia@example.com").waitFor({ timeout: 20_000 });
+  let answered = false;
+  for (let attempt = 0; attempt < 4 && !answered; attempt++) {
+    await playground.locator(".graphiql-execute-button").click();
+    answered = await result.getByText("mia@example.com").waitFor({ timeout: 8_000 }).then(() => true, () => false);
+  }
+  if (!answered) fail(`the playground never answered as mia: ${await result.innerText()}`);
   if (!(await result.innerText()).includes('"MEMBER"')) fail(`the playground answered: ${await result.innerText()}`);
   console.log("ok: the playground signs in through the provider and runs { me } as that member");
 } finally {

@@ -131,11 +131,15 @@ async function start() {
   }
   if (token) note = "Signed in with your provider: the token is in the headers pane.";
   document.getElementById("provider-note").textContent = note;
+  const me = "{\n  me {\n    email\n    role\n  }\n}\n";
   ReactDOM.createRoot(document.getElementById("graphiql")).render(
     React.createElement(GraphiQL, {
       fetcher,
-      defaultQuery: "{\n  me {\n    email\n    role\n  }\n}\n",
+      defaultQuery: me,
       defaultHeaders: '{\n  "Authorization": "Bearer <paste your token here>"\n}',
+      // GraphiQL opens a tab of its own for headers given this way (unless one holds the same
+      // query and headers); without the query too, that tab would be empty.
+      query: token ? me : undefined,
       headers: token ? JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2) : undefined,
       defaultEditorToolsVisibility: "headers",
       shouldPersistHeaders: !token,
