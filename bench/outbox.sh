@@ -72,11 +72,12 @@ PY
 
 cat >"$work/subscriber.mjs" <<'JS'
 import { createClient } from "graphql-ws";
-const [url, token, out] = process.argv.slice(2);
+const [url, token, out, after] = process.argv.slice(2);
 const fs = await import("node:fs");
 let n = 0;
 const client = createClient({ url, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${token}` } });
-client.subscribe({ query: "subscription { deletionEvents { id type } }" }, {
+// From the last event already there: an earlier round's events are not replayed into this one.
+client.subscribe({ query: "subscription ($after: ID) { deletionEvents(after: $after) { id type } }", variables: { after } }, {
   next: () => { n += 1; },
   error: (e) => { console.error(e); process.exit(1); },
   complete: () => {},
@@ -102,7 +103,8 @@ for round in 1 2; do
     sub=""
     echo 0 >"$work/events"
     if [ -z "${NO_SUBSCRIBER:-}" ] && "$bin" --help 2>/dev/null | grep -q "events"; then
-      node $node_flags "$work/subscriber.mjs" "ws://127.0.0.1:$port/graphql/ws" "$token" "$work/events" 2>/dev/null &
+      last=$(psql -h 127.0.0.1 -U postgres -d "keepsake_outbox_bench_$n" -Atc "SELECT COALESCE(max(id), 0) FROM events")
+      node $node_flags "$work/subscriber.mjs" "ws://127.0.0.1:$port/graphql/ws" "$token" "$work/events" "$last" 2>/dev/null &
       sub=$!
       sleep 1
     fi

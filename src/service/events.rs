@@ -62,8 +62,8 @@ pub async fn with_deletions(
 }
 
 /// The greatest event id a server knows final, kept for all its subscriptions at once: one
-/// read that waits for the writers in flight per burst of commits, however many subscribe,
-/// where each subscription reading on its own would make writers wait once for each.
+/// read of the outbox's tail per burst of commits (which may wait for writers in flight, never
+/// holding them back), however many subscribe.
 pub struct Tail {
     final_id: tokio::sync::watch::Sender<i64>,
 }
@@ -93,7 +93,8 @@ impl Tail {
         loop {
             wake.borrow_and_update();
             if self.final_id.receiver_count() > 0 {
-                match soft_delete::final_event_id(&db).await {
+                let known = *self.final_id.borrow();
+                match soft_delete::final_event_id(&db, known).await {
                     Ok(id) => {
                         self.final_id.send_if_modified(|known| {
                             let newer = id > *known;

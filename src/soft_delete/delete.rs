@@ -64,9 +64,15 @@ async fn set_cascade_count(
     logged: deletion::Model,
     cascade_count: u64,
 ) -> Result<deletion::Model, DbErr> {
-    let mut row = logged.into_active_model();
-    row.cascade_count = Set(i64::try_from(cascade_count).unwrap_or(i64::MAX));
-    let logged = row.update(&exec(tx)).await?;
+    let cascade_count = i64::try_from(cascade_count).unwrap_or(i64::MAX);
+    // Logged with 0: a deletion of one row alone (the common case) needs no update.
+    let logged = if cascade_count == logged.cascade_count {
+        logged
+    } else {
+        let mut row = logged.into_active_model();
+        row.cascade_count = Set(cascade_count);
+        row.update(&exec(tx)).await?
+    };
     events::record(tx, EventType::DeletionCreated, logged.id, logged.deleted_at).await?;
     Ok(logged)
 }

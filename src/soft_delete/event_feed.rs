@@ -5,8 +5,12 @@
 
 use std::time::Duration;
 
-/// The statement [`announce`] sends.
-const NOTIFY: &str = "SELECT pg_notify('keepsake_events', '')";
+/// The statement [`announce`] sends. A notification takes a transaction id, so its commit
+/// writes a commit record; nothing is kept by it (a lost one is caught up from the table), so
+/// that commit does not wait for the WAL to reach the disk (`synchronous_commit` off for it
+/// alone), and the writers' own commits do not share a flush with it.
+const NOTIFY: &str =
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify('keepsake_events', '')";
 
 /// The PostgreSQL channel on which a commit that wrote events notifies every server.
 pub const CHANNEL: &str = "keepsake_events";

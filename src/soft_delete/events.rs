@@ -1,18 +1,9 @@
 //! The transactional outbox: every delete, restore and purged deletion writes one row of
 //! `events` in the transaction of the change itself, so an event exists if and only if its
-//! change committed. Other systems read it in id order, following `id > last seen`.
-//!
-//! That reading is safe only if no event with a smaller id can still appear. On PostgreSQL
-//! one could: two transactions can take identity values 5 and 6 and commit 6 first, and a
-//! reader that saw 6 would never look back for 5. So every transaction that writes an event
-//! takes one transaction-scoped advisory lock in *shared* mode ([`take_turn`]) right before it
-//! inserts its event, held until its commit; writers never wait for each other, and their
-//! commits stay as concurrent as before. A reader ([`events_after`]) takes the same lock in
-//! *exclusive* mode, in the transaction of its read: it waits until every writer that has
-//! taken an id has committed or rolled back (and holds new writers back for the moment of
-//! its read), so every id below the greatest it sees is final. Only transaction-scoped
-//! locks: session locks outlive the transaction and break behind a pooler in transaction
-//! mode (PgBouncer). SQLite has one writer at a time already.
+//! change committed. Other systems read it in id order, following `id > last seen`, up to the
+//! greatest id known final (`event_frontier.rs`: on PostgreSQL a smaller id can still commit
+//! after a greater one; the reader, not the writer, waits that out, so writers take no lock
+//! for the outbox and their commits stay as concurrent as the changes).
 //!
 //! Readers are woken rather than polling hard: a commit that wrote events wakes this
 //! process's readers (`event_feed.rs`) and, on PostgreSQL, a task (`announce`) sends one
@@ -31,6 +22,7 @@ use sea_orm::{
     QuerySelect, QueryTrait as _, Set, Statement,
 };
 
+use super::event_frontier::final_event_id;
 use super::{DeletionFilter, Handle, Tx, exec, to_micros};
 use crate::entity::{deletion, erasure, event};
 use crate::ids::{self, Kind};
@@ -76,13 +68,10 @@ impl EventType {
 /// How long events are kept unless `KEEPSAKE_EVENT_RETENTION` says otherwise: 7 days.
 pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The advisory lock key of the outbox ("events" in ASCII). The other keys Keepsake takes
-/// are the retention purge's ("keep", `0x6b65_6570`) and the blobs' (`hashtextextended` of a
-/// SHA-256, which would meet this one by a 64-bit chance).
-const EVENT_LOCK_KEY: i64 = 0x6576_656e_7473;
-
-/// Waits for this transaction's turn to write events (see the module's header). Call it
-/// right before the insert, as the last thing before the commit: it is held until then.
+/// Marks `tx` as a writer of events (its commit wakes the readers) and, on PostgreSQL, makes
+/// sure it holds a transaction id before it draws an event id: the readers find the writers
+/// that may still commit a smaller id among the transactions in progress
+/// (`event_frontier.rs`). Call it before the insert.
 async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
     tx.wrote_events
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -92,7 +81,7 @@ async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
     }
     conn.execute_raw(Statement::from_string(
         DbBackend::Postgres,
-        format!("SELECT pg_advisory_xact_lock_shared({EVENT_LOCK_KEY})"),
+        "SELECT pg_current_xact_id()".to_owned(),
     ))
     .await?;
     Ok(())
@@ -116,22 +105,16 @@ pub(super) async fn record(
     at: DateTimeUtc,
 ) -> Result<(), DbErr> {
     if exec(tx).get_database_backend() == DbBackend::Postgres {
-        // The turn and the insert in one statement (one round trip): the lock is taken as
-        // the subquery's row is made, before the insert draws its id.
+        // The transaction id and the insert in one statement (one round trip): the id is
+        // assigned as the subquery's row is made, before the insert draws the event's id.
         tx.wrote_events
             .store(true, std::sync::atomic::Ordering::Relaxed);
         exec(tx)
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!(
-                    "INSERT INTO events (\"type\", deletion_id, occurred_at) \
-                     SELECT $1, $2, $3 FROM (SELECT pg_advisory_xact_lock_shared({EVENT_LOCK_KEY})) turn"
-                ),
-                [
-                    kind.as_str().into(),
-                    deletion.into(),
-                    to_micros(at).into(),
-                ],
+                "INSERT INTO events (\"type\", deletion_id, occurred_at) \
+                 SELECT $1, $2, $3 FROM (SELECT pg_current_xact_id()) turn",
+                [kind.as_str().into(), deletion.into(), to_micros(at).into()],
             ))
             .await?;
         return Ok(());
@@ -178,8 +161,8 @@ pub(super) async fn record_purged(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> R
 }
 
 /// PostgreSQL: `mark` (the batch's `UPDATE` of the deletion log) and the `deletion.purged`
-/// events of the deletions it marked purged at `now`, in id order, in one statement; the turn
-/// is taken as the one-row subquery is read, before the insert draws an id (as in [`record`]).
+/// events of the deletions it marked purged at `now`, in id order, in one statement (the
+/// `UPDATE` has given the transaction its id before the insert draws one).
 pub(super) async fn mark_and_record_purged(
     tx: &Tx,
     mark: Statement,
@@ -194,7 +177,7 @@ pub(super) async fn mark_and_record_purged(
     let sql = format!(
         r#"WITH marked AS ({} RETURNING "id", "purged_at")
 INSERT INTO events ("type", deletion_id, occurred_at) SELECT ${kind}, m."id", ${at}
-FROM marked m, (SELECT pg_advisory_xact_lock_shared({EVENT_LOCK_KEY})) turn
+FROM marked m
 WHERE m."purged_at" = ${at} ORDER BY m."id""#,
         mark.sql
     );
@@ -215,9 +198,9 @@ pub enum EventReader {
 }
 
 /// Up to `limit` events with ids above `after` (all when `None`) that `reader` may see, in id
-/// order. With `upto`, an id known final ([`final_event_id`]), only those up to it, read at
-/// once; without, on PostgreSQL the read waits, under the outbox's lock in exclusive mode, for
-/// the writers that have taken an id to finish, so no smaller id can appear after it.
+/// order, only up to an id known final: `upto` when the caller knows one
+/// ([`final_event_id`]), else the one worked out now (which may wait for writers in flight,
+/// never holding them back).
 pub async fn events_after(
     db: &super::Db,
     reader: EventReader,
@@ -225,6 +208,10 @@ pub async fn events_after(
     upto: Option<i64>,
     limit: u64,
 ) -> Result<Vec<event::Model>, DbErr> {
+    let upto = match upto {
+        Some(upto) => upto,
+        None => final_event_id(db, after.unwrap_or(0)).await?,
+    };
     #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
     let mut select = event::Entity::find();
     if let Some(after) = after {
@@ -242,53 +229,12 @@ pub async fn events_after(
         .into_query();
         select = select.filter(event::Column::DeletionId.in_subquery(known));
     }
-    let select = select.order_by_asc(event::Column::Id).limit(limit);
-    if let Some(upto) = upto {
-        return select
-            .filter(event::Column::Id.lte(upto))
-            .all(&exec(db))
-            .await;
-    }
-    if db.backend() != DbBackend::Postgres {
-        return select.all(&exec(db)).await;
-    }
-    let tx = db.begin().await?;
-    wait_for_writers(&tx).await?;
-    let found = select.all(&exec(&tx)).await?;
-    tx.commit().await?;
-    Ok(found)
-}
-
-/// The greatest event id (0 for none) below which every id is final: each committed, or gone
-/// for good. Read after the writers in flight are done ([`wait_for_writers`]).
-pub async fn final_event_id(db: &super::Db) -> Result<i64, DbErr> {
-    let tx = db.begin().await?;
-    wait_for_writers(&tx).await?;
-    #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
-    let select = event::Entity::find();
-    let greatest: Option<Option<i64>> = select
-        .select_only()
-        .column_as(event::Column::Id.max(), "greatest")
-        .into_tuple()
-        .one(&exec(&tx))
-        .await?;
-    tx.commit().await?;
-    Ok(greatest.flatten().unwrap_or(0))
-}
-
-/// Waits, on PostgreSQL, until every transaction that has taken an event id has finished, and
-/// holds new ones back until `tx` ends: from here on in `tx`, no event with an id below the
-/// greatest visible can appear. Read the outbox in `id > last` order only after this.
-pub(super) async fn wait_for_writers(tx: &Tx) -> Result<(), DbErr> {
-    let conn = exec(tx);
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY})"),
-        ))
-        .await?;
-    }
-    Ok(())
+    select
+        .filter(event::Column::Id.lte(upto))
+        .order_by_asc(event::Column::Id)
+        .limit(limit)
+        .all(&exec(db))
+        .await
 }
 
 /// Drops the events that occurred before `cutoff`; returns how many.

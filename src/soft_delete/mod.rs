@@ -73,6 +73,7 @@ mod erase;
 mod erase_check;
 mod erase_scan;
 mod event_feed;
+mod event_frontier;
 mod events;
 mod holds;
 mod identities;
@@ -108,9 +109,9 @@ pub use erase::{
     legal_hold_on, truncate_log,
 };
 pub use event_feed::{announce, listen, wakeups};
+pub use event_frontier::final_event_id;
 pub use events::{
     DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
-    final_event_id,
 };
 pub use holds::{
     HoldRefused, HoldStamp, active_hold, active_holds, held_rows, hold_history, owner_not_held,

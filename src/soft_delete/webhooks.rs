@@ -110,13 +110,19 @@ pub async fn claim_webhook(
     lease: Duration,
 ) -> Result<WebhookNext, DbErr> {
     let now = to_micros(now);
-    let tx = db.unbudgeted().begin().await?;
-    // The next event in id order is final only once the writers in flight are done.
-    super::events::wait_for_writers(&tx).await?;
+    let db = db.unbudgeted();
+    // The next event in id order is sent only once it is final: no smaller id can appear.
+    let frontier = super::final_event_id(&db, last_delivered(&db).await?).await?;
+    let tx = db.begin().await?;
     let Some((head, _)) = webhook_backlog(&tx, None, 1).await?.into_iter().next() else {
         tx.rollback().await?;
         return Ok(WebhookNext::Wait(None));
     };
+    if head > frontier {
+        // Committed after the frontier was read: look again at once.
+        tx.rollback().await?;
+        return Ok(WebhookNext::Wait(Some(now)));
+    }
     let conn = exec(&tx);
     let backend = conn.get_database_backend();
     let row = Query::insert()

@@ -10,9 +10,7 @@ use keepsake::ids::{self, Kind};
 use keepsake::service::purge::{Retention, retention_tick};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, Gate, TestApp, assert_error, id_of, on_both_backends, race, succeeded,
-};
+use crate::helpers::{Backend, Gate, TestApp, assert_error, id_of, on_both_backends, succeeded};
 
 on_both_backends!(
     deleting_attachments_writes_one_deletion_created_event_per_deletion,
@@ -514,10 +512,10 @@ async fn keepsake_events_prints_each_event_as_a_json_line(backend: Backend) {
 
 /// On PostgreSQL two transactions could take event ids 5 and 6 and commit 6 first, and a
 /// reader past 6 would never see 5. The first delete is parked right after inserting its
-/// event (its id taken, not committed). A second delete does not wait for it (writers share
-/// the outbox's lock, so their commits stay concurrent), but a reader does (it takes the lock
-/// in exclusive mode): it answers only once the first has committed, and then holds both, in
-/// id order.
+/// event (its id taken, not committed). A second delete does not wait for it; a reader that
+/// sees the second's event waits for the parked writer before it answers, and while it waits
+/// a third writer still commits (readers hold no writer back). The reader then prints the
+/// parked event before the second's, in id order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(postgres_tests),
@@ -529,59 +527,63 @@ async fn on_postgres_a_reader_waits_for_event_writers_in_flight_and_writers_do_n
     let warm = app.attachment(&ada, "warm.txt").await;
     let first_file = app.attachment(&ada, "first.txt").await;
     let second_file = app.attachment(&ada, "second.txt").await;
+    let third_file = app.attachment(&ada, "third.txt").await;
     app.admin().delete_attachment(&warm, None).await;
     let next_id = all_events(&app).await.last().unwrap().id + 1;
 
-    // Two writers: the second commits while the first is parked.
-    let gate = Gate::install(
+    let mut gate = Gate::install(
         &app,
         "AFTER INSERT",
         "events",
         &format!("NEW.id = {next_id}"),
     )
     .await;
-    let raced = race(
-        &app,
-        gate,
-        app.admin().delete_attachment(&first_file, None),
-        app.admin().delete_attachment(&second_file, None),
-    )
-    .await;
-    assert!(
-        !raced.second_waited,
-        "a second writer must not wait for the first"
-    );
-    let (first, second) = (id_of(&raced.first), id_of(&raced.second));
+    let before = (next_id - 1).to_string();
+    let parked = app.admin().delete_attachment(&first_file, None);
+    let others = async {
+        assert!(
+            gate.waiting(&app, 1).await,
+            "the first delete never reached the gate"
+        );
+        // A second writer commits while the first is parked.
+        let second = tokio::time::timeout(
+            Duration::from_secs(20),
+            app.admin().delete_attachment(&second_file, None),
+        )
+        .await
+        .expect("a second writer must not wait for the first");
+        let args = ["events", "--after", &before];
+        let reader = app.run(&args);
+        let third = async {
+            // Let the reader reach its wait (if it has not, the test proves less, not wrong).
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let third = tokio::time::timeout(
+                Duration::from_secs(20),
+                app.admin().delete_attachment(&third_file, None),
+            )
+            .await
+            .expect("a writer must not wait for a reader");
+            gate.open().await;
+            third
+        };
+        let (printed, third) = tokio::join!(reader, third);
+        (second, third, printed)
+    };
+    let (first, (second, third, printed)) = tokio::join!(parked, others);
+    let printed = succeeded(&printed);
+    let lines: Vec<Value> = printed
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{printed}");
+    assert_eq!(lines[0]["id"], next_id.to_string(), "{printed}");
+    assert_eq!(lines[0]["deletion"]["id"], first["id"], "{printed}");
+    assert_eq!(lines[1]["id"], (next_id + 1).to_string(), "{printed}");
+    assert_eq!(lines[1]["deletion"]["id"], second["id"], "{printed}");
     let events = all_events(&app).await;
     let of = |d: &str| events.iter().find(|e| e.deletion == d).unwrap().id;
-    assert_eq!(of(&first), next_id);
-    assert!(of(&first) < of(&second), "{events:?}");
-
-    // A writer and a reader: the reader waits, then sees the parked writer's event.
-    let third_file = app.attachment(&ada, "third.txt").await;
-    let parked_id = next_id + 2;
-    let gate = Gate::install(
-        &app,
-        "AFTER INSERT",
-        "events",
-        &format!("NEW.id = {parked_id}"),
-    )
-    .await;
-    let after = (parked_id - 1).to_string();
-    let raced = race(
-        &app,
-        gate,
-        app.admin().delete_attachment(&third_file, None),
-        app.run(&["events", "--after", &after]),
-    )
-    .await;
-    assert!(
-        raced.second_waited,
-        "a reader must wait for a writer whose event id is taken"
-    );
-    let printed = succeeded(&raced.second);
-    let line: Value = serde_json::from_str(printed.lines().next().unwrap_or("null")).unwrap();
-    assert_eq!(line["id"], parked_id.to_string(), "{printed}");
-    assert_eq!(line["deletion"]["id"], raced.first["id"], "{printed}");
+    assert_eq!(of(&id_of(&first)), next_id);
+    assert_eq!(of(&id_of(&second)), next_id + 1);
+    assert_eq!(of(&id_of(&third)), next_id + 2);
     app.assert_invariants().await;
 }
