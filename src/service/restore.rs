@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::service::permissions::{Action, Reach, knows_every_deletion, may, reach};
 use crate::soft_delete::{
-    self, Db, EntityKind, RestoreError, RestoreRefused, RowState, Scope, Scoped, Stamp, Tx,
+    self, Db, EntityKind, LockedDeletion, RestoreError, RestoreRefused, RowState, Scope, Scoped,
+    Stamp, Tx,
 };
 
 use super::deletions::{attachment_not_found, stamp, user_not_found};
@@ -87,7 +88,7 @@ async fn known_deletion_for_update(
     tx: &Tx,
     viewer: &Viewer,
     id: i64,
-) -> Result<Option<deletion::Model>> {
+) -> Result<Option<LockedDeletion>> {
     if !knows_every_deletion(viewer) {
         return Ok(soft_delete::members_deletion_for_update(tx, id, viewer.id()).await?);
     }
@@ -100,7 +101,7 @@ async fn known_deletion_for_update(
 async fn restore_in(
     tx: &Tx,
     viewer: &Viewer,
-    logged: &deletion::Model,
+    logged: &LockedDeletion,
     reason: Option<String>,
     undo_window: Duration,
 ) -> Result<deletion::Model> {
@@ -111,10 +112,10 @@ async fn restore_in(
 /// Undoes `logged` (locked in `tx`), or says in words why it cannot be.
 pub(super) async fn undo(
     tx: &Tx,
-    logged: &deletion::Model,
+    logged: &LockedDeletion,
     stamp: &Stamp,
 ) -> Result<deletion::Model> {
-    soft_delete::restore(tx, logged.id, stamp)
+    soft_delete::restore(tx, logged, stamp)
         .await
         .map_err(|err| match err {
             RestoreError::Refused(why) => refusal(logged.id, why),
@@ -187,7 +188,7 @@ pub async fn restore(
 /// What a restore by row id finds.
 enum Found<M> {
     /// The deletion hiding the row, locked; the viewer may know of it.
-    Hidden(deletion::Model),
+    Hidden(LockedDeletion),
     /// The row is live: read whole when the member path read it, else only known live.
     Live(Option<M>),
 }
@@ -377,7 +378,7 @@ impl<'a> Restore<'a> {
     async fn row<E>(
         self,
         tx: Tx,
-        logged: &deletion::Model,
+        logged: &LockedDeletion,
         id: i64,
         not_found: fn(i64) -> Error,
     ) -> Result<E::Model>
@@ -386,8 +387,6 @@ impl<'a> Restore<'a> {
         E::Model: Sync,
     {
         restore_in(&tx, self.viewer, logged, self.reason, self.undo_window).await?;
-        // The outbox's turn (soft_delete::events) is held from here to the commit: one plain
-        // read in between, which takes no lock another event writer could hold.
         let row = Scoped::<E>::live()
             .by_id(&tx, id)
             .await?

@@ -2,7 +2,10 @@
 
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DbErr, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryTrait as _, Set,
+};
 
 use super::events::{self, EventType};
 use super::{EntityKind, Handle, SoftDeletable, Stored as _, Tx, exec, to_micros};
@@ -39,6 +42,8 @@ async fn mark_deleted<E: SoftDeletable>(
     Ok(result.rows_affected)
 }
 
+/// Logs a new deletion and writes its `deletion.created` event (on PostgreSQL in one
+/// statement); the transaction is dropped, event and all, if the deletion then finds nothing.
 async fn log_deletion(
     tx: &Tx,
     kind: EntityKind,
@@ -53,12 +58,20 @@ async fn log_deletion(
         deleted_at: Set(stamp.at),
         cascade_count: Set(0),
         ..Default::default()
-    };
-    row.stored().insert(&exec(tx)).await
+    }
+    .stored();
+    if exec(tx).get_database_backend() == DbBackend::Postgres {
+        let insert = deletion::Entity::insert(row).build(DbBackend::Postgres);
+        return events::write_with_event(tx, insert, EventType::DeletionCreated, stamp.at)
+            .await?
+            .ok_or_else(|| DbErr::Custom("logging a deletion wrote no row".into()));
+    }
+    let logged = row.insert(&exec(tx)).await?;
+    events::record(tx, EventType::DeletionCreated, logged.id, logged.deleted_at).await?;
+    Ok(logged)
 }
 
-/// Records how many rows the deletion took besides the one asked for, then writes its
-/// `deletion.created` event: the last statement before the caller commits.
+/// Records how many rows the deletion took besides the one asked for.
 async fn set_cascade_count(
     tx: &Tx,
     logged: deletion::Model,
@@ -66,21 +79,18 @@ async fn set_cascade_count(
 ) -> Result<deletion::Model, DbErr> {
     let cascade_count = i64::try_from(cascade_count).unwrap_or(i64::MAX);
     // Logged with 0: a deletion of one row alone (the common case) needs no update.
-    let logged = if cascade_count == logged.cascade_count {
-        logged
-    } else {
-        let mut row = logged.into_active_model();
-        row.cascade_count = Set(cascade_count);
-        row.update(&exec(tx)).await?
-    };
-    events::record(tx, EventType::DeletionCreated, logged.id, logged.deleted_at).await?;
-    Ok(logged)
+    if cascade_count == logged.cascade_count {
+        return Ok(logged);
+    }
+    let mut row = logged.into_active_model();
+    row.cascade_count = Set(cascade_count);
+    row.update(&exec(tx)).await
 }
 
 /// Soft-deletes live user `id` and, in the same transaction, its live attachments, all
-/// stamped with one new deletion whose `cascade_count` is the attachments hidden, and writes
-/// its `deletion.created` event last (the caller commits next). `None` when the user is not
-/// live (the caller's transaction must then be dropped).
+/// stamped with one new deletion whose `cascade_count` is the attachments hidden, with its
+/// `deletion.created` event. `None` when the user is not live (the caller's transaction must
+/// then be dropped).
 pub async fn delete_user(
     tx: &Tx,
     id: i64,
@@ -108,8 +118,8 @@ pub async fn delete_user(
 }
 
 /// Soft-deletes the live attachments `ids` (distinct, non-empty) as one deletion, logged
-/// under the first id with `cascade_count` the others, and writes its `deletion.created`
-/// event last (the caller commits next). `None` when any is not live.
+/// under the first id with `cascade_count` the others, with its `deletion.created` event.
+/// `None` when any is not live (the caller's transaction must then be dropped).
 pub async fn delete_attachments(
     tx: &Tx,
     ids: &[i64],

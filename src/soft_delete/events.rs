@@ -18,8 +18,8 @@ use std::time::Duration;
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait as _, Set, Statement,
+    ColumnTrait, ConnectionTrait as _, DbBackend, DbErr, EntityTrait, FromQueryResult as _,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait as _, Set, Statement,
 };
 
 use super::event_frontier::final_event_id;
@@ -96,8 +96,8 @@ fn row(kind: EventType, deletion: i64, at: DateTimeUtc) -> event::ActiveModel {
     }
 }
 
-/// Writes event `kind` of deletion `deletion`, at `at` (the change's own moment), in `tx`.
-/// The caller's last statement before its commit.
+/// Writes event `kind` of deletion `deletion`, at `at` (the change's own moment), in `tx`,
+/// after the change's first write.
 pub(super) async fn record(
     tx: &Tx,
     kind: EventType,
@@ -124,6 +124,37 @@ pub(super) async fn record(
         .exec_without_returning(&exec(tx))
         .await?;
     Ok(())
+}
+
+/// PostgreSQL: `write`, an `INSERT` or `UPDATE` of one row of the deletion log built without
+/// `RETURNING`, and event `kind` of that row at `at`, in one statement (one round trip); the
+/// row as written, `None` when `write` wrote none. The write gives the transaction its id
+/// before the event draws its own (`event_frontier.rs`).
+pub(super) async fn write_with_event(
+    tx: &Tx,
+    write: Statement,
+    kind: EventType,
+    at: DateTimeUtc,
+) -> Result<Option<deletion::Model>, DbErr> {
+    tx.wrote_events
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut values = write.values.unwrap_or(sea_orm::Values(Vec::new()));
+    values.0.push(kind.as_str().into());
+    values.0.push(to_micros(at).into());
+    let (kind, at) = (values.0.len() - 1, values.0.len());
+    let sql = format!(
+        r#"WITH written AS ({} RETURNING *), logged AS (
+INSERT INTO events ("type", deletion_id, occurred_at) SELECT ${kind}, w."id", ${at}
+FROM written w, (SELECT pg_current_xact_id()) turn)
+SELECT * FROM written"#,
+        write.sql
+    );
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    exec(tx)
+        .query_one_raw(statement)
+        .await?
+        .map(|row| deletion::Model::from_query_result(&row, ""))
+        .transpose()
 }
 
 /// Writes `deletion.purged` for those of `taken` (locked in `tx`) that this batch marked

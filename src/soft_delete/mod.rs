@@ -124,7 +124,7 @@ pub use pooler::{is_pooler_symptom, is_startup_parameter_refusal};
 pub use purge::{BatchOutcome, PurgeCursor, RowCounts, purge_batch, purge_candidates};
 pub use redact::{Needles, REDACTED};
 pub use restore::{
-    RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of,
+    LockedDeletion, RestoreError, RestoreRefused, deletion_for_update, hid_only_rows_of,
     members_deletion_for_update, members_deletion_hiding_for_update, restore,
 };
 pub use rows::{RowState, insert, live_user_with_role_exists, row_state, update_live};

@@ -1,14 +1,15 @@
 //! Restores: undo one deletion exactly, and the rules a restore checks first.
 
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder as _};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait as _, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait as _, Set,
+    SqlErr,
 };
 
 use super::events::{self, EventType};
-use super::{EntityKind, Handle, SoftDeletable, Stamp, Stored as _, Tx, exec};
+use super::{EntityKind, Handle, SoftDeletable, Stamp, Stored as _, Tx, exec, to_micros};
 use crate::entity::{attachment, deletion, erasure, user};
 use crate::error::LIVE_USER_EMAIL;
 
@@ -56,10 +57,35 @@ impl From<RestoreRefused> for RestoreError {
 }
 
 /// The deletion with this id, locked for the rest of the transaction.
-pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<deletion::Model>, DbErr> {
+pub async fn deletion_for_update(tx: &Tx, id: i64) -> Result<Option<LockedDeletion>, DbErr> {
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
     let select = deletion::Entity::find_by_id(id);
-    select.lock_exclusive().one(&exec(tx)).await
+    Ok(select
+        .lock_exclusive()
+        .one(&exec(tx))
+        .await?
+        .map(LockedDeletion))
+}
+
+/// A deletion read `FOR UPDATE` in a transaction, its row locked until that transaction ends:
+/// what [`restore`] is given, so that it need not read and lock the row again. Only this
+/// module makes one, and only from such a read; use it in the transaction that read it.
+#[derive(Clone, Debug)]
+pub struct LockedDeletion(deletion::Model);
+
+impl std::ops::Deref for LockedDeletion {
+    type Target = deletion::Model;
+
+    fn deref(&self) -> &deletion::Model {
+        &self.0
+    }
+}
+
+impl LockedDeletion {
+    /// The deletion as read.
+    pub fn into_model(self) -> deletion::Model {
+        self.0
+    }
 }
 
 /// Deletion `id`, locked, if `member` may know of it: they made it, and it hid rows of
@@ -70,15 +96,16 @@ pub async fn members_deletion_for_update(
     tx: &Tx,
     id: i64,
     member: i64,
-) -> Result<Option<deletion::Model>, DbErr> {
+) -> Result<Option<LockedDeletion>, DbErr> {
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
     let select = deletion::Entity::find_by_id(id);
-    select
+    Ok(select
         .filter(deletion::Column::ActorId.eq(member))
         .filter(super::log::hid_only_rows_of(member))
         .lock_exclusive()
         .one(&exec(tx))
-        .await
+        .await?
+        .map(LockedDeletion))
 }
 
 /// The deletion hiding row `id` of `E`, locked, if `member` may know of it (as
@@ -88,7 +115,7 @@ pub async fn members_deletion_hiding_for_update<E: SoftDeletable>(
     tx: &Tx,
     id: i64,
     member: i64,
-) -> Result<Option<deletion::Model>, DbErr> {
+) -> Result<Option<LockedDeletion>, DbErr> {
     let hiding = Query::select()
         .column(E::deletion_id_column())
         .from(E::default())
@@ -96,28 +123,32 @@ pub async fn members_deletion_hiding_for_update<E: SoftDeletable>(
         .to_owned();
     #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
     let select = deletion::Entity::find();
-    select
+    Ok(select
         .filter(deletion::Column::Id.in_subquery(hiding))
         .filter(deletion::Column::ActorId.eq(member))
         .filter(super::log::hid_only_rows_of(member))
         .lock_exclusive()
         .one(&exec(tx))
-        .await
+        .await?
+        .map(LockedDeletion))
 }
 
-/// Undoes deletion `id` exactly: clears the rows stamped with it, no others, records who
-/// restored it, when and why, and writes its `deletion.restored` event last (the caller
-/// commits next). Refusals change nothing (the caller drops the transaction).
+/// Undoes deletion `logged` exactly: clears the rows stamped with it, no others, records who
+/// restored it, when and why, and writes its `deletion.restored` event. Refusals change
+/// nothing (the caller drops the transaction).
 ///
-/// Concurrency: the deletion's row is locked first, so two restores of it, or a restore and a
-/// purge of it, run one after the other (a purge marks `purge_started_at` under the same
+/// Concurrency: the deletion's row is locked first (`logged` is locked in `tx`: read by
+/// [`deletion_for_update`] or a member's equivalent), so two restores of it, or a restore and
+/// a purge of it, run one after the other (a purge marks `purge_started_at` under the same
 /// lock). Then the owners of the attachments it brings back are share-locked before they are
 /// checked, so a concurrent `deleteUser` of an owner either commits first (and this restore
 /// is `ParentDeleted`) or waits and then cascades to what this restore brought back.
-pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model, RestoreError> {
-    let Some(logged) = deletion_for_update(tx, id).await? else {
-        return Err(RestoreRefused::NotFound.into());
-    };
+pub async fn restore(
+    tx: &Tx,
+    logged: &LockedDeletion,
+    stamp: &Stamp,
+) -> Result<deletion::Model, RestoreError> {
+    let id = logged.id;
     if let Some(started) = logged.purge_started_at.or(logged.purged_at) {
         let finished = logged.purged_at;
         return Err(RestoreRefused::Purged { started, finished }.into());
@@ -126,59 +157,58 @@ pub async fn restore(tx: &Tx, id: i64, stamp: &Stamp) -> Result<deletion::Model,
         return Err(RestoreRefused::AlreadyRestored(at).into());
     }
     lock_owners_of_hidden_attachments(tx, id).await?;
-    // After the locks: an erasure that held them has committed its tombstone by now.
-    if let Some(user) = erased_user_of(tx, id).await? {
+    // After the locks (a statement of its own, so it sees what committed while they were
+    // awaited): an erasure that held them has committed its tombstone by now; and an
+    // attachment comes back only under a live owner, or one this deletion brings back.
+    let (erased, orphan) = erased_or_orphaned(tx, id).await?;
+    if let Some(user) = erased {
         return Err(RestoreRefused::Erased { user }.into());
     }
-    // An attachment comes back only under a live owner, or one this deletion brings back.
-    let orphan = attachments_under_other_deleted_owner(tx, id).await?;
     if let Some(owner) = orphan {
         return Err(RestoreRefused::ParentDeleted { owner }.into());
     }
-    match clear_deleted::<user::Entity>(tx, id).await {
-        Ok(_) => {}
-        Err(err) => match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(msg)) if LIVE_USER_EMAIL.is_named_in(&msg) => {
-                return Err(RestoreRefused::Conflict.into());
-            }
-            _ => return Err(err.into()),
-        },
+    // A deletion of attachments stamped no user (only `delete_user` stamps users, with a
+    // deletion of its own): no users to bring back.
+    let users_too = EntityKind::parse(&logged.entity) != Some(EntityKind::Attachment);
+    if users_too {
+        match clear_deleted::<user::Entity>(tx, id).await {
+            Ok(_) => {}
+            Err(err) => match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(msg))
+                    if LIVE_USER_EMAIL.is_named_in(&msg) =>
+                {
+                    return Err(RestoreRefused::Conflict.into());
+                }
+                _ => return Err(err.into()),
+            },
+        }
     }
     clear_deleted::<attachment::Entity>(tx, id).await?;
-    let mut row = logged.into_active_model();
+    if exec(tx).get_database_backend() == DbBackend::Postgres {
+        // The log's update and the event in one statement.
+        #[allow(clippy::disallowed_methods)] // the deletion log is the core's own table
+        let update = deletion::Entity::update_many();
+        let update = update
+            .col_expr(deletion::Column::RestoredAt, Expr::val(to_micros(stamp.at)))
+            .col_expr(deletion::Column::RestoredBy, Expr::val(stamp.actor))
+            .col_expr(
+                deletion::Column::RestoreReason,
+                Expr::val(stamp.reason.clone()),
+            )
+            .filter(deletion::Column::Id.eq(id))
+            .build(DbBackend::Postgres);
+        return events::write_with_event(tx, update, EventType::DeletionRestored, stamp.at)
+            .await?
+            .ok_or_else(|| RestoreError::from(DbErr::RecordNotUpdated));
+    }
+    let mut row = logged.0.clone().into_active_model();
     row.restored_at = Set(Some(stamp.at));
     row.restored_by = Set(Some(stamp.actor));
     row.restore_reason = Set(stamp.reason.clone());
     let restored = row.stored().update(&exec(tx)).await?;
-    // Last, right before the caller commits: see `events.rs`.
     let at = restored.restored_at.unwrap_or(stamp.at);
     events::record(tx, EventType::DeletionRestored, id, at).await?;
     Ok(restored)
-}
-
-/// An erased user among those `deletion` hid or whose attachments it hid, if any.
-async fn erased_user_of(tx: &Tx, deletion: i64) -> Result<Option<i64>, DbErr> {
-    let users = Query::select()
-        .column(user::Column::Id)
-        .from(user::Entity)
-        .and_where(user::Column::DeletionId.eq(deletion))
-        .to_owned();
-    let owners = Query::select()
-        .column(attachment::Column::OwnerId)
-        .from(attachment::Entity)
-        .and_where(attachment::Column::DeletionId.eq(deletion))
-        .to_owned();
-    #[allow(clippy::disallowed_methods)] // the tombstones are the core's own table
-    let select = erasure::Entity::find();
-    Ok(select
-        .filter(
-            Condition::any()
-                .add(erasure::Column::UserId.in_subquery(users))
-                .add(erasure::Column::UserId.in_subquery(owners)),
-        )
-        .one(&exec(tx))
-        .await?
-        .map(|e| e.user_id))
 }
 
 /// Share-locks (PostgreSQL `FOR SHARE`) the owners of the attachments hidden by `deletion`,
@@ -237,11 +267,29 @@ pub async fn hid_only_rows_of(
     }
 }
 
-/// The owner of an attachment hidden by `deletion` whose owner is deleted by another one.
-async fn attachments_under_other_deleted_owner(
-    tx: &Tx,
-    deletion: i64,
-) -> Result<Option<i64>, DbErr> {
+/// In one statement: an erased user among those `deletion` hid or whose attachments it hid,
+/// and the owner of an attachment it hid whose owner is deleted by another deletion, if any.
+async fn erased_or_orphaned(tx: &Tx, deletion: i64) -> Result<(Option<i64>, Option<i64>), DbErr> {
+    let users = Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(user::Column::DeletionId.eq(deletion))
+        .to_owned();
+    let owners = Query::select()
+        .column(attachment::Column::OwnerId)
+        .from(attachment::Entity)
+        .and_where(attachment::Column::DeletionId.eq(deletion))
+        .to_owned();
+    let erased = Query::select()
+        .column(erasure::Column::UserId)
+        .from(erasure::Entity)
+        .cond_where(
+            Condition::any()
+                .add(erasure::Column::UserId.in_subquery(users))
+                .add(erasure::Column::UserId.in_subquery(owners)),
+        )
+        .limit(1)
+        .to_owned();
     let owner = Alias::new("owner");
     let owner_deleted_elsewhere = Query::select()
         .expr(Expr::val(1))
@@ -257,14 +305,29 @@ async fn attachments_under_other_deleted_owner(
                 .or(Expr::col((owner, user::Column::DeletionId)).ne(deletion)),
         )
         .to_owned();
-    #[allow(clippy::disallowed_methods)] // a check inside the core's restore
-    let select = attachment::Entity::find();
-    Ok(select
-        .filter(attachment::Column::DeletionId.eq(deletion))
-        .filter(Expr::exists(owner_deleted_elsewhere))
-        .one(&exec(tx))
+    let orphan = Query::select()
+        .column((attachment::Entity, attachment::Column::OwnerId))
+        .from(attachment::Entity)
+        .and_where(Expr::col((attachment::Entity, attachment::Column::DeletionId)).eq(deletion))
+        .and_where(Expr::exists(owner_deleted_elsewhere))
+        .limit(1)
+        .to_owned();
+    let both = Query::select()
+        .expr_as(
+            Expr::SubQuery(None, Box::new(erased.into_sub_query_statement())),
+            Alias::new("erased"),
+        )
+        .expr_as(
+            Expr::SubQuery(None, Box::new(orphan.into_sub_query_statement())),
+            Alias::new("orphan"),
+        )
+        .to_owned();
+    let conn = exec(tx);
+    let row = conn
+        .query_one_raw(conn.get_database_backend().build(&both))
         .await?
-        .map(|a| a.owner_id))
+        .ok_or_else(|| DbErr::Custom("the restore's checks returned no row".into()))?;
+    Ok((row.try_get("", "erased")?, row.try_get("", "orphan")?))
 }
 
 /// Brings back every row of `E` hidden by `deletion`; returns how many.
