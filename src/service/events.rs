@@ -94,7 +94,7 @@ impl Tail {
             wake.borrow_and_update();
             if self.final_id.receiver_count() > 0 {
                 let known = *self.final_id.borrow();
-                match soft_delete::final_event_id(&db, known).await {
+                match soft_delete::final_event_id_at_head(&db, known).await {
                     Ok(id) => {
                         self.final_id.send_if_modified(|known| {
                             let newer = id > *known;

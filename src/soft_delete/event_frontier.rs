@@ -44,9 +44,29 @@ const WINDOW: i64 = 10_000;
 const SLOW: Duration = Duration::from_secs(5);
 
 /// The greatest event id, at least `known` (an id already final, or one the caller has read
-/// past), at or below which every id is final: committed, or gone for good. On PostgreSQL it
-/// may wait for transactions in progress (see the module's header); it never holds anyone back.
+/// past), at or below which every id is final: committed, or gone for good. It looks at most
+/// [`WINDOW`] ids past `known` (enough for a read of a page of events; see
+/// [`final_event_id_at_head`]). On PostgreSQL it may wait for transactions in progress (see
+/// the module's header); it never holds anyone back.
 pub async fn final_event_id(db: &super::Db, known: i64) -> Result<i64, DbErr> {
+    Ok(step(db, known).await?.0)
+}
+
+/// As [`final_event_id`], but as far as the outbox goes, however far behind `known` is (a
+/// server's tail catching up with a long outbox): one window after another.
+pub async fn final_event_id_at_head(db: &super::Db, mut known: i64) -> Result<i64, DbErr> {
+    loop {
+        let (at, full) = step(db, known).await?;
+        if !full || at <= known {
+            return Ok(at);
+        }
+        known = at;
+    }
+}
+
+/// One window of [`final_event_id`]: the final id, and whether the window was full (more ids
+/// may follow).
+async fn step(db: &super::Db, known: i64) -> Result<(i64, bool), DbErr> {
     let conn = exec(db);
     if conn.get_database_backend() != DbBackend::Postgres {
         #[allow(clippy::disallowed_methods)] // the outbox is the core's own table
@@ -58,7 +78,7 @@ pub async fn final_event_id(db: &super::Db, known: i64) -> Result<i64, DbErr> {
             .into_tuple()
             .one(&conn)
             .await?;
-        return Ok(greatest.flatten().unwrap_or(known).max(known));
+        return Ok((greatest.flatten().unwrap_or(known).max(known), false));
     }
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(
@@ -71,14 +91,15 @@ pub async fn final_event_id(db: &super::Db, known: i64) -> Result<i64, DbErr> {
         .ok_or_else(|| DbErr::Custom("reading the outbox's tail returned no row".into()))?;
     let seen: i64 = row.try_get("", "seen")?;
     let Some(greatest) = row.try_get::<Option<i64>>("", "greatest")? else {
-        return Ok(known);
+        return Ok((known, false));
     };
+    let full = seen >= WINDOW;
     if greatest - known == seen {
-        return Ok(greatest);
+        return Ok((greatest, full));
     }
     let snapshot: String = row.try_get("", "snapshot")?;
     wait_for_ended(db, in_progress(&snapshot)?).await?;
-    Ok(greatest)
+    Ok((greatest, full))
 }
 
 /// The transactions in progress in a `pg_snapshot`'s text, `xmin:xmax:xip,…`.

@@ -109,7 +109,7 @@ pub use erase::{
     legal_hold_on, truncate_log,
 };
 pub use event_feed::{announce, listen, wakeups};
-pub use event_frontier::final_event_id;
+pub use event_frontier::{final_event_id, final_event_id_at_head};
 pub use events::{
     DEFAULT_EVENT_RETENTION, EventReader, EventType, drop_events_before, events_after,
 };
