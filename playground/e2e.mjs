@@ -16,9 +16,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
-import { checkPageHeaders, watchPage } from "./page-checks.mjs";
+import { checkPageHeaders, firstStart, watchPage } from "./page-checks.mjs";
 
 const binary = process.argv[2] ?? "target/debug/keepsake";
 const dir = mkdtempSync(join(tmpdir(), "keepsake-e2e-"));
@@ -35,19 +34,7 @@ const fail = (message) => {
 const timer = setTimeout(() => fail("timed out"), 60_000);
 
 // The first start prints the admin's token and the playground URL.
-let token;
-let playground;
-const lines = createInterface({ input: server.stdout });
-for await (const line of lines) {
-  const [key, value] = line.trim().split(/:\s+/, 2);
-  if (key === "token") token = value;
-  if (key === "playground") {
-    playground = value;
-    break;
-  }
-}
-if (!token || !playground) fail("the first start printed no token or playground URL");
-lines.on("line", () => {}); // keep draining stdout
+const { token, playground } = await firstStart(server, "playground", fail);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

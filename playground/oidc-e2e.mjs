@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
-import { checkPageHeaders, watchPage } from "./page-checks.mjs";
+import { checkPageHeaders, firstStart, watchPage } from "./page-checks.mjs";
 
 const binary = process.argv[2] ?? "target/debug/keepsake";
 const dir = mkdtempSync(join(tmpdir(), "keepsake-oidc-"));
@@ -62,19 +62,7 @@ const server = spawn(binary, ["serve", "--bind", "127.0.0.1:0"], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 children.push(server);
-let token;
-let link;
-const lines = createInterface({ input: server.stdout });
-for await (const line of lines) {
-  const [key, value] = line.trim().split(/:\s+/, 2);
-  if (key === "token") token = value;
-  if (key === "trash") {
-    link = value;
-    break;
-  }
-}
-if (!token || !link) fail("the first start printed no token or trash link");
-lines.on("line", () => {});
+const { trash: link } = await firstStart(server, "trash", fail);
 const origin = new URL(link).origin;
 
 const config = await (await fetch(`${origin}/sign-in.json`)).json();

@@ -1,10 +1,31 @@
-// What both browser tests (e2e.mjs, trash-e2e.mjs) check of the pages they open, besides what
+// What the browser tests (e2e.mjs, trash-e2e.mjs, oidc-e2e.mjs) share: what the server's first
+// start prints (`firstStart`), and what they check of the pages they open, besides what
 // the pages do: that a page goes out with the headers src/app/pages.rs gives it (a
 // Content-Security-Policy that runs scripts from Keepsake's origin only and lets no site
 // frame the page, no referrer, no sniffing), and that under that policy nothing is refused
 // and nothing goes wrong: no CSP violation, no console error, no uncaught exception, no
 // script without a JavaScript type. A page that works only because the policy is loose fails
 // on the headers; a page the policy quietly breaks fails on the violation.
+
+import { createInterface } from "node:readline";
+
+/**
+ * The `key: value` lines a server's first start prints on stdout (the admin's token, the
+ * playground's URL, the trash's sign-in link), read up to the one named `last`; stdout is then
+ * drained for as long as the server runs. Fails unless `token` and `last` were printed.
+ */
+export async function firstStart(server, last, fail) {
+  const printed = {};
+  const lines = createInterface({ input: server.stdout });
+  for await (const line of lines) {
+    const [key, value] = line.trim().split(/:\s+/, 2);
+    printed[key] = value;
+    if (key === last) break;
+  }
+  if (!printed.token || !printed[last]) fail(`the first start printed no token or ${last}`);
+  lines.on("line", () => {}); // keep draining stdout
+  return printed;
+}
 
 /** From now on, fails (`fail(message)`) on anything `page` reports as gone wrong. */
 export async function watchPage(page, fail) {

@@ -31,9 +31,8 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
-import { checkPageHeaders, watchPage } from "./page-checks.mjs";
+import { checkPageHeaders, firstStart, watchPage } from "./page-checks.mjs";
 
 const binary = process.argv[2] ?? "target/debug/keepsake";
 const shots = process.env.TRASH_SHOTS ?? "/tmp/keepsake-trash-shots";
@@ -56,20 +55,8 @@ const timer = setTimeout(() => fail("timed out"), 120_000);
 process.on("exit", () => server.kill());
 
 // The first start prints the admin's token and the trash's sign-in link.
-let token;
-let link;
-const lines = createInterface({ input: server.stdout });
-for await (const line of lines) {
-  const [key, value] = line.trim().split(/:\s+/, 2);
-  if (key === "token") token = value;
-  if (key === "trash") {
-    link = value;
-    break;
-  }
-}
-if (!token || !link) fail("the first start printed no token or trash link");
+const { token, trash: link } = await firstStart(server, "trash", fail);
 if (!link.includes(`#token=${token}`)) fail(`the trash link carries no token: ${link}`);
-lines.on("line", () => {}); // keep draining stdout
 const origin = new URL(link).origin;
 
 async function api(query, variables, as = token) {

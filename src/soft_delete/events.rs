@@ -68,23 +68,24 @@ impl EventType {
 /// How long events are kept unless `KEEPSAKE_EVENT_RETENTION` says otherwise: 7 days.
 pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Marks `tx` as a writer of events (its commit wakes the readers) and, on PostgreSQL, makes
-/// sure it holds a transaction id before it draws an event id: the readers find the writers
-/// that may still commit a smaller id among the transactions in progress
-/// (`event_frontier.rs`). Call it before the insert.
-async fn take_turn(tx: &Tx) -> Result<(), DbErr> {
+/// Marks `tx` as a writer of events: its commit wakes the readers (`event_feed.rs`).
+fn writes_events(tx: &Tx) {
     tx.wrote_events
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let conn = exec(tx);
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    conn.execute_raw(Statement::from_string(
-        DbBackend::Postgres,
-        "SELECT pg_current_xact_id()".to_owned(),
-    ))
-    .await?;
-    Ok(())
+}
+
+/// `write`'s values with an event's type and moment appended, and the numbers of their
+/// placeholders, for a PostgreSQL statement that wraps `write` and inserts events.
+fn with_kind_and_at(
+    write: Statement,
+    kind: EventType,
+    at: DateTimeUtc,
+) -> (String, sea_orm::Values, usize, usize) {
+    let mut values = write.values.unwrap_or(sea_orm::Values(Vec::new()));
+    values.0.push(kind.as_str().into());
+    values.0.push(to_micros(at).into());
+    let (kind, at) = (values.0.len() - 1, values.0.len());
+    (write.sql, values, kind, at)
 }
 
 fn row(kind: EventType, deletion: i64, at: DateTimeUtc) -> event::ActiveModel {
@@ -107,8 +108,7 @@ pub(super) async fn record(
     if exec(tx).get_database_backend() == DbBackend::Postgres {
         // The transaction id and the insert in one statement (one round trip): the id is
         // assigned as the subquery's row is made, before the insert draws the event's id.
-        tx.wrote_events
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        writes_events(tx);
         exec(tx)
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -119,7 +119,7 @@ pub(super) async fn record(
             .await?;
         return Ok(());
     }
-    take_turn(tx).await?;
+    writes_events(tx);
     event::Entity::insert(row(kind, deletion, at))
         .exec_without_returning(&exec(tx))
         .await?;
@@ -136,18 +136,13 @@ pub(super) async fn write_with_event(
     kind: EventType,
     at: DateTimeUtc,
 ) -> Result<Option<deletion::Model>, DbErr> {
-    tx.wrote_events
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut values = write.values.unwrap_or(sea_orm::Values(Vec::new()));
-    values.0.push(kind.as_str().into());
-    values.0.push(to_micros(at).into());
-    let (kind, at) = (values.0.len() - 1, values.0.len());
+    writes_events(tx);
+    let (write, values, kind, at) = with_kind_and_at(write, kind, at);
     let sql = format!(
-        r#"WITH written AS ({} RETURNING *), logged AS (
+        r#"WITH written AS ({write} RETURNING *), logged AS (
 INSERT INTO events ("type", deletion_id, occurred_at) SELECT ${kind}, w."id", ${at}
 FROM written w, (SELECT pg_current_xact_id()) turn)
-SELECT * FROM written"#,
-        write.sql
+SELECT * FROM written"#
     );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     exec(tx)
@@ -157,14 +152,15 @@ SELECT * FROM written"#,
         .transpose()
 }
 
-/// Writes `deletion.purged` for those of `taken` (locked in `tx`) that this batch marked
-/// purged at `now` (a deletion purged by an earlier batch carries that batch's moment), in id
-/// order, in one statement that reads them from the log.
+/// SQLite (PostgreSQL marks and writes in one statement, [`mark_and_record_purged`]): writes
+/// `deletion.purged` for those of `taken` (locked in `tx`) that this batch marked purged at
+/// `now` (a deletion purged by an earlier batch carries that batch's moment), in id order, in
+/// one statement that reads them from the log.
 pub(super) async fn record_purged(tx: &Tx, taken: &[i64], now: DateTimeUtc) -> Result<(), DbErr> {
     if taken.is_empty() {
         return Ok(());
     }
-    take_turn(tx).await?;
+    writes_events(tx);
     let now = to_micros(now);
     let purged = Query::select()
         .expr(Expr::val(EventType::DeletionPurged.as_str()))
@@ -199,18 +195,13 @@ pub(super) async fn mark_and_record_purged(
     mark: Statement,
     now: DateTimeUtc,
 ) -> Result<(), DbErr> {
-    tx.wrote_events
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut values = mark.values.unwrap_or(sea_orm::Values(Vec::new()));
-    values.0.push(EventType::DeletionPurged.as_str().into());
-    values.0.push(to_micros(now).into());
-    let (kind, at) = (values.0.len() - 1, values.0.len());
+    writes_events(tx);
+    let (mark, values, kind, at) = with_kind_and_at(mark, EventType::DeletionPurged, now);
     let sql = format!(
-        r#"WITH marked AS ({} RETURNING "id", "purged_at")
+        r#"WITH marked AS ({mark} RETURNING "id", "purged_at")
 INSERT INTO events ("type", deletion_id, occurred_at) SELECT ${kind}, m."id", ${at}
 FROM marked m
-WHERE m."purged_at" = ${at} ORDER BY m."id""#,
-        mark.sql
+WHERE m."purged_at" = ${at} ORDER BY m."id""#
     );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     exec(tx).execute_raw(statement).await?;

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, QueryTrait as _,
 };
 
-use super::purge_rows::take_rows;
+use super::purge_rows::{distinct, take_rows};
 use super::{Db, Handle, SoftDeletable, Tx, exec, to_micros};
 use super::{events, holds};
 use crate::entity::{attachment, deletion, user};
@@ -333,12 +333,4 @@ where
         blobs: taken.blobs,
         last,
     }))
-}
-
-/// The distinct values of `ids`, in ascending order.
-fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
-    let mut ids: Vec<i64> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }

@@ -21,15 +21,11 @@ pub(super) struct Taken {
 }
 
 impl Taken {
-    fn sorted(rows: u64, mut deletions: Vec<i64>, mut blobs: Vec<String>) -> Taken {
-        deletions.sort_unstable();
-        deletions.dedup();
-        blobs.sort_unstable();
-        blobs.dedup();
+    fn sorted(rows: u64, deletions: Vec<i64>, blobs: Vec<String>) -> Taken {
         Taken {
             rows,
-            deletions,
-            blobs,
+            deletions: distinct(deletions),
+            blobs: distinct(blobs),
         }
     }
 }
@@ -308,4 +304,12 @@ pub(super) async fn erased_rows<E: SoftDeletable>(
         .iter()
         .map(|row| row.try_get::<i64>("", "id"))
         .collect()
+}
+
+/// The distinct values of `items`, in ascending order.
+pub(super) fn distinct<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort_unstable();
+    items.dedup();
+    items
 }
