@@ -42,21 +42,36 @@ pub trait Leaves: OutputType {
             None => false,
         }
     }
+
+    /// A list of `items` for a selection that asks for more than plain fields (a nested
+    /// list the request already read, say), written to JSON text in a splice buffer in one
+    /// pass when this type can; `None` resolves the list field by field. `field` is the list's
+    /// field, `ctx` its items' selection.
+    fn write_nested(
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        items: &[Self],
+    ) -> Option<Vec<u8>>
+    where
+        Self: Sized,
+    {
+        let _ = (ctx, field, items);
+        None
+    }
 }
 
 /// A list field's value: `[T!]!` in the schema, resolved in one pass when it can be.
 pub struct LeafList<'a, T>(pub &'a [T]);
 
 /// What a selection asks of each object: its response keys with the field each names.
-enum Ask<'a> {
+pub(super) enum Ask<'a> {
     Field(&'a str),
     Typename,
 }
 
 /// The selection as (response key, ask) pairs, or `None` when it holds anything but plain
 /// fields without arguments or directives.
-fn plan<'a>(ctx: &'a ContextSelectionSet<'a>) -> Option<Vec<(&'a Name, Ask<'a>)>> {
-    let items = &ctx.item.node.items;
+pub(super) fn plan(items: &[Positioned<Selection>]) -> Option<Vec<(&Name, Ask<'_>)>> {
     let mut keys = Vec::with_capacity(items.len());
     for item in items {
         let Selection::Field(field) = &item.node else {
@@ -85,32 +100,49 @@ fn plan<'a>(ctx: &'a ContextSelectionSet<'a>) -> Option<Vec<(&'a Name, Ask<'a>)>
     Some(keys)
 }
 
-/// The list as JSON text in a splice buffer, or `None` when a field is not one of `T`'s
-/// leaves.
-fn render<T: Leaves>(items: &[T], keys: &[(&Name, Ask<'_>)]) -> Option<Vec<u8>> {
-    // Each key as `"key":`, escaped once for the whole list.
-    let mut prefixes = Vec::with_capacity(keys.len());
-    for (key, _) in keys {
+/// Each key as `"key":`, escaped once for a whole list.
+pub(super) fn prefixes<'n>(keys: impl IntoIterator<Item = &'n Name>) -> Option<Vec<Vec<u8>>> {
+    let mut prefixes = Vec::new();
+    for key in keys {
         let mut prefix = Vec::with_capacity(key.len() + 3);
         json::write_key(key, &mut prefix).ok()?;
         prefixes.push(prefix);
     }
+    Some(prefixes)
+}
+
+/// The list as JSON text in a splice buffer, or `None` when a field is not one of `T`'s
+/// leaves.
+fn render<T: Leaves>(items: &[T], keys: &[(&Name, Ask<'_>)]) -> Option<Vec<u8>> {
+    let prefixes = prefixes(keys.iter().map(|(key, _)| *key))?;
     let mut out = json::splice_buffer(2 + items.len() * (keys.len() * 24 + 2));
+    write_list(items, keys, &prefixes, &mut out)?;
+    Some(out)
+}
+
+/// Writes the list as JSON to `out` (each key's `prefixes` entry before its value), or
+/// `None` when a field is not one of `T`'s leaves (`out` then holds part of it).
+pub(super) fn write_list<T: Leaves>(
+    items: &[T],
+    keys: &[(&Name, Ask<'_>)],
+    prefixes: &[Vec<u8>],
+    out: &mut Vec<u8>,
+) -> Option<()> {
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.push(b'{');
-        for (j, ((_, ask), prefix)) in keys.iter().zip(&prefixes).enumerate() {
+        for (j, ((_, ask), prefix)) in keys.iter().zip(prefixes).enumerate() {
             if j > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(prefix);
             match ask {
-                Ask::Typename => json::write_str(&item.introspection_type_name(), &mut out).ok()?,
+                Ask::Typename => json::write_str(&item.introspection_type_name(), out).ok()?,
                 Ask::Field(name) => {
-                    if !item.write_leaf(name, &mut out) {
+                    if !item.write_leaf(name, out) {
                         return None;
                     }
                 }
@@ -119,7 +151,7 @@ fn render<T: Leaves>(items: &[T], keys: &[(&Name, Ask<'_>)]) -> Option<Vec<u8>> 
         out.push(b'}');
     }
     out.push(b']');
-    Some(out)
+    Some(())
 }
 
 impl<T: Leaves> OutputType for LeafList<'_, T> {
@@ -141,11 +173,14 @@ impl<T: Leaves> OutputType for LeafList<'_, T> {
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         // A request that resolves field by field (`RequestContext::by_field`) splices nothing.
-        if !ctx.data_opt::<RequestContext>().is_some_and(|r| r.by_field)
-            && let Some(keys) = plan(ctx)
-            && let Some(text) = render(self.0, &keys)
-        {
-            return Ok(json::spliced(text));
+        if !ctx.data_opt::<RequestContext>().is_some_and(|r| r.by_field) {
+            let text = match plan(&ctx.item.node.items) {
+                Some(keys) => render(self.0, &keys),
+                None => T::write_nested(ctx, field, self.0),
+            };
+            if let Some(text) = text {
+                return Ok(json::spliced(text));
+            }
         }
         resolve_list(ctx, field, self.0, Some(self.0.len())).await
     }

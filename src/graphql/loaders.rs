@@ -98,6 +98,34 @@ pub async fn owner_page(
     }
 }
 
+/// The pages `keys` name (distinct keys), each handed over as [`owner_page`] would, when
+/// every one was read ahead; `None`, taking nothing, when one was not.
+pub fn take_pages(
+    loaders: &Loaders,
+    keys: &[OwnerPage],
+) -> Option<Vec<Listing<attachment::Model>>> {
+    let mut pages = loaders
+        .loader()
+        .pages
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if !keys.iter().all(|key| pages.contains_key(key)) {
+        return None;
+    }
+    let mut taken = Vec::with_capacity(keys.len());
+    for key in keys {
+        let listing = match pages.get_mut(key) {
+            Some((listing, uses)) if *uses > 1 => {
+                *uses -= 1;
+                listing.clone()
+            }
+            _ => pages.remove(key)?.0,
+        };
+        taken.push(listing);
+    }
+    Some(taken)
+}
+
 impl Loader<UserKey> for Batch {
     type Value = Option<user::Model>;
     type Error = DbErr;

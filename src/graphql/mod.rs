@@ -26,6 +26,7 @@ mod subscription;
 mod types;
 mod upload;
 mod user;
+mod user_leaves;
 mod webhook;
 
 use async_graphql::MergedObject;

@@ -1,12 +1,11 @@
 //! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, ScalarType, SelectionField, Value};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SelectionField};
 use chrono::{DateTime, Utc};
 
 use super::ContextExt;
 use super::arguments::argument;
 use super::erasure::Erasure;
-use super::leaves::Leaves;
 use super::loaders::{self, AttachmentCount, ErasureKey, UserKey, prefetch};
 use super::types::{Attachment, AttachmentConnection, Deletion, User, UserConnection};
 use crate::auth;
@@ -28,25 +27,6 @@ pub enum Role {
     Support,
     /// May do anything.
     Admin,
-}
-
-/// A user's fields that read the row alone: `email` depends on the viewer and `role` may
-/// fail, so they resolve as fields.
-impl Leaves for User {
-    fn leaf(&self, name: &str) -> Option<Value> {
-        let row = &self.row;
-        Some(match name {
-            "id" => Value::String(ids::encode(Kind::User, row.id)),
-            "name" => Value::String(row.name.clone()),
-            "createdAt" => row.created_at.to_value(),
-            "updatedAt" => row.updated_at.to_value(),
-            "deletedAt" => row
-                .deleted_at
-                .as_ref()
-                .map_or(Value::Null, ScalarType::to_value),
-            _ => return None,
-        })
-    }
 }
 
 /// A person who keeps attachments. Everyone signed in sees live users' names; an email only
@@ -232,7 +212,7 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
 /// the read-ahead reads them from the selection, variables and defaults resolved, with the
 /// same coercion (`InputType::parse`); both plan the page with [`PageArguments::plan`], so
 /// the page read ahead is the page the resolver asks for.
-struct PageArguments {
+pub(super) struct PageArguments {
     first: Option<i32>,
     after: Option<String>,
     last: Option<i32>,
@@ -244,7 +224,7 @@ struct PageArguments {
 impl PageArguments {
     /// The selection's arguments, or `None` when one does not coerce (the resolver reports
     /// it).
-    fn of(selection: &SelectionField<'_>) -> Option<PageArguments> {
+    pub(super) fn of(selection: &SelectionField<'_>) -> Option<PageArguments> {
         Some(PageArguments {
             first: argument(selection, "first")?,
             after: argument(selection, "after")?,
@@ -257,7 +237,7 @@ impl PageArguments {
 
     /// The page of `owner`'s attachments these arguments ask for, read with the columns
     /// `selection` needs; `FORBIDDEN` or `BAD_USER_INPUT` as the resolver answers.
-    fn plan(
+    pub(super) fn plan(
         &self,
         viewer: &auth::Viewer,
         parent: Scope,

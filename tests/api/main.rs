@@ -52,6 +52,7 @@ mod subscriptions;
 mod trash_queries;
 mod undo_credential;
 mod uploads;
+mod user_leaves;
 mod users;
 mod visibility;
 mod webhook_crash;
