@@ -26,7 +26,6 @@ mod subscription;
 mod types;
 mod upload;
 mod user;
-mod user_leaves;
 mod webhook;
 
 use async_graphql::MergedObject;

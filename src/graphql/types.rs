@@ -1,5 +1,5 @@
 //! The schema's object types as plain values: a row and the scope it was read in (and what
-//! else its fields need). Their fields are resolved in their own files (`user.rs`,
+//! else its fields need). Their fields are resolved in their own files (`user/`,
 //! `attachment/`, `deletion.rs`); here they are only built, so those files import this one
 //! and never each other.
 

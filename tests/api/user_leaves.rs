@@ -1,4 +1,4 @@
-//! A page of users with their attachments written in one pass (`graphql/user_leaves.rs`)
+//! A page of users with their attachments written in one pass (`graphql/user/leaves.rs`)
 //! answers exactly what resolving it field by field answers: values, keys, aliases, order,
 //! nulls and errors, for every role and every spelling of the page's arguments. The same
 //! selection inside `... on User { }` goes field by field, so each pair below must come back

@@ -1,4 +1,7 @@
-//! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type.
+//! Users in the schema: `me`, `user`, `users`, the user mutations, and the `User` type's
+//! fields here; a page of users written in one pass in `leaves.rs`.
+
+mod leaves;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SelectionField};
 use chrono::{DateTime, Utc};
@@ -9,13 +12,13 @@ use super::erasure::Erasure;
 use super::loaders::{self, AttachmentCount, ErasureKey, UserKey, prefetch};
 use super::types::{Attachment, AttachmentConnection, Deletion, User, UserConnection};
 use crate::auth;
-use crate::entity::user;
+use crate::entity::{attachment, user};
 use crate::error::Result;
 use crate::ids::{self, Kind};
 use crate::service::PageArgs;
 use crate::service::keys::OwnerPage;
 use crate::service::{Listing, attachments, deletions, erase, restore, undo, users};
-use crate::soft_delete::Scope;
+use crate::soft_delete::{Columns, Scope};
 
 /// What a user may do.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -134,7 +137,8 @@ impl User {
             only,
         };
         // The same plan the read-ahead made for this selection (`prefetch_children`).
-        let key = arguments.plan(ctx.viewer()?, self.scope, self.row.id, &ctx.field())?;
+        let columns = super::attachment::columns_for(&ctx.field());
+        let key = arguments.plan(ctx.viewer()?, self.scope, self.row.id, columns)?;
         // One batched, SQL-paged statement for every user of the response.
         let listing = loaders::owner_page(ctx.loaders()?, key).await?;
         let listing = listing.unwrap_or_else(|| key.listing(Vec::new()));
@@ -189,10 +193,11 @@ async fn prefetch_children(ctx: &Context<'_>, listing: &Listing<user::Model>) ->
         let Some(arguments) = PageArguments::of(&selection) else {
             continue;
         };
+        let columns = super::attachment::columns_for(&selection);
         // Owners whose page the resolver would refuse are left for it to report.
         let pages = rows
             .iter()
-            .filter_map(|u| arguments.plan(viewer, scope, u.id, &selection).ok());
+            .filter_map(|u| arguments.plan(viewer, scope, u.id, columns).ok());
         let pages: Vec<_> = pages.collect();
         if selection.selection_set().any(|f| f.name() == "totalCount") {
             counts.extend(pages.iter().map(|p| AttachmentCount(p.owner, p.scope)));
@@ -235,14 +240,14 @@ impl PageArguments {
         })
     }
 
-    /// The page of `owner`'s attachments these arguments ask for, read with the columns
-    /// `selection` needs; `FORBIDDEN` or `BAD_USER_INPUT` as the resolver answers.
+    /// The page of `owner`'s attachments these arguments ask for, read with `columns`
+    /// (`columns_for` the selection); `FORBIDDEN` or `BAD_USER_INPUT` as the resolver answers.
     pub(super) fn plan(
         &self,
         viewer: &auth::Viewer,
         parent: Scope,
         owner: i64,
-        selection: &SelectionField<'_>,
+        columns: Columns<attachment::Entity>,
     ) -> Result<OwnerPage> {
         let page = PageArgs {
             first: self.first,
@@ -251,7 +256,7 @@ impl PageArguments {
             before: self.before.as_deref(),
         };
         let key = attachments::owner_page(viewer, parent, owner, page, self.include, self.only)?;
-        Ok(key.reading(super::attachment::columns_for(selection)))
+        Ok(key.reading(columns))
     }
 }
 

@@ -1,9 +1,9 @@
 //! A page of users with their attachments, written in one pass.
 //!
 //! `users { nodes { id email attachments { nodes { id filename sizeBytes } } } }` asks for
-//! more than plain fields, so [`super::leaves`] alone would resolve the 50 users field by
+//! more than plain fields, so [`crate::graphql::leaves`] alone would resolve the 50 users field by
 //! field: a boxed future per field, an attachments connection object per user, a hashed map
-//! per object. The read-ahead (`user.rs`, `prefetch_children`) has already read every
+//! per object. The read-ahead (`prefetch_children`) has already read every
 //! user's page of attachments in one statement; this writes the users' level straight to
 //! JSON with each page's leaf list inside it.
 //!
@@ -19,11 +19,11 @@
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::{ContextSelectionSet, Name, Positioned, ScalarType, SelectionField, Value};
 
-use super::ContextExt as _;
-use super::leaves::{self, Ask, Leaves};
-use super::loaders;
-use super::types::{Attachment, User};
-use super::user::PageArguments;
+use super::PageArguments;
+use crate::graphql::ContextExt as _;
+use crate::graphql::leaves::{self, Ask, Leaves};
+use crate::graphql::loaders;
+use crate::graphql::types::{Attachment, User};
 use crate::ids::{self, Kind};
 use crate::json;
 use crate::service::users;
@@ -108,11 +108,12 @@ fn write(
     // Every user's page as the resolver would plan it, all read ahead, or none taken.
     let mut pages = Vec::new();
     if let Some((arguments, selection)) = &attachments {
+        let columns = crate::graphql::attachment::columns_for(selection);
         let mut plans = Vec::with_capacity(users.len());
         for user in users {
             plans.push(
                 arguments
-                    .plan(viewer, user.scope, user.row.id, selection)
+                    .plan(viewer, user.scope, user.row.id, columns)
                     .ok()?,
             );
         }
