@@ -9,7 +9,9 @@
 //! selection's order, written straight to JSON and handed to the executor as one spliced
 //! value (`crate::json`): no `Value` tree, no hashed map per object. Anything else (a field with arguments or directives, a fragment, a
 //! field that loads or may fail, such as an attachment's `owner`) resolves the whole list
-//! the usual way, so loads still batch and errors still carry their paths.
+//! the usual way, so loads still batch and errors still carry their paths, unless the type
+//! writes such a selection in one pass itself ([`Leaves::write_nested`]: a page of users
+//! with their attachments, `user/leaves.rs`).
 //!
 //! Nothing here decides what a viewer may see: the rows were read in their scope, and a
 //! leaf is a field anyone who sees the row may read. `tests/api/leaves.rs` checks that each

@@ -83,14 +83,7 @@ pub async fn owner_page(
             .pages
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        match pages.get_mut(&key) {
-            Some((listing, uses)) if *uses > 1 => {
-                *uses -= 1;
-                Some(listing.clone())
-            }
-            Some(_) => pages.remove(&key).map(|(listing, _)| listing),
-            None => None,
-        }
+        take(&mut pages, &key)
     };
     match ahead {
         Some(listing) => Ok(Some(listing)),
@@ -114,16 +107,25 @@ pub fn take_pages(
     }
     let mut taken = Vec::with_capacity(keys.len());
     for key in keys {
-        let listing = match pages.get_mut(key) {
-            Some((listing, uses)) if *uses > 1 => {
-                *uses -= 1;
-                listing.clone()
-            }
-            _ => pages.remove(key)?.0,
-        };
-        taken.push(listing);
+        taken.push(take(&mut pages, key)?);
     }
     Some(taken)
+}
+
+/// Hands over the page read ahead for `key`: a copy while other selections will take it
+/// too, else the page itself.
+fn take(
+    pages: &mut Map<OwnerPage, (Listing<attachment::Model>, usize)>,
+    key: &OwnerPage,
+) -> Option<Listing<attachment::Model>> {
+    match pages.get_mut(key) {
+        Some((listing, uses)) if *uses > 1 => {
+            *uses -= 1;
+            Some(listing.clone())
+        }
+        Some(_) => pages.remove(key).map(|(listing, _)| listing),
+        None => None,
+    }
 }
 
 impl Loader<UserKey> for Batch {
