@@ -22,7 +22,7 @@ ALLOWED = {
     "oidc": {"config", "entity", "error", "role", "soft_delete"},
     "auth": {"entity", "error", "ids", "oidc", "role", "soft_delete"},
     "service": {"auth", "duration", "entity", "error", "ids", "soft_delete", "storage"},
-    "graphql": {"auth", "entity", "error", "ids", "json", "service", "soft_delete", "storage"},
+    "graphql": {"auth", "entity", "error", "ids", "json", "metrics", "service", "soft_delete", "storage"},
     "graphql_http": {"json"},
     "config": {"duration"},
     "app": {"auth", "config", "error", "graphql", "graphql_http", "ids", "metrics", "oidc", "service", "soft_delete", "storage", "wire"},

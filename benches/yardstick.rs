@@ -95,6 +95,7 @@ fn world() -> &'static World {
             undo_window: Duration::from_secs(86_400),
             subscriptions: std::sync::Arc::new(keepsake::graphql::Slots::new(16)),
             tail: std::sync::Arc::new(keepsake::service::events::Tail::new()),
+            metrics: std::sync::Arc::default(),
         }));
         World {
             runtime,

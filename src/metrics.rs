@@ -1,7 +1,8 @@
 //! Prometheus metrics, kept in atomics and rendered as text at `GET /metrics`.
 //!
 //! Three series are enough to run Keepsake at 3 a.m.: SQL statements executed (from SeaORM's
-//! metric callback), GraphQL requests served, and the HTTP request-duration histogram.
+//! metric callback), GraphQL requests served, and the HTTP request-duration histogram; the
+//! others count the retention job, webhook deliveries, and lists written in one pass.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,8 @@ pub struct Metrics {
     retention_ticks: AtomicU64,
     retention_purges: AtomicU64,
     graphql_requests: AtomicU64,
+    lists_one_pass: AtomicU64,
+    lists_nested_one_pass: AtomicU64,
     webhook_deliveries: AtomicU64,
     webhook_failures: AtomicU64,
     webhook_pending: AtomicU64,
@@ -75,6 +78,17 @@ impl Metrics {
         self.graphql_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A list was written to JSON in one pass: of plain fields, or (`nested`) with nested
+    /// lists inside it, such as a page of users with their attachments.
+    pub fn list_in_one_pass(&self, nested: bool) {
+        let counter = if nested {
+            &self.lists_nested_one_pass
+        } else {
+            &self.lists_one_pass
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// An HTTP request took `elapsed`.
     pub fn observe_request(&self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
@@ -104,8 +118,14 @@ impl Metrics {
             out,
             "# HELP keepsake_graphql_requests_total GraphQL requests executed.\n\
              # TYPE keepsake_graphql_requests_total counter\n\
-             keepsake_graphql_requests_total {}",
-            load(&self.graphql_requests)
+             keepsake_graphql_requests_total {}\n\
+             # HELP keepsake_graphql_lists_in_one_pass_total Lists written to JSON in one pass instead of field by field.\n\
+             # TYPE keepsake_graphql_lists_in_one_pass_total counter\n\
+             keepsake_graphql_lists_in_one_pass_total{{kind=\"leaves\"}} {}\n\
+             keepsake_graphql_lists_in_one_pass_total{{kind=\"nested\"}} {}",
+            load(&self.graphql_requests),
+            load(&self.lists_one_pass),
+            load(&self.lists_nested_one_pass)
         );
         let _ = writeln!(
             out,

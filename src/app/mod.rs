@@ -155,6 +155,7 @@ impl App {
             undo_window: settings.undo_window,
             subscriptions: Arc::new(Slots::new(settings.limits.max_subscriptions)),
             tail: Arc::new(crate::service::events::Tail::new()),
+            metrics: metrics.clone(),
         });
         let state_backend = db.backend();
         let state = AppState {

@@ -28,6 +28,8 @@ pub struct Services {
     pub subscriptions: Arc<super::slots::Slots>,
     /// The greatest event id known final, kept for every subscription at once.
     pub tail: Arc<crate::service::events::Tail>,
+    /// The process's counters.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// One request's own context, the one entry a request adds to async-graphql's data.

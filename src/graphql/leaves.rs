@@ -19,13 +19,14 @@
 //! would not see leaf fields; the schema registers none.)
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
 
-use super::context::RequestContext;
+use super::context::{RequestContext, Services};
 use crate::json;
 
 /// An output type some of whose fields are plain values of its row.
@@ -176,11 +177,14 @@ impl<T: Leaves> OutputType for LeafList<'_, T> {
     ) -> ServerResult<Value> {
         // A request that resolves field by field (`RequestContext::by_field`) splices nothing.
         if !ctx.data_opt::<RequestContext>().is_some_and(|r| r.by_field) {
-            let text = match plan(&ctx.item.node.items) {
-                Some(keys) => render(self.0, &keys),
-                None => T::write_nested(ctx, field, self.0),
+            let (text, nested) = match plan(&ctx.item.node.items) {
+                Some(keys) => (render(self.0, &keys), false),
+                None => (T::write_nested(ctx, field, self.0), true),
             };
             if let Some(text) = text {
+                if let Some(services) = ctx.data_opt::<Arc<Services>>() {
+                    services.metrics.list_in_one_pass(nested);
+                }
                 return Ok(json::spliced(text));
             }
         }

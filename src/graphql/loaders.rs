@@ -66,7 +66,12 @@ pub async fn read_pages(loaders: &Loaders, keys: &[OwnerPage]) -> Result<(), DbE
     let mut pages = batch.pages.lock().unwrap_or_else(|e| e.into_inner());
     for (key, listing) in found {
         let uses = keys.iter().filter(|k| **k == key).count();
-        pages.insert(key, (listing, uses));
+        // Two selections of the response may read the same page ahead (`a: users`, `b:
+        // users`): both take it.
+        pages
+            .entry(key)
+            .and_modify(|(_, before)| *before += uses)
+            .or_insert((listing, uses));
     }
     Ok(())
 }
@@ -102,6 +107,10 @@ pub fn take_pages(
         .pages
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    debug_assert!(
+        keys.iter().enumerate().all(|(i, k)| !keys[..i].contains(k)),
+        "take_pages takes distinct keys"
+    );
     if !keys.iter().all(|key| pages.contains_key(key)) {
         return None;
     }

@@ -6,13 +6,23 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestUser, assert_ok, data};
+use crate::helpers::{Backend, TestApp, TestUser, assert_ok, data, metric};
 
 crate::helpers::on_both_backends!(
     users_with_their_attachments_answer_as_field_by_field,
     what_one_pass_cannot_answer_goes_field_by_field_with_its_errors,
     a_page_of_users_with_attachments_costs_three_statements,
+    the_one_pass_is_taken_exactly_where_nothing_can_fail_or_load,
 );
+
+/// Lists of users (with nested lists) written in one pass so far, from `/metrics`.
+async fn nested_one_pass(app: &TestApp) -> f64 {
+    let text = app.metrics().await;
+    metric(
+        &text,
+        "keepsake_graphql_lists_in_one_pass_total{kind=\"nested\"}",
+    )
+}
 
 /// The body of `query` with `selection` as the users' `nodes` selection, asked as is and
 /// inside `... on User { }`; asserts both bodies are the same text and returns it.
@@ -192,13 +202,15 @@ async fn what_one_pass_cannot_answer_goes_field_by_field_with_its_errors(backend
             "{selection}: {body}"
         );
     }
-    // Fields the one pass leaves to their resolvers answer as before beside one-pass ones.
+    // Fields the one pass leaves to their resolvers answer as before beside one-pass ones,
+    // and what `@skip`/`@include` leave (applied before execution) answers alike.
     for selection in [
         "id role attachments { nodes { id } }",
         "id attachments { totalCount pageInfo { hasNextPage } nodes { id owner { email } } }",
         "id attachments { edges { cursor node { id } } }",
         "id deletion { reason } attachments { nodes { id } }",
         "id a: attachments(first: 1) { nodes { id } } b: attachments { nodes { filename } }",
+        // (One key asked twice with selections sends the whole request field by field.)
         "id attachments { nodes { id } } attachments { nodes { filename } }",
         "id attachments { nodes { id @include(if: true) filename @skip(if: true) } }",
         "id @skip(if: false) attachments { nodes { id } }",
@@ -231,4 +243,91 @@ async fn a_page_of_users_with_attachments_costs_three_statements(backend: Backen
         assert_ok(&body);
         assert_eq!(after - before, 3.0, "{query}: {body}");
     }
+}
+
+/// The one pass runs where it may (counted by `/metrics`), never where a field could fail or
+/// load, and never for the same selection inside a fragment; a member's own page goes in one
+/// pass; two `users` fields of one scope share their read-ahead pages without a statement more.
+async fn the_one_pass_is_taken_exactly_where_nothing_can_fail_or_load(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (ada, _alan, bea) = setup(&app).await;
+    let admin = app.admin_token.clone();
+    let cases: [(&str, &str, f64); 9] = [
+        (&admin, "{ users { nodes { SELECTION } } }", 1.0),
+        (
+            &admin,
+            "{ users(includeDeleted: true) { nodes { SELECTION } } }",
+            1.0,
+        ),
+        // bea is the last live user: her own email and attachments, nobody else's.
+        (
+            &bea.token,
+            "{ users(last: 1) { nodes { SELECTION } } }",
+            1.0,
+        ),
+        (&ada.token, "{ users { nodes { SELECTION } } }", 0.0),
+        (&admin, "{ users { nodes { role SELECTION } } }", 0.0),
+        (
+            &admin,
+            "{ users { nodes { SELECTION ... on User { name } } } }",
+            0.0,
+        ),
+        // `@skip` and `@include` are applied before execution: what stays is plain.
+        (
+            &admin,
+            "{ users { nodes { SELECTION name @skip(if: false) role @skip(if: true) } } }",
+            1.0,
+        ),
+        (
+            &admin,
+            "{ users { nodes { SELECTION deletion { reason } } } }",
+            0.0,
+        ),
+        (
+            &admin,
+            "{ a: users { nodes { SELECTION } } b: users { nodes { SELECTION } } }",
+            2.0,
+        ),
+    ];
+    let selection = "id email attachments { nodes { id filename sizeBytes } }";
+    for (token, query, lists) in cases {
+        let direct = query.replace("SELECTION", selection);
+        let before = nested_one_pass(&app).await;
+        let body = app.graphql(Some(token), &direct, json!({})).await;
+        assert_eq!(
+            nested_one_pass(&app).await - before,
+            lists,
+            "{direct}: {body}"
+        );
+        if lists > 0.0 {
+            assert_ok(&body);
+        }
+        // The same selection inside a fragment: field by field, the same data.
+        let fragment = query.replace("SELECTION", &format!("... on User {{ {selection} }}"));
+        let before = nested_one_pass(&app).await;
+        let by_field = app.graphql(Some(token), &fragment, json!({})).await;
+        assert_eq!(nested_one_pass(&app).await - before, 0.0, "{fragment}");
+        assert_eq!(body["data"], by_field["data"], "{direct}");
+    }
+    let body = app
+        .graphql(
+            Some(&bea.token),
+            &format!("{{ users(last: 1) {{ nodes {{ {selection} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["users"]["nodes"][0]["email"],
+        json!("bea@example.com")
+    );
+
+    // Two `users` fields of one scope: the viewer, each page, each page's attachments.
+    let both = format!(
+        "{{ a: users {{ nodes {{ {selection} }} }} b: users {{ nodes {{ {selection} }} }} }}"
+    );
+    let before = app.statements().await;
+    let body = app.graphql(Some(&admin), &both, json!({})).await;
+    assert_eq!(app.statements().await - before, 5.0, "{body}");
+    assert_ok(&body);
+    assert_eq!(data(&body)["a"], data(&body)["b"]);
 }

@@ -13,7 +13,7 @@
 //! asking for `nodes` of plain attachment fields and `__typename`. Anything else (another
 //! field, arguments that do not coerce, a fragment, a directive, a page not read ahead, a
 //! column not read) resolves the list field by field, as before, so errors still carry
-//! their paths. `tests/api/leaves.rs` compares these answers with the same selections
+//! their paths. `tests/api/user_leaves.rs` compares these answers with the same selections
 //! resolved field by field.
 
 use async_graphql::parser::types::{Field, Selection};
