@@ -109,16 +109,20 @@ for round in 1 2; do
       sleep 1
     fi
     cpu() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
-    cpu_before=$(cpu)
+    # PostgreSQL's processes, all of them (the server's connections, the WAL writer, …).
+    pg_cpu() { local t=0 pid; for pid in $(pgrep -u postgres); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+    sub_cpu() { if [ -n "$sub" ]; then awk '{ print $14 + $15 }' "/proc/$sub/stat"; else echo 0; fi; }
+    cpu_before=$(cpu); pg_before=$(pg_cpu); sub_before=$(sub_cpu)
     result=$(python3 "$work/workers.py" 127.0.0.1 "$port" "$token" "$seconds" "$work/ids.$n")
-    cpu_after=$(cpu)
+    cpu_after=$(cpu); pg_after=$(pg_cpu); sub_after=$(sub_cpu)
     ops=$(sed -E 's/.*\(([0-9]+) in.*/\1/' <<<"$result")
-    # The server's own CPU per operation (clock ticks of /proc/PID/stat, 100 a second), which
-    # the clients on the same cores do not blur.
-    per_op=$(awk -v t=$((cpu_after - cpu_before)) -v n="$ops" 'BEGIN { printf "%.3f", n ? t * 10 / n : 0 }')
+    # CPU per operation (clock ticks of /proc/PID/stat, 100 a second), which the clients on
+    # the same cores do not blur: the server's, PostgreSQL's, the subscriber's.
+    per_op() { awk -v t="$1" -v n="$ops" 'BEGIN { printf "%.3f", n ? t * 10 / n : 0 }'; }
+    per_op=$(per_op $((cpu_after - cpu_before)))
     sleep 1
     [ -n "$sub" ] && kill "$sub" 2>/dev/null || true
-    echo "round $round $bin: $result; server CPU ${per_op} ms/op; subscriber received $(cat "$work/events") events"
+    echo "round $round $bin: $result; server CPU ${per_op} ms/op, PostgreSQL $(per_op $((pg_after - pg_before))), subscriber $(per_op $((sub_after - sub_before))); subscriber received $(cat "$work/events") events"
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
   done
 done

@@ -25,6 +25,7 @@ mod m20261206_000014_create_legal_holds;
 mod m20261206_000015_create_erasures;
 mod m20261206_000016_create_user_identities;
 mod m20261206_000017_drop_duplicate_deletion_index;
+mod m20261207_000018_drop_event_deletion_key;
 
 pub mod fold;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_create_erasures::Migration),
             Box::new(m20261206_000016_create_user_identities::Migration),
             Box::new(m20261206_000017_drop_duplicate_deletion_index::Migration),
+            Box::new(m20261207_000018_drop_event_deletion_key::Migration),
         ]
     }
 }

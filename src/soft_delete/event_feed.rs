@@ -39,11 +39,20 @@ fn woken() {
     FEED.send_modify(|n| *n = n.wrapping_add(1));
 }
 
+/// The least time between two notifications from one process. Commits made meanwhile share
+/// the next one: under a stream of writes a server notifies a few dozen times a second, not
+/// once for nearly every commit (each notification is a transaction of its own, with a commit
+/// record, and a message to every listening server). The first commit after a quiet spell is
+/// announced at once; the readers it wakes gather commits for longer than this anyway
+/// (`service::events::Tail`).
+const ANNOUNCE_GAP: Duration = Duration::from_millis(20);
+
 /// Tells every server listening on the database `url` names (itself included) that events
-/// were committed here: one notification for each burst of this process's commits, sent after
-/// them on a connection of its own (outside the pool, so it is no request's statement and
-/// takes no request's connection), until the process ends. A failed one is logged and the
-/// connection opened again; the readers' once-a-second look catches up meanwhile.
+/// were committed here: one notification for each burst of this process's commits (at most
+/// one each [`ANNOUNCE_GAP`]), sent after them on a connection of its own (outside the pool,
+/// so it is no request's statement and takes no request's connection), until the process
+/// ends. A failed one is logged and the connection opened again; the readers'
+/// once-a-second look catches up meanwhile.
 pub async fn announce(url: String) {
     use sea_orm::sqlx::{Connection as _, Executor as _, PgConnection};
     let url = super::connect::without_loopback_tls(&url);
@@ -66,6 +75,8 @@ pub async fn announce(url: String) {
             tracing::warn!(error = %err, "could not notify the other servers of new events");
             conn = None;
         }
+        // Commits during the pause mark `own` changed: the next notification follows it.
+        tokio::time::sleep(ANNOUNCE_GAP).await;
     }
 }
 

@@ -434,8 +434,9 @@ async fn keepsake_check_names_an_event_without_a_deletion_or_of_an_unknown_type(
     let dangling = format!(
         "INSERT INTO events (type, deletion_id, occurred_at) VALUES ('deletion.created', 999999, {now})"
     );
-    // The foreign key would refuse a dangling event: plant it with the key's check off, in
-    // one statement (the raw connection is a pool).
+    // SQLite's foreign key would refuse a dangling event (PostgreSQL has none since
+    // migration 18): plant it with the key's check off, in one statement (the raw connection
+    // is a pool).
     let planted = if app.is_postgres() {
         format!("DO $$ BEGIN SET LOCAL session_replication_role = replica; {dangling}; END $$")
     } else {
