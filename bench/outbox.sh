@@ -2,8 +2,10 @@
 # What the event outbox costs writes: a benchmark, never a test. 16 workers, each on
 # attachments of its own, delete an attachment and restore it again (`deleteAttachment`, then
 # `restoreAttachment`), over and over, for SECONDS (default 10); the script prints the
-# operations per second (a delete or a restore is one). It measures each binary given, in
-# turn, twice, each on a PostgreSQL database of its own seeded alike (2,000 users x 10
+# operations per second (a delete or a restore is one), and the CPU each operation took the
+# server, PostgreSQL and the subscriber. It measures each binary given, in turn, ROUNDS times
+# (default 2; on a machine whose speed drifts, more and shorter rounds pair better), each on
+# a PostgreSQL database of its own seeded alike (2,000 users x 10
 # attachments; a binary's migrations may be newer than another's): a build from before the
 # outbox, say, and one with it. A binary that serves `/graphql/ws` is measured
 # with an admin subscribed to `deletionEvents` all along (counted at the end), so the figure
@@ -11,7 +13,7 @@
 #
 # Needs psql, Python 3 and Node (the graphql-ws client of .ci/, `cd .ci && npm ci`).
 #
-#   bash bench/outbox.sh [SECONDS] BINARY [BINARY …]
+#   [ROUNDS=N] bash bench/outbox.sh SECONDS BINARY [BINARY …]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?seconds}; shift
@@ -91,7 +93,7 @@ ln -s "$PWD/.ci/node_modules" "$work/node_modules"
 node_flags=""
 node -e "WebSocket" 2>/dev/null || node_flags="--experimental-websocket"
 
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
   n=0
   for bin in "$@"; do
     n=$((n + 1))
