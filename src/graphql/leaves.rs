@@ -29,6 +29,13 @@ use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerRes
 use super::context::{RequestContext, Services};
 use crate::json;
 
+/// Writes a leaf's value (from [`Leaves::leaf`]) as JSON to `out`; `false`, nothing written,
+/// when there is none: what [`Leaves::write_leaf`] does for the fields a type does not write
+/// itself.
+pub fn write_leaf_value(value: Option<Value>, out: &mut Vec<u8>) -> bool {
+    value.is_some_and(|value| json::write_value(&value, out).is_ok())
+}
+
 /// An output type some of whose fields are plain values of its row.
 pub trait Leaves: OutputType {
     /// The value of field `name` when it is one of this type's plain fields (exactly what
@@ -40,10 +47,7 @@ pub trait Leaves: OutputType {
     /// written) for any other field. A type overrides it for fields it can write without
     /// building a `Value` first.
     fn write_leaf(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match self.leaf(name) {
-            Some(value) => json::write_value(&value, out).is_ok(),
-            None => false,
-        }
+        write_leaf_value(self.leaf(name), out)
     }
 
     /// A list of `items` for a selection that asks for more than plain fields (a nested

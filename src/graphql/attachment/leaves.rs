@@ -3,7 +3,7 @@
 use async_graphql::{ScalarType, Value};
 
 use crate::entity::attachment::Column as C;
-use crate::graphql::leaves::Leaves;
+use crate::graphql::leaves::{Leaves, write_leaf_value};
 use crate::graphql::types::Attachment;
 use crate::ids::{self, Kind};
 use crate::json;
@@ -44,10 +44,7 @@ impl Leaves for Attachment {
             "sizeBytes" if has(C::SizeBytes) => {
                 out.extend_from_slice(itoa::Buffer::new().format(row.size_bytes).as_bytes())
             }
-            _ => match self.leaf(name) {
-                Some(value) => return json::write_value(&value, out).is_ok(),
-                None => return false,
-            },
+            _ => return write_leaf_value(self.leaf(name), out),
         }
         true
     }

@@ -246,10 +246,7 @@ impl Leaves for User {
                 true
             }
             "name" => json::write_str(&self.row.name, out).is_ok(),
-            _ => match self.leaf(name) {
-                Some(value) => json::write_value(&value, out).is_ok(),
-                None => false,
-            },
+            _ => leaves::write_leaf_value(self.leaf(name), out),
         }
     }
 
