@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the event outbox costs writes: a benchmark, never a test. 16 workers, each on
 # attachments of its own, delete an attachment and restore it again (`deleteAttachment`, then
-# `restoreAttachment`), over and over, for SECONDS (default 10); the script prints the
+# `restoreAttachment`), over and over, for SECONDS; the script prints the
 # operations per second (a delete or a restore is one), and the CPU each operation took the
 # server, PostgreSQL and the subscriber. It measures each binary given, in turn, ROUNDS times
 # (default 2; on a machine whose speed drifts, more and shorter rounds pair better), each on
@@ -111,9 +111,11 @@ for round in $(seq "${ROUNDS:-2}"); do
       sleep 1
     fi
     cpu() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
-    # PostgreSQL's processes, all of them (the server's connections, the WAL writer, …).
+    # PostgreSQL's processes, all of them (the server's connections, the WAL writer, …): every
+    # process of the user postgres on this machine, so run nothing else against it meanwhile.
     pg_cpu() { local t=0 pid; for pid in $(pgrep -u postgres); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
-    sub_cpu() { if [ -n "$sub" ]; then awk '{ print $14 + $15 }' "/proc/$sub/stat"; else echo 0; fi; }
+    # (A subscriber that has died reads 0, and its count at the end says so.)
+    sub_cpu() { if [ -n "$sub" ]; then awk '{ print $14 + $15 }' "/proc/$sub/stat" 2>/dev/null || echo 0; else echo 0; fi; }
     cpu_before=$(cpu); pg_before=$(pg_cpu); sub_before=$(sub_cpu)
     result=$(python3 "$work/workers.py" 127.0.0.1 "$port" "$token" "$seconds" "$work/ids.$n")
     cpu_after=$(cpu); pg_after=$(pg_cpu); sub_after=$(sub_cpu)

@@ -1,7 +1,8 @@
 //! PostgreSQL: drops `fk_events_deletion`, the foreign key from `events.deletion_id` to
-//! `deletions.id`. An event is written only by the statement that writes its deletion's row
-//! (or by one that reads it from the log), and no deletion is ever removed from the log, so the
-//! key could never refuse anything; yet every event paid for it: a lookup of the deletion and
+//! `deletions.id`. An event is written only in the transaction that writes or locks its
+//! deletion's row (a delete's, restore's or purge's by that very statement, an erasure's after
+//! locking the user's deletion), and no deletion is ever removed from the log, so the key could
+//! never refuse anything; yet every event paid for it: a lookup of the deletion and
 //! a row lock on it, logged to the WAL, at each delete, restore and purge (with pgbench, a
 //! deletion and its restore with their events: about a third of what the two events cost
 //! PostgreSQL). `keepsake check` still names an event whose deletion is missing
